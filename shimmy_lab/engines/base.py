@@ -1,0 +1,359 @@
+"""The engine protocol: streaming is the primitive, everything else is built on it.
+
+A backend implements a handful of small methods (``tokenize``, ``detokenize``,
+``render_chat`` and ``_generate_ids``, a generator of token ids); the base class turns
+them into OpenAI-shaped ``chat.completion`` / ``chat.completion.chunk`` /
+``text_completion`` dicts, applies stop sequences, ``n`` and the context-length check.
+A backend with a faster native path (llama.cpp) may override ``chat`` and ``complete``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Sequence
+
+from ..errors import ContextLengthExceededError, InvalidParameterError, UnsupportedParameterError
+from . import openai_shapes as shapes
+from .params import GenerationParams
+
+__all__ = ["Engine", "EngineInfo", "TokenStep", "check_messages"]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine is serving.
+
+    Attributes
+    ----------
+    id : str
+        Model id (as listed by the registry and ``/v1/models``).
+    engine : str
+        Engine name: ``llama_cpp``, ``transformers`` or ``safetensors``.
+    path : str
+        File or directory the weights came from.
+    format : str
+        ``gguf``, ``hf`` (transformers directory) or ``safetensors``.
+    context_length : int
+        Context window in tokens.
+    quantization : str or None
+        E.g. ``Q4_1`` for GGUF files, ``float32`` for unquantized weights.
+    family : str or None
+        Architecture family, e.g. ``llama``.
+    """
+
+    id: str
+    engine: str
+    path: str
+    format: str
+    context_length: int
+    quantization: str | None = None
+    family: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return asdict(self)
+
+
+@dataclass
+class TokenStep:
+    """One generated token as produced by a backend's ``_generate_ids``.
+
+    ``top_logprobs`` lists ``(token_id, logprob)`` pairs, most likely first.
+    """
+
+    token_id: int
+    logprob: float | None = None
+    top_logprobs: list[tuple[int, float]] = field(default_factory=list)
+
+
+def check_messages(messages: Any) -> list[dict[str, Any]]:
+    """Validate an OpenAI ``messages`` list and return it with text contents.
+
+    Content given as a list of ``{"type": "text", "text": ...}`` parts is joined.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the list is empty or a message has no valid role or content.
+    """
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise InvalidParameterError("messages must be a non-empty list.", param="messages")
+    out = []
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict) or msg.get("role") not in ("system", "developer", "user", "assistant", "tool"):
+            raise InvalidParameterError(
+                f"messages[{i}] must be an object with a role of system, developer, user, assistant or tool.",
+                param=f"messages[{i}]",
+            )
+        content = msg.get("content")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+                    raise InvalidParameterError(
+                        f"messages[{i}].content parts must be text parts.", param=f"messages[{i}].content"
+                    )
+                parts.append(part["text"])
+            content = "".join(parts)
+        if content is None:
+            content = ""
+        if not isinstance(content, str):
+            raise InvalidParameterError(f"messages[{i}].content must be a string.", param=f"messages[{i}].content")
+        role = "system" if msg["role"] == "developer" else msg["role"]
+        out.append({"role": role, "content": content})
+    return out
+
+
+class _StopScanner:
+    """Releases streamed text, holding back anything that could still become a stop sequence."""
+
+    def __init__(self, stops: Sequence[str]):
+        self.stops = list(stops)
+        self.pending = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        self.pending += text
+        if not self.stops:
+            out, self.pending = self.pending, ""
+            return out
+        hits = [(self.pending.find(s), s) for s in self.stops if s in self.pending]
+        if hits:
+            cut = min(h[0] for h in hits)
+            out, self.pending, self.stopped = self.pending[:cut], "", True
+            return out
+        hold = 0
+        for s in self.stops:
+            for k in range(min(len(s) - 1, len(self.pending)), 0, -1):
+                if self.pending.endswith(s[:k]):
+                    hold = max(hold, k)
+                    break
+        cut = len(self.pending) - hold
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return out
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+class Engine(ABC):
+    """Base class of every engine.
+
+    Subclasses set ``name`` and implement ``info``, ``tokenize``, ``detokenize``,
+    ``render_chat`` and ``_generate_ids``; ``embed`` where the backend can.
+    ``unsupported`` names the parameters a backend cannot honour: giving one a
+    non-default value raises :class:`~shimmy_lab.errors.UnsupportedParameterError`.
+    """
+
+    name: ClassVar[str] = "base"
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    # ------------------------------------------------------------------ backend API
+    @property
+    @abstractmethod
+    def info(self) -> EngineInfo:
+        """Description of the loaded model."""
+
+    @abstractmethod
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        """Token ids of ``text``."""
+
+    @abstractmethod
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of token ids."""
+
+    @abstractmethod
+    def render_chat(self, messages: list[dict[str, Any]]) -> str:
+        """The prompt text for ``messages`` under the model's chat template."""
+
+    @abstractmethod
+    def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
+        """Yield up to ``max_new`` generated tokens, stopping early at end-of-sequence."""
+
+    def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
+        """Embedding vectors, one per text (mean-pooled hidden states where supported)."""
+        raise UnsupportedParameterError("input", self.name, "This engine cannot compute embeddings.")
+
+    def close(self) -> None:
+        """Free the model's memory (the engine is unusable afterwards)."""
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def model_id(self) -> str:
+        return self.info.id
+
+    def _params(self, kwargs: dict[str, Any]) -> GenerationParams:
+        params = GenerationParams.from_kwargs(**kwargs)
+        defaults = GenerationParams()
+        for name in self.unsupported:
+            if getattr(params, name) != getattr(defaults, name):
+                raise UnsupportedParameterError(name, self.name)
+        return params
+
+    def _budget(self, n_prompt: int, params: GenerationParams, param: str) -> int:
+        """Tokens that may be generated; raises when the prompt and max_tokens overflow."""
+        ctx = self.info.context_length
+        want = params.max_tokens if params.max_tokens is not None else max(ctx - n_prompt, 0)
+        if n_prompt + want > ctx or want <= 0:
+            raise ContextLengthExceededError(n_prompt, max(want, 1), ctx, param=param)
+        return want
+
+    def _token_text(self, token_id: int) -> str:
+        return self.detokenize([token_id])
+
+    def _logprob_entry(self, step: TokenStep, text: str, top: int | None) -> dict[str, Any]:
+        entry = {
+            "token": text,
+            "logprob": float(step.logprob if step.logprob is not None else 0.0),
+            "bytes": list(text.encode("utf-8")),
+            "top_logprobs": [],
+        }
+        for tid, lp in step.top_logprobs[: top or 0]:
+            t = self._token_text(tid)
+            entry["top_logprobs"].append({"token": t, "logprob": float(lp), "bytes": list(t.encode("utf-8"))})
+        return entry
+
+    def _text_stream(
+        self, prompt_ids: list[int], params: GenerationParams, max_new: int
+    ) -> Iterator[tuple[str, list[dict[str, Any]], str | None, int]]:
+        """Yield ``(text_delta, logprob_entries, finish_reason, n_generated)``.
+
+        Decoding is incremental over the whole generated sequence, so multi-byte
+        characters split across tokens come out whole.
+        """
+        scanner = _StopScanner(params.stop)
+        ids: list[int] = []
+        emitted = ""
+        n = 0
+        for step in self._generate_ids(prompt_ids, params, max_new):
+            n += 1
+            ids.append(step.token_id)
+            full = self.detokenize(ids)
+            if full.endswith("\ufffd"):  # incomplete UTF-8 sequence: wait for the next token
+                continue
+            piece, emitted = full[len(emitted):], full
+            lps = [self._logprob_entry(step, piece, params.top_logprobs)] if params.logprobs else []
+            out = scanner.feed(piece)
+            if scanner.stopped:
+                yield out, lps, "stop", n
+                return
+            if out or lps:
+                yield out, lps, None, n
+        tail = scanner.flush()
+        yield tail, [], "length" if n >= max_new else "stop", n
+
+    # ------------------------------------------------------------------ public API
+    def chat(self, messages: Sequence[dict[str, Any]], *, stream: bool = False,
+             stream_options: dict[str, Any] | None = None, **kwargs: Any):
+        """Chat completion, OpenAI style.
+
+        Parameters
+        ----------
+        messages : list of dict
+            ``[{"role": "user", "content": "..."}]``.
+        stream : bool
+            If true, return an iterator of ``chat.completion.chunk`` dicts.
+        stream_options : dict, optional
+            ``{"include_usage": True}`` adds a final chunk with usage and no choices.
+        **kwargs
+            Generation parameters, see :class:`GenerationParams`.
+
+        Returns
+        -------
+        dict or iterator of dict
+        """
+        params = self._params(kwargs)
+        prompt = self.render_chat(check_messages(messages))
+        prompt_ids = self.tokenize(prompt, add_special=False)
+        max_new = self._budget(len(prompt_ids), params, "messages")
+        chunks = self._chat_chunks(prompt_ids, params, max_new, stream_options or {}, stream)
+        return chunks if stream else shapes.collect_chat_chunks(chunks)
+
+    def _chat_chunks(self, prompt_ids, params, max_new, stream_options, stream) -> Iterator[dict[str, Any]]:
+        cid, created, model = shapes.new_id("chatcmpl"), int(time.time()), self.model_id
+        total = 0
+        for index in range(params.n):
+            p = _with_seed(params, index)
+            yield shapes.chat_chunk(id=cid, model=model, created=created, index=index,
+                                    delta={"role": "assistant", "content": ""})
+            for text, lps, finish, n in self._text_stream(prompt_ids, p, max_new):
+                if text or lps or finish:
+                    delta = {"content": text} if text else {}
+                    logprobs = {"content": lps, "refusal": None} if lps else None
+                    yield shapes.chat_chunk(id=cid, model=model, created=created, index=index, delta=delta,
+                                            logprobs=logprobs, finish_reason=finish)
+                if finish:
+                    total += n
+        use = shapes.usage(len(prompt_ids), total)
+        if not stream or stream_options.get("include_usage"):
+            yield shapes.chat_chunk(id=cid, model=model, created=created, usage=use, choices=False)
+
+    def complete(self, prompt: str, *, stream: bool = False, echo: bool = False,
+                 stream_options: dict[str, Any] | None = None, **kwargs: Any):
+        """Text completion, OpenAI style (``text_completion`` dicts).
+
+        Parameters
+        ----------
+        prompt : str
+            Raw prompt text (no chat template).
+        stream : bool
+            If true, return an iterator of ``text_completion`` chunks.
+        echo : bool
+            Prepend the prompt to the returned text.
+        """
+        if not isinstance(prompt, str):
+            raise InvalidParameterError("prompt must be a string.", param="prompt")
+        params = self._params(kwargs)
+        prompt_ids = self.tokenize(prompt, add_special=True)
+        max_new = self._budget(len(prompt_ids), params, "prompt")
+        chunks = self._text_chunks(prompt, prompt_ids, params, max_new, echo, stream_options or {}, stream)
+        return chunks if stream else shapes.collect_text_chunks(chunks)
+
+    def _text_chunks(self, prompt, prompt_ids, params, max_new, echo, stream_options, stream):
+        cid, created, model = shapes.new_id("cmpl"), int(time.time()), self.model_id
+        total = 0
+        for index in range(params.n):
+            p = _with_seed(params, index)
+            if echo:
+                yield shapes.text_completion(id=cid, model=model, created=created, usage=None,
+                                             choices=[_text_choice(index, prompt, None, None)])
+            for text, lps, finish, n in self._text_stream(prompt_ids, p, max_new):
+                if text or lps or finish:
+                    lp = _legacy_logprobs(lps) if lps else None
+                    yield shapes.text_completion(id=cid, model=model, created=created, usage=None,
+                                                 choices=[_text_choice(index, text, lp, finish)])
+                if finish:
+                    total += n
+        if not stream or stream_options.get("include_usage"):
+            yield shapes.text_completion(id=cid, model=model, created=created, choices=[],
+                                         usage=shapes.usage(len(prompt_ids), total))
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"<{type(self).__name__} id={i.id!r} format={i.format} ctx={i.context_length} path={Path(i.path).name!r}>"
+
+
+def _with_seed(params: GenerationParams, index: int) -> GenerationParams:
+    """Choice ``index`` of ``n`` gets seed + index, so choices differ but stay reproducible."""
+    if index == 0 or params.seed is None:
+        return params
+    from dataclasses import replace
+
+    return replace(params, seed=params.seed + index)
+
+
+def _text_choice(index: int, text: str, logprobs: dict | None, finish: str | None) -> dict[str, Any]:
+    return {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}
+
+
+def _legacy_logprobs(entries: list[dict[str, Any]]) -> dict[str, list]:
+    return {
+        "tokens": [e["token"] for e in entries],
+        "token_logprobs": [e["logprob"] for e in entries],
+        "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
+        "text_offset": [0 for _ in entries],
+    }

@@ -1,0 +1,282 @@
+"""llama.cpp engine (llama-cpp-python) for GGUF files.
+
+``chat`` and ``complete`` go straight to ``Llama.create_chat_completion`` /
+``create_completion`` (the chat template comes from the GGUF metadata), so the engine
+adds validation and OpenAI-exact shapes but no extra work per token.
+
+Two llama.cpp features need their own context and are created only when first asked
+for, over the same memory-mapped weights:
+
+* ``logprobs`` need ``logits_all=True``, which allocates ``n_ctx x n_vocab`` floats;
+  that context is capped at ``logprobs_ctx`` tokens (default 2048, about 400 MB for
+  SmolLM2's 49k vocabulary) instead of being turned on for every request.
+* ``embed`` needs an embedding context with mean pooling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ..errors import ContextLengthExceededError, InvalidParameterError, ModelNotFoundError
+from . import openai_shapes as shapes
+from .base import Engine, EngineInfo, TokenStep, check_messages
+from .params import GenerationParams
+
+__all__ = ["LlamaCppEngine"]
+
+
+class LlamaCppEngine(Engine):
+    """Generate with llama.cpp from a GGUF file.
+
+    Parameters
+    ----------
+    path : str or Path
+        GGUF file.
+    model_id : str, optional
+        Id reported in responses (default: file stem).
+    n_ctx : int, optional
+        Context window (default: the model's training context).
+    n_threads : int, optional
+        CPU threads (default: all cores).
+    logprobs_ctx : int
+        Context size of the lazily created ``logits_all`` context used for logprobs.
+    **llama_kwargs
+        Passed to ``llama_cpp.Llama``.
+    """
+
+    name = "llama_cpp"
+
+    def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
+                 n_threads: int | None = None, logprobs_ctx: int = 2048, **llama_kwargs: Any):
+        path = Path(path)
+        if not path.is_file():
+            raise ModelNotFoundError(str(path))
+        from llama_cpp import Llama
+
+        self._path = path
+        self._id = model_id or path.stem
+        self._threads = n_threads or os.cpu_count() or 1
+        self._kwargs = dict(llama_kwargs, verbose=llama_kwargs.get("verbose", False))
+        self.llm = Llama(str(path), n_ctx=n_ctx or 0, n_threads=self._threads, logits_all=False, **self._kwargs)
+        self._lock = threading.RLock()
+        self._logprob_llm = None
+        self._embed_llm = None
+        self._logprobs_ctx = min(logprobs_ctx, self.llm.n_ctx())
+        meta = self.llm.metadata
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._formatter = Jinja2ChatFormatter(
+            meta.get("tokenizer.chat_template", ""),
+            eos_token=self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace"),
+            bos_token=self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace"),
+        )
+        from ..registry import _gguf_meta
+
+        _, quant = _gguf_meta(str(path), path.stat().st_mtime)
+        self._info = EngineInfo(
+            id=self._id, engine=self.name, path=str(path), format="gguf",
+            context_length=self.llm.n_ctx(), quantization=quant,
+            family=meta.get("general.architecture"),
+        )
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def info(self) -> EngineInfo:
+        return self._info
+
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        """Token ids of ``text`` (special tokens in the text are parsed)."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """Text of token ids."""
+        return self.llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+
+    def render_chat(self, messages: list[dict[str, Any]]) -> str:
+        """Prompt text under the GGUF's chat template."""
+        return self._formatter(messages=messages).prompt
+
+    def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
+        with self._lock:
+            if params.seed is not None:
+                self.llm.set_seed(params.seed)
+            eos = self.llm.token_eos()
+            gen = self.llm.generate(
+                prompt_ids, top_k=params.top_k, top_p=params.top_p, min_p=params.min_p,
+                temp=params.temperature, repeat_penalty=params.repeat_penalty,
+                presence_penalty=params.presence_penalty, frequency_penalty=params.frequency_penalty,
+                reset=True,
+            )
+            for i, token in enumerate(gen):
+                if token == eos or i >= max_new:
+                    break
+                yield TokenStep(int(token))
+
+    def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
+        """Mean-pooled, L2-normalised embeddings from a lazily created embedding context."""
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise InvalidParameterError("input must be a string or a non-empty list of strings.", param="input")
+        with self._lock:
+            if self._embed_llm is None:
+                from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+
+                self._embed_llm = Llama(str(self._path), n_ctx=min(2048, self.llm.n_ctx()),
+                                        n_threads=self._threads, embedding=True,
+                                        pooling_type=LLAMA_POOLING_TYPE_MEAN, **self._kwargs)
+            limit = self._embed_llm.n_ctx()
+            for t in texts:
+                n = len(self._embed_llm.tokenize(t.encode("utf-8")))
+                if n > limit:
+                    raise ContextLengthExceededError(n, 0, limit, param="input")
+            return [list(map(float, v)) for v in self._embed_llm.embed(list(texts), normalize=True)]
+
+    def close(self) -> None:
+        for llm in (self.llm, self._logprob_llm, self._embed_llm):
+            if llm is not None:
+                llm.close()
+        self._logprob_llm = self._embed_llm = None
+
+    # ------------------------------------------------------------------ generation
+    def _backend(self, params: GenerationParams):
+        if not params.logprobs:
+            return self.llm
+        if self._logprob_llm is None:
+            from llama_cpp import Llama
+
+            self._logprob_llm = Llama(str(self._path), n_ctx=self._logprobs_ctx, n_threads=self._threads,
+                                      logits_all=True, **self._kwargs)
+        return self._logprob_llm
+
+    def _llama_args(self, params: GenerationParams, max_new: int) -> dict[str, Any]:
+        return dict(
+            temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, min_p=params.min_p,
+            stop=params.stop, seed=params.seed, max_tokens=max_new,
+            presence_penalty=params.presence_penalty, frequency_penalty=params.frequency_penalty,
+            repeat_penalty=params.repeat_penalty, logit_bias=params.logit_bias or None,
+        )
+
+    def _check_ctx(self, n_prompt: int, params: GenerationParams, param: str) -> int:
+        ctx = self._logprobs_ctx if params.logprobs else self._info.context_length
+        want = params.max_tokens if params.max_tokens is not None else ctx - n_prompt
+        if want <= 0 or n_prompt + want > ctx:
+            raise ContextLengthExceededError(n_prompt, max(want, 1), ctx, param=param)
+        return want
+
+    def chat(self, messages: Sequence[dict[str, Any]], *, stream: bool = False,
+             stream_options: dict[str, Any] | None = None, **kwargs: Any):
+        """Chat completion through ``Llama.create_chat_completion``.
+
+        See :meth:`Engine.chat` for the parameters; ``response_format`` with
+        ``json_object`` or ``json_schema`` is enforced by a llama.cpp grammar.
+        """
+        params = self._params(kwargs)
+        messages = check_messages(messages)
+        n_prompt = len(self.tokenize(self.render_chat(messages)))
+        max_new = self._check_ctx(n_prompt, params, "messages")
+        args = self._llama_args(params, max_new)
+        if params.logprobs:
+            args.update(logprobs=True, top_logprobs=params.top_logprobs or 0)
+        schema = params.json_schema()
+        if schema is not None:
+            args["response_format"] = {"type": "json_object", "schema": schema}
+        chunks = self._chat_stream(messages, params, args, n_prompt, stream_options or {}, stream)
+        if stream:
+            return chunks
+        if params.n == 1:
+            with self._lock:
+                out = self._backend(params).create_chat_completion(messages, **args)
+            return _tidy_chat(out, self._id)
+        return shapes.collect_chat_chunks(chunks)
+
+    def _chat_stream(self, messages, params, args, n_prompt, stream_options, stream):
+        cid, model = shapes.new_id("chatcmpl"), self._id
+        created = int(__import__("time").time())
+        n_completion = 0
+        with self._lock:
+            llm = self._backend(params)
+            for index in range(params.n):
+                seed = None if params.seed is None else params.seed + index
+                text = []
+                for chunk in llm.create_chat_completion(messages, stream=True, **{**args, "seed": seed}):
+                    choice = chunk["choices"][0]
+                    delta = {k: v for k, v in choice["delta"].items() if v is not None}
+                    if "role" in delta:
+                        delta.setdefault("content", "")
+                    text.append(delta.get("content") or "")
+                    yield shapes.chat_chunk(id=cid, model=model, created=created, index=index, delta=delta,
+                                            logprobs=_plain(choice.get("logprobs")), finish_reason=choice.get("finish_reason"))
+                n_completion += len(self.tokenize("".join(text))) if "".join(text) else 0
+        if not stream or stream_options.get("include_usage"):
+            yield shapes.chat_chunk(id=cid, model=model, created=created, choices=False,
+                                    usage=shapes.usage(n_prompt, n_completion))
+
+    def complete(self, prompt: str, *, stream: bool = False, echo: bool = False,
+                 stream_options: dict[str, Any] | None = None, **kwargs: Any):
+        """Text completion through ``Llama.create_completion`` (see :meth:`Engine.complete`)."""
+        if not isinstance(prompt, str):
+            raise InvalidParameterError("prompt must be a string.", param="prompt")
+        params = self._params(kwargs)
+        n_prompt = len(self.tokenize(prompt, add_special=True))
+        max_new = self._check_ctx(n_prompt, params, "prompt")
+        args = self._llama_args(params, max_new)
+        if params.logprobs:
+            args["logprobs"] = max(params.top_logprobs or 0, 1) if params.top_logprobs else 0
+        schema = params.json_schema()
+        if schema is not None:
+            from llama_cpp import LlamaGrammar
+
+            args["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        chunks = self._text_stream_llama(prompt, params, args, echo, n_prompt, stream_options or {}, stream)
+        return chunks if stream else shapes.collect_text_chunks(chunks)
+
+    def _text_stream_llama(self, prompt, params, args, echo, n_prompt, stream_options, stream):
+        cid, model = shapes.new_id("cmpl"), self._id
+        created = int(__import__("time").time())
+        n_completion = 0
+        with self._lock:
+            llm = self._backend(params)
+            for index in range(params.n):
+                seed = None if params.seed is None else params.seed + index
+                text = []
+                for chunk in llm.create_completion(prompt, stream=True, echo=echo, **{**args, "seed": seed}):
+                    choice = dict(chunk["choices"][0], index=index)
+                    text.append(choice.get("text") or "")
+                    yield shapes.text_completion(id=cid, model=model, created=created, usage=None,
+                                                 choices=[{k: _plain(choice.get(k)) for k in ("index", "text", "logprobs", "finish_reason")}])
+                generated = "".join(text)[len(prompt) if echo else 0:]
+                n_completion += len(self.tokenize(generated)) if generated else 0
+        if not stream or stream_options.get("include_usage"):
+            yield shapes.text_completion(id=cid, model=model, created=created, choices=[],
+                                         usage=shapes.usage(n_prompt, n_completion))
+
+
+def _tidy_chat(out: dict[str, Any], model_id: str) -> dict[str, Any]:
+    """llama-cpp-python's chat dict with OpenAI's exact fields (model id, refusal, logprobs)."""
+    choices = []
+    for choice in out["choices"]:
+        msg = choice["message"]
+        choices.append({
+            "index": choice["index"],
+            "message": {"role": "assistant", "content": msg.get("content") or "", "refusal": None},
+            "logprobs": _plain(choice.get("logprobs")),
+            "finish_reason": choice.get("finish_reason") or "stop",
+        })
+    return shapes.chat_completion(id=out["id"], model=model_id, created=out["created"], choices=choices,
+                                  usage=dict(out["usage"]))
+
+
+def _plain(obj: Any) -> Any:
+    """Numpy scalars (llama-cpp-python's logprobs are float32) to Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        return obj.item()
+    return obj

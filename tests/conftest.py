@@ -1,0 +1,32 @@
+"""Shared fixtures: the bundled model loaded once per session, and a fake engine."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def llama_engine():
+    """The bundled SmolLM2-135M-Instruct through llama.cpp (loaded once)."""
+    import shimmy_lab as sl
+
+    eng = sl.load_engine()
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def fake_engine():
+    """A duck-typed engine over a tiny character vocabulary (fast unit tests)."""
+    from fakes import FakeEngine
+
+    return FakeEngine()

@@ -1,0 +1,117 @@
+"""The llama.cpp engine on the real bundled model (SmolLM2-135M-Instruct Q4_1)."""
+
+import json
+
+import jsonschema
+import pytest
+
+from openai_schema import validate_openai
+from shimmy_lab.errors import ContextLengthExceededError, InvalidParameterError
+
+pytestmark = pytest.mark.slow
+MSGS = [{"role": "user", "content": "Write one sentence about a lighthouse keeper."}]
+
+
+def test_info(llama_engine):
+    info = llama_engine.info
+    assert info.id == "smollm2-135m-instruct" and info.engine == "llama_cpp"
+    assert info.format == "gguf" and info.quantization == "Q4_1" and info.context_length == 8192
+    assert info.family == "llama"
+
+
+def test_chat_is_openai_shaped(llama_engine):
+    out = validate_openai(llama_engine.chat(MSGS, max_tokens=24, temperature=0, seed=1),
+                          "CreateChatCompletionResponse")
+    text = out["choices"][0]["message"]["content"]
+    assert len(text.split()) >= 3 and out["model"] == "smollm2-135m-instruct"
+    assert 0 < out["usage"]["completion_tokens"] <= 24
+
+
+def test_stream_matches_non_stream_under_greedy(llama_engine):
+    full = llama_engine.chat(MSGS, max_tokens=20, temperature=0)["choices"][0]["message"]["content"]
+    chunks = list(llama_engine.chat(MSGS, max_tokens=20, temperature=0, stream=True,
+                                    stream_options={"include_usage": True}))
+    for c in chunks:
+        validate_openai(c, "CreateChatCompletionStreamResponse")
+    streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert streamed == full
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert chunks[-2]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+def test_seed_reproducibility(llama_engine):
+    kw = dict(max_tokens=20, temperature=1.0, seed=42)
+    a = llama_engine.chat(MSGS, **kw)["choices"][0]["message"]["content"]
+    b = llama_engine.chat(MSGS, **kw)["choices"][0]["message"]["content"]
+    c = llama_engine.chat(MSGS, **{**kw, "seed": 43})["choices"][0]["message"]["content"]
+    assert a == b and a != c
+
+
+def test_stop_sequence(llama_engine):
+    text = llama_engine.chat(MSGS, max_tokens=32, temperature=0)["choices"][0]["message"]["content"]
+    word = text.split()[2]
+    out = llama_engine.chat(MSGS, max_tokens=32, temperature=0, stop=[word])
+    assert out["choices"][0]["message"]["content"] == text[: text.index(word)]
+    assert out["choices"][0]["finish_reason"] == "stop"
+
+
+def test_json_schema_output_parses_and_matches(llama_engine):
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"]}
+    out = llama_engine.chat([{"role": "user", "content": "Describe a person as JSON."}], max_tokens=64,
+                            temperature=0.7, seed=3,
+                            response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema}})
+    value = json.loads(out["choices"][0]["message"]["content"])
+    jsonschema.validate(value, schema)
+
+
+def test_json_object_output_parses(llama_engine):
+    out = llama_engine.chat([{"role": "user", "content": 'Reply with a JSON object with the single key "colour".'}],
+                            max_tokens=128, temperature=0, response_format={"type": "json_object"})
+    assert out["choices"][0]["finish_reason"] == "stop"
+    assert isinstance(json.loads(out["choices"][0]["message"]["content"]), dict)
+
+
+def test_n_choices_and_logprobs(llama_engine):
+    out = validate_openai(llama_engine.chat(MSGS, max_tokens=6, n=2, temperature=0.9, seed=5),
+                          "CreateChatCompletionResponse")
+    assert [c["index"] for c in out["choices"]] == [0, 1]
+    out = validate_openai(llama_engine.chat(MSGS, max_tokens=4, temperature=0, logprobs=True, top_logprobs=3),
+                          "CreateChatCompletionResponse")
+    content = out["choices"][0]["logprobs"]["content"]
+    assert content and all(e["logprob"] <= 0 for e in content)
+    assert len(content[0]["top_logprobs"]) == 3
+
+
+def test_completion(llama_engine):
+    out = validate_openai(llama_engine.complete("Once upon a time", max_tokens=12, temperature=0),
+                          "CreateCompletionResponse")
+    assert out["choices"][0]["text"] and out["usage"]["prompt_tokens"] >= 4
+    chunks = list(llama_engine.complete("Once upon a time", max_tokens=8, temperature=0, stream=True))
+    assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == \
+        llama_engine.complete("Once upon a time", max_tokens=8, temperature=0)["choices"][0]["text"]
+
+
+def test_tokenize_roundtrip_and_embed(llama_engine):
+    ids = llama_engine.tokenize("The keeper lit the lamp.")
+    assert llama_engine.detokenize(ids) == "The keeper lit the lamp."
+    a, b, c = llama_engine.embed(["a lighthouse by the sea", "a lighthouse on the coast", "tax law reform"])
+    dot = lambda x, y: sum(p * q for p, q in zip(x, y))  # noqa: E731
+    assert abs(dot(a, a) - 1) < 1e-3 and dot(a, b) > dot(a, c)
+
+
+def test_precise_errors(llama_engine):
+    with pytest.raises(ContextLengthExceededError) as err:
+        llama_engine.chat(MSGS, max_tokens=9000)
+    assert err.value.context_length == 8192
+    with pytest.raises(InvalidParameterError):
+        llama_engine.chat(MSGS, temperature=-1)
+
+
+def test_generic_token_path_matches_native_greedy(llama_engine):
+    """The base-class path (render_chat + _generate_ids) gives the native result."""
+    from shimmy_lab.engines.base import Engine
+
+    native = llama_engine.chat(MSGS, max_tokens=16, temperature=0)["choices"][0]["message"]["content"]
+    generic = Engine.chat(llama_engine, MSGS, max_tokens=16, temperature=0)["choices"][0]["message"]["content"]
+    assert generic == native
