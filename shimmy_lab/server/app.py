@@ -1,0 +1,255 @@
+"""``create_app(lab, settings)``: the FastAPI application.
+
+All state lives on ``app.state`` (``lab``, ``settings``, ``pool`` of schedulers,
+``metrics``, ``log``), never in module globals, so two apps can run in one process
+and an app started from a Jupyter kernel serves the kernel's own :class:`Lab`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import PayloadTooLarge, error_body
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastapi import FastAPI
+
+    from ..lab import Lab
+    from ..settings import Settings
+
+__all__ = ["create_app"]
+
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> "FastAPI":
+    """Build the OpenAI-compatible app.
+
+    Parameters
+    ----------
+    lab : Lab, optional
+        Registry and engines to serve (default: a new ``Lab`` built from ``settings``).
+    settings : Settings, optional
+        Default: :meth:`Settings.load` (environment and ``shimmy.toml``).
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, Response
+
+    from .. import __version__
+    from ..settings import Settings
+    from .errors import install_error_handlers
+    from .metrics import Metrics
+    from .routes_openai import router
+    from .scheduler import SchedulerPool
+
+    settings = settings if settings is not None else Settings.load()
+    if lab is None:
+        from ..lab import Lab
+
+        lab = Lab(settings.model, max_loaded=settings.models_max_loaded, engine_kwargs=settings.engine_kwargs())
+
+    app = FastAPI(title="shimmy-lab", version=__version__, lifespan=_lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.lab = lab
+    app.state.settings = settings
+    app.state.log = logging.getLogger("shimmy_lab.server")
+    app.state.log.setLevel(settings.log_level.upper())
+    app.state.metrics = Metrics(loaded_models=lambda: len(lab.loaded))
+    app.state.pool = SchedulerPool(lab, lambda: app.state.settings, app.state.metrics)
+    app.state.ready = False
+    app.state.ready_error = None
+    app.state.api_keys = settings.all_api_keys()
+
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Process is alive (never waits for a model)."""
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> Any:
+        """200 once the default model is loaded, 503 before (or if loading failed)."""
+        if app.state.ready:
+            pool = app.state.pool
+            return {"status": "ready", "models": [s.status() for s in pool.schedulers.values()]}
+        msg = app.state.ready_error or "The default model is still loading."
+        return JSONResponse(error_body(msg, type="server_error", code="not_ready"), status_code=503,
+                            headers={"Retry-After": "1"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = app.state.metrics.render()
+        return Response(body, media_type=content_type)
+
+    app.add_middleware(ShimmyMiddleware, state=app.state)
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["x-request-id", "retry-after"])
+    return app
+
+
+# ---------------------------------------------------------------------------- lifespan
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any):
+    tasks = [asyncio.ensure_future(_load_default(app))]
+    if app.state.settings.config_reload > 0:
+        tasks.append(asyncio.ensure_future(_watch_config(app)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        app.state.pool.close()
+
+
+async def _load_default(app: Any) -> None:
+    try:
+        await app.state.pool.get(None)
+        app.state.ready = True
+    except Exception as exc:  # reported by /ready
+        app.state.ready_error = f"Loading the default model failed: {exc}"
+        app.state.log.exception("loading the default model failed")
+
+
+async def _watch_config(app: Any) -> None:
+    """Reload the live settings (limits, log level, narrative) when the TOML file changes."""
+    from ..settings import LIVE_FIELDS, config_path
+
+    path = config_path(app.state.settings._overrides)
+    if path is None:
+        return
+    last = _mtime(path)
+    while True:
+        await asyncio.sleep(app.state.settings.config_reload)
+        now = _mtime(path)
+        if now == last:
+            continue
+        last = now
+        old = app.state.settings
+        try:
+            new = old.reload()
+        except Exception as exc:
+            app.state.log.warning("config %s not reloaded, keeping the old settings: %s", path, exc)
+            continue
+        live = old.model_copy(update={name: getattr(new, name) for name in LIVE_FIELDS})
+        live._overrides, live._sources = old._overrides, new._sources
+        app.state.settings = live
+        app.state.log.setLevel(live.log_level.upper())
+        app.state.log.info("config %s reloaded", path)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------- middleware
+class ShimmyMiddleware:
+    """Request id, API keys, body size limit, metrics, and OpenAI-shaped 500s.
+
+    Pure ASGI (no buffering), so streamed responses pass straight through.
+    """
+
+    def __init__(self, app: Any, state: Any):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = "req_" + uuid.uuid4().hex[:20]
+        scope.setdefault("state", {})["request_id"] = rid
+        t0 = time.perf_counter()
+        status = {"code": 500, "started": False}
+        settings = self.state.settings
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], True
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            denied = self._check_auth(scope)
+            if denied is not None:
+                await _send_json(send_wrapper, 401, denied, {"WWW-Authenticate": "Bearer"})
+                return
+            limit = settings.max_body_bytes
+            length = _header(scope, b"content-length")
+            if length is not None and length.isdigit() and int(length) > limit:
+                await _send_json(send_wrapper, 413, error_body(
+                    f"Request body too large: {length} bytes, the limit is {limit} bytes.", code="request_too_large"))
+                return
+            await self.app(scope, _limited(receive, limit), send_wrapper)
+        except Exception:
+            self.state.log.exception("internal error (request %s %s %s)", rid, scope.get("method"), scope.get("path"))
+            if not status["started"]:
+                await _send_json(send_wrapper, 500, error_body(
+                    f"The server had an error while processing your request (request id {rid}).",
+                    type="server_error", code="internal_error"))
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", None) or "unmatched"
+            self.state.metrics.observe_request(name, scope.get("method", ""), status["code"], time.perf_counter() - t0)
+
+    def _check_auth(self, scope: dict[str, Any]) -> dict[str, Any] | None:
+        keys = self.state.api_keys
+        if not keys or scope.get("path") in PUBLIC_PATHS or scope.get("method") == "OPTIONS":
+            return None
+        auth = _header(scope, b"authorization") or ""
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else (_header(scope, b"x-api-key") or "")
+        if not token:
+            return error_body("You didn't provide an API key. Provide it in the Authorization header "
+                              "(Authorization: Bearer YOUR_KEY).", code="missing_api_key")
+        if not any(hmac.compare_digest(token.encode(), k.encode()) for k in keys):
+            return error_body("Incorrect API key provided.", code="invalid_api_key")
+        return None
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _limited(receive: Any, limit: int) -> Any:
+    seen = {"n": 0}
+
+    async def wrapped() -> dict[str, Any]:
+        message = await receive()
+        if message["type"] == "http.request":
+            seen["n"] += len(message.get("body", b""))
+            if seen["n"] > limit:
+                raise PayloadTooLarge(limit)
+        return message
+
+    return wrapped
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    raw = json.dumps(body).encode()
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    hdrs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": raw})

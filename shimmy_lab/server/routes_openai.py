@@ -1,0 +1,339 @@
+"""OpenAI-compatible routes: chat, completions, embeddings, models, tokenize.
+
+Bodies are parsed here (not by FastAPI's body machinery) so that every problem,
+from invalid JSON to a wrong type, becomes an OpenAI error object, and JSON is
+accepted whatever the ``Content-Type``. Generation always runs as a stream in a
+scheduler slot: a non-streamed answer is the collected stream, so a client that
+disconnects stops its generation either way.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import threading
+import time
+from typing import Any, AsyncIterator, Iterator, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from ..engines import openai_shapes as shapes
+from ..engines.base import check_messages
+from ..engines.params import GenerationParams
+from ..errors import InvalidParameterError, ModelNotFoundError, ShimmyError, UnsupportedParameterError
+from .schemas import ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest, TokenizeRequest
+
+__all__ = ["router"]
+
+router = APIRouter()
+B = TypeVar("B", bound=BaseModel)
+
+
+# ---------------------------------------------------------------------------- helpers
+async def parse(request: Request, model: type[B]) -> B:
+    """Read the JSON body and validate it (errors become 400 OpenAI errors)."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError.from_exception_data(
+            "body", [{"type": "json_invalid", "loc": ("body",), "input": raw[:100], "ctx": {"error": str(exc)}}]
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError("The request body must be a JSON object.", code="invalid_type")
+    return model.model_validate(data)
+
+
+class SSEResponse(StreamingResponse):
+    """``text/event-stream`` that always closes its generator (which cancels the job)."""
+
+    def __init__(self, content: AsyncIterator[str]):
+        super().__init__(content, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
+
+
+def _sse(obj: Any) -> str:
+    return "data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n\n"
+
+
+def _has_text(chunk: dict[str, Any]) -> bool:
+    for choice in chunk.get("choices") or ():
+        if (choice.get("delta") or {}).get("content") or choice.get("text"):
+            return True
+    return False
+
+
+async def _generate(request: Request, model: str | None, make, include_usage: bool, stream: bool,
+                    collect) -> Any:
+    """Run a generation job; answer with SSE or with the collected object."""
+    app = request.app
+    t0 = time.perf_counter()
+    sched = await app.state.pool.get(model)
+    cancel = threading.Event()
+    metrics = app.state.metrics
+    first = {"done": False}
+
+    def observe(chunk: dict[str, Any]) -> None:
+        if not first["done"] and _has_text(chunk):
+            first["done"] = True
+            metrics.ttft.labels(sched.model_id).observe(time.perf_counter() - t0)
+        use = chunk.get("usage")
+        if use and not chunk.get("choices"):
+            metrics.tokens.labels(sched.model_id).inc(use.get("completion_tokens", 0))
+            metrics.prompt_tokens.labels(sched.model_id).inc(use.get("prompt_tokens", 0))
+
+    agen = sched.stream(make, cancel)
+    if not stream:
+        chunks: list[dict[str, Any]] = []
+        waiter = _watch_disconnect(request, cancel)
+        try:
+            async for chunk in agen:
+                observe(chunk)
+                chunks.append(chunk)
+        finally:
+            waiter.cancel()
+            await agen.aclose()
+        if cancel.is_set() and await request.is_disconnected():
+            return JSONResponse({}, status_code=499)
+        return JSONResponse(collect(iter(chunks)))
+
+    try:  # errors before the first chunk (bad parameters, context too long) are plain HTTP errors
+        head = await agen.__anext__()
+    except StopAsyncIteration:
+        head = None
+    except BaseException:
+        await agen.aclose()
+        raise
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            pending = [head] if head is not None else []
+            while True:
+                for chunk in pending:
+                    observe(chunk)
+                    if chunk.get("usage") and not chunk.get("choices") and not include_usage:
+                        continue
+                    yield _sse(chunk)
+                try:
+                    pending = [await agen.__anext__()]
+                except StopAsyncIteration:
+                    break
+            yield "data: [DONE]\n\n"
+        except ShimmyError as exc:
+            yield _sse(exc.to_openai())
+        except Exception:
+            app.state.log.exception("stream failed (request %s)", request.scope.get("state", {}).get("request_id"))
+            yield _sse({"error": {"message": "The server had an error while generating.", "type": "server_error",
+                                  "param": None, "code": "internal_error"}})
+        finally:
+            cancel.set()
+            await agen.aclose()
+
+    return SSEResponse(events())
+
+
+def _watch_disconnect(request: Request, cancel: threading.Event):
+    import asyncio
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            if await request.is_disconnected():
+                cancel.set()
+                return
+            await asyncio.sleep(0.25)
+
+    return asyncio.ensure_future(watch())
+
+
+def _check_prompt(app: Any, n_tokens: int, param: str) -> None:
+    limit = app.state.settings.max_prompt_tokens
+    if limit is not None and n_tokens > limit:
+        raise InvalidParameterError(
+            f"This server accepts prompts of at most {limit} tokens; the prompt has {n_tokens} tokens.",
+            param=param, code="context_length_exceeded")
+
+
+def _validate(kwargs: dict[str, Any]) -> None:
+    GenerationParams.from_kwargs(**dict(kwargs))
+
+
+# ---------------------------------------------------------------------------- chat
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request):
+    body = await parse(request, ChatCompletionRequest)
+    kwargs = body.generation_kwargs()
+    _validate(kwargs)
+    messages = check_messages([m.plain() for m in body.messages])
+    app = request.app
+
+    def make(engine) -> Iterator[dict[str, Any]]:
+        if app.state.settings.max_prompt_tokens is not None:
+            _check_prompt(app, len(engine.tokenize(engine.render_chat(messages))), "messages")
+        return engine.chat(messages, stream=True, stream_options={"include_usage": True}, **kwargs)
+
+    return await _generate(request, body.model, make, body.include_usage, bool(body.stream),
+                           shapes.collect_chat_chunks)
+
+
+# ---------------------------------------------------------------------------- completions
+@router.post("/v1/completions")
+async def completions(request: Request):
+    body = await parse(request, CompletionRequest)
+    kwargs = body.generation_kwargs()
+    _validate(kwargs)
+    if body.suffix:
+        raise UnsupportedParameterError("suffix", "server", "Fill-in-the-middle is not supported.")
+    if body.best_of is not None and body.best_of != (body.n or 1):
+        raise UnsupportedParameterError("best_of", "server", "best_of must equal n.")
+    app = request.app
+    prompts = body.prompt if isinstance(body.prompt, list) and body.prompt else [body.prompt]
+    if prompts and isinstance(prompts[0], int):
+        prompts = [prompts]
+    if not prompts or any(p in ("", []) for p in prompts):
+        raise InvalidParameterError("prompt must not be empty.", param="prompt")
+    n = body.n or 1
+
+    def make(engine) -> Iterator[dict[str, Any]]:
+        texts = [p if isinstance(p, str) else engine.detokenize(p) for p in prompts]
+        if app.state.settings.max_prompt_tokens is not None:
+            for t in texts:
+                _check_prompt(app, len(engine.tokenize(t, add_special=True)), "prompt")
+        streams = [engine.complete(t, stream=True, echo=bool(body.echo), stream_options={"include_usage": True},
+                                   **kwargs) for t in texts]
+        return _merge_prompts(streams, n)
+
+    return await _generate(request, body.model, make, body.include_usage, bool(body.stream),
+                           shapes.collect_text_chunks)
+
+
+def _merge_prompts(streams: list[Iterator[dict[str, Any]]], n: int) -> Iterator[dict[str, Any]]:
+    """One stream for several prompts: choice ``j`` of prompt ``i`` gets index ``i * n + j``."""
+    cid = None
+    prompt_tokens = completion_tokens = 0
+    last = None
+    for i, chunks in enumerate(streams):
+        for chunk in chunks:
+            cid = cid or chunk["id"]
+            chunk["id"] = cid
+            if chunk.get("usage") and not chunk["choices"]:
+                prompt_tokens += chunk["usage"]["prompt_tokens"]
+                completion_tokens += chunk["usage"]["completion_tokens"]
+                last = chunk
+                continue
+            for choice in chunk["choices"]:
+                choice["index"] += i * n
+            yield chunk
+    if last is not None:
+        last["usage"] = shapes.usage(prompt_tokens, completion_tokens)
+        yield last
+
+
+# ---------------------------------------------------------------------------- embeddings
+@router.post("/v1/embeddings")
+async def embeddings(request: Request):
+    body = await parse(request, EmbeddingRequest)
+    if body.dimensions is not None:
+        raise UnsupportedParameterError("dimensions", "server", "Embeddings have the model's own size.")
+    inputs = body.input if isinstance(body.input, list) and body.input else [body.input]
+    if inputs and isinstance(inputs[0], int):
+        inputs = [inputs]
+    if not inputs or any(x in ("", []) for x in inputs):
+        raise InvalidParameterError("input must not be empty.", param="input")
+    sched = await request.app.state.pool.get(body.model)
+    app = request.app
+
+    def run(engine) -> tuple[list[list[float]], int]:
+        texts = [x if isinstance(x, str) else engine.detokenize(x) for x in inputs]
+        n_tokens = [len(engine.tokenize(t)) for t in texts]
+        for n in n_tokens:
+            _check_prompt(app, n, "input")
+        return engine.embed(texts), sum(n_tokens)
+
+    vectors, n_tokens = await sched.call(run)
+    out = shapes.embedding_list(vectors, sched.model_id, n_tokens)
+    if body.encoding_format == "base64":
+        for item in out["data"]:
+            vec = item["embedding"]
+            item["embedding"] = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode("ascii")
+    return JSONResponse(out)
+
+
+# ---------------------------------------------------------------------------- models
+def _model_obj(entry: Any, loaded: set[str]) -> dict[str, Any]:
+    import os
+
+    try:
+        created = int(os.stat(entry.path).st_mtime)
+    except OSError:
+        created = 0
+    return {"id": entry.id, "object": "model", "created": created, "owned_by": f"shimmy-lab:{entry.source}",
+            "engine": entry.engine, "format": entry.format, "context_length": entry.context_length,
+            "quantization": entry.quantization, "loaded": entry.id in loaded}
+
+
+def _loaded_ids(lab: Any) -> set[str]:
+    return {e.model_id for e in lab.loaded}
+
+
+@router.get("/v1/models")
+async def list_models(request: Request):
+    import anyio
+
+    lab = request.app.state.lab
+    entries = await anyio.to_thread.run_sync(lab.entries)
+    loaded = _loaded_ids(lab)
+    return {"object": "list", "data": [_model_obj(e, loaded) for e in entries]}
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(request: Request, model_id: str):
+    import anyio
+
+    lab = request.app.state.lab
+    entries = await anyio.to_thread.run_sync(lab.entries)
+    for entry in entries:
+        if entry.id == model_id:
+            return _model_obj(entry, _loaded_ids(lab))
+    raise ModelNotFoundError(model_id, [e.id for e in entries])
+
+
+# ---------------------------------------------------------------------------- tokens
+async def _primary(request: Request, model: str | None):
+    import anyio
+
+    sched = await request.app.state.pool.get(model)
+    return sched, anyio
+
+
+@router.post("/tokenize")
+async def tokenize(request: Request):
+    body = await parse(request, TokenizeRequest)
+    text = body.content if body.content is not None else body.input
+    if text is None:
+        raise InvalidParameterError("Missing required parameter: 'content'.", param="content",
+                                    code="missing_required_parameter")
+    sched, anyio = await _primary(request, body.model)
+    ids = await anyio.to_thread.run_sync(lambda: sched.engines[0].tokenize(text, add_special=body.add_special))
+    return {"model": sched.model_id, "tokens": [int(i) for i in ids], "count": len(ids)}
+
+
+@router.post("/detokenize")
+async def detokenize(request: Request):
+    body = await parse(request, DetokenizeRequest)
+    sched, anyio = await _primary(request, body.model)
+    try:
+        text = await anyio.to_thread.run_sync(lambda: sched.engines[0].detokenize(body.tokens))
+    except ShimmyError:
+        raise
+    except Exception as exc:
+        raise InvalidParameterError(f"Cannot detokenize these ids: {exc}", param="tokens") from None
+    return {"model": sched.model_id, "content": text}

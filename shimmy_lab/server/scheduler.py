@@ -1,0 +1,284 @@
+"""Per-model scheduling: N slots, a bounded wait queue, generation in worker threads.
+
+Each slot owns one engine instance (slot 0 is the :class:`~shimmy_lab.lab.Lab`'s
+engine, the others are extra llama.cpp contexts over the same memory-mapped
+weights), used by one worker thread at a time. A request waits for a free slot in
+FIFO order; when ``queue_size`` requests already wait it is refused at once
+(:class:`QueueFullError`, 429), and after ``queue_timeout`` seconds of waiting it
+gives up (:class:`OverloadedError`, 503). The event loop only moves chunks from the
+worker thread to the client, so ``/health`` answers while every slot is busy. A
+client that goes away sets the job's cancel event and the worker stops at the
+next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
+
+from .errors import OverloadedError, QueueFullError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engines import Engine
+    from ..lab import Lab
+    from .metrics import Metrics
+
+__all__ = ["ModelScheduler", "SchedulerPool"]
+
+log = logging.getLogger("shimmy_lab.server")
+
+_END = object()
+
+
+class ModelScheduler:
+    """Slots and queue of one model.
+
+    Parameters
+    ----------
+    lab : Lab
+        Where slot 0's engine comes from (so a model loaded in the notebook is served).
+    model_id : str
+        Registry id of the model.
+    slots : int
+        Number of engine instances that generate at the same time.
+    queue_size : int
+        How many requests may wait for a slot.
+    queue_timeout : float
+        Seconds a request may wait before it is answered 503.
+    metrics : Metrics, optional
+        Queue depth and busy slots are reported there.
+    """
+
+    def __init__(self, lab: "Lab", model_id: str, *, slots: int = 1, queue_size: int = 16,
+                 queue_timeout: float = 60.0, metrics: "Metrics | None" = None):
+        self.lab = lab
+        self.model_ref = model_id  # what Lab.engine accepts (an id, or the default model's path)
+        self.model_id = model_id  # the public id
+        self.n_slots = max(1, int(slots))
+        self.queue_size = int(queue_size)
+        self.queue_timeout = float(queue_timeout)
+        self.metrics = metrics
+        self.engines: list[Engine] = []
+        self._extra: list[Engine] = []
+        self._free: asyncio.Queue[int] = asyncio.Queue()
+        self._waiting = 0
+        self._busy = 0
+        self._cancels: set[threading.Event] = set()
+        self._executor = ThreadPoolExecutor(max_workers=self.n_slots, thread_name_prefix=f"shimmy-{model_id[:16]}")
+        self.closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> "ModelScheduler":
+        """Load the engines (in a thread) and open the slots."""
+        loop = asyncio.get_running_loop()
+        primary = await loop.run_in_executor(None, self.lab.engine, self.model_ref)
+        self.engines = [primary]
+        for _ in range(self.n_slots - 1):
+            extra = await loop.run_in_executor(None, self._new_engine, primary)
+            self._extra.append(extra)
+            self.engines.append(extra)
+        for i in range(self.n_slots):
+            self._free.put_nowait(i)
+        if self.metrics is not None:
+            self.metrics.slots.labels(self.model_id).set(self.n_slots)
+        return self
+
+    def _new_engine(self, primary: "Engine") -> "Engine":
+        from ..engines import engine_class
+
+        entry = self.lab.resolve(self.model_ref)
+        return engine_class(primary.name)(entry.path, model_id=entry.id, **self.lab.engine_kwargs)
+
+    def close(self) -> None:
+        """Stop running jobs and free the extra engines (slot 0 belongs to the lab)."""
+        self.closed = True
+        for event in list(self._cancels):
+            event.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for eng in self._extra:
+            try:
+                eng.close()
+            except Exception:  # pragma: no cover - best effort at shutdown
+                log.exception("closing a slot engine failed")
+        self._extra.clear()
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot."""
+        return self._waiting
+
+    @property
+    def busy(self) -> int:
+        """Slots generating right now."""
+        return self._busy
+
+    def status(self) -> dict[str, Any]:
+        return {"model": self.model_id, "slots": self.n_slots, "busy": self._busy, "waiting": self._waiting,
+                "queue_size": self.queue_size}
+
+    # ------------------------------------------------------------------ slots
+    async def _acquire(self) -> int:
+        if self.closed:
+            raise OverloadedError("The server is shutting down.")
+        if self._free.empty() and self._waiting >= self.queue_size:
+            if self.metrics is not None:
+                self.metrics.rejected.labels(self.model_id, "queue_full").inc()
+            raise QueueFullError(self.model_id, self.queue_size, retry_after=max(1, round(self.queue_timeout / 10)))
+        self._waiting += 1
+        self._gauge()
+        try:
+            slot = await asyncio.wait_for(self._free.get(), self.queue_timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            if self.metrics is not None:
+                self.metrics.rejected.labels(self.model_id, "timeout").inc()
+            raise OverloadedError(f"No slot for {self.model_id!r} became free within {self.queue_timeout:g} s.",
+                                  retry_after=max(1, round(self.queue_timeout / 10))) from None
+        finally:
+            self._waiting -= 1
+            self._gauge()
+        self._busy += 1
+        self._gauge()
+        return slot
+
+    def _release(self, slot: int) -> None:
+        self._busy -= 1
+        self._free.put_nowait(slot)
+        self._gauge()
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.queue_depth.labels(self.model_id).set(self._waiting)
+            self.metrics.slots_busy.labels(self.model_id).set(self._busy)
+
+    def _engine(self, slot: int) -> "Engine":
+        if slot == 0:  # the lab may have reloaded the model since; keeps its LRU order fresh too
+            self.engines[0] = self.lab.engine(self.model_ref)
+        return self.engines[slot]
+
+    # ------------------------------------------------------------------ jobs
+    async def stream(self, make: Callable[["Engine"], Iterable[Any]],
+                     cancel: threading.Event | None = None) -> AsyncIterator[Any]:
+        """Run ``make(engine)`` on a free slot in a worker thread; yield what it yields.
+
+        Exceptions raised by ``make`` or while iterating are re-raised here. Closing
+        this generator early (client gone) cancels the job; the slot is freed once
+        the worker has stopped.
+        """
+        cancel = cancel or threading.Event()
+        slot = await self._acquire()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue()
+        self._cancels.add(cancel)
+
+        def put(kind: Any, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            except RuntimeError:  # loop closed: the server is gone
+                cancel.set()
+
+        def work() -> None:
+            iterator = None
+            try:
+                iterator = iter(make(self._engine(slot)))
+                for item in iterator:
+                    if cancel.is_set():
+                        break
+                    put("item", item)
+                put(_END, None)
+            except BaseException as exc:  # handed over to the event loop
+                put("error", exc)
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # pragma: no cover
+                        log.exception("closing a generation failed")
+
+        future = loop.run_in_executor(self._executor, work)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind is _END:
+                    break
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            cancel.set()
+            self._cancels.discard(cancel)
+            # free the slot only when the worker has really stopped using the engine
+            future.add_done_callback(lambda _f: self._release(slot))
+
+    async def call(self, fn: Callable[["Engine"], Any]) -> Any:
+        """Run ``fn(engine)`` on a free slot in a worker thread and return its result."""
+        result = None
+        async for result in self.stream(lambda eng: [fn(eng)]):
+            pass
+        return result
+
+
+class SchedulerPool:
+    """The schedulers of one app, created on first use of each model.
+
+    Parameters
+    ----------
+    lab : Lab
+        Shared registry and engines.
+    settings : callable
+        Returns the current settings (they may be reloaded while serving).
+    metrics : Metrics, optional
+    """
+
+    def __init__(self, lab: "Lab", settings: Callable[[], Any], metrics: "Metrics | None" = None):
+        self.lab = lab
+        self.settings = settings
+        self.metrics = metrics
+        self.schedulers: dict[str, ModelScheduler] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def resolve(self, model: str | None) -> tuple[str, str]:
+        """``(reference for Lab.engine, public id)`` of a requested model.
+
+        Only registry ids (and the configured default) are served: a request
+        cannot make the server open an arbitrary path.
+
+        Raises
+        ------
+        ModelNotFoundError
+            Listing the ids that are available.
+        """
+        from ..errors import ModelNotFoundError
+
+        if not model or model == self.lab.default_model:
+            return self.lab.default_model, self.lab.resolve(None).id
+        ids = [e.id for e in self.lab.entries()]
+        if model in ids:
+            return model, model
+        raise ModelNotFoundError(model, ids)
+
+    async def get(self, model: str | None) -> ModelScheduler:
+        """The started scheduler of ``model`` (loading it on first use)."""
+        ref, model_id = await asyncio.get_running_loop().run_in_executor(None, self.resolve, model)
+        sched = self.schedulers.get(model_id)
+        if sched is not None and not sched.closed:
+            return sched
+        lock = self._locks.setdefault(model_id, asyncio.Lock())
+        async with lock:
+            sched = self.schedulers.get(model_id)
+            if sched is None or sched.closed:
+                s = self.settings()
+                sched = ModelScheduler(self.lab, ref, slots=s.parallel, queue_size=s.queue_size,
+                                       queue_timeout=s.queue_timeout, metrics=self.metrics)
+                sched.model_id = model_id
+                await sched.start()
+                self.schedulers[model_id] = sched
+        return sched
+
+    def close(self) -> None:
+        for sched in self.schedulers.values():
+            sched.close()
+        self.schedulers.clear()

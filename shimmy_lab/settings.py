@@ -1,0 +1,259 @@
+"""One settings model for every option of shimmy-lab.
+
+Precedence, highest first: explicit values (CLI flags, keyword arguments) >
+environment variables ``SHIMMY_*`` > ``shimmy.toml`` > defaults. The TOML file is
+``--config`` / ``config=...``, else ``$SHIMMY_CONFIG``, else ``./shimmy.toml`` if it
+exists. Nested sections use one underscore in the environment
+(``SHIMMY_NARRATIVE_ENABLED``) and a table in TOML (``[narrative]``).
+
+>>> from shimmy_lab.settings import Settings
+>>> s = Settings.load(port=8080)
+>>> s.port
+8080
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+__all__ = ["Settings", "NarrativeSettings", "LIVE_FIELDS", "config_path"]
+
+#: Settings that a running server picks up when ``shimmy.toml`` changes.
+LIVE_FIELDS = ("max_body_bytes", "max_prompt_tokens", "queue_timeout", "log_level", "narrative")
+
+
+class NarrativeSettings(BaseModel):
+    """The ``[narrative]`` section (used by the narrative routes and the assistant)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = Field(False, description="Attach narrative context and insights to generations.")
+    assertiveness: float = Field(0.5, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
+
+
+class Settings(BaseSettings):
+    """Every option of the server, the CLI and the Jupyter magics.
+
+    Build it with :meth:`Settings.load`, which also records where each value came
+    from (see :meth:`sources`).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIMMY_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: int | Literal["auto"] = Field(11435, description="Port to bind, or 'auto' for the first free port from 11435.")
+    model: str | None = Field(None, description="Default model id or path (default: bundled SmolLM2-135M-Instruct).")
+    models_max_loaded: int = Field(2, ge=1, description="How many models stay loaded (LRU).")
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Accepted API keys (none: no auth).",
+                                json_schema_extra={"cli": "--api-key"})
+    api_key_file: Path | None = Field(None, description="File with one accepted API key per line.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Allowed CORS origins (none by default).",
+                                    json_schema_extra={"cli": "--cors-origin"})
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1, description="Largest accepted request body in bytes.")
+    max_prompt_tokens: int | None = Field(None, ge=1, description="Longest accepted prompt in tokens (default: the context).")
+    parallel: int = Field(1, ge=1, le=64, description="Generation slots per model (llama.cpp contexts).")
+    queue_size: int = Field(16, ge=0, description="Requests that may wait for a slot before 429.")
+    queue_timeout: float = Field(60.0, gt=0, description="Seconds a request may wait for a slot before 503.")
+    n_ctx: int | None = Field(None, ge=16, description="Context length of loaded models (default: the model's).")
+    threads: int | None = Field(None, ge=1, description="CPU threads per slot (default: cores / parallel).")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
+    config: Path | None = Field(None, description="shimmy.toml path (also $SHIMMY_CONFIG).")
+    config_reload: float = Field(1.0, ge=0, description="Seconds between checks of the config file (0: never).")
+    narrative: NarrativeSettings = Field(default_factory=NarrativeSettings)
+
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().startswith("["):  # JSON list from the environment
+            import json
+
+            return json.loads(v)
+        if isinstance(v, str):  # "a,b" from the environment
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, env_settings, _TomlSource(settings_cls, init_settings))
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: Any) -> "Settings":
+        """Merge explicit ``overrides`` > ``SHIMMY_*`` > TOML file > defaults.
+
+        ``None`` overrides are dropped (an unset CLI flag). Nested values may be
+        given flat, e.g. ``narrative_enabled=True``.
+        """
+        overrides = _nest({k: v for k, v in overrides.items() if v is not None and v != []})
+        if config is not None:
+            overrides["config"] = Path(config)
+        settings = cls(**overrides)
+        settings._overrides = overrides
+        settings._sources = _origins(cls, overrides)
+        return settings
+
+    def reload(self) -> "Settings":
+        """Read the environment and the TOML file again, keeping the explicit overrides."""
+        return type(self).load(**self._overrides)
+
+    def sources(self) -> dict[str, str]:
+        """``{"port": "cli", "narrative.enabled": "env", ...}``: where each value came from."""
+        names = _flat_names(type(self))
+        return {name: self._sources.get(name, "default") for name in names}
+
+    def table(self) -> list[tuple[str, Any, str]]:
+        """``(name, value, source)`` rows, secrets masked."""
+        rows = []
+        src = self.sources()
+        for name in src:
+            value: Any = self
+            for part in name.split("."):
+                value = getattr(value, part)
+            if name == "api_keys" and value:
+                value = ["***"] * len(value)
+            rows.append((name, value, src[name]))
+        return rows
+
+    def all_api_keys(self) -> list[str]:
+        """Keys from ``api_keys`` plus the non-empty lines of ``api_key_file``."""
+        keys = list(self.api_keys)
+        if self.api_key_file is not None:
+            text = Path(self.api_key_file).expanduser().read_text()
+            keys += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        return keys
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for every engine a server lab loads."""
+        kwargs: dict[str, Any] = {}
+        if self.n_ctx:
+            kwargs["n_ctx"] = self.n_ctx
+        threads = self.threads or max(1, (os.cpu_count() or 1) // self.parallel)
+        kwargs["n_threads"] = threads
+        return kwargs
+
+
+def config_path(init_kwargs: dict[str, Any] | None = None) -> Path | None:
+    """The TOML file to read: explicit ``config`` > ``$SHIMMY_CONFIG`` > ``./shimmy.toml``."""
+    explicit = (init_kwargs or {}).get("config")
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("SHIMMY_CONFIG"):
+        return Path(os.environ["SHIMMY_CONFIG"]).expanduser()
+    local = Path.cwd() / "shimmy.toml"
+    return local if local.exists() else None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by the init kwargs or the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        init_kwargs = getattr(init_settings, "init_kwargs", {})
+        self.path = config_path(init_kwargs)
+        self.data = read_toml(self.path) if self.path is not None else {}
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused, __call__ is enough
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a settings TOML file (a ``[server]`` table, if present, is flattened in)."""
+    import tomllib
+
+    if not path.exists():
+        if os.environ.get("SHIMMY_CONFIG") == str(path) or path.name != "shimmy.toml":
+            raise FileNotFoundError(f"config file not found: {path}")
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    server = data.pop("server", None)
+    if isinstance(server, dict):
+        data = {**server, **data}
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"narrative_enabled": 1}`` -> ``{"narrative": {"enabled": 1}}`` for known sections."""
+    out: dict[str, Any] = {}
+    sections = {name for name, f in Settings.model_fields.items() if _is_section(f.annotation)}
+    for key, value in flat.items():
+        head, _, tail = key.partition("_")
+        if head in sections and tail and key not in Settings.model_fields:
+            out.setdefault(head, {})[tail] = value
+        else:
+            out[key] = value
+    return out
+
+
+def _is_section(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _flat_names(cls: type[Settings]) -> list[str]:
+    names = []
+    for name, field in cls.model_fields.items():
+        if _is_section(field.annotation):
+            names += [f"{name}.{sub}" for sub in field.annotation.model_fields]
+        else:
+            names.append(name)
+    return names
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and not prefix and _is_section(Settings.model_fields.get(key, Field()).annotation):
+            out.update(_flatten(value, f"{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _origins(cls: type[Settings], overrides: dict[str, Any]) -> dict[str, str]:
+    """Which layer each value came from (the first layer, by precedence, that sets it)."""
+    init = InitSettingsSource(cls, init_kwargs=overrides)
+    layers = [("cli", overrides)]
+    try:
+        layers.append(("env", EnvSettingsSource(cls)()))
+    except Exception:  # pragma: no cover - the settings build already raised
+        pass
+    try:
+        toml = _TomlSource(cls, init)
+        layers.append((f"toml:{toml.path}" if toml.path else "toml", toml.data))
+    except Exception:  # pragma: no cover
+        pass
+    origins: dict[str, str] = {}
+    for label, data in reversed(layers):
+        for key in _flatten(data):
+            origins[key] = label
+    return origins
