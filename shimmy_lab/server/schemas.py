@@ -90,8 +90,8 @@ class ChatCompletionRequest(_Sampling):
             out["max_tokens"] = self.max_completion_tokens
         if self.logprobs:
             out["logprobs"] = True
-            if self.top_logprobs:
-                out["top_logprobs"] = self.top_logprobs
+        if self.top_logprobs:  # without logprobs this is an error, as OpenAI has it
+            out["top_logprobs"] = self.top_logprobs
         if self.response_format is not None and self.response_format.type != "text":
             out["response_format"] = self.response_format.model_dump(exclude_none=True)
         return out
