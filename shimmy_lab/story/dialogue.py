@@ -1,0 +1,284 @@
+"""Dialogue: quoted spans and who speaks them.
+
+:func:`find_quotes` pairs quote marks paragraph by paragraph (straight or curly,
+double or single quotes; a quote left open at the end of a paragraph continues when
+the next paragraph opens with a quote mark, the usual convention for long speeches).
+
+:func:`attribute` finds speakers, strongest evidence first:
+
+1. ``tag``: a speech verb and a name, pronoun or relation next to the quote
+   ("said Emma", "she replied", "cried his wife", "Mr. Knightley said, ...").
+2. ``paragraph``: another quote in the same paragraph has a tag (one speaker per
+   paragraph is the convention in prose fiction).
+3. ``subject``: the paragraph's narration opens with a character's name
+   ("Emma laughed. 'Oh ...'").
+4. ``vocative`` / ``turn``: in a run of quote paragraphs, speakers alternate; a name
+   used as a vocative inside the quote is the addressee, not the speaker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from typing import Callable
+
+from .characters import _TITLE_ALT
+from .lexicon import RELATION_NOUNS, SPEECH_VERBS
+
+__all__ = ["detect_style", "find_quotes", "attribute"]
+
+_OPEN_SINGLE = re.compile(r"(?:^|(?<=[\s(\[\u2014\-\"]))['\u2018](?=[^\s'])", re.M)
+
+
+def detect_style(text: str) -> str:
+    """Return ``'double'`` or ``'single'``: which quote marks carry the dialogue."""
+    dbl = text.count('"') + text.count("\u201c") + text.count("\u201d")
+    sgl = len(_OPEN_SINGLE.findall(text))
+    return "single" if sgl > 2 * max(dbl, 1) else "double"
+
+
+def _marks(text: str, s: int, e: int, style: str) -> list[tuple[int, str]]:
+    out = []
+    chars = "\"\u201c\u201d" if style == "double" else "'\u2018\u2019"
+    for i in range(s, e):
+        c = text[i]
+        if c not in chars:
+            continue
+        if c in "\u201c\u2018":
+            kind = "open"
+        elif c == "\u201d":
+            kind = "close"
+        elif c == '"':
+            kind = "toggle"
+        else:  # ' or right single quote: apostrophe, opening or closing?
+            prev = text[i - 1] if i > s else " "
+            nxt = text[i + 1] if i + 1 < e else " "
+            if prev.isalnum() and nxt.isalnum():
+                continue  # don't, it's
+            can_open = (prev.isspace() or prev in "([\u2014-\"") and not nxt.isspace()
+            can_close = not prev.isspace() and (nxt.isspace() or nxt in ".,;:!?)\u2014-\"")
+            if c == "\u2019" and not can_close:
+                continue
+            kind = "toggle" if can_open and can_close else "open" if can_open else \
+                "close" if can_close else None
+            if kind is None:
+                continue
+        out.append((i, kind))
+    return out
+
+
+def find_quotes(text: str, paragraphs: list[dict], style: str) -> list[dict]:
+    """Pair quote marks in ``paragraphs`` (rows with start/end/kind/paragraph/chapter).
+
+    Returns
+    -------
+    list of dict
+        Quote rows: start, end (marks included), paragraph, chapter, text, n_paragraphs.
+    """
+    quotes: list[dict] = []
+    open_at: int | None = None
+    open_para: dict | None = None
+    n_par = 0
+    prev: dict | None = None
+    for p in paragraphs:
+        if p["kind"] != "text":
+            if open_at is not None and prev is not None:
+                quotes.append(_q(text, open_at, prev["end"], open_para, n_par))
+                open_at = None
+            continue
+        marks = _marks(text, p["start"], p["end"], style)
+        if open_at is not None:
+            if marks and marks[0][0] == p["start"] and marks[0][1] != "close":
+                marks = marks[1:]
+                n_par += 1
+            else:
+                quotes.append(_q(text, open_at, prev["end"], open_para, n_par))
+                open_at = None
+        for pos, kind in marks:
+            if open_at is None:
+                if kind != "close":
+                    open_at, open_para, n_par = pos, p, 1
+            elif kind != "open":
+                quotes.append(_q(text, open_at, pos + 1, open_para, n_par))
+                open_at = None
+        prev = p
+    if open_at is not None and prev is not None:
+        quotes.append(_q(text, open_at, prev["end"], open_para, n_par))
+    return [q for q in quotes if q["text"].strip()]
+
+
+def _q(text: str, s: int, e: int, para: dict, n: int) -> dict:
+    inner = text[s + 1:e - 1] if text[e - 1] in "\"'\u201d\u2019" else text[s + 1:e]
+    return {"start": s, "end": e, "paragraph": para["paragraph"], "chapter": para["chapter"],
+            "text": inner, "n_paragraphs": n, "speaker": None, "confidence": 0.0,
+            "method": "none", "addressee": None}
+
+
+_NAMEP = rf"(?:(?:{_TITLE_ALT})\.?\s+)?[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){{0,2}}"
+_WHO = (rf"(?P<who>(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
+        rf"|{_NAMEP}|he|she|I)")
+_AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO}(?![a-z])")
+_AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b")
+_BEFORE = re.compile(
+    rf"{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|{_NAMEP}))?"
+    r"(?:\s*,?\s+[a-z]+ly)?\s*[,:.\u2014\-]*\s*$"
+)
+_VOC = re.compile(rf"^(?:(?:Oh|O|Ah|Well|Dear|My dear|Come|No|Yes|Nay),?\s+)?(?P<name>{_NAMEP})\s*(?=[,!])"
+                  rf"|[,;]\s+(?:my\s+(?:dear\s+)?|dear\s+)?(?P<name2>{_NAMEP})\s*(?=[,.!?;]|$)")
+
+Resolver = Callable[[str], "str | None"]
+
+
+class _Ctx:
+    """What attribution needs to know about characters and mentions."""
+
+    def __init__(self, resolve: Resolver, gender: dict, names: dict,
+                 m_starts: list[int], m_ids: list[str]):
+        self.resolve, self.gender, self.names = resolve, gender, names
+        self.m_starts, self.m_ids = m_starts, m_ids
+
+    def recent(self, pos: int, window: int = 3000) -> list[str]:
+        i = bisect.bisect_left(self.m_starts, pos)
+        out: list[str] = []
+        j = i - 1
+        while j >= 0 and pos - self.m_starts[j] < window and len(out) < 8:
+            cid = self.m_ids[j]
+            if cid not in out:
+                out.append(cid)
+            j -= 1
+        return out
+
+    def surname(self, cid: str) -> str | None:
+        name = self.names.get(cid) or ""
+        parts = name.split()
+        return parts[-1] if len(parts) >= 2 else None
+
+
+def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
+         prev_speaker: str | None) -> str | None:
+    low = who.lower()
+    if low in ("he", "she"):
+        g = "male" if low == "he" else "female"
+        cands = ctx.recent(pos, pos - para_start + 1)[::-1][:1]  # subject of this paragraph
+        cands += speakers[::-1] + ctx.recent(pos)
+        cands = [c for c in cands if ctx.gender.get(c) == g]
+        other = [c for c in cands if c != prev_speaker]
+        return (other or cands or [None])[0]
+    if low == "i":
+        return None
+    m = re.match(rf"(his|her|the)\s+({RELATION_NOUNS})\b", low)
+    if m:
+        g = "male" if m.group(1) == "his" else "female" if m.group(1) == "her" else None
+        base = next((c for c in speakers[::-1] + ctx.recent(pos)
+                     if g is None or ctx.gender.get(c) == g), None)
+        sur = ctx.surname(base) if base else None
+        want = {"wife": "female", "lady": "female", "mother": "female", "sister": "female", "daughter": "female",
+                "aunt": "female", "niece": "female", "husband": "male", "father": "male",
+                "brother": "male", "son": "male", "uncle": "male", "nephew": "male"}.get(m.group(2))
+        if sur:
+            title = {"wife": "Mrs", "lady": "Mrs", "mother": "Mrs", "husband": "Mr", "father": "Mr"}.get(m.group(2))
+            hits = [cid for cid, name in ctx.names.items()
+                    if cid != base and name.split()[-1] == sur and ctx.gender.get(cid) == want]
+            hits.sort(key=lambda c: not ctx.names[c].startswith(f"{title} ")) if title else None
+            if hits:
+                return hits[0]
+        return None
+    return ctx.resolve(" ".join(who.replace(".", " ").split()))
+
+
+def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
+              prior: list[tuple[int, str | None]] = ()) -> None:
+    """Fill ``speaker``, ``confidence``, ``method`` and ``addressee`` of ``quotes`` in place.
+
+    ``prior`` is the (paragraph, speaker) list of the quote paragraphs just before
+    ``quotes`` (for turn-taking across an :meth:`Story.append`).
+    """
+    by_para: dict[int, list[dict]] = {}
+    for q in quotes:
+        by_para.setdefault(q["paragraph"], []).append(q)
+    turns: list[dict] = []  # one per quote paragraph: pid, speaker, conf, addressee
+    seq = [{"pid": pid, "speaker": sp, "conf": 1.0, "addr": None, "fixed": True}
+           for pid, sp in prior]
+    last_pid = prior[-1][0] if prior else None
+    for pid in sorted(by_para):
+        qs = by_para[pid]
+        p = paragraphs[pid]
+        if last_pid is not None and _gap(paragraphs, last_pid, pid) > 1:
+            seq = []
+        last_pid = pid
+        speakers = [t["speaker"] for t in seq if t["speaker"]]
+        prev_sp = seq[-1]["speaker"] if seq else None
+        found, conf, how = None, 0.0, "none"
+        for k, q in enumerate(qs):
+            nxt = qs[k + 1]["start"] if k + 1 < len(qs) else p["end"]
+            prv = qs[k - 1]["end"] if k else p["start"]
+            after = text[q["end"]:min(nxt, q["end"] + 120)]
+            before = text[max(prv, q["start"] - 120):q["start"]]
+            m = _AFTER1.match(after) or _AFTER2.match(after) or _BEFORE.search(before)
+            if m:
+                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp)
+                if cid:
+                    q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
+                             method="tag")
+                    if found is None:
+                        found, conf, how = cid, q["confidence"], "tag"
+            vm = _VOC.search(q["text"])
+            if vm:
+                a = ctx.resolve(" ".join((vm.group("name") or vm.group("name2")).replace(".", " ").split()))
+                if a:
+                    q["addressee"] = a
+        addr = next((q["addressee"] for q in qs if q["addressee"]), None)
+        if found is None:
+            narr = text[p["start"]:qs[0]["start"]]
+            first = ctx.recent(qs[0]["start"], len(narr) + 1)
+            if narr.strip() and first:
+                found, conf, how = first[-1], 0.6, "subject"
+        if found is not None and found == addr:
+            found, conf, how = None, 0.0, "none"
+        turn = {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
+                "fixed": found is not None, "qs": qs}
+        seq.append(turn)
+        turns.append(turn)
+        if found is None:
+            _turn(seq, len(seq) - 1, ctx, qs[0]["start"])
+    # backward pass: fill remaining gaps from the turns that follow
+    for i, t in enumerate(turns):
+        if t["speaker"] is None and i + 2 < len(turns):
+            a, b = turns[i + 1]["speaker"], turns[i + 2]["speaker"]
+            if a and b and a != b and b != t["addr"] and \
+                    _gap(paragraphs, t["pid"], turns[i + 2]["pid"]) <= 4:
+                t.update(speaker=b, conf=0.5, how="turn")
+    for t in turns:
+        for q in t["qs"]:
+            if q["speaker"] is None and t["speaker"] is not None:
+                q.update(speaker=t["speaker"], confidence=round(t["conf"], 3),
+                         method="paragraph" if t["how"] == "tag" else t["how"])
+
+
+def _turn(seq: list[dict], i: int, ctx: _Ctx, pos: int) -> None:
+    t = seq[i]
+    prev = seq[i - 1]["speaker"] if i >= 1 else None
+    prev2 = seq[i - 2]["speaker"] if i >= 2 else None
+    conf_prev = seq[i - 1]["conf"] if i >= 1 else 0
+    if t["addr"] and prev and t["addr"] != prev:
+        t.update(speaker=prev, conf=0.5, how="vocative")
+    elif t["addr"] and prev and t["addr"] == prev and prev2 and prev2 != prev:
+        t.update(speaker=prev2, conf=0.8, how="vocative")
+    elif prev and prev2 and prev != prev2 and prev2 != t["addr"]:
+        t.update(speaker=prev2, conf=max(0.3, 0.8 * min(conf_prev, seq[i - 2]["conf"])),
+                 how="turn")
+    elif prev and not prev2:
+        other = [c for c in ctx.recent(pos, 1500) if c != prev and c != t["addr"]]
+        if other:
+            t.update(speaker=other[0], conf=0.4, how="turn")
+
+
+def _gap(paragraphs: dict[int, dict], a: int, b: int) -> int:
+    """Text paragraphs strictly between paragraph a and b (headings count as breaks)."""
+    n = 0
+    for pid in range(a + 1, b):
+        p = paragraphs.get(pid)
+        if p is None or p["kind"] != "text":
+            return 99
+        n += 1
+    return n

@@ -1,0 +1,121 @@
+"""Word lists used by the heuristics (titles, given names, nicknames, verbs)."""
+
+from __future__ import annotations
+
+MALE_TITLES = frozenset(
+    "Mr Mister Sir Lord Captain Colonel Dr Doctor Father Master Uncle Admiral General "
+    "Major Professor Rev Reverend Prince King Count Baron Monsieur Herr Signor "
+    "Lieutenant Sergeant Inspector Brother Parson Squire Mr".split()
+)
+FEMALE_TITLES = frozenset(
+    "Mrs Miss Ms Lady Madame Mme Mademoiselle Mlle Dame Aunt Mistress Princess Queen "
+    "Duchess Countess Sister Mother Nurse Granny Grandmother".split()
+)
+TITLES = MALE_TITLES | FEMALE_TITLES
+#: titles that are followed by a given name rather than a surname
+FIRST_NAME_TITLES = frozenset("Sir Dame Aunt Uncle Brother Sister Master Prince Princess "
+                              "King Queen Mother Father".split())
+
+FEMALE_NAMES = frozenset("""
+Abigail Ada Adela Adelaide Agnes Alice Amelia Amy Anna Anne Ann Annie Arabella Augusta
+Barbara Beatrice Bella Belle Bertha Betsy Betty Bridget Caroline Catherine Cecilia Cecily
+Charlotte Clara Clarissa Cora Constance Cynthia Daisy Diana Dinah Dolly Dora Dorothea
+Dorothy Edith Eleanor Elinor Eliza Elizabeth Ella Ellen Emily Emma Esther Ethel Eva
+Evelyn Fanny Flora Florence Frances Georgiana Gertrude Grace Gwendolen Hannah Harriet
+Helen Henrietta Hester Isabel Isabella Jane Janet Jemima Jenny Jessie Joan Josephine Judith
+Julia Kate Katherine Kathleen Kitty Laura Lavinia Letitia Lizzy Lizzie Louisa Lucy Lydia
+Mabel Madeline Maggie Margaret Maria Marianne Marian Martha Mary Matilda Maud Meg Milly Minnie
+Molly Nancy Nell Nelly Olivia Patty Penelope Phoebe Polly Priscilla Rachel Rebecca Rosa
+Rosalind Rose Ruth Sally Sarah Sophia Sophy Susan Susanna Sylvia Theresa Ursula Victoria
+Violet Wilhelmina Winifred Alice Gretel Cinderella Goldilocks Dora Marjorie Rosamund
+""".split())
+MALE_NAMES = frozenset("""
+Aaron Abel Abraham Adam Albert Alexander Alfred Andrew Anthony Arthur Augustus Basil
+Benjamin Bernard Bertram Bob Carl Cecil Charles Charley Christopher Clement Daniel David
+Dick Edgar Edmund Edward Edwin Ernest Eugene Felix Francis Frank Fred Frederick Gabriel
+George Gerald Gilbert Godfrey Gregory Guy Hans Harold Harry Henry Herbert Horace Hugh Isaac
+Jack Jacob James Jem Jim Joe John Jonathan Joseph Joshua Julian Lancelot Laurence Lawrence
+Leonard Lewis Louis Lucas Luke Mark Martin Matthew Michael Nathaniel Ned Nicholas Noah
+Oliver Oscar Patrick Paul Peter Philip Ralph Raymond Reginald Richard Robert Robin Roger
+Samuel Simon Stephen Thomas Timothy Tom Tommy Walter William Will Willy Arthur Hansel Jack
+Rupert Sebastian Valentine Vincent Wilfred Harold Humphrey Owen Percy Ambrose Nigel
+""".split())
+
+NICKNAMES: dict[str, tuple[str, ...]] = {
+    "Lizzy": ("Elizabeth",), "Lizzie": ("Elizabeth",), "Eliza": ("Elizabeth",),
+    "Liz": ("Elizabeth",), "Bess": ("Elizabeth",), "Bessy": ("Elizabeth",),
+    "Betsy": ("Elizabeth",), "Betty": ("Elizabeth",), "Libby": ("Elizabeth",),
+    "Kitty": ("Catherine", "Katherine"), "Kate": ("Catherine", "Katherine"),
+    "Katie": ("Catherine", "Katherine"), "Fanny": ("Frances",),
+    "Nancy": ("Anne", "Ann", "Anna"), "Annie": ("Anne", "Ann", "Anna"),
+    "Molly": ("Mary",), "Polly": ("Mary",), "Mamie": ("Mary",),
+    "Peggy": ("Margaret",), "Meg": ("Margaret",), "Maggie": ("Margaret",),
+    "Sally": ("Sarah",), "Patty": ("Martha", "Matilda"), "Matty": ("Martha", "Matilda"),
+    "Harry": ("Henry",), "Hal": ("Henry",), "Jack": ("John",), "Johnny": ("John",),
+    "Ned": ("Edward", "Edmund"), "Ted": ("Edward",), "Teddy": ("Edward",),
+    "Bob": ("Robert",), "Bobby": ("Robert",), "Rob": ("Robert",),
+    "Bill": ("William",), "Billy": ("William",), "Will": ("William",),
+    "Willy": ("William",), "Dick": ("Richard",), "Tom": ("Thomas",), "Tommy": ("Thomas",),
+    "Jim": ("James",), "Jimmy": ("James",), "Jem": ("James",), "Charley": ("Charles",),
+    "Charlie": ("Charles",), "Fred": ("Frederick",), "Freddy": ("Frederick",),
+    "Sam": ("Samuel",), "Ben": ("Benjamin",), "Joe": ("Joseph",), "Nick": ("Nicholas",),
+    "Dolly": ("Dorothy",), "Nell": ("Eleanor", "Ellen", "Helen"),
+    "Nelly": ("Eleanor", "Ellen", "Helen"), "Becky": ("Rebecca",), "Sukey": ("Susan",),
+    "Emmy": ("Emma",), "Jenny": ("Jane",), "Sophy": ("Sophia",), "Di": ("Diana",),
+}
+
+#: capitalised words that are never names (sentence openers, days, months, nations...)
+NOT_NAMES = frozenset("""
+A An The This That These Those There Then Than Thus Though Through Thou Thee Thy Ye
+I Me My Mine We Us Our You Your He Him His She Her Hers It Its They Them Their
+And But Or Nor For Yet So If As At By In Of On To Up Upon With Without Within Into From
+Oh O Ah Alas Aye Ay Yes No Nay Not Well Why What When Where Which Who Whom Whose How
+Now Here Some Any All Every Each Both Either Neither None Nothing Something Everything
+One Two Three Four Five Six Seven Eight Nine Ten First Second Third Last Next Another
+Do Does Did Is Are Was Were Be Been Being Have Has Had Can Could Shall Should Will
+Would May Might Must Let Pray Perhaps Indeed Certainly Surely Very Quite Only Just
+After Before Again Always Never Often Still Even Ever Soon Such Much Many More Most
+Mr Mrs Miss Ms Sir Lady Lord Dr St Madam Madame Monsieur Master Mistress
+Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+January February March April May June July August September October November December
+Christmas Easter Michaelmas Heaven Hell God Lord Christ Providence Bible Church
+English French Italian Irish Scotch Scottish German Spanish Dutch Russian American
+England France Italy Ireland Scotland Germany Spain London Paris Europe
+CHAPTER Chapter Volume VOLUME Book BOOK Part PART Finis End THE
+Good Poor Dear Dearest Pray Hush Hark Look See Come Go Tell Say Do Don Dont
+Besides However Whatever Whenever Wherever Meanwhile Otherwise Therefore Nevertheless
+Sometimes Once Twice Upon Until Unless While Whilst Since Because Although Whether
+Ha Hm Hum Eh Bah Pooh Pshaw Ho Hallo Hello Goodbye Sure Right Wrong True False
+""".split())
+
+#: last words that make a capitalised phrase a place
+PLACE_WORDS = frozenset("""
+Hall Park Street Abbey Lodge House Place Square Court Castle Church Road Lane Hill
+Farm Mill Cottage Buildings Crescent Row Terrace Gardens Garden Green Common Bridge
+Wood Woods Forest River Lake Sea Island Town City Inn Arms Rooms Chapel Cathedral
+College School Station Gate Gates Manor Vicarage Rectory Parsonage Priory Grange
+Cross Heath Mount Valley Bay Harbour Road Avenue Tower Palace Hotel Club Office
+""".split())
+
+SPEECH_VERBS = (
+    "said|says|cried|cries|replied|replies|answered|asked|asks|exclaimed|continued|"
+    "added|returned|observed|whispered|shouted|muttered|murmured|began|rejoined|"
+    "remarked|repeated|resumed|thought|called|inquired|enquired|interrupted|explained|"
+    "declared|insisted|protested|persisted|pursued|laughed|sighed|urged|pleaded|"
+    "retorted|responded|demanded|suggested|agreed|admitted|concluded|stammered|"
+    "screamed|roared|growled|sobbed|gasped|faltered|ventured|proceeded|interposed|"
+    "yelled|snapped|wailed|moaned|groaned|grumbled|shrieked|went on|put in|broke in|"
+    "struck in|corrected|assented|objected|added|warned|announced|whined|hissed|"
+    "breathed|chuckled|smiled|answered|echoed|panted|bawled|squeaked|sang|read"
+)
+#: non-speech verbs that still mark a capitalised word as a person
+PERSON_VERBS = (
+    "smiled|laughed|felt|thought|looked|nodded|sighed|wondered|knew|hoped|wished|"
+    "turned|stood|sat|walked|came|went|took|gave|saw|heard|seemed|began|married|"
+    "loved|wrote|died|rose|ran|shook|paused|stopped|listened|answered|blushed|"
+    "exclaimed|hesitated|laughed|smiled|trembled|cried"
+)
+RELATION_NOUNS = (
+    "wife|husband|father|mother|sister|brother|daughter|son|friend|companion|aunt|"
+    "uncle|cousin|niece|nephew|master|mistress|servant|maid|lover|guest|lady"
+)

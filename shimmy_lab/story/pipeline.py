@@ -1,0 +1,268 @@
+"""The analysis pipeline behind :meth:`Story.from_text` and :meth:`Story.append`.
+
+:func:`analyse` re-reads only ``text[cut:]`` where ``cut`` is the start of the last
+paragraph already read (or of a quote still open there): rows from ``cut`` on are
+dropped and recomputed, evidence tables are updated by subtracting the old tail and
+adding the new text, and only the per-character aggregates are recomputed over the
+whole story (vectorised, cheap).  A full read is ``analyse`` on an empty story.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+
+import pandas as pd
+
+from . import schema
+from .characters import NAME_RE, cluster, count_lower, is_person, parse_surface, scan_names
+from .dialogue import _Ctx, attribute, detect_style, find_quotes
+from .facts import extract_facts
+from .segment import SegState, segment
+
+__all__ = ["analyse"]
+
+_NAME_COLS = ["count", "initial", "lower", "person", "place", "male", "female"]
+_ADD = ["count", "initial", "person", "place", "male", "female"]
+
+
+def _cut_point(tables: dict[str, pd.DataFrame]) -> int:
+    paras = tables["paragraphs"]
+    if not len(paras):
+        return 0
+    cut = int(paras["start"].iloc[-1])
+    q = tables["quotes"]
+    if len(q):
+        open_q = q[q["end"] > cut]
+        if len(open_q):
+            cut = min(cut, int(paras.loc[paras["paragraph"] == open_q["paragraph"].min(),
+                                         "start"].iloc[0]))
+    return cut
+
+
+def _evidence(text: str, start: int, end: int, quote_spans) -> tuple[list[dict], pd.DataFrame]:
+    cands = scan_names(text, start, end, quote_spans)
+    if not cands:
+        return cands, pd.DataFrame(columns=["surface", "start", "end"] + _NAME_COLS)
+    df = pd.DataFrame(cands)
+    agg = df.groupby("surface", sort=False).agg(
+        count=("start", "size"), initial=("initial", "sum"), person=("person", "sum"),
+        place=("place", "sum"), male=("male", "sum"), female=("female", "sum"),
+        start=("start", "min"), end=("end", "first"))
+    agg["lower"] = 0
+    return cands, agg.reset_index()
+
+
+def _names_frame(tables: dict) -> pd.DataFrame:
+    n = tables["names"]
+    out = pd.DataFrame({c: n[c].astype("int64") for c in _NAME_COLS + ["start", "end"]})
+    out["surface"] = n["surface"].astype(object)
+    out["character_id"] = n["character_id"].astype(object)
+    return out.set_index("surface")
+
+
+def analyse(story, new_text_start: int | None = None) -> None:
+    """Analyse the unread tail of ``story.text`` and update ``story.tables`` in place."""
+    text, T, uns = story.text, story.tables, story.uns
+    cut = _cut_point(T)
+    old_end = uns.get("analysed_to", 0)
+    # -- take back the evidence of the tail that is re-read ------------------------
+    names = _names_frame(T)
+    if cut < old_end:
+        old_q = T["quotes"]
+        spans = list(zip(old_q["start"].astype(int), old_q["end"].astype(int)))
+        _, sub = _evidence(text, cut, old_end, spans)
+        if len(sub):
+            sub = sub.set_index("surface")
+            names.loc[sub.index, _ADD] -= sub[_ADD].values
+            lw = count_lower(text, [s for s in sub.index if " " not in s], cut, old_end)
+            for s in sub.index:
+                names.loc[s, "lower"] -= lw.get(s.lower(), 0)
+    for t in ("paragraphs", "sentences", "quotes", "mentions", "facts"):
+        T[t] = T[t][T[t]["start"] < cut].reset_index(drop=True)
+    T["chapters"] = T["chapters"][T["chapters"]["start"] < cut].reset_index(drop=True)
+    T["scenes"] = T["scenes"][T["scenes"]["start"] < cut].reset_index(drop=True)
+    # -- structure ---------------------------------------------------------------------
+    ch, sc, pa = T["chapters"], T["scenes"], T["paragraphs"]
+    st = SegState(
+        chapter=int(ch["chapter"].iloc[-1]) if len(ch) else 0,
+        scene=int(sc["scene"].iloc[-1]) if len(sc) else 0,
+        paragraph=int(pa["paragraph"].iloc[-1]) + 1 if len(pa) else 0,
+        sentence=int(T["sentences"]["sentence"].iloc[-1]) + 1 if len(T["sentences"]) else 0,
+        part=None if not len(ch) or pd.isna(ch["part"].iloc[-1]) else ch["part"].iloc[-1],
+        heading_mode=uns.get("params", {}).get("heading_mode"),
+        has_scene=bool(len(sc) and sc["chapter"].iloc[-1] == st_chapter(ch)),
+    )
+    seg = segment(text, cut, st)
+    uns.setdefault("params", {})["heading_mode"] = st.heading_mode
+    ch = pd.concat([ch, schema.coerce("chapters", seg["chapters"])], ignore_index=True)
+    ch["end"] = pd.array(list(ch["start"].iloc[1:]) + [len(text)], dtype="Int64")
+    sc = pd.concat([sc, schema.coerce("scenes", seg["scenes"])], ignore_index=True)
+    sc["end"] = pd.array(list(sc["start"].iloc[1:]) + [len(text)], dtype="Int64")
+    new_paras = seg["paragraphs"]
+    # -- quotes --------------------------------------------------------------------------
+    style = uns["params"].get("quote_style")
+    if style is None:
+        style = detect_style(text[cut:])
+        uns["params"]["quote_style"] = style
+    quotes = find_quotes(text, new_paras, style)
+    qcount = Counter(q["paragraph"] for q in quotes)
+    for p in new_paras:
+        p["n_quotes"] = qcount.get(p["paragraph"], 0)
+    spans = [(q["start"], q["end"]) for q in quotes]
+    # -- names and characters -----------------------------------------------------------
+    cands, add = _evidence(text, cut, len(text), spans)
+    if len(add):
+        add = add.set_index("surface")
+        known = add.index.intersection(names.index)
+        fresh = add.index.difference(names.index)
+        names.loc[known, _ADD] += add.loc[known, _ADD].values
+        lw = count_lower(text, [s for s in known if " " not in s], cut, len(text))
+        for s in known:
+            names.loc[s, "lower"] += lw.get(s.lower(), 0)
+        lw_all = count_lower(text, [s for s in fresh if " " not in s])
+        f = add.loc[fresh, _ADD + ["start", "end"]].copy()
+        f["lower"] = [lw_all.get(s.lower(), 0) for s in fresh]
+        f["character_id"] = None
+        names = pd.concat([names, f[names.columns]])
+    names = names[names["count"] > 0]
+    single = {s: r for s, r in names.iterrows()}
+    persons: dict[str, int] = {}
+    known: set[str] = set()
+    for stage in ("titled", "single", "multi"):
+        for s, r in single.items():
+            title, words, _ = parse_surface(s)
+            kind = "titled" if title else "single" if len(words) == 1 else "multi"
+            if kind == stage and is_person(s, r["count"], r["initial"], r["lower"],
+                                           r["person"], r["place"], known):
+                persons[s] = int(r["count"])
+        known |= {w for s in persons for w in parse_surface(s)[1]}
+    old_map = {s: c for s, c in names["character_id"].items() if isinstance(c, str)}
+    votes = {s: (int(r["male"]), int(r["female"])) for s, r in single.items()}
+    surf_map, info = cluster(persons, votes, old_map, set(T["characters"]["character_id"].dropna()))
+    names["character_id"] = [surf_map.get(s) for s in names.index]
+    remap = {old_map[s]: surf_map[s] for s in old_map if s in surf_map}
+    # -- mentions ------------------------------------------------------------------------
+    ment = T["mentions"]
+    ment = ment.assign(character_id=ment["surface"].astype(object).map(surf_map)).dropna(
+        subset=["character_id"])
+    promoted = [s for s in surf_map if s not in old_map and single[s]["start"] < cut]
+    back = _backfill(text, promoted, cut, T["quotes"]) if promoted else []
+    newm = [c for c in cands if c["surface"] in surf_map] + back
+    chs = ch["start"].astype(int).tolist()
+    chi = ch["chapter"].astype(int).tolist()
+    for c in newm:
+        c["character_id"] = surf_map[c["surface"]]
+        c["chapter"] = chi[bisect.bisect_right(chs, c["start"]) - 1] if chs else 0
+    add_m = schema.coerce("mentions", [{k: c[k] for k in ("character_id", "surface", "start", "end",
+                                                         "chapter", "in_quote")} for c in newm])
+    ment = pd.concat([schema.coerce("mentions", ment), add_m], ignore_index=True)
+    ment = ment.sort_values("start", kind="stable").reset_index(drop=True)
+    # -- speakers ------------------------------------------------------------------------
+    oldq = T["quotes"].copy()
+    for col in ("speaker", "addressee"):
+        oldq[col] = oldq[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
+        oldq.loc[~oldq[col].isin(list(info)), col] = None
+    narr = ment[~ment["in_quote"].astype(bool)]
+    resolve = _resolver(surf_map)
+    ctx = _Ctx(resolve, {k: v["gender"] for k, v in info.items()},
+               {k: v["name"] for k, v in info.items()},
+               narr["start"].astype(int).tolist(), narr["character_id"].astype(str).tolist())
+    first_new = new_paras[0]["paragraph"] if new_paras else 0
+    pq = oldq[oldq["paragraph"] >= first_new - 4].groupby("paragraph")["speaker"].first()
+    prior = [(int(p), s if isinstance(s, str) else None) for p, s in pq.items()]
+    pdict = {int(r.paragraph): {"start": int(r.start), "end": int(r.end), "kind": r.kind}
+             for r in pa[pa["paragraph"] >= first_new - 6].itertuples()}
+    pdict.update({p["paragraph"]: p for p in new_paras})
+    attribute(text, quotes, pdict, ctx, prior)
+    base_q = int(oldq["quote"].iloc[-1]) + 1 if len(oldq) else 0
+    for i, q in enumerate(quotes):
+        q["quote"] = base_q + i
+    T["quotes"] = pd.concat([schema.coerce("quotes", oldq), schema.coerce("quotes", quotes)],
+                            ignore_index=True)
+    # -- facts ---------------------------------------------------------------------------
+    oldf = T["facts"].copy()
+    for col in ("subject", "value_id"):
+        oldf[col] = oldf[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
+    oldf = oldf[oldf["subject"].isin(list(info))]
+    rel = oldf["value_id"].notna()
+    oldf.loc[rel, "value"] = oldf.loc[rel, "value_id"]
+    facts = extract_facts(text, cut, len(text), resolve, chs, chi)
+    T["facts"] = pd.concat([schema.coerce("facts", oldf), schema.coerce("facts", facts)],
+                           ignore_index=True)
+    # -- write back ----------------------------------------------------------------------
+    T["chapters"], T["scenes"] = schema.coerce("chapters", ch), schema.coerce("scenes", sc)
+    T["paragraphs"] = pd.concat([pa, schema.coerce("paragraphs", new_paras)], ignore_index=True)
+    T["sentences"] = pd.concat([T["sentences"], schema.coerce("sentences", seg["sentences"])],
+                               ignore_index=True)
+    T["mentions"] = ment
+    nm = names.reset_index().rename(columns={"index": "surface"})
+    nm = nm.sort_values(["start", "surface"], kind="stable")
+    T["names"] = schema.coerce("names", nm[[c.name for c in schema.columns("names")]])
+    T["characters"] = _characters(T, info, names)
+    uns["analysed_to"] = len(text)
+
+
+def st_chapter(ch: pd.DataFrame) -> int:
+    return int(ch["chapter"].iloc[-1]) if len(ch) else 0
+
+
+def _resolver(surf_map: dict[str, str]):
+    def resolve(name: str) -> str | None:
+        name = " ".join(name.replace(".", " ").split())
+        if name in surf_map:
+            return surf_map[name]
+        if name.startswith(("The ", "the ")):
+            return surf_map.get("the " + name[4:])
+        return surf_map.get("the " + name)
+    return resolve
+
+
+def _backfill(text: str, surfaces: list[str], cut: int, quotes: pd.DataFrame) -> list[dict]:
+    """Occurrences before ``cut`` of forms that have just become characters."""
+    pats = []
+    for s in surfaces:
+        parts = s.split()
+        if parts[0] != "the" and len(parts) > 1 and NAME_RE.match(s) and NAME_RE.match(s).group("title"):
+            pats.append(re.escape(parts[0]) + r"\.?\s+" + r"\s+".join(map(re.escape, parts[1:])))
+        else:
+            pats.append(r"\s+".join(map(re.escape, parts)))
+    rx = re.compile(r"(?<![A-Za-z])(?:" + "|".join(pats) + r")(?![A-Za-z])")
+    spans = list(zip(quotes["start"].astype(int), quotes["end"].astype(int)))
+    want, out, seen = set(surfaces), [], set()
+    for m in rx.finditer(text, 0, cut):
+        for c in scan_names(text, max(0, m.start() - 12), min(cut, m.end() + 30), spans):
+            if c["surface"] in want and c["start"] <= m.start() < c["end"] and c["start"] not in seen:
+                seen.add(c["start"])
+                out.append(c)
+    return out
+
+
+def _characters(T: dict, info: dict, names: pd.DataFrame) -> pd.DataFrame:
+    m = T["mentions"]
+    if not len(m) or not info:
+        return schema.empty("characters")
+    g = m.groupby("character_id", sort=False)
+    agg = g.agg(mentions=("start", "size"), start=("start", "min"), last_start=("start", "max"),
+                first_chapter=("chapter", "first"), last_chapter=("chapter", "last"))
+    firsts = m.drop_duplicates("character_id", keep="first").set_index("character_id")
+    agg["end"] = firsts["end"]
+    q = T["quotes"]["speaker"].dropna().value_counts()
+    dead = set(T["facts"].loc[T["facts"]["attribute"] == "death", "subject"].dropna())
+    nm = names.dropna(subset=["character_id"]).sort_values("count", ascending=False)
+    aliases = nm.groupby("character_id", sort=False).apply(lambda d: "|".join(d.index)) \
+        if len(nm) else pd.Series(dtype=object)
+    rows = []
+    for cid, r in agg.iterrows():
+        if cid not in info:
+            continue
+        nq = int(q.get(cid, 0))
+        rows.append({"character_id": cid, "name": info[cid]["name"],
+                     "aliases": aliases.get(cid, info[cid]["name"]), "gender": info[cid]["gender"],
+                     "status": "dead" if cid in dead else "alive" if nq else "unknown",
+                     "mentions": int(r["mentions"]), "quotes": nq, "start": int(r["start"]),
+                     "end": int(r["end"]), "last_start": int(r["last_start"]),
+                     "first_chapter": int(r["first_chapter"]), "last_chapter": int(r["last_chapter"])})
+    rows.sort(key=lambda r: (-r["mentions"], r["character_id"]))
+    return schema.coerce("characters", rows)
