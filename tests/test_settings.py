@@ -1,0 +1,83 @@
+"""Settings: CLI/overrides > SHIMMY_* > shimmy.toml > defaults, with the source of each value."""
+
+from __future__ import annotations
+
+import pytest
+
+from shimmy_lab.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("SHIMMY_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults():
+    s = Settings.load()
+    assert (s.host, s.port, s.api_keys, s.cors_origins, s.parallel) == ("127.0.0.1", 11435, [], [], 1)
+    assert s.narrative.enabled is False and 0 <= s.narrative.assertiveness <= 1
+    assert set(s.sources().values()) == {"default"}
+
+
+def test_precedence(monkeypatch, tmp_path):
+    (tmp_path / "shimmy.toml").write_text(
+        'port = 9001\nhost = "0.0.0.0"\nparallel = 3\nlog_level = "DEBUG"\n[narrative]\nassertiveness = 0.8\n')
+    monkeypatch.setenv("SHIMMY_PORT", "9002")
+    monkeypatch.setenv("SHIMMY_PARALLEL", "4")
+    monkeypatch.setenv("SHIMMY_NARRATIVE_ENABLED", "true")
+    s = Settings.load(parallel=5, queue_size=None)
+    assert (s.port, s.host, s.parallel, s.log_level) == (9002, "0.0.0.0", 5, "debug")
+    assert s.narrative.enabled is True and s.narrative.assertiveness == 0.8
+    src = s.sources()
+    assert src["parallel"] == "cli" and src["port"] == "env" and src["host"].startswith("toml:")
+    assert src["narrative.enabled"] == "env" and src["narrative.assertiveness"].startswith("toml:")
+    assert src["queue_size"] == "default"
+
+
+def test_config_path_from_argument_and_env(monkeypatch, tmp_path):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text("port = 1111\n")
+    b.write_text("[server]\nport = 2222\nmax-body-bytes = 10\n")
+    monkeypatch.setenv("SHIMMY_CONFIG", str(b))
+    assert Settings.load().port == 2222 and Settings.load().max_body_bytes == 10
+    assert Settings.load(config=a).port == 1111
+    with pytest.raises(FileNotFoundError):
+        Settings.load(config=tmp_path / "missing.toml")
+
+
+def test_port_auto_lists_and_validation(monkeypatch):
+    assert Settings.load(port="auto").port == "auto"
+    assert Settings.load(port="8080").port == 8080
+    monkeypatch.setenv("SHIMMY_API_KEYS", "k1, k2")
+    monkeypatch.setenv("SHIMMY_CORS_ORIGINS", '["http://localhost:3000"]')
+    s = Settings.load()
+    assert s.api_keys == ["k1", "k2"] and s.cors_origins == ["http://localhost:3000"]
+    assert ("api_keys", ["***", "***"], "env") in s.table()
+    with pytest.raises(ValueError):
+        Settings.load(parallel=0)
+    with pytest.raises(ValueError):
+        Settings.load(port="eighty")
+    with pytest.raises(ValueError):
+        Settings.load(narrative_assertiveness=3)
+
+
+def test_key_file_and_engine_kwargs(tmp_path):
+    f = tmp_path / "keys.txt"
+    f.write_text("# comment\nsecret-1\n\nsecret-2\n")
+    s = Settings.load(api_keys=["inline"], api_key_file=str(f), parallel=2, threads=3, n_ctx=1024)
+    assert s.all_api_keys() == ["inline", "secret-1", "secret-2"]
+    assert s.engine_kwargs() == {"n_ctx": 1024, "n_threads": 3}
+
+
+def test_reload_keeps_overrides(tmp_path):
+    cfg = tmp_path / "shimmy.toml"
+    cfg.write_text("max_prompt_tokens = 10\n")
+    s = Settings.load(port=1234)
+    cfg.write_text("max_prompt_tokens = 20\nport = 99\n")
+    r = s.reload()
+    assert r.max_prompt_tokens == 20 and r.port == 1234
