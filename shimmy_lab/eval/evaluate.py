@@ -1,0 +1,296 @@
+"""Batch evaluation of a corpus: one row per work and per chapter, on one machine or a
+Dask cluster, resumable from a cache folder.
+
+>>> results = sl.evaluate("datasets", backend="dask", cache="results/")   # doctest: +SKIP
+>>> results, insights = sl.evaluate(corpus, return_insights=True)          # doctest: +SKIP
+
+Each work is one task: read the text, build the :class:`~shimmy_lab.Story`, run the
+narrative systems, summarise every table into metrics. A task never raises: a broken
+text gives a row with ``status="error"`` and the reason, and the run goes on. With a
+``cache`` folder every finished work is written at once (atomically) under a key made
+of its text checksum and the parameters, so a rerun skips it and a crash loses at most
+the works in progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+
+from .corpus import Work, as_works, checksum, read_work_text
+
+__all__ = ["evaluate", "evaluate_work", "summarize"]
+
+BACKENDS = ("local", "processes", "dask")
+
+
+def _params_key(systems: Sequence[str] | None) -> tuple[dict[str, Any], str]:
+    from .. import __version__
+
+    params = {"systems": sorted(systems) if systems is not None else None, "version": __version__}
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return params, key
+
+
+def _stat(series: pd.Series, fn: str) -> float:
+    s = pd.to_numeric(series, errors="coerce").dropna()
+    return float(getattr(s, fn)()) if len(s) else float("nan")
+
+
+def summarize(story: Any, chapter: int | None = None) -> dict[str, Any]:
+    """Summary metrics of a story (or of one chapter of it) from its tables.
+
+    Story tables give the counts (words, chapters, quotes, quote share, attributed
+    share, characters, facts); tracker tables, where the systems ran, add open
+    threads, freedom, recursion density, tension statistics and insight counts by kind.
+    """
+    t = story.tables
+
+    def sub(name: str) -> pd.DataFrame:
+        df = t.get(name)
+        if df is None:
+            return pd.DataFrame()
+        if chapter is not None and "chapter" in df.columns:
+            return df[df["chapter"] == chapter]
+        return df
+
+    if chapter is None:
+        text = story.text
+    else:
+        row = t["chapters"][t["chapters"]["chapter"] == chapter].iloc[0]
+        text = story.text[int(row["start"]):int(row["end"])]
+    quotes = sub("quotes")
+    quote_chars = int((quotes["end"] - quotes["start"]).sum()) if len(quotes) else 0
+    out: dict[str, Any] = {
+        "words": len(text.split()),
+        "chars": len(text),
+        "chapters": len(t["chapters"]) if chapter is None else 1,
+        "scenes": len(sub("scenes")),
+        "sentences": len(sub("sentences")),
+        "quotes": len(quotes),
+        "quote_share": quote_chars / max(len(text), 1),
+        "attributed_share": float(quotes["speaker"].notna().mean()) if len(quotes) else float("nan"),
+        "facts": len(sub("facts")),
+    }
+    if chapter is None:
+        out["characters"] = len(t["characters"])
+    else:
+        out["characters"] = int(sub("mentions")["character_id"].nunique()) if len(sub("mentions")) else 0
+    dna = sub("dna")
+    if len(dna) and "status" in dna.columns:
+        out["open_threads"] = int((dna["status"] == "open").sum())
+    eng = sub("engagement")
+    if len(eng) and "tension" in eng.columns:
+        out["tension_mean"] = _stat(eng["tension"], "mean")
+        out["tension_max"] = _stat(eng["tension"], "max")
+        out["tension_std"] = _stat(eng["tension"], "std")
+    echoes = sub("echoes")
+    if "echoes" in t:
+        out["echoes"] = len(echoes)
+        out["recursion_density"] = len(echoes) / max(out["words"] / 1000, 1e-9)
+    freedom = story.uns.get("freedom") if hasattr(story, "uns") else None
+    if isinstance(freedom, dict) and chapter is None and freedom:
+        out["freedom_score"] = float(list(freedom.values())[-1])
+    ins = t.get("insights")
+    if ins is not None:
+        if chapter is not None and len(ins):
+            bounds = t["chapters"][t["chapters"]["chapter"] == chapter].iloc[0]
+            ins = ins[(ins["start"] >= bounds["start"]) & (ins["start"] < bounds["end"])]
+        out["insights"] = len(ins)
+        for kind, n in ins["kind"].value_counts().items() if len(ins) else []:
+            out[f"insights_{kind}"] = int(n)
+    return out
+
+
+def evaluate_work(work: Work, systems: Sequence[str] | None = None,
+                  analyzer: Callable[..., Any] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Evaluate one work; never raises.
+
+    Returns
+    -------
+    rows : list of dict
+        One ``level="work"`` row then one ``level="chapter"`` row per chapter (or a
+        single ``status="error"`` row).
+    insights : list of dict
+        The story's insights with ``work_id`` added.
+    """
+    from .. import __version__
+
+    params, _ = _params_key(systems)
+    base = {"work_id": work.work_id, "title": work.title, "version": __version__,
+            "params": json.dumps(params, sort_keys=True)}
+    t0 = time.perf_counter()
+    try:
+        text = read_work_text(work)
+        base["checksum"] = checksum(text)
+        story = (analyzer or _default_analyzer)(text, title=work.title, systems=systems)
+        rows = [{**base, "level": "work", "chapter": pd.NA, "status": "ok", "error": None, **summarize(story)}]
+        for ch in story.tables["chapters"]["chapter"].tolist():
+            rows.append({**base, "level": "chapter", "chapter": int(ch), "status": "ok", "error": None,
+                         **summarize(story, chapter=int(ch))})
+        ins = story.tables.get("insights")
+        insights = [] if ins is None else [{"work_id": work.work_id, **r} for r in ins.to_dict("records")]
+    except Exception as exc:  # a broken work is a row, not a failed run
+        rows = [{**base, "level": "work", "chapter": pd.NA, "status": "error",
+                 "error": f"{type(exc).__name__}: {exc}"}]
+        insights = []
+    rows[0]["seconds"] = time.perf_counter() - t0
+    return rows, insights
+
+
+def _default_analyzer(text: str, title: str | None, systems: Sequence[str] | None):
+    from ..story import Story
+
+    story = Story.from_text(text, title=title)
+    if systems is None or list(systems):
+        from ..assistant import analyze
+
+        story = analyze(story, systems=systems)
+    return story
+
+
+def _cache_path(cache: Path, work: Work, key: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in work.work_id)
+    return cache / f"{safe}-{key}.parquet"
+
+
+def _write_atomic(df: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _frames(rows: list[dict], insights: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df = pd.DataFrame(rows)
+    ins = pd.DataFrame(insights)
+    for col in ins.columns:  # list-valued columns (characters) as JSON so Parquet keeps them simply
+        if ins[col].map(lambda v: isinstance(v, (list, tuple))).any():
+            ins[col] = ins[col].map(lambda v: json.dumps(list(v)) if isinstance(v, (list, tuple)) else v)
+    return df, ins
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="evaluate", unit="work")
+
+
+def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_workers: int | None,
+         on_done: Callable[[Work, list, list], None]) -> None:
+    if backend == "local":
+        for w in todo:
+            on_done(w, *evaluate_work(w, systems))
+    elif backend == "processes":
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=n_workers or os.cpu_count()) as pool:
+            futures = {pool.submit(evaluate_work, w, systems): w for w in todo}
+            for fut in as_completed(futures):
+                on_done(futures[fut], *fut.result())
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=n_workers or os.cpu_count(), threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+        client = Client(scheduler or cluster)
+        try:
+            futures = {client.submit(evaluate_work, w, systems, pure=False): w for w in todo}
+            for fut in as_completed(futures):
+                on_done(futures[fut], *fut.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "local", *,
+             cache: str | Path | None = None, scheduler: str | None = None, n_workers: int | None = None,
+             progress: bool = True, return_insights: bool = False, text_column: str = "text"):
+    """Evaluate every work of a corpus.
+
+    Parameters
+    ----------
+    corpus : folder, list of paths, dataset name, ``"datasets"`` or DataFrame
+        See :func:`shimmy_lab.eval.corpus.as_works`.
+    systems : list of str, optional
+        Narrative systems to run (default: all enabled; ``[]`` for the Story tables only).
+    backend : {"local", "processes", "dask"}
+        ``"dask"`` uses ``dask.distributed``: a ``LocalCluster`` by default, or the
+        scheduler at ``scheduler`` (e.g. ``"tcp://10.0.0.5:8786"``); one task per work.
+    cache : folder, optional
+        Finished works are stored here and not redone on the next run.
+    n_workers : int, optional
+        Workers for ``processes`` and a local Dask cluster (default: CPU count).
+    progress : bool
+        Show a (notebook-aware) progress bar.
+    return_insights : bool
+        Also return the long table of every work's insights.
+
+    Returns
+    -------
+    DataFrame, or (DataFrame, DataFrame) with ``return_insights``
+        One row per work (``level="work"``) and per chapter (``level="chapter"``),
+        with metrics, ``status``/``error`` and provenance (``version``, ``params``,
+        ``checksum``).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    works = as_works(corpus, text_column=text_column)
+    _, key = _params_key(systems)
+    cache = Path(cache) if cache is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    done: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    todo = []
+    for w in works:
+        path = cache and _cache_path(cache, w, key)
+        if path and path.exists():
+            df = pd.read_parquet(path)
+            ins_path = path.with_suffix(".insights.parquet")
+            done[w.work_id] = (df, pd.read_parquet(ins_path) if ins_path.exists() else pd.DataFrame())
+        else:
+            todo.append(w)
+    bar = _progress(len(works), progress)
+    if bar is not None:
+        bar.update(len(done))
+
+    def on_done(work: Work, rows: list, insights: list) -> None:
+        df, ins = _frames(rows, insights)
+        if cache is not None and rows[0]["status"] == "ok":
+            path = _cache_path(cache, work, key)
+            if len(ins):
+                _write_atomic(ins, path.with_suffix(".insights.parquet"))
+            _write_atomic(df, path)  # written last: its presence marks the work as done
+        done[work.work_id] = (df, ins)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        _run(todo, systems, backend, scheduler, n_workers, on_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    order = [w.work_id for w in works if w.work_id in done]
+    results = pd.concat([done[k][0] for k in order], ignore_index=True) if order else pd.DataFrame()
+    if "chapter" in results.columns:
+        results["chapter"] = results["chapter"].astype("Int64")
+    if not return_insights:
+        return results
+    frames = [done[k][1] for k in order if len(done[k][1])]
+    return results, (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
