@@ -1,0 +1,209 @@
+"""The coordinator: run the narrative systems, correlate and rank their insights,
+build the context given to a model, and check candidate text for drift.
+
+>>> import shimmy_lab as sl
+>>> story = sl.analyze(text)                       # doctest: +SKIP
+>>> story.insights.head()                          # doctest: +SKIP
+>>> sl.context(story, assertiveness=0.6)           # doctest: +SKIP
+>>> sl.drift(story, "Next paragraph ...").score    # doctest: +SKIP
+
+Systems are switched with ``systems=`` or the environment
+(``SHIMMY_NARRATIVE_DNA=0``, ``SHIMMY_NARRATIVE_CHARACTERS=1`` ...), or per-system
+booleans in the ``[narrative]`` settings section (``dna = false``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .trackers import SYSTEMS, _util as U, schema
+
+__all__ = ["analyze", "context", "drift", "enabled_systems", "rank"]
+
+log = logging.getLogger(__name__)
+_PRIO = {p: i for i, p in enumerate(schema.PRIORITIES)}
+#: kinds that describe the same finding in two systems: (kind, kind) -> merged kind
+CORRELATE = {"dead_character_acts": ("characters", "constraints"),
+             "fact_contradiction": ("characters", "constraints")}
+
+
+def _truthy(v: str) -> bool:
+    return v.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def enabled_systems(systems: Iterable[str] | None = None, settings: Any = None) -> list[str]:
+    """Resolve which systems run: ``systems`` > env ``SHIMMY_NARRATIVE_<SYS>`` > settings.
+
+    Unknown names raise ``ValueError`` listing the known systems.
+    """
+    if systems is not None:
+        systems = [systems] if isinstance(systems, str) else list(systems)
+        bad = [s for s in systems if s not in SYSTEMS]
+        if bad:
+            raise ValueError(f"unknown narrative system(s) {bad}; known: {', '.join(SYSTEMS)}")
+        return [s for s in SYSTEMS if s in systems]
+    narrative = getattr(settings, "narrative", None)
+    extra = dict(getattr(narrative, "model_extra", None) or {}) if narrative is not None else {}
+    out = []
+    for s in SYSTEMS:
+        on = True
+        if s in extra:
+            on = bool(extra[s]) if not isinstance(extra[s], str) else _truthy(extra[s])
+        env = os.environ.get(f"SHIMMY_NARRATIVE_{s.upper()}")
+        if env is not None:
+            on = _truthy(env)
+        if on:
+            out.append(s)
+    return out
+
+
+def rank(insights: pd.DataFrame) -> pd.DataFrame:
+    """Merge findings seen by several systems and sort by priority, then severity.
+
+    Two insights of the same kind whose spans overlap become one row whose
+    ``system`` lists both (``characters+constraints``) with the higher severity.
+    """
+    if not len(insights):
+        return schema.coerce("insights", insights)
+    df = insights.copy()
+    df["_p"] = df["priority"].map(_PRIO).fillna(3)
+    df = df.sort_values(["kind", "start", "_p"]).reset_index(drop=True)
+    keep, merged = [], {}
+    last: dict[str, int] = {}
+    for i, r in enumerate(df.itertuples()):
+        j = last.get(r.kind)
+        if j is not None:
+            k = df.iloc[j]
+            if r.start < k["end"] and k["start"] < r.end and r.system != k["system"] \
+                    and r.kind in CORRELATE:
+                sysset = sorted(set(str(k["system"]).split("+")) | set(str(r.system).split("+")))
+                df.at[j, "system"] = "+".join(sysset)
+                df.at[j, "severity"] = min(1.0, max(k["severity"], r.severity) + 0.05)
+                df.at[j, "characters"] = sorted(set(k["characters"]) | set(r.characters))
+                merged[i] = j
+                continue
+        last[r.kind] = i
+        keep.append(i)
+    df = df.iloc[keep].sort_values(["_p", "severity"], ascending=[True, False])
+    return schema.coerce("insights", df.drop(columns="_p"))
+
+
+def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
+            assertiveness: float = 0.6, settings: Any = None, title: str | None = None) -> Any:
+    """Run the enabled narrative systems and rank their insights into ``story.insights``.
+
+    Parameters
+    ----------
+    text_or_story
+        A text (read with :meth:`Story.from_text`) or a :class:`~shimmy_lab.story.Story`.
+    systems
+        Names from :data:`shimmy_lab.trackers.SYSTEMS`; default: all enabled ones
+        (see :func:`enabled_systems`).
+    assertiveness
+        0..1, recorded for :func:`context`; it also drops ``minor`` insights below 0.3.
+    settings
+        A :class:`shimmy_lab.settings.Settings` whose ``[narrative]`` section may
+        switch systems off.
+
+    Returns
+    -------
+    Story
+        The story, with the tracker tables and ranked ``insights``.
+    """
+    from .story import Story
+
+    story = text_or_story if isinstance(text_or_story, Story) else Story.from_text(
+        str(text_or_story), title=title)
+    run = enabled_systems(systems, settings)
+    story.tables["insights"] = schema.empty("insights")
+    timings, failed = {}, {}
+    for name in run:
+        t0 = time.perf_counter()
+        try:
+            getattr(importlib.import_module(f"shimmy_lab.trackers.{name}"), name)(story)
+        except Exception as exc:  # a failing system is reported, the others go on
+            log.warning("narrative system %s failed: %s", name, exc)
+            failed[name] = f"{type(exc).__name__}: {exc}"
+        timings[name] = round(time.perf_counter() - t0, 4)
+    ins = rank(U.table(story, "insights"))
+    if assertiveness < 0.3:
+        ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
+    story.tables["insights"] = ins
+    U.record_params(story, "assistant", systems=run, assertiveness=float(assertiveness),
+                    seconds=timings, failed=failed)
+    return story
+
+
+def _tokens(s: str) -> int:
+    return max(1, round(len(s.split()) * 1.3))
+
+
+def context(story: Any, assertiveness: float = 0.6, max_tokens: int = 300) -> str:
+    """The system message given to a model: a short, token-budgeted narrative brief.
+
+    Its budget is ``assertiveness * max_tokens`` (about 1.3 tokens per word): 0 gives
+    an empty string; more assertiveness adds characters in play, established facts,
+    open threads and the top insights, in that order of importance.
+    """
+    a = float(np.clip(assertiveness, 0.0, 1.0))
+    budget = int(a * max_tokens)
+    if budget < 8:
+        return ""
+    names = U.names_by_id(story)
+    lines = ["Continue the story consistently."]
+    ch = U.table(story, "characters")
+    if len(ch):
+        last = int(ch["last_chapter"].max())
+        recent = ch[ch["last_chapter"] >= last - 1].sort_values("mentions", ascending=False)
+        dead = ch.loc[ch["status"] == "dead", "name"].astype(str).tolist()
+        lines.append("Characters in play: " + ", ".join(recent["name"].astype(str).head(6)) + ".")
+        if dead:
+            lines.append("Dead (must not act or speak): " + ", ".join(dead[:6]) + ".")
+    f = U.table(story, "facts")
+    f = f[f["attribute"].isin(["eye_colour", "hair_colour", "age", "occupation", "married_to"])]
+    facts = [f"{names.get(str(r.subject), r.subject)} {r.attribute.replace('_', ' ')}: "
+             f"{names.get(str(r.value), r.value)}" for r in f.drop_duplicates(
+                 ["subject", "attribute"]).itertuples()]
+    if facts:
+        lines.append("Facts: " + "; ".join(facts[:8]) + ".")
+    ins = U.table(story, "insights")
+    threads = ins[ins["kind"] == "open_thread"].sort_values("severity", ascending=False)
+    if len(threads):
+        lines.append("Open threads: " + "; ".join(threads["title"].astype(str).head(4)) + ".")
+    top = ins[ins["priority"].isin(["critical", "important"]) & (ins["kind"] != "open_thread")]
+    if len(top):
+        lines.append("Watch: " + "; ".join(top["title"].astype(str).head(4)) + ".")
+    out: list[str] = []
+    used = 0
+    for ln in lines:
+        t = _tokens(ln)
+        if used + t > budget:
+            words = ln.split()[: max(0, int((budget - used) / 1.3))]
+            if len(words) >= 4:
+                out.append(" ".join(words) + " ...")
+            break
+        out.append(ln)
+        used += t
+    return "\n".join(out)
+
+
+def drift(story: Any, candidate: str, **kwargs: Any) -> Any:
+    """Check ``candidate`` against ``story``; see :func:`shimmy_lab.trackers.drift.drift`.
+
+    Returns
+    -------
+    DriftReport
+        ``score`` in [0, 1] and ``insights`` with offsets into ``candidate``.
+    """
+    from .trackers.drift import drift as _drift
+
+    if not isinstance(candidate, str):
+        raise TypeError("candidate must be a string")
+    return _drift(story, candidate, **kwargs)

@@ -1,0 +1,329 @@
+"""Character consistency: voices, relationships, fact contradictions, dead characters.
+
+One public entry, :func:`characters`.  It reads ``quotes``, ``characters``,
+``mentions``, ``facts``, ``sentences`` and ``scenes`` and writes
+
+* ``voice`` -- a stylometric fingerprint per character from attributed dialogue
+  (function-word profile, sentence and word length, punctuation, contractions,
+  vocabulary) with the nearest other voice by a Burrows-Delta-like distance;
+* ``relationships`` -- co-presence in scenes, vocative address, sentiment;
+* insights ``voice_drift`` (a line far from its speaker's voice: vocabulary the
+  story never uses elsewhere, style unlike the speaker's), ``fact_contradiction``
+  (a fact restated with an incompatible value) and ``dead_character_acts`` (a
+  character the story has killed speaks or acts later, outside memory cues).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _util as U
+
+__all__ = ["characters"]
+
+SYSTEM = "characters"
+SINGLE_VALUED = ("eye_colour", "hair_colour", "age")
+_SAME = [{"grey", "gray"}, {"fair", "blond", "blonde", "golden", "flaxen", "yellow", "light",
+                            "sandy"}, {"red", "auburn", "ginger", "gold-red", "chestnut"},
+         {"white", "grey", "gray", "silver"}, {"black", "dark", "raven"}, {"brown", "dark"},
+         {"brown", "chestnut"}, {"brown", "hazel"}]
+ACT_VERBS = (r"said|says|replied|asked|cried|answered|exclaimed|whispered|shouted|called|"
+             r"walked|came|comes|went|goes|ran|runs|entered|enters|smiled|smiles|laughed|"
+             r"laughs|looked|looks|nodded|nods|took|takes|gave|stood|stands|sat|sits|rose|"
+             r"opened|opens|turned|turns|spoke|speaks|wrote|waved|stepped|knocked|arrived|"
+             r"arrives|returned|sighed|frowned|grinned|shook|reached|picked|handed|hurried")
+_ACT_AFTER = re.compile(rf"[ \t]*(?:\w+ly[ \t]+)?(?:{ACT_VERBS})\b")
+MEMORY_CUES = re.compile(
+    r"\b(?:remember\w*|recall\w*|recollect\w*|memor\w+|dream\w*|ghost\w*|spirit|vision|"
+    r"used to|years ago|long ago|once|in those days|before (?:his|her|their) death|"
+    r"when (?:he|she) was alive|portrait|picture|letter|grave|the late|flashback|"
+    r"imagin\w+|fancied|as if|seemed to hear|would have|had (?:once|often|always))\b", re.I)
+
+
+def _compatible(attr: str, a: str, b: str, chapter_gap: int) -> bool:
+    if a == b:
+        return True
+    if attr == "age":
+        try:
+            x, y = int(a), int(b)
+        except ValueError:
+            return True
+        return y > x and chapter_gap >= 3 and y - x <= 10
+    return any(a in g and b in g for g in _SAME)
+
+
+def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
+                         reference: pd.DataFrame | None = None, system: str = SYSTEM) -> list[dict]:
+    """Facts restated with an incompatible value (later fact against the first one)."""
+    out: list[dict] = []
+    ref = facts if reference is None else reference
+    ref = ref[ref["attribute"].isin(SINGLE_VALUED)].sort_values("start")
+    first: dict = {}
+    for r in ref.itertuples():
+        first.setdefault((r.subject, r.attribute), r)
+    cand = facts[facts["attribute"].isin(SINGLE_VALUED)].sort_values("start")
+    for r in cand.itertuples():
+        f = first.get((r.subject, r.attribute))
+        if f is None or (reference is None and f.start == r.start):
+            continue
+        gap = int(r.chapter) - int(f.chapter) if reference is None else 99
+        if reference is not None and r.attribute == "age":
+            gap = 0
+        if _compatible(r.attribute, str(f.value), str(r.value), gap):
+            continue
+        who = names.get(r.subject, r.subject)
+        attr = r.attribute.replace("_", " ")
+        out.append(U.insight(
+            system, "fact_contradiction", "critical", 0.9,
+            f"{who}'s {attr}: {f.value} or {r.value}?",
+            f"{who}'s {attr} was established as '{f.value}' (offset {f.start}) and is now "
+            f"given as '{r.value}'.", int(r.start), int(r.end), [who],
+            f"Keep {who}'s {attr} '{f.value}', or make the change explicit in the story."))
+    return out
+
+
+def _death_positions(story: Any) -> dict[str, int]:
+    f = U.table(story, "facts")
+    d = f[f["attribute"] == "death"]
+    return {str(k): int(v) for k, v in d.groupby("subject")["start"].min().items()}
+
+
+def _memory_context(text: str, pos: int, sent_loc, sentences: pd.DataFrame) -> bool:
+    i = U.unit_at(sent_loc, pos)
+    sid = sentences["sentence"].to_numpy()
+    k = int(np.searchsorted(sid, i))
+    lo = int(sentences["start"].iloc[max(k - 1, 0)]) if len(sentences) else max(0, pos - 300)
+    hi = int(sentences["end"].iloc[min(k, len(sentences) - 1)]) if len(sentences) else pos + 200
+    return bool(MEMORY_CUES.search(text, lo, max(hi, pos + 1)))
+
+
+def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM) -> list[dict]:
+    deaths = _death_positions(story)
+    if not deaths:
+        return []
+    text = story.text
+    sents = U.table(story, "sentences")
+    sloc = U.locator(story, "sentences", "sentence")
+    events: list[tuple[int, int, str, str]] = []
+    q = U.table(story, "quotes")
+    for r in q[q["speaker"].isin(list(deaths))].itertuples():
+        if int(r.start) > deaths[str(r.speaker)] and float(r.confidence) >= 0.5:
+            events.append((int(r.start), int(r.end), str(r.speaker), "speaks"))
+    m = U.table(story, "mentions")
+    for r in m[m["character_id"].isin(list(deaths)) & ~m["in_quote"].fillna(False)].itertuples():
+        if int(r.start) > deaths[str(r.character_id)] + 40:
+            am = _ACT_AFTER.match(text, int(r.end), min(len(text), int(r.end) + 40))
+            if am:
+                events.append((int(r.start), am.end(), str(r.character_id), "acts"))
+    out, seen = [], set()
+    for s, e, cid, how in sorted(events):
+        key = (cid, U.unit_at(sloc, s))
+        if key in seen or _memory_context(text, s, sloc, sents):
+            continue
+        seen.add(key)
+        who = names.get(cid, cid)
+        out.append(U.insight(
+            system, "dead_character_acts", "critical", 0.85 if how == "speaks" else 0.75,
+            f"{who} {how} after dying",
+            f"{who} died earlier (offset {deaths[cid]}) but {how} here, with no memory or "
+            "flashback cue nearby.", s, e, [who],
+            f"Frame it as a memory or flashback, give the {'line' if how == 'speaks' else 'action'} "
+            f"to another character, or revise {who}'s death."))
+    return out
+
+
+# -- voice ---------------------------------------------------------------------------
+def line_features(text: str) -> dict[str, float]:
+    """Stylometric features of one stretch of dialogue."""
+    toks = U.words(text)
+    n = max(len(toks), 1)
+    nsent = max(len(re.findall(r"[.!?]+(?:\s|$)", text)), 1)
+    fw = np.zeros(len(U.FUNCTION_WORDS))
+    for t in toks:
+        j = U.FW_INDEX.get(t)
+        if j is not None:
+            fw[j] += 1
+    return {"n": len(toks), "sent_len": len(toks) / nsent,
+            "word_len": float(np.mean([len(t) for t in toks])) if toks else 0.0,
+            "contr": len(U.CONTRACTION_RE.findall(text)) / n,
+            "q": text.count("?") / nsent, "ex": text.count("!") / nsent,
+            "comma": text.count(",") / n, "fw": fw / n}
+
+
+def _delta(a: np.ndarray, b: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> float:
+    return float(np.mean(np.abs((a - mu) / sd - (b - mu) / sd)))
+
+
+def voice_profiles(story: Any, min_words: int = 150) -> pd.DataFrame:
+    """Per-character voice fingerprints (the ``voice`` table)."""
+    q = U.table(story, "quotes")
+    q = q[q["speaker"].notna()]
+    names = U.names_by_id(story)
+    rows = []
+    for cid, g in q.groupby("speaker", sort=False):
+        txt = " ".join(g["text"].astype(str))
+        f = line_features(txt)
+        if f["n"] < min_words:
+            continue
+        toks = U.words(txt)[:500]
+        rows.append({"character_id": str(cid), "name": names.get(str(cid), str(cid)),
+                     "quotes": len(g), "words": f["n"], "mean_sentence_len": f["sent_len"],
+                     "mean_word_len": f["word_len"], "contraction_rate": f["contr"],
+                     "question_rate": f["q"], "exclaim_rate": f["ex"], "comma_rate": f["comma"],
+                     "type_token": len(set(toks)) / max(len(toks), 1), "_fw": f["fw"],
+                     "start": int(g["start"].min()), "end": int(g["end"].max())})
+    if len(rows) >= 2:
+        mat = np.vstack([r["_fw"] for r in rows])
+        mu, sd = mat.mean(0), mat.std(0) + 1e-4
+        for i, r in enumerate(rows):
+            d = [(_delta(mat[i], mat[j], mu, sd), rows[j]["character_id"])
+                 for j in range(len(rows)) if j != i]
+            r["delta_nearest"], r["nearest"] = min(d)
+    for r in rows:
+        fw = r.pop("_fw")
+        r["function_words"] = json.dumps({w: round(float(x), 4) for w, x in
+                                          zip(U.FUNCTION_WORDS, fw) if x > 0})
+    return pd.DataFrame(rows)
+
+
+def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
+                     story_counts: Counter, exclude: Counter | None = None) -> tuple[float, dict]:
+    """How far one line is from its speaker's voice (0..1) and why.
+
+    The score combines the share of the line's content words that the story never
+    uses elsewhere, the share its speaker never uses elsewhere, and the contrast of
+    the line's word likelihood under the speaker's dialogue vs. the whole story.
+    """
+    exclude = exclude or Counter()
+    cw = U.content_words(line)
+    if len(cw) < 4:
+        return 0.0, {}
+    novel = sum(1 for w in cw if story_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
+    spk_new = sum(1 for w in cw if spk_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
+    score = float(np.clip(0.75 * novel + 0.35 * max(spk_new - 0.5, 0.0), 0.0, 1.0))
+    return score, {"novel": novel, "speaker_new": spk_new}
+
+
+def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes: int,
+                 system: str = SYSTEM) -> list[dict]:
+    q = U.table(story, "quotes")
+    q = q[q["speaker"].notna() & (q["confidence"] >= 0.6)]
+    if not len(q):
+        return []
+    story_counts = Counter(U.words(story.text))
+    spk: dict[str, Counter] = defaultdict(Counter)
+    for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
+        spk[cid].update(U.words(t))
+    nq = q["speaker"].value_counts()
+    out = []
+    for r in q.itertuples():
+        cid = str(r.speaker)
+        if nq.get(cid, 0) < min_quotes:
+            continue
+        exc = Counter(U.words(str(r.text)))
+        score, why = voice_line_score(str(r.text), spk[cid], sum(spk[cid].values()),
+                                      story_counts, exc)
+        if score < threshold:
+            continue
+        who = names.get(cid, cid)
+        out.append(U.insight(
+            system, "voice_drift", "important", score, f"Line unlike {who}'s voice",
+            f"{why['novel']:.0%} of its content words appear nowhere else in the story and "
+            f"{why['speaker_new']:.0%} never in {who}'s dialogue.", int(r.start), int(r.end),
+            [who], f"Rewrite the line in {who}'s usual vocabulary and rhythm."))
+    return out
+
+
+def relationships(story: Any) -> pd.DataFrame:
+    """Pairs of characters: co-presence in scenes, addresses, sentiment."""
+    m = U.table(story, "mentions")
+    if not len(m):
+        return pd.DataFrame()
+    sc_loc = U.locator(story, "scenes", "scene")
+    starts = m["start"].astype(int).to_numpy()
+    sc_starts = np.asarray(sc_loc[0] or [0])
+    scene_of = np.asarray(sc_loc[1] or [0])[np.clip(np.searchsorted(sc_starts, starts, "right") - 1, 0, None)]
+    ids = m["character_id"].astype(str).to_numpy()
+    chap = m["chapter"].astype(int).to_numpy()
+    main = set(pd.Series(ids).value_counts().loc[lambda s: s >= 3].index)
+    pairs: dict[tuple[str, str], dict] = {}
+    by_scene: dict[int, dict[str, int]] = defaultdict(dict)
+    for cid, sc, s, ch in zip(ids, scene_of, starts, chap):
+        if cid in main and cid not in by_scene[int(sc)]:
+            by_scene[int(sc)][cid] = (int(s), int(ch))
+    for sc, who in by_scene.items():
+        for a, b in combinations(sorted(who), 2):
+            p = pairs.setdefault((a, b), {"copresence": 0, "addresses": 0, "first": who[b]})
+            p["copresence"] += 1
+            p["first"] = min(p["first"], max(who[a], who[b]))
+    q = U.table(story, "quotes")
+    q = q[q["speaker"].notna() & q["addressee"].notna()]
+    for a, b in zip(q["speaker"].astype(str), q["addressee"].astype(str)):
+        if a != b:
+            key = tuple(sorted((a, b)))
+            pairs.setdefault(key, {"copresence": 0, "addresses": 0, "first": (0, 0)})["addresses"] += 1
+    # sentiment of sentences naming both
+    lex = U.affect()
+    sents = U.table(story, "sentences")
+    sent_loc = (sents["start"].astype(int).tolist(), list(range(len(sents))))
+    per_sent: dict[int, set] = defaultdict(set)
+    for cid, s in zip(ids, starts):
+        per_sent[U.unit_at(sent_loc, int(s))].add(cid)
+    senti: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for si, who in per_sent.items():
+        if len(who) < 2:
+            continue
+        r = sents.iloc[si]
+        vals = [v[0] for w in U.words(story.text[int(r.start):int(r.end)])
+                if (v := U.lemma_lookup(w, lex)) is not None]
+        for a, b in combinations(sorted(who), 2):
+            senti[(a, b)].append(float(np.mean(vals)) if vals else 0.0)
+    rows = []
+    for (a, b), p in pairs.items():
+        s, ch = p["first"]
+        rows.append({"source": a, "target": b, "copresence": p["copresence"],
+                     "addresses": p["addresses"],
+                     "sentiment": float(np.mean(senti[(a, b)])) if senti.get((a, b)) else np.nan,
+                     "first_chapter": ch, "start": s, "end": s})
+    df = pd.DataFrame(rows)
+    return df.sort_values(["copresence", "addresses"], ascending=False) if len(df) else df
+
+
+def characters(story: Any, voice_threshold: float = 0.5, min_quotes: int = 5,
+               min_voice_words: int = 150) -> Any:
+    """Character consistency: ``voice`` and ``relationships`` tables plus insights.
+
+    Parameters
+    ----------
+    story
+        A :class:`~shimmy_lab.story.Story`.
+    voice_threshold
+        Minimum :func:`voice_line_score` for a ``voice_drift`` insight.
+    min_quotes
+        Speakers with fewer attributed quotes are not checked for voice drift.
+    min_voice_words
+        Minimum words of dialogue for a character to get a ``voice`` row.
+
+    Returns
+    -------
+    Story
+        The same story, with ``voice``, ``relationships`` and the ``characters``
+        insights written.
+    """
+    names = U.names_by_id(story)
+    U.put(story, "voice", voice_profiles(story, min_voice_words))
+    U.put(story, "relationships", relationships(story))
+    rows = _fact_contradictions(U.table(story, "facts"), names)
+    rows += _dead_acts(story, names)
+    rows += _voice_drift(story, names, voice_threshold, min_quotes)
+    U.set_insights(story, SYSTEM, rows)
+    U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
+                    min_voice_words=min_voice_words)
+    return story

@@ -1,0 +1,222 @@
+"""Schemas of the tables written by the narrative trackers.
+
+Same conventions as :mod:`shimmy_lab.story.schema`: one DataFrame per table, pandas
+nullable dtypes, and half-open ``start``/``end`` character offsets into
+``story.text`` on every row that points at text.  ``characters`` columns hold
+Python lists of character names (dtype ``object``).
+
+:func:`coerce` builds a frame with the schema dtypes; :func:`validate` checks one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["TABLES", "PRIORITIES", "columns", "empty", "coerce", "validate", "describe"]
+
+#: insight priorities, most urgent first
+PRIORITIES = ("critical", "important", "interesting", "minor")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One documented column: name, pandas dtype and meaning."""
+
+    name: str
+    dtype: str
+    doc: str
+
+
+def _c(name: str, dtype: str, doc: str) -> Column:
+    return Column(name, dtype, doc)
+
+
+_S = _c("start", "Int64", "first character of the span in story.text")
+_E = _c("end", "Int64", "one past the last character (half-open)")
+
+TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
+    "insights": (
+        "one finding of a narrative system (the common output of every tracker)",
+        (
+            _c("insight_id", "string", "stable id: system-kind-start"),
+            _c("system", "string", "tracker(s) that found it, '+'-joined when correlated"),
+            _c("kind", "string", "e.g. fact_contradiction, dead_character_acts, voice_drift, "
+               "pov_shift, tense_shift, topic_drift, open_thread, payoff, blocked_thread, "
+               "echo_symmetry, abandoned_loop"),
+            _c("priority", "string", "critical | important | interesting | minor"),
+            _c("severity", "float64", "0..1, how strong the evidence is"),
+            _c("title", "string", "one-line summary"),
+            _c("message", "string", "what was found and why it matters"),
+            _S, _E,
+            _c("characters", "object", "list of character names involved"),
+            _c("suggestion", "string", "how to fix or use it"),
+        ),
+    ),
+    "dna": (
+        "one CAPR unit (contradiction, action, pressure or return) of a scene",
+        (
+            _c("unit", "Int64", "sequential unit index"),
+            _c("scene", "Int64", "scene index"),
+            _c("chapter", "Int64", "chapter index"),
+            _c("type", "string", "contradiction | action | pressure | return"),
+            _c("description", "string", "the sentence (trimmed) that carries the unit"),
+            _c("characters", "object", "list of character names in the sentence"),
+            _S, _E,
+            _c("intensity", "float64", "0..1 strength of the cue words"),
+            _c("terms", "string", "salient terms of the unit, '|'-separated"),
+            _c("answers", "string", "'|'-separated unit ids this unit answers (returns), or NA"),
+            _c("answered_by", "Int64", "first unit that answers this one, NA if open"),
+            _c("story_words", "Int64", "story time: words from the start of the story"),
+        ),
+    ),
+    "constraint_nodes": (
+        "one node of the constraint graph",
+        (
+            _c("node", "string", "node id, e.g. 'character:emma', 'fact:12', 'thread:3'"),
+            _c("kind", "string", "character | place | fact | thread"),
+            _c("label", "string", "human-readable label"),
+            _c("status", "string", "alive/dead/unknown for characters, open/answered for "
+               "threads, NA otherwise"),
+            _c("chapter", "Int64", "chapter where the node first appears"),
+            _S, _E,
+        ),
+    ),
+    "constraint_edges": (
+        "one edge of the constraint graph",
+        (
+            _c("source", "string", "node id"),
+            _c("target", "string", "node id"),
+            _c("relation", "string", "has_fact | blocks | involves | relates | located_at"),
+            _c("weight", "float64", "edge weight (e.g. co-presence count)"),
+            _c("chapter", "Int64", "chapter from which the edge holds"),
+            _S, _E,
+        ),
+    ),
+    "echoes": (
+        "one echo: a phrase or motif at source span repeated at target span",
+        (
+            _c("echo", "Int64", "sequential echo index"),
+            _c("phrase", "string", "the repeated phrase or motif word"),
+            _c("kind", "string", "phrase | motif"),
+            _c("level", "string", "sentence | paragraph | scene | chapter | act: the "
+               "smallest unit holding both ends"),
+            _c("similarity", "float64", "0..1 content-word overlap of the two sentences"),
+            _S, _E,
+            _c("target_start", "Int64", "start of the echoing span"),
+            _c("target_end", "Int64", "end of the echoing span"),
+        ),
+    ),
+    "voice": (
+        "one character's voice fingerprint from attributed dialogue",
+        (
+            _c("character_id", "string", "character"),
+            _c("name", "string", "character name"),
+            _c("quotes", "Int64", "attributed quotes used"),
+            _c("words", "Int64", "words of attributed dialogue"),
+            _c("mean_sentence_len", "float64", "words per sentence"),
+            _c("mean_word_len", "float64", "characters per word"),
+            _c("contraction_rate", "float64", "contractions per word"),
+            _c("question_rate", "float64", "'?' per sentence"),
+            _c("exclaim_rate", "float64", "'!' per sentence"),
+            _c("comma_rate", "float64", "commas per word"),
+            _c("type_token", "float64", "distinct words / words (first 500 words)"),
+            _c("function_words", "object", "dict word -> relative frequency"),
+            _c("nearest", "string", "character_id of the closest other voice"),
+            _c("delta_nearest", "float64", "Burrows-Delta-like distance to it"),
+            _S, _E,
+        ),
+    ),
+    "relationships": (
+        "one pair of characters who share scenes or address each other",
+        (
+            _c("source", "string", "character_id"),
+            _c("target", "string", "character_id"),
+            _c("copresence", "Int64", "scenes where both are named"),
+            _c("addresses", "Int64", "quotes of one addressed to the other"),
+            _c("sentiment", "float64", "mean valence (-1..1) of sentences naming both"),
+            _c("first_chapter", "Int64", "first shared chapter"),
+            _S, _E,
+        ),
+    ),
+    "engagement": (
+        "one scene or chapter with its engagement measures",
+        (
+            _c("level", "string", "scene | chapter"),
+            _c("index", "Int64", "scene or chapter index"),
+            _c("chapter", "Int64", "chapter index"),
+            _S, _E,
+            _c("words", "Int64", "words in the unit"),
+            _c("tension", "float64", "0..1 tension (threat/conflict cues, negation, '!')"),
+            _c("curiosity", "float64", "0..1 (questions, open threads)"),
+            _c("valence", "float64", "-1..1 mean emotional valence"),
+            _c("arousal", "float64", "0..1 mean emotional arousal"),
+            _c("pace", "float64", "0..1 (short sentences, dialogue share)"),
+            _c("dialogue_share", "float64", "share of characters inside quotes"),
+            _c("loops_opened", "Int64", "threads opened in the unit"),
+            _c("loops_reinforced", "Int64", "open threads touched again"),
+            _c("loops_resolved", "Int64", "threads answered"),
+            _c("loops_abandoned", "Int64", "threads last touched here and never answered"),
+            _c("open_loops", "Int64", "threads open at the end of the unit"),
+        ),
+    ),
+}
+
+
+def columns(table: str) -> tuple[Column, ...]:
+    """Return the documented columns of ``table``."""
+    try:
+        return TABLES[table][1]
+    except KeyError:
+        raise KeyError(f"unknown tracker table {table!r}; tables are {', '.join(TABLES)}") from None
+
+
+def _dtype(name: str):
+    return pd.StringDtype() if name == "string" else name
+
+
+def empty(table: str) -> pd.DataFrame:
+    """Return an empty frame with the columns and dtypes of ``table``."""
+    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c.dtype)) for c in columns(table)})
+
+
+def coerce(table: str, rows: pd.DataFrame | list[dict] | None) -> pd.DataFrame:
+    """Build a frame for ``table`` from rows or a frame, with schema dtypes and order."""
+    cols = columns(table)
+    if rows is None or len(rows) == 0:
+        return empty(table)
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    extra = set(df.columns) - {c.name for c in cols}
+    if extra:
+        raise ValueError(f"{table}: columns not in the schema: {sorted(extra)}")
+    out = {}
+    for c in cols:
+        s = df[c.name] if c.name in df.columns else pd.Series([pd.NA] * len(df), index=df.index)
+        out[c.name] = s if c.dtype == "object" else s.astype(_dtype(c.dtype))
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def validate(table: str, df: pd.DataFrame, text: str | None = None) -> None:
+    """Raise ``ValueError`` if ``df`` does not match the schema of ``table``."""
+    names = [c.name for c in columns(table)]
+    if list(df.columns) != names:
+        raise ValueError(f"{table}: columns {list(df.columns)} != schema {names}")
+    for c in columns(table):
+        if c.dtype == "object":
+            continue
+        want = str(pd.Series([], dtype=_dtype(c.dtype)).dtype)
+        if str(df[c.name].dtype) != want:
+            raise ValueError(f"{table}.{c.name}: dtype {df[c.name].dtype} != {c.dtype}")
+    if text is not None and len(df) and "start" in df:
+        s, e = df["start"].dropna(), df["end"].dropna()
+        if (s < 0).any() or (e > len(text)).any() or (s.values > e.values).any():
+            raise ValueError(f"{table}: start/end outside the text or reversed")
+
+
+def describe() -> pd.DataFrame:
+    """All tracker tables and columns as one DataFrame (table, row, column, dtype, meaning)."""
+    return pd.DataFrame([
+        {"table": t, "row": what, "column": c.name, "dtype": c.dtype, "meaning": c.doc}
+        for t, (what, cols) in TABLES.items() for c in cols
+    ])
