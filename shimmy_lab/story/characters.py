@@ -156,7 +156,8 @@ def is_person(surface: str, count: int, initial: int, lower: int, person: int,
         return False
     if title:
         return place * 2 <= count
-    if any(w in NOT_NAMES for w in words):
+    if any(w in NOT_NAMES and not (w in CALENDAR and i < len(words) - 1)
+           for i, w in enumerate(words)):
         return False
     if definite:
         return person >= 2 and person > place and lower * 2 <= count
@@ -271,8 +272,8 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         cands = [p for p in by_first.get(w, []) if _compatible(p, g)]
         for formal in NICKNAMES.get(w, ()):
             cands += [p for p in by_first.get(formal, []) if _compatible(p, g)]
-        if cands and (title in FIRST_NAME_TITLES or title == "Miss" or not any(
-                p.last == w for p in persons)):
+        if cands and (title in FIRST_NAME_TITLES or (title == "Miss" and not any(
+                p.last == w for p in persons))):
             p = max(cands, key=lambda p: p.count)
         else:
             key = (title, w)
@@ -338,7 +339,7 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     for p in persons:
         multi = [s for s in p.surfaces if len(parsed[s][1]) >= 2]
         if multi:
-            name = max(multi, key=lambda s: (len(parsed[s][1]), forms[s], s))
+            name = max(multi, key=lambda s: (forms[s], -len(s), s))
         else:
             name = max(p.surfaces, key=lambda s: (forms[s] * (3 if parsed[s][0] else 1), s))
         cid = pid.get(id(p))

@@ -116,9 +116,13 @@ def _q(text: str, s: int, e: int, para: dict, n: int) -> dict:
 
 _NAMEP = rf"(?:(?:{_TITLE_ALT})\.?\s+)?[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){{0,2}}"
 _WHO = (rf"(?P<who>(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
-        rf"|{_NAMEP}|he|she|I)")
-_AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO}(?![a-z])")
-_AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b")
+        rf"|(?:the\s+[a-z]+\s+)?{_NAMEP}|he|she|him|her|I)")
+_TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
+_AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO}(?![a-z]){_TO}")
+_AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
+_INTRO = re.compile(rf"{_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried|exclaimed|"
+                    rf"replied|answered|began|continued|added|observed|asked|thus)\b[^.;!?\"]{{0,40}}"
+                    rf"(?:[,:]|--|\u2014)\s*$")
 _BEFORE = re.compile(
     rf"{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|{_NAMEP}))?"
     r"(?:\s*,?\s+[a-z]+ly)?\s*[,:.\u2014\-]*\s*$"
@@ -155,13 +159,15 @@ class _Ctx:
 
 
 def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
-         prev_speaker: str | None) -> str | None:
+         prev_speaker: str | None, exclude: str | None = None) -> str | None:
     low = who.lower()
-    if low in ("he", "she"):
-        g = "male" if low == "he" else "female"
+    if low in ("he", "she", "him", "her"):
+        g = "male" if low in ("he", "him") else "female"
         cands = ctx.recent(pos, pos - para_start + 1)[::-1][:1]  # subject of this paragraph
         cands += speakers[::-1] + ctx.recent(pos)
-        cands = [c for c in cands if ctx.gender.get(c) == g]
+        cands = [c for c in cands if ctx.gender.get(c) == g and c != exclude]
+        if exclude:
+            return (cands or [None])[0]
         other = [c for c in cands if c != prev_speaker]
         return (other or cands or [None])[0]
     if low == "i":
@@ -216,7 +222,9 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
             before = text[max(prv, q["start"] - 120):q["start"]]
             m = _AFTER1.match(after) or _AFTER2.match(after) or _BEFORE.search(before)
             if m:
-                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp)
+                to = m.groupdict().get("to")
+                excl = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
+                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl)
                 if cid:
                     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
                              method="tag")
@@ -228,6 +236,14 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 if a:
                     q["addressee"] = a
         addr = next((q["addressee"] for q in qs if q["addressee"]), None)
+        prevp = paragraphs.get(pid - 1)
+        if found is None and prevp is not None and prevp["kind"] == "text" and \
+                not text[p["start"]:qs[0]["start"]].strip():
+            im = _INTRO.search(text[max(prevp["start"], prevp["end"] - 220):prevp["end"]])
+            if im:
+                cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None)
+                if cid:
+                    found, conf, how = cid, 0.8, "tag"
         if found is None:
             narr = text[p["start"]:qs[0]["start"]]
             first = ctx.recent(qs[0]["start"], len(narr) + 1)
@@ -239,15 +255,9 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 "fixed": found is not None, "qs": qs}
         seq.append(turn)
         turns.append(turn)
-        if found is None:
-            _turn(seq, len(seq) - 1, ctx, qs[0]["start"])
-    # backward pass: fill remaining gaps from the turns that follow
-    for i, t in enumerate(turns):
-        if t["speaker"] is None and i + 2 < len(turns):
-            a, b = turns[i + 1]["speaker"], turns[i + 2]["speaker"]
-            if a and b and a != b and b != t["addr"] and \
-                    _gap(paragraphs, t["pid"], turns[i + 2]["pid"]) <= 4:
-                t.update(speaker=b, conf=0.5, how="turn")
+    allt = [{"pid": pid, "speaker": sp, "conf": 1.0, "addr": None, "fixed": sp is not None,
+             "how": "prior", "qs": []} for pid, sp in prior] + turns
+    _fill(allt, paragraphs, ctx)
     for t in turns:
         for q in t["qs"]:
             if q["speaker"] is None and t["speaker"] is not None:
@@ -255,30 +265,72 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                          method="paragraph" if t["how"] == "tag" else t["how"])
 
 
-def _turn(seq: list[dict], i: int, ctx: _Ctx, pos: int) -> None:
-    t = seq[i]
-    prev = seq[i - 1]["speaker"] if i >= 1 else None
-    prev2 = seq[i - 2]["speaker"] if i >= 2 else None
-    conf_prev = seq[i - 1]["conf"] if i >= 1 else 0
-    if t["addr"] and prev and t["addr"] != prev:
-        t.update(speaker=prev, conf=0.5, how="vocative")
-    elif t["addr"] and prev and t["addr"] == prev and prev2 and prev2 != prev:
-        t.update(speaker=prev2, conf=0.8, how="vocative")
-    elif prev and prev2 and prev != prev2 and prev2 != t["addr"]:
-        t.update(speaker=prev2, conf=max(0.3, 0.8 * min(conf_prev, seq[i - 2]["conf"])),
-                 how="turn")
-    elif prev and not prev2:
-        other = [c for c in ctx.recent(pos, 1500) if c != prev and c != t["addr"]]
-        if other:
-            t.update(speaker=other[0], conf=0.4, how="turn")
+def _fill(turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
+    """Turn-taking: give untagged quote paragraphs a speaker by alternation.
+
+    Turns are cut into conversations (at most one narration paragraph between quote
+    paragraphs).  An untagged turn takes the speaker of the nearest anchored turn
+    (tag, paragraph subject) when its distance is even and the other participant
+    when odd; the other participant is the nearest anchor with a different speaker,
+    else the addressee, else the most recent other character named in narration.
+    """
+    convs: list[list[int]] = []
+    for i, t in enumerate(turns):
+        if convs and _gap(paragraphs, turns[convs[-1][-1]]["pid"], t["pid"], 400) <= 1:
+            convs[-1].append(i)
+        else:
+            convs.append([i])
+    for conv in convs:
+        anchors = [k for k, i in enumerate(conv) if turns[i]["fixed"]]
+        for k, i in enumerate(conv):
+            t = turns[i]
+            if t["fixed"]:
+                continue
+            if not anchors:
+                pos = paragraphs[turns[conv[0]]["pid"]]["start"] if turns[conv[0]]["pid"] in \
+                    paragraphs else 0
+                near = ctx.recent(pos, 1500)
+                if len(near) >= 2:
+                    t.update(speaker=near[k % 2], conf=0.3, how="turn")
+                continue
+            pids = [turns[i2]["pid"] for i2 in conv]
+
+            def cost(x: int) -> tuple:
+                lo, hi = min(x, k), max(x, k)
+                crossed = sum(pids[j + 1] - pids[j] - 1 for j in range(lo, hi))
+                return (hi - lo + 3 * crossed, x > k)
+
+            a = min(anchors, key=cost)
+            x = turns[conv[a]]["speaker"]
+            d = abs(a - k)
+            others = sorted((abs(b - k), turns[conv[b]]["speaker"]) for b in anchors
+                            if turns[conv[b]]["speaker"] != x)
+            y = others[0][1] if others else None
+            ax = turns[conv[a]]["addr"]
+            if a < k and ax and ax != x:
+                y = ax
+            if y is None and t["addr"] and t["addr"] != x:
+                y = t["addr"]
+            if y is None:
+                pos = paragraphs[t["pid"]]["start"] if t["pid"] in paragraphs else 0
+                y = next((c for c in ctx.recent(pos, 2000) if c != x), None)
+            sp = x if d % 2 == 0 else y
+            if sp is not None and sp == t["addr"]:
+                sp = y if sp == x else x
+            if sp is not None:
+                t.update(speaker=sp, conf=max(0.3, 0.85 - 0.1 * d) * (1 if others else 0.7),
+                         how="turn" if not t["addr"] else "vocative")
 
 
-def _gap(paragraphs: dict[int, dict], a: int, b: int) -> int:
-    """Text paragraphs strictly between paragraph a and b (headings count as breaks)."""
+def _gap(paragraphs: dict[int, dict], a: int, b: int, longest: int | None = None) -> int:
+    """Text paragraphs strictly between paragraph a and b (headings and, with
+    ``longest``, narration paragraphs longer than that count as breaks)."""
     n = 0
     for pid in range(a + 1, b):
         p = paragraphs.get(pid)
         if p is None or p["kind"] != "text":
+            return 99
+        if longest is not None and p["end"] - p["start"] > longest:
             return 99
         n += 1
     return n
