@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shimmy_lab.story import Story
+from shimmy_lab.story.evaluate import dataset_story
 from shimmy_lab.story.segment import parse_numeral, split_sentences
+
+
+@pytest.fixture(scope="module")
+def emma_story() -> Story:
+    return dataset_story("austen-emma")
 
 
 def test_parse_numeral():

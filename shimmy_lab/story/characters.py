@@ -120,7 +120,8 @@ def scan_names(text: str, start: int, end: int,
             surface = " ".join(words)
         before = text[max(0, ms - 24):ms]
         after = text[me:me + 100]
-        place = (not title and bool(_PLACE_BEFORE.search(before))) or last in PLACE_WORDS
+        place = (not title and bool(_PLACE_BEFORE.search(before))) or (
+            last in PLACE_WORDS and not (len(words) > 1 and _given_gender(words[0])))
         person = bool(title) or bool(_TAG_BEFORE.search(before)) or bool(
             _PERSON_AFTER.match(after))
         pm = _PRONOUN_AFTER.match(after)
@@ -152,7 +153,7 @@ def is_person(surface: str, count: int, initial: int, lower: int, person: int,
               place: int, accepted: set[str] = frozenset()) -> bool:
     """Decide from the summed evidence whether a name form names a person."""
     title, words, definite = parse_surface(surface)
-    if not words or words[-1] in PLACE_WORDS:
+    if not words or (words[-1] in PLACE_WORDS and not _given_gender(words[0])):
         return False
     if title:
         return place * 2 <= count

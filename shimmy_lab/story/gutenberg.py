@@ -34,11 +34,12 @@ def strip_gutenberg(text: str) -> str:
     m = None
     for m in _START_RE.finditer(text):
         pass  # last start marker wins (small print may follow the title block)
-    if m is not None and m.end() < len(text) * 0.5:
+    started = m is not None and m.end() < len(text) * 0.5
+    if started:
         text = text[m.end():]
         text = _PRODUCED_RE.sub("", text, count=1)
     e = _END_RE.search(text)
-    if e is not None and e.start() > len(text) * 0.5:
+    if e is not None and (started or e.start() > len(text) * 0.5):
         text = text[: e.start()]
     return text.strip("\n") + "\n"
 

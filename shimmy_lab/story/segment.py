@@ -77,7 +77,7 @@ def _heading(body: str, mode: str | None) -> tuple[str, dict] | None:
     if m and (m.group("title") is None or len(m.group("title")) < 90):
         kind = m.group("kind").lower()
         return "chapter", {
-            "level": _LEVEL[kind],
+            "level": 1 if mode == "book" else _LEVEL[kind],
             "label": f"{m.group('kind')} {m.group('num')}",
             "number": parse_numeral(m.group("num")),
             "title": m.group("title"),
@@ -95,16 +95,19 @@ def _heading(body: str, mode: str | None) -> tuple[str, dict] | None:
 def _guess_mode(text: str, spans: list[tuple[int, int]]) -> str | None:
     """Decide which heading style the text uses (first analysis only)."""
     counts = {"chapter": 0, "roman": 0, "caps": 0}
+    levels = set()
     for s, e in spans:
         body = text[s:e]
         h = _heading(body, None)
         if h:
             counts[h[0]] += 1
+            if h[0] == "chapter":
+                levels.add(h[1]["level"])
         elif len(body) <= 80 and "\n" not in body and CAPS_RE.match(body) and \
                 sum(ch.isalpha() for ch in body) >= 4:
             counts["caps"] += 1
     if counts["chapter"]:
-        return "chapter"
+        return "book" if levels == {0} else "chapter"
     if counts["roman"] >= 2:
         return "roman"
     if counts["caps"] >= 3:
@@ -173,7 +176,7 @@ def segment(text: str, start: int, st: SegState) -> dict[str, list[dict]]:
         if st.paragraph == 0 and not (h is not None and h[1]["level"] == 1):
             chapters.append({"chapter": 0, "number": None, "label": None, "title": None,
                              "part": None, "start": s, "end": None, "body_start": s})
-        if h is not None and h[1]["level"] == 0 and st.heading_mode == "chapter":
+        if h is not None and h[1]["level"] == 0:
             st.part = h[1]["label"]
             paras.append(_para(st, s, e, "heading"))
             continue
