@@ -15,21 +15,16 @@ parameters in ``story.uns["params"][system]``:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from . import schema
+from .characters import characters
+from .constraints import constraints
+from .dna import dna
+from .drift import drift
+from .engagement import engagement
+from .recursion import recursion
 
 __all__ = ["dna", "constraints", "recursion", "characters", "engagement", "drift",
            "schema", "SYSTEMS"]
 
-#: system name -> module (the entry function has the same name); in run order
+#: system names in run order (the entry function has the module's name)
 SYSTEMS = ("characters", "drift", "dna", "constraints", "recursion", "engagement")
-
-
-def __getattr__(name: str) -> Any:
-    if name in SYSTEMS:
-        fn = getattr(importlib.import_module(f"{__name__}.{name}"), name)
-        globals()[name] = fn
-        return fn
-    raise AttributeError(f"module 'shimmy_lab.trackers' has no attribute {name!r}")

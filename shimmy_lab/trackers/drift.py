@@ -108,6 +108,7 @@ class _Baseline:
     def __init__(self, story: Any) -> None:
         text = story.text
         self.vocab = Counter(U.words(text))
+        self.words = sum(self.vocab.values())
         nm = U.table(story, "names")
         self.names = {w for s in nm["surface"].astype(str) for w in s.split()}
         p = U.table(story, "paragraphs")
@@ -159,7 +160,7 @@ def _paragraph_insights(sig: dict, base: _Baseline, s: int, e: int, min_words: i
                              f"({base.present:.0%} present).", s, e, [],
                              "Keep the narration in the past tense."))
     score = sig.get("novel", 0.0) + 0.05 * min(sig.get("new_names", 0), 4)
-    if sig.get("n_content", 0) >= 20 and score >= topic_threshold:
+    if sig.get("n_content", 0) >= 20 and score >= topic_threshold and base.words >= 2000:
         out.append(U.insight(SYSTEM, "topic_drift", "important", min(1.0, score),
                              "Passage unrelated to the story",
                              f"{sig['novel']:.0%} of its content words and "
@@ -211,7 +212,7 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
     for s, e in zip(paras["start"].astype(int), paras["end"].astype(int)):
         narr = U.narration(candidate, s, e, U.quote_mask(cand, s, e))
         sig = _signals(narr, base.vocab, None, base.names)
-        rows += _paragraph_insights(sig, base, s, e, min(min_words, 25), topic_threshold)
+        rows += _paragraph_insights(sig, base, s, e, min(min_words, 15), topic_threshold)
     # facts against the story's facts
     cf = U.table(cand, "facts").copy()
     if len(cf):

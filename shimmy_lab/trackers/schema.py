@@ -94,6 +94,17 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
             _S, _E,
         ),
     ),
+    "freedom": (
+        "one chapter of the constraint space: how many open threads can still resolve",
+        (
+            _c("chapter", "Int64", "chapter index"),
+            _c("open_threads", "Int64", "threads open at the end of the chapter"),
+            _c("unblocked", "Int64", "open threads with an unblocked path to resolution"),
+            _c("freedom", "float64", "unblocked / open (1 when nothing is open)"),
+            _c("blocked", "string", "'; '-separated blocked paths (thread <- fact)"),
+            _S, _E,
+        ),
+    ),
     "echoes": (
         "one echo: a phrase or motif at source span repeated at target span",
         (

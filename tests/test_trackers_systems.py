@@ -1,0 +1,80 @@
+"""CAPR DNA, constraint space, recursion and engagement on small and real texts."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+import shimmy_lab as sl
+from shimmy_lab.trackers import schema
+from narrative_texts import STORY
+
+
+@pytest.fixture(scope="module")
+def mill():
+    s = sl.Story.from_text(STORY)
+    for fn in (sl.tl.characters, sl.tl.dna, sl.tl.constraints, sl.tl.recursion, sl.tl.engagement):
+        fn(s)
+    return s
+
+
+def test_dna_units_and_returns(mill):
+    d = mill.tables["dna"]
+    schema.validate("dna", d, mill.text)
+    assert {"contradiction", "pressure", "return"} <= set(d["type"])
+    ret = d[d["type"] == "return"].iloc[0]
+    first = int(str(ret.answers).split("|")[0])
+    assert d.loc[d["unit"] == first, "answered_by"].iloc[0] == ret.unit
+    assert d.loc[d["unit"] == first, "scene"].iloc[0] < ret.scene
+    assert (d["story_words"].diff().dropna() >= 0).all() or d["story_words"].is_monotonic_increasing is False
+    kinds = set(mill.tables["insights"]["kind"])
+    assert "payoff" in kinds
+
+
+def test_constraints_graph_and_freedom(mill):
+    from shimmy_lab.trackers.constraints import graph
+    g = graph(mill)
+    assert isinstance(g, nx.MultiDiGraph)
+    tom = mill.character("Tom")
+    blocks = [(u, v) for u, v, k in g.edges(keys=True) if k == "blocks"]
+    assert blocks and blocks[0][1] == f"character:{tom}"
+    f = mill.tables["freedom"]
+    schema.validate("freedom", f, mill.text)
+    assert f["freedom"].between(0, 1).all()
+    ins = mill.tables["insights"]
+    assert (ins[ins["kind"] == "dead_character_acts"]["system"] == "constraints").any()
+
+
+def test_recursion_echoes(mill):
+    e = mill.tables["echoes"]
+    schema.validate("echoes", e, mill.text)
+    assert (e["phrase"] == "the old mill by").any() or (e["phrase"].str.contains("mill")).any()
+    assert set(e["level"]) <= {"sentence", "paragraph", "scene", "chapter", "act"}
+    r = mill.uns["recursion"]
+    assert r["density"] > 0 and 0 <= r["symmetry"] <= 1
+
+
+def test_engagement_rows(mill):
+    e = mill.tables["engagement"]
+    schema.validate("engagement", e, mill.text)
+    ch = e[e["level"] == "chapter"].set_index("chapter")
+    assert ch["tension"].between(0, 1).all() and ch["valence"].between(-1, 1).all()
+    assert e["loops_opened"].sum() >= 1
+    calm = ("CHAPTER I\n\nThe sun was warm and the garden was lovely. Anna smiled at her friend, "
+            "and they laughed together over a pleasant, happy tea with cake and roses.\n\n"
+            "CHAPTER II\n\nThe danger was terrible! Anna screamed in fear as the murderer "
+            "attacked; blood and panic everywhere, and she could not escape the violent rage!\n")
+    s = sl.tl.engagement(sl.Story.from_text(calm))
+    ch = s.tables["engagement"].query("level == 'chapter'").set_index("chapter")
+    assert ch.loc[2, "tension"] > ch.loc[1, "tension"] + 0.3
+    assert ch.loc[1, "valence"] > 0.3 > -0.3 > ch.loc[2, "valence"]
+    assert ch.loc[2, "arousal"] > ch.loc[1, "arousal"]
+
+
+def test_systems_on_a_novel():
+    s = sl.analyze(sl.datasets.load("carroll-alice"))
+    for name in ("dna", "constraint_nodes", "constraint_edges", "echoes", "engagement", "voice"):
+        schema.validate(name, s.tables[name], s.text)
+        assert len(s.tables[name]), name
+    assert s.uns["recursion"]["levels"]["chapter"] > 0
+    assert s.uns["params"]["assistant"]["failed"] == {}
