@@ -135,6 +135,7 @@ def eval_facts(gold: dict) -> dict:
             missed.append(sentence)
     gold_keys = {(story.character(s), a, story.character(v) if a.endswith("_of") or a == "married_to"
                   else v) for _, s, a, v in spec["items"]}
+    gold_keys |= {(v, a, s) for s, a, v in gold_keys if a == "married_to"}
     clean_gold = {(story.character(s), a, v) for s, a, v in spec["clean_text_facts"]}
     outside = f[(f["end"] <= lo) | (f["start"] >= hi)]
     pred = {(r.subject, r.attribute, r.value) for r in inj.itertuples()}
