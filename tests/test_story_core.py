@@ -228,3 +228,11 @@ def test_evaluation_figures():
     assert acc >= 0.85
     assert r["characters"]["recall"].min() >= 0.5
     assert r["facts"].loc[0, "recall"] >= 0.8 and r["facts"].loc[0, "precision"] >= 0.8
+
+
+def test_text_ending_in_a_sentence_opener_and_all_datasets_read():
+    Story.from_text("Hello there. The").validate()
+    for name in ("bryant-stories", "chesterton-brown"):
+        s = dataset_story(name)
+        s.validate()
+        assert len(s.chapters) > 10 and len(s.quotes) > 500

@@ -98,7 +98,7 @@ def scan_names(text: str, start: int, end: int,
                 words[0] in CALENDAR and len(words) > 1 and not title):
             article = words[0] == "The"
             s = text.index(words[0], s) + len(words[0])
-            while text[s].isspace():
+            while s < len(text) and text[s].isspace():
                 s += 1
             words = words[1:]
             title = None
