@@ -64,21 +64,24 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def shimmy(parallel: int, n_ctx: int) -> tuple[subprocess.Popen, str]:
+def shimmy(parallel: int, n_ctx: int, threads: int | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "shimmy_lab", "serve", "--port", str(port), "--parallel", str(parallel),
            "--n-ctx", str(n_ctx), "--log-level", "warning", "--config-reload", "0"]
+    if threads:
+        cmd += ["--threads", str(threads)]
     return start(cmd, url, "/ready"), url
 
 
-def llama_server(n_ctx: int) -> tuple[subprocess.Popen, str]:
+def llama_server(n_ctx: int, threads: int) -> tuple[subprocess.Popen, str]:
     from shimmy_lab.registry import bundled_model_path
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--model_alias", MODEL,
-           "--n_ctx", str(n_ctx), "--n_threads", str(CORES), "--host", "127.0.0.1", "--port", str(port)]
+           "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--host", "127.0.0.1", "--port", str(port),
+           "--interrupt_requests", "False"]  # its default (True) cuts a running stream when a new request comes
     return start(cmd, url, "/v1/models"), url
 
 
@@ -112,12 +115,18 @@ def stream_once(client: httpx.Client, url: str, payload: dict) -> tuple[int, flo
 def load_test(url: str, payload: dict, clients: int, requests: int) -> dict:
     """``clients`` threads, each sending ``requests`` streamed chats one after another."""
     results: list[tuple[int, float]] = []
+    errors: list[str] = []
     lock = threading.Lock()
 
     def worker():
         with httpx.Client() as c:
             for _ in range(requests):
-                res = stream_once(c, url, payload)
+                try:
+                    res = stream_once(c, url, payload)
+                except httpx.HTTPError as exc:
+                    with lock:
+                        errors.append(type(exc).__name__)
+                    continue
                 with lock:
                     results.append(res)
 
@@ -131,7 +140,9 @@ def load_test(url: str, payload: dict, clients: int, requests: int) -> dict:
     wall = time.perf_counter() - t0
     tokens = sum(r[0] for r in results)
     return {"tokens": tokens, "seconds": round(wall, 2), "tokens_per_s": round(tokens / wall, 1),
-            "ttft_median_s": round(statistics.median(r[1] for r in results), 3)}
+            "ttft_median_s": round(statistics.median(r[1] for r in results), 3) if results else None,
+            "complete_streams": sum(r[0] == payload["max_tokens"] for r in results),
+            "requests": clients * requests, "errors": len(errors)}
 
 
 def direct_vs_http(tokens: int, reps: int, eos: list[int], n_ctx: int) -> dict:
@@ -181,29 +192,35 @@ def main() -> None:
     print(json.dumps(report["a_direct_vs_http"]), flush=True)
 
     payload = body(args.tokens, eos, stream=True)
-    for name, parallel in (("b_shimmy_1_slot", 1), ("b_shimmy_parallel_2", 2)):
-        proc, url = shimmy(parallel, args.n_ctx)
+    configs = (("b_shimmy_1_slot", 1, None), ("b_shimmy_1_slot_1_thread", 1, 1), ("b_shimmy_parallel_2", 2, None))
+    for name, parallel, threads in configs:
+        proc, url = shimmy(parallel, args.n_ctx, threads)
         try:
             report[name] = load_test(url, payload, args.clients, args.requests)
         finally:
             stop(proc)
         print(name, json.dumps(report[name]), flush=True)
-    report["b_ratio_parallel2_vs_1"] = round(report["b_shimmy_parallel_2"]["tokens_per_s"]
-                                             / report["b_shimmy_1_slot"]["tokens_per_s"], 2)
+    for base in ("b_shimmy_1_slot", "b_shimmy_1_slot_1_thread"):
+        report[f"b_ratio_parallel2_vs_{base[9:]}"] = round(report["b_shimmy_parallel_2"]["tokens_per_s"]
+                                                            / report[base]["tokens_per_s"], 2)
 
     if not args.skip_llama_server:
-        try:
-            proc, url = llama_server(args.n_ctx)
-        except Exception as exc:  # e.g. starlette-context missing
-            report["c_llama_cpp_server"] = f"skipped: {exc}"
-        else:
+        for name, threads in (("c_llama_cpp_server", CORES), ("c_llama_cpp_server_1_thread", 1)):
             try:
-                report["c_llama_cpp_server"] = load_test(url, payload, args.clients, args.requests)
+                proc, url = llama_server(args.n_ctx, threads)
+            except Exception as exc:  # e.g. starlette-context missing
+                report[name] = f"skipped: {exc}"
+                continue
+            try:
+                report[name] = load_test(url, payload, args.clients, args.requests)
             finally:
                 stop(proc)
-            best = max(report["b_shimmy_1_slot"]["tokens_per_s"], report["b_shimmy_parallel_2"]["tokens_per_s"])
-            report["c_ratio_shimmy_best_vs_llama_cpp_server"] = round(
-                best / report["c_llama_cpp_server"]["tokens_per_s"], 2)
+            print(name, json.dumps(report[name]), flush=True)
+        best_llama = max((r["tokens_per_s"] for k, r in report.items() if k.startswith("c_llama")
+                          and isinstance(r, dict)), default=None)
+        if best_llama:
+            report["c_ratio_shimmy_parallel_2_vs_best_llama_cpp_server"] = round(
+                report["b_shimmy_parallel_2"]["tokens_per_s"] / best_llama, 2)
     print(json.dumps(report, indent=1))
 
 

@@ -167,7 +167,7 @@ def test_async_client_concurrent_streams(server):
     results = asyncio.run(main())
     for parts, finish in results:
         assert finish and finish[-1] in ("stop", "length")
-        assert 0 < parts[-1].usage.completion_tokens <= 12
+        assert 0 < parts[-1].usage.completion_tokens <= 13  # the llama.cpp engine re-tokenizes: may count +1 (reported)
         assert len({p.id for p in parts}) == 1
 
 
