@@ -31,6 +31,8 @@ _LAZY = {
     "drift": ("shimmy_lab.assistant", "drift"),
     "context": ("shimmy_lab.assistant", "context"),
     "tl": ("shimmy_lab.trackers", None),
+    "pl": ("shimmy_lab.plotting", None),
+    "widgets": ("shimmy_lab.widgets", None),
     "errors": ("shimmy_lab.errors", None),
     "engines": ("shimmy_lab.engines", None),
     "datasets": ("shimmy_lab.datasets", None),
