@@ -107,7 +107,7 @@ def constraint_graph(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
     fig.update_yaxes(visible=False, row=1, col=1)
     fig.update_yaxes(title_text="freedom", range=[0, 1.05], row=2, col=1, secondary_y=False)
     fig.update_yaxes(title_text="open", showgrid=False, row=2, col=1, secondary_y=True)
-    fig.update_xaxes(title_text="chapter", row=2, col=1)
+    fig.update_xaxes(title_text="chapter", dtick=1, row=2, col=1)
     return style(fig, "Constraint space", height=650)
 
 
@@ -222,11 +222,11 @@ def engagement_arc(story: Any, level: str = "scene", max_annotations: int = 8) -
                                                                "emotional arc (valence)"))
     for col in ("tension", "curiosity", "arousal"):
         fig.add_trace(G.Scatter(x=x, y=eng[col].astype(float), name=col, mode="lines+markers",
-                                line=dict(color=COLORS[col], shape="spline"),
+                                line=dict(color=COLORS[col]),
                                 hovertext=hov, hoverinfo="text"), 1, 1)
     v = eng["valence"].astype(float)
     fig.add_trace(G.Scatter(x=x, y=v, name="valence", mode="lines", fill="tozeroy",
-                            line=dict(color=COLORS["valence"], shape="spline"),
+                            line=dict(color=COLORS["valence"]),
                             hovertext=hov, hoverinfo="text"), 2, 1)
     ins = table(story, "insights")
     if len(ins):
