@@ -92,6 +92,9 @@ def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
 def _death_positions(story: Any) -> dict[str, int]:
     f = U.table(story, "facts")
     d = f[f["attribute"] == "death"]
+    if len(d) and "quotes" in getattr(story, "tables", {}):
+        told = [not U.quote_mask(story, int(s), int(e)) for s, e in zip(d["start"], d["end"])]
+        d = d[told]
     return {str(k): int(v) for k, v in d.groupby("subject")["start"].min().items()}
 
 
@@ -104,7 +107,11 @@ def _memory_context(text: str, pos: int, sent_loc, sentences: pd.DataFrame) -> b
     return bool(MEMORY_CUES.search(text, lo, max(hi, pos + 1)))
 
 
-def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM) -> list[dict]:
+def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
+               max_per: int = 10**9) -> list[dict]:
+    """Quotes and actions of characters after their death fact (at most ``max_per``
+    per character).  Only death facts told by the narrator count (outside quotes):
+    a death reported in dialogue may be rumour, threat or figure of speech."""
     deaths = _death_positions(story)
     if not deaths:
         return []
@@ -123,11 +130,13 @@ def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM) -> list[
             if am:
                 events.append((int(r.start), am.end(), str(r.character_id), "acts"))
     out, seen = [], set()
+    per: dict[str, int] = defaultdict(int)
     for s, e, cid, how in sorted(events):
         key = (cid, U.unit_at(sloc, s))
-        if key in seen or _memory_context(text, s, sloc, sents):
+        if key in seen or per[cid] >= max_per or _memory_context(text, s, sloc, sents):
             continue
         seen.add(key)
+        per[cid] += 1
         who = names.get(cid, cid)
         out.append(U.insight(
             system, "dead_character_acts", "critical", 0.85 if how == "speaks" else 0.75,

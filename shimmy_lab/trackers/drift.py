@@ -88,7 +88,9 @@ def _signals(narr: str, vocab: Counter | None = None, exclude: Counter | None = 
             past += 1
         elif v.endswith("s") and not v.endswith("ss") and v not in PRESENT and v not in ("was", "has", "is"):
             pres += 1
-    out = {"n": n, "first": first / max(n, 1), "n_first": first, "third": third / max(n, 1),
+    lines = [ln for ln in narr.split("\n") if ln.strip()]
+    verse = len(lines) >= 4 and sum(ln[:1].isspace() or len(ln) < 45 for ln in lines) > 0.6 * len(lines)
+    out = {"verse": verse, "n": n, "first": first / max(n, 1), "n_first": first, "third": third / max(n, 1),
            "present": pres / max(pres + past, 1), "n_tense": pres + past}
     if vocab is not None:
         exclude = exclude or Counter()
@@ -142,7 +144,7 @@ def _baseline(story: Any) -> _Baseline:
 def _paragraph_insights(sig: dict, base: _Baseline, s: int, e: int, min_words: int,
                         topic_threshold: float) -> list[dict]:
     out = []
-    if sig["n"] < min_words:
+    if sig["n"] < min_words or sig.get("verse"):
         return out
     if not base.first_person and sig["first"] >= 0.025 and sig["n_first"] >= 3 \
             and sig["first"] > 1.2 * sig["third"]:
@@ -270,12 +272,12 @@ class _Shadow:
         m["character_id"] = m["character_id"].map(lambda c: idmap.get(str(c), str(c)))
         t["quotes"], t["mentions"] = q, m
         t["facts"] = pd.DataFrame({"subject": sorted(dead), "attribute": "death",
-                                   "start": -1000})  # died before the candidate
+                                   "start": -1000, "end": -999})  # died before the candidate
         self.tables = t
 
 
 def drift(story: Any, candidate: str | None = None, min_words: int = 40,
-          topic_threshold: float = 0.3, voice_threshold: float = 0.5) -> Any:
+          topic_threshold: float = 0.34, voice_threshold: float = 0.5) -> Any:
     """Measure drift of a candidate continuation, or scan the story's own paragraphs.
 
     Parameters
