@@ -64,9 +64,9 @@ def save(story, path: str | Path) -> Path:
     tmp.mkdir()
     try:
         tables = {}
-        for name in schema.TABLES:
-            df = story.tables[name]
-            schema.validate(name, df)
+        for name, df in story.tables.items():  # Story tables, then tracker tables (dna, insights, ...)
+            if name in schema.TABLES:
+                schema.validate(name, df)
             df.to_parquet(tmp / f"{name}.parquet", index=False)
             tables[name] = {"file": f"{name}.parquet", "rows": int(len(df))}
         data = story.text.encode("utf-8")
@@ -148,4 +148,20 @@ def load(path: str | Path):
             out[name] = schema.coerce(name, tables[name])
         except (ValueError, TypeError) as exc:
             raise StoryFormatError(f"{vdir}: table {name!r} does not match the schema: {exc}") from exc
-    return Story(text, title=manifest.get("title"), uns=manifest.get("uns") or {}, tables=out)
+    story = Story(text, title=manifest.get("title"), uns=manifest.get("uns") or {}, tables=out)
+    from ..trackers import schema as tracker_schema
+
+    for name in tables.keys() - schema.TABLES.keys():  # tables written by the narrative systems
+        df = _lists_back(tables[name])
+        story.tables[name] = tracker_schema.coerce(name, df) if name in tracker_schema.TABLES else df
+    return story
+
+
+def _lists_back(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet returns list cells (e.g. ``insights.characters``) as numpy arrays; make them lists."""
+    import numpy as np
+
+    for col in df.columns:
+        if df[col].dtype == object and df[col].map(lambda v: isinstance(v, np.ndarray)).any():
+            df[col] = df[col].map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
+    return df

@@ -124,8 +124,10 @@ class Story:
         """True if text, title and every table are equal (table by table)."""
         if not isinstance(other, Story) or self.text != other.text or self.title != other.title:
             return False
+        if self.tables.keys() != other.tables.keys():
+            return False
         return all(self.tables[n].reset_index(drop=True).equals(
-            other.tables[n].reset_index(drop=True)) for n in schema.TABLES)
+            other.tables[n].reset_index(drop=True)) for n in self.tables)
 
     __eq__ = equals
     __hash__ = None  # type: ignore[assignment]
