@@ -7,21 +7,16 @@ engines then load from it in about a second. Use with
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-#: A prompt that makes SmolLM2 write well past 32 tokens under greedy decoding.
-STORY = [{"role": "user", "content": "Write a long story about a dragon who loves tea."}]
-SHORT = [{"role": "user", "content": "Write one sentence about a lighthouse keeper."}]
 
 
 @pytest.fixture(scope="session")
 def torch_threads():
-    """Two intra-op threads at most (the test machines are small)."""
+    """One intra-op thread: decoding a 135M model is memory-bound (1 thread is as fast
+    as 2 here) and a single thread degrades gracefully when the machine is busy."""
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(1)
     return torch.get_num_threads()
 
 

@@ -7,10 +7,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest_torch import STORY  # noqa: E402
 from shimmy_lab.engines.params import GenerationParams  # noqa: E402
 from shimmy_lab.errors import ModelNotFoundError  # noqa: E402
+
+pytest.register_assert_rewrite("torch_engine_cases")
 from torch_engine_cases import *  # noqa: E402,F401,F403
+from torch_engine_cases import STORY  # noqa: E402
 
 pytest_plugins = ["conftest_torch"]
 pytestmark = pytest.mark.slow

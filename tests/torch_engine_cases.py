@@ -1,5 +1,8 @@
-"""Checks shared by the two torch engines; a test module imports them with
-``from torch_engine_cases import *`` and defines an ``engine`` fixture."""
+"""Checks shared by the two torch engines.
+
+A test module calls ``pytest.register_assert_rewrite("torch_engine_cases")``, imports
+them with ``from torch_engine_cases import *`` and defines an ``engine`` fixture.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ import math
 
 import pytest
 
-from conftest_torch import SHORT, STORY
 from openai_schema import validate_openai
 from shimmy_lab.errors import ContextLengthExceededError, UnsupportedParameterError
 
-__all__ = [name for name in dir() if name.startswith("test_")]  # filled in at the end
+#: A prompt that makes SmolLM2 write well past 32 tokens under greedy decoding.
+STORY = [{"role": "user", "content": "Write a long story about a dragon who loves tea."}]
+SHORT = [{"role": "user", "content": "Write one sentence about a lighthouse keeper."}]
 
 
 def chat_text(out):
@@ -19,15 +23,15 @@ def chat_text(out):
 
 
 def test_chat_is_openai_shaped(engine):
-    out = validate_openai(engine.chat(SHORT, max_tokens=24, temperature=0, seed=1), "CreateChatCompletionResponse")
+    out = validate_openai(engine.chat(SHORT, max_tokens=16, temperature=0, seed=1), "CreateChatCompletionResponse")
     assert len(chat_text(out).split()) >= 3 and out["model"] == engine.model_id
-    assert 0 < out["usage"]["completion_tokens"] <= 24
+    assert 0 < out["usage"]["completion_tokens"] <= 16
     assert out["usage"]["prompt_tokens"] == len(engine.tokenize(engine.render_chat(SHORT)))
 
 
 def test_stream_matches_non_stream_under_greedy(engine):
-    full = chat_text(engine.chat(STORY, max_tokens=20, temperature=0))
-    chunks = list(engine.chat(STORY, max_tokens=20, temperature=0, stream=True,
+    full = chat_text(engine.chat(STORY, max_tokens=12, temperature=0))
+    chunks = list(engine.chat(STORY, max_tokens=12, temperature=0, stream=True,
                               stream_options={"include_usage": True}))
     for c in chunks:
         validate_openai(c, "CreateChatCompletionStreamResponse")
@@ -35,32 +39,32 @@ def test_stream_matches_non_stream_under_greedy(engine):
     assert len(chunks) > 5  # streamed token by token, not in one piece
     streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert streamed == full
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 20
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 12
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"
 
 
 def test_stop_sequence(engine):
-    full = chat_text(engine.chat(STORY, max_tokens=24, temperature=0))
+    full = chat_text(engine.chat(STORY, max_tokens=16, temperature=0))
     word = full.split()[4]
-    out = validate_openai(engine.chat(STORY, max_tokens=24, temperature=0, stop=[word, "zzzz"]),
+    out = validate_openai(engine.chat(STORY, max_tokens=16, temperature=0, stop=[word, "zzzz"]),
                           "CreateChatCompletionResponse")
     assert chat_text(out) == full[: full.index(word)]
     assert out["choices"][0]["finish_reason"] == "stop"
 
 
 def test_seed_reproducibility(engine):
-    kw = dict(max_tokens=16, temperature=1.0, top_p=0.95)
+    kw = dict(max_tokens=8, temperature=1.5)
     a = chat_text(engine.chat(SHORT, seed=11, **kw))
     assert a == chat_text(engine.chat(SHORT, seed=11, **kw))
     others = {chat_text(engine.chat(SHORT, seed=s, **kw)) for s in (12, 13)}
     assert others != {a}
 
 
-def test_n_choices_are_reproducible_and_distinct(engine):
-    out = validate_openai(engine.chat(SHORT, max_tokens=8, temperature=1.0, seed=3, n=2),
+def test_n_choices_are_reproducible(engine):
+    out = validate_openai(engine.chat(SHORT, max_tokens=4, temperature=1.0, seed=3, n=2),
                           "CreateChatCompletionResponse")
     assert [c["index"] for c in out["choices"]] == [0, 1]
-    again = engine.chat(SHORT, max_tokens=8, temperature=1.0, seed=3, n=2)
+    again = engine.chat(SHORT, max_tokens=4, temperature=1.0, seed=3, n=2)
     assert [chat_text({"choices": [c]}) for c in out["choices"]] == [
         chat_text({"choices": [c]}) for c in again["choices"]]
 
@@ -112,4 +116,4 @@ def test_tokenize_detokenize_embed(engine):
     assert dot(a, b) > dot(a, c)
 
 
-__all__ = [name for name in dir() if name.startswith("test_")]
+__all__ = ["STORY", "SHORT"] + [name for name in dir() if name.startswith("test_")]

@@ -90,6 +90,7 @@ class TransformersEngine(Engine):
         )
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5.x
+        self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -119,7 +120,7 @@ class TransformersEngine(Engine):
 
         model = self.model
         cache = DynamicCache(config=model.config)
-        kwargs = {self._cache_kw: cache, "use_cache": True, "logits_to_keep": 1}
+        kwargs = {self._cache_kw: cache, "use_cache": True, **self._keep_kw}
 
         @torch.inference_mode()
         def forward(ids: list[int]) -> torch.Tensor:
