@@ -11,7 +11,7 @@ import math
 import pytest
 
 from openai_schema import validate_openai
-from shimmy_lab.errors import ContextLengthExceededError, UnsupportedParameterError
+from shimmy_lab.errors import ContextLengthExceededError, InvalidParameterError, UnsupportedParameterError
 
 #: A prompt that makes SmolLM2 write well past 32 tokens under greedy decoding.
 STORY = [{"role": "user", "content": "Write a long story about a dragon who loves tea."}]
@@ -81,6 +81,17 @@ def test_logprobs(engine):
         assert e["top_logprobs"][0]["token"] == e["token"]
         assert e["top_logprobs"][0]["logprob"] == pytest.approx(e["logprob"])
         assert sum(math.exp(t["logprob"]) for t in e["top_logprobs"]) <= 1 + 1e-5
+
+
+def test_logit_bias(engine):
+    first = engine.chat(SHORT, max_tokens=1, temperature=0, logprobs=True)["choices"][0]["logprobs"]["content"][0]
+    banned = engine.tokenize(first["token"])
+    assert len(banned) == 1
+    out = engine.chat(SHORT, max_tokens=1, temperature=0, logprobs=True, logit_bias={banned[0]: -100})
+    assert out["choices"][0]["logprobs"]["content"][0]["token"] != first["token"]
+    with pytest.raises(InvalidParameterError, match="outside the vocabulary") as exc:
+        engine.chat(SHORT, stream=True, logit_bias={10**7: 1})  # raised before anything streams
+    assert exc.value.param == "logit_bias"
 
 
 def test_complete_text_completion(engine):

@@ -22,10 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..errors import InvalidParameterError, ModelNotFoundError, UnsupportedParameterError
+from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep
 from .params import GenerationParams
-from .sampling import (check_extra, end_of_generation_ids, reject_unsupported, resolve_context, token_loop,
+from .sampling import (check_extra, check_params, end_of_generation_ids, resolve_context, token_loop,
                        torch_dtype)
 
 __all__ = ["SafetensorsEngine", "load_chat_template", "render_template"]
@@ -163,10 +163,7 @@ class SafetensorsEngine(Engine):
         return render_template(self.chat_template, messages, **{k: v or "" for k, v in self.special_tokens.items()})
 
     def _params(self, kwargs: dict[str, Any]) -> GenerationParams:
-        try:
-            return super()._params(kwargs)
-        except UnsupportedParameterError as exc:
-            raise reject_unsupported(exc) from None
+        return check_params(self, kwargs, self.model.cfg.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
         import torch

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["Sampler", "token_loop", "end_of_generation_ids", "RESPONSE_FORMAT_HINT", "reject_unsupported",
-           "torch_dtype", "resolve_context", "check_extra"]
+           "torch_dtype", "resolve_context", "check_extra", "check_params"]
 
 #: Tokens that end a turn in common chat vocabularies (llama.cpp calls them "EOG" tokens).
 EOG_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>", "</s>")
@@ -52,6 +52,23 @@ def reject_unsupported(exc: UnsupportedParameterError) -> UnsupportedParameterEr
     if exc.param == "response_format":
         return UnsupportedParameterError("response_format", exc.engine, RESPONSE_FORMAT_HINT)
     return exc
+
+
+def check_params(engine: Any, kwargs: dict[str, Any], vocab_size: int) -> GenerationParams:
+    """``Engine._params`` for the torch engines: the base checks, the ``response_format``
+    hint, and ``logit_bias`` ids checked against the vocabulary before anything streams."""
+    from .base import Engine
+
+    try:
+        params = Engine._params(engine, kwargs)
+    except UnsupportedParameterError as exc:
+        raise reject_unsupported(exc) from None
+    bad = [t for t in params.logit_bias if not 0 <= t < vocab_size]
+    if bad:
+        raise InvalidParameterError(
+            f"logit_bias has token id(s) outside the vocabulary (0..{vocab_size - 1}): {bad[:5]}.", param="logit_bias"
+        )
+    return params
 
 
 #: llama.cpp options that mean nothing here; accepted and ignored silently.

@@ -18,10 +18,10 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from ..errors import InvalidParameterError, ModelNotFoundError, UnsupportedParameterError
+from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep
 from .params import GenerationParams
-from .sampling import (check_extra, end_of_generation_ids, reject_unsupported, resolve_context, token_loop,
+from .sampling import (check_extra, check_params, end_of_generation_ids, resolve_context, token_loop,
                        torch_dtype)
 
 __all__ = ["TransformersEngine"]
@@ -110,10 +110,7 @@ class TransformersEngine(Engine):
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _params(self, kwargs: dict[str, Any]) -> GenerationParams:
-        try:
-            return super()._params(kwargs)
-        except UnsupportedParameterError as exc:
-            raise reject_unsupported(exc) from None
+        return check_params(self, kwargs, self.model.config.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
         from transformers import DynamicCache
