@@ -39,7 +39,8 @@ class NarrativeSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    enabled: bool = Field(False, description="Attach narrative context and insights to generations.")
+    enabled: bool = Field(True, description="Attach narrative context and insights to generations "
+                          "that name a story (metadata.story_id or X-Shimmy-Story).")
     assertiveness: float = Field(0.5, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
 
 

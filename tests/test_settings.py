@@ -20,7 +20,7 @@ def clean_env(monkeypatch, tmp_path):
 def test_defaults():
     s = Settings.load()
     assert (s.host, s.port, s.api_keys, s.cors_origins, s.parallel) == ("127.0.0.1", 11435, [], [], 1)
-    assert s.narrative.enabled is False and 0 <= s.narrative.assertiveness <= 1
+    assert s.narrative.enabled is True and 0 <= s.narrative.assertiveness <= 1
     assert set(s.sources().values()) == {"default"}
 
 
@@ -29,10 +29,10 @@ def test_precedence(monkeypatch, tmp_path):
         'port = 9001\nhost = "0.0.0.0"\nparallel = 3\nlog_level = "DEBUG"\n[narrative]\nassertiveness = 0.8\n')
     monkeypatch.setenv("SHIMMY_PORT", "9002")
     monkeypatch.setenv("SHIMMY_PARALLEL", "4")
-    monkeypatch.setenv("SHIMMY_NARRATIVE_ENABLED", "true")
+    monkeypatch.setenv("SHIMMY_NARRATIVE_ENABLED", "false")
     s = Settings.load(parallel=5, queue_size=None)
     assert (s.port, s.host, s.parallel, s.log_level) == (9002, "0.0.0.0", 5, "debug")
-    assert s.narrative.enabled is True and s.narrative.assertiveness == 0.8
+    assert s.narrative.enabled is False and s.narrative.assertiveness == 0.8
     src = s.sources()
     assert src["parallel"] == "cli" and src["port"] == "env" and src["host"].startswith("toml:")
     assert src["narrative.enabled"] == "env" and src["narrative.assertiveness"].startswith("toml:")

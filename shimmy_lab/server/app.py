@@ -51,6 +51,7 @@ def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> 
     from ..settings import Settings
     from .errors import install_error_handlers
     from .metrics import Metrics
+    from .narrative import router as narrative_router
     from .routes_openai import router
     from .scheduler import SchedulerPool
 
@@ -74,6 +75,7 @@ def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> 
 
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(narrative_router)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

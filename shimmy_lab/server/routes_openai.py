@@ -19,11 +19,13 @@ from typing import Any, AsyncIterator, Iterator, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from ..engines import openai_shapes as shapes
 from ..engines.base import check_messages
 from ..engines.params import GenerationParams
 from ..errors import InvalidParameterError, ModelNotFoundError, ShimmyError, UnsupportedParameterError
+from .narrative import story_for_request
 from .schemas import ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest, TokenizeRequest
 
 __all__ = ["router"]
@@ -73,8 +75,12 @@ def _has_text(chunk: dict[str, Any]) -> bool:
 
 
 async def _generate(request: Request, model: str | None, make, include_usage: bool, stream: bool,
-                    collect) -> Any:
-    """Run a generation job; answer with SSE or with the collected object."""
+                    collect, job: Any = None) -> Any:
+    """Run a generation job; answer with SSE or with the collected object.
+
+    ``job`` (a :class:`~shimmy_lab.server.narrative.NarrativeJob`) adds the story side:
+    the ``narrative`` object, and the choice of the best of N candidates.
+    """
     app = request.app
     t0 = time.perf_counter()
     sched = await app.state.pool.get(model)
@@ -104,7 +110,13 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
             await agen.aclose()
         if cancel.is_set() and await request.is_disconnected():
             return JSONResponse({}, status_code=499)
-        return JSONResponse(collect(iter(chunks)))
+        result = collect(iter(chunks))
+        if job is not None:
+            texts = [c["message"]["content"] or "" for c in result["choices"]]
+            best, result["narrative"] = await run_in_threadpool(job.finish, texts)
+            if job.stabilize > 1:
+                result["choices"] = [{**result["choices"][best], "index": 0}]
+        return JSONResponse(result)
 
     try:  # errors before the first chunk (bad parameters, context too long) are plain HTTP errors
         head = await agen.__anext__()
@@ -117,16 +129,35 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
     async def events() -> AsyncIterator[str]:
         try:
             pending = [head] if head is not None else []
+            buffered = job is not None and job.stabilize > 1  # best of N: choose, then send
+            texts: dict[int, list[str]] = {}
+            kept: list[dict[str, Any]] = []
             while True:
                 for chunk in pending:
                     observe(chunk)
+                    for choice in chunk.get("choices") or ():
+                        texts.setdefault(choice["index"], []).append(choice["delta"].get("content") or "")
                     if chunk.get("usage") and not chunk.get("choices") and not include_usage:
                         continue
-                    yield _sse(chunk)
+                    if job is None:
+                        yield _sse(chunk)
+                        continue
+                    if kept and not buffered:  # hold one chunk back: the narrative rides on the last
+                        yield _sse(kept.pop())
+                    kept.append(chunk)
                 try:
                     pending = [await agen.__anext__()]
                 except StopAsyncIteration:
                     break
+            if job is not None:
+                n = max(texts) + 1 if texts else 1
+                best, narrative = await run_in_threadpool(job.finish, ["".join(texts.get(i, [])) for i in range(n)])
+                if buffered:
+                    kept = [_reindex(c) for c in kept if not c["choices"] or c["choices"][0]["index"] == best]
+                for chunk in kept[:-1]:
+                    yield _sse(chunk)
+                last = kept[-1] if kept else {"object": "chat.completion.chunk", "choices": []}
+                yield _sse({**last, "narrative": narrative})
             yield "data: [DONE]\n\n"
         except ShimmyError as exc:
             yield _sse(exc.to_openai())
@@ -139,6 +170,11 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
             await agen.aclose()
 
     return SSEResponse(events())
+
+
+def _reindex(chunk: dict[str, Any]) -> dict[str, Any]:
+    """A chunk of the chosen candidate, sent as choice 0."""
+    return {**chunk, "choices": [{**c, "index": 0} for c in chunk["choices"]]}
 
 
 def _watch_disconnect(request: Request, cancel: threading.Event):
@@ -174,6 +210,11 @@ async def chat_completions(request: Request):
     _validate(kwargs)
     messages = check_messages([m.plain() for m in body.messages])
     app = request.app
+    job = story_for_request(request, body.metadata)
+    if job is not None:
+        messages = job.messages(messages)
+        if job.stabilize > 1:
+            kwargs["n"] = job.stabilize
 
     def make(engine) -> Iterator[dict[str, Any]]:
         if app.state.settings.max_prompt_tokens is not None:
@@ -181,7 +222,7 @@ async def chat_completions(request: Request):
         return engine.chat(messages, stream=True, stream_options={"include_usage": True}, **kwargs)
 
     return await _generate(request, body.model, make, body.include_usage, bool(body.stream),
-                           shapes.collect_chat_chunks)
+                           shapes.collect_chat_chunks, job)
 
 
 # ---------------------------------------------------------------------------- completions
