@@ -120,7 +120,7 @@ def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
     sloc = U.locator(story, "sentences", "sentence")
     events: list[tuple[int, int, str, str]] = []
     q = U.table(story, "quotes")
-    for r in q[q["speaker"].isin(list(deaths))].itertuples():
+    for r in q[q["speaker"].astype(object).isin(list(deaths))].itertuples():
         if int(r.start) > deaths[str(r.speaker)] and float(r.confidence) >= 0.5:
             events.append((int(r.start), int(r.end), str(r.speaker), "speaks"))
     m = U.table(story, "mentions")
