@@ -33,6 +33,7 @@ _LAZY = {
     "tl": ("shimmy_lab.trackers", None),
     "pl": ("shimmy_lab.plotting", None),
     "widgets": ("shimmy_lab.widgets", None),
+    "experiments": ("shimmy_lab.experiments", None),
     "errors": ("shimmy_lab.errors", None),
     "engines": ("shimmy_lab.engines", None),
     "datasets": ("shimmy_lab.datasets", None),

@@ -66,24 +66,60 @@ def search_paths() -> list[tuple[str, Path]]:
     return paths
 
 
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+
+def _gguf_value(fh, vtype: int):
+    import struct
+
+    if vtype in _GGUF_SCALARS:
+        fmt = "<" + _GGUF_SCALARS[vtype]
+        return struct.unpack(fmt, fh.read(struct.calcsize(fmt)))[0]
+    if vtype == 8:  # string
+        (n,) = struct.unpack("<Q", fh.read(8))
+        return fh.read(n).decode("utf-8", "replace")
+    if vtype == 9:  # array: element type, count, elements
+        etype, count = struct.unpack("<IQ", fh.read(12))
+        return [_gguf_value(fh, etype) for _ in range(count)]
+    raise ValueError(f"unknown GGUF value type {vtype}")
+
+
 @functools.lru_cache(maxsize=256)
 def _gguf_meta(path: str, mtime: float) -> tuple[int | None, str | None]:
-    """(context_length, quantization) from a GGUF header; (None, None) if unreadable."""
-    try:
-        from gguf import GGUFReader, LlamaFileType
+    """(context_length, quantization) from a GGUF header; (None, None) if unreadable.
 
-        reader = GGUFReader(path, "r")
-    except Exception:
+    Reads the key/value header only until both keys are found (they come before the
+    tokenizer's large arrays), so it costs microseconds, not a parse of the vocabulary.
+    """
+    import struct
+
+    ctx = ftype = None
+    try:
+        with open(path, "rb") as fh:
+            magic, _version, _n_tensors, n_kv = struct.unpack("<4sIQQ", fh.read(24))
+            if magic != b"GGUF":
+                return None, None
+            for _ in range(n_kv):
+                (n,) = struct.unpack("<Q", fh.read(8))
+                key = fh.read(n).decode("utf-8", "replace")
+                (vtype,) = struct.unpack("<I", fh.read(4))
+                value = _gguf_value(fh, vtype)
+                if key.endswith(".context_length"):
+                    ctx = int(value)
+                elif key == "general.file_type":
+                    ftype = int(value)
+                if ctx is not None and ftype is not None:
+                    break
+    except (OSError, struct.error, ValueError):
         return None, None
-    ctx = quant = None
-    for name, field in reader.fields.items():
-        if name.endswith(".context_length"):
-            ctx = int(field.parts[field.data[0]][0])
-        elif name == "general.file_type":
-            try:
-                quant = LlamaFileType(int(field.parts[field.data[0]][0])).name.replace("MOSTLY_", "")
-            except ValueError:
-                quant = None
+    quant = None
+    if ftype is not None:
+        try:
+            from gguf import LlamaFileType
+
+            quant = LlamaFileType(ftype).name.replace("MOSTLY_", "")
+        except (ImportError, ValueError):
+            quant = f"file_type_{ftype}"
     return ctx, quant
 
 
