@@ -25,14 +25,20 @@ __all__ = ["convert", "load_gguf_model", "export_pretrained"]
 
 
 def load_gguf_model(gguf_path: str | Path, dtype: str = "float32") -> tuple[Any, Any]:
-    """Load ``(model, tokenizer)`` from a GGUF file with transformers (dequantized).
+    """Load ``(model, tokenizer)`` from a GGUF file with transformers, dequantized to ``dtype``.
+
+    Dequantization is asked for explicitly: recent transformers versions otherwise keep
+    the GGUF blocks packed when a matmul kernel is installed, and packed weights can
+    neither be saved as plain safetensors nor compared with the native engine.
 
     Raises
     ------
     ModelNotFoundError
         If the file does not exist.
     """
-    import torch  # noqa: F401  (transformers needs it; imported here to fail early)
+    import inspect
+
+    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .sampling import torch_dtype
@@ -40,9 +46,12 @@ def load_gguf_model(gguf_path: str | Path, dtype: str = "float32") -> tuple[Any,
     path = Path(gguf_path).expanduser()
     if not path.is_file():
         raise ModelNotFoundError(str(path))
+    extra: dict[str, Any] = {"gguf_file": path.name}
+    gguf_config = getattr(transformers, "GgufConfig", None)
+    if gguf_config is not None and "dequantize" in inspect.signature(gguf_config).parameters:
+        extra["quantization_config"] = gguf_config(dequantize=True)
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                 dtype=torch_dtype(dtype)).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), dtype=torch_dtype(dtype), **extra).eval()
     return model, tokenizer
 
 

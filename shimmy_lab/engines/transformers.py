@@ -26,6 +26,7 @@ from .sampling import (check_extra, check_params, end_of_generation_ids, resolve
 
 __all__ = ["TransformersEngine"]
 
+
 class TransformersEngine(Engine):
     """Causal LM through ``transformers.AutoModelForCausalLM``.
 
@@ -33,7 +34,8 @@ class TransformersEngine(Engine):
     ----------
     path : str or Path
         A model directory (``config.json`` + weights) or a ``.gguf`` file
-        (loaded with ``gguf_file=``, dequantized to ``dtype``; needs ``gguf``).
+        (loaded with ``gguf_file=``, dequantized to ``dtype``; needs ``accelerate``
+        and ``gguf``).
     model_id : str, optional
         Id reported in responses; default the directory or file name.
     n_ctx : int, optional
@@ -66,9 +68,13 @@ class TransformersEngine(Engine):
         if n_threads:
             torch.set_num_threads(int(n_threads))
         self.dtype = torch_dtype(dtype)
-        where, extra = (str(self.path.parent), {"gguf_file": self.path.name}) if is_gguf else (str(self.path), {})
-        self.tokenizer = AutoTokenizer.from_pretrained(where, **extra)
-        self.model = AutoModelForCausalLM.from_pretrained(where, dtype=self.dtype, **extra).eval()
+        if is_gguf:
+            from .convert import load_gguf_model
+
+            self.model, self.tokenizer = load_gguf_model(self.path, dtype)
+        else:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+            self.model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=self.dtype).eval()
         self.model.requires_grad_(False)
         config = self.model.config
         trained = int(getattr(config, "max_position_embeddings", None) or 2048)
