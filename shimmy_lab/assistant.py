@@ -132,12 +132,20 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
             log.warning("narrative system %s failed: %s", name, exc)
             failed[name] = f"{type(exc).__name__}: {exc}"
         timings[name] = round(time.perf_counter() - t0, 4)
-    ins = rank(U.table(story, "insights"))
+    from .plugins import publish_story
+
+    plugin_rows, plugins_failed = publish_story(story)
+    ins = U.table(story, "insights")
+    if plugin_rows:
+        extra = pd.DataFrame(plugin_rows)
+        extra["insight_id"] = [f"{r['system']}-{i}" for i, r in enumerate(plugin_rows)]
+        ins = pd.concat([ins, schema.coerce("insights", extra)], ignore_index=True)
+    ins = rank(ins)
     if assertiveness < 0.3:
         ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
     story.tables["insights"] = ins
     U.record_params(story, "assistant", systems=run, assertiveness=float(assertiveness),
-                    seconds=timings, failed=failed)
+                    seconds=timings, failed=failed, plugins_failed=plugins_failed)
     return story
 
 

@@ -78,7 +78,7 @@ def _summary(story_id: str, story: Any) -> dict[str, Any]:
 def _analyze(story: Any, settings: Any) -> Any:
     from ..assistant import analyze
 
-    return analyze(story, settings=settings)
+    return analyze(story, settings=settings)  # the whole Settings: [narrative] is read from it
 
 
 @router.post("/narrative/stories", status_code=201)
@@ -88,11 +88,11 @@ async def create_story(request: Request):
 
     body = await parse(request, StoryCreate)
     lab = request.app.state.lab
-    narrative = request.app.state.settings.narrative
+    settings = request.app.state.settings
 
     def build():
         story = Story.from_text(body.text, title=body.title)
-        return _analyze(story, narrative) if body.analyze else story
+        return _analyze(story, settings) if body.analyze else story
 
     story = await run_in_threadpool(build)
     with _LOCK:
@@ -125,7 +125,7 @@ def append_text(app: Any, story_id: str, story: Any, text: str) -> None:
     """Append ``text`` to a story, re-run the narrative systems, tell the lab's listeners."""
     with _LOCK:
         story.append(text)
-        _analyze(story, app.state.settings.narrative)
+        _analyze(story, app.state.settings)
     app.state.lab.notify("story_changed", story_id)
 
 
