@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.shimmy-installed
 # torch is pinned through constraints.txt: an unpinned torch pulls a multi-GB CUDA build.
 PIP_INSTALL := $(PIP) install --constraint constraints.txt
 
-.PHONY: install run test bench clean
+.PHONY: install browser run test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,14 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/shimmy-lab serve
 
-test: install
+# The story page is tested in a real headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
+	  else echo "chromium is missing (apt-get install chromium); the browser test will be skipped"; fi; }
+
+test: install browser
 	$(PY) -m pytest
 
 bench: install

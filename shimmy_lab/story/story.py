@@ -73,7 +73,8 @@ class Story:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         t0 = time.perf_counter()
         self.text += text
-        analyse(self)
+        if self.text.strip():  # nothing to read in an empty or blank text: the tables stay empty
+            analyse(self)
         log = self.uns.setdefault("log", [])
         log.append({"op": "append", "chars": len(text),
                     "seconds": round(time.perf_counter() - t0, 4)})
