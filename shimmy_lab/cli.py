@@ -19,12 +19,15 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
+from .cli_eval import eval_app
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="shimmy-lab: local LLM engines, an OpenAI-compatible server, narrative tools.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the merged settings.")
 app.add_typer(config_app, name="config")
+app.add_typer(eval_app, name="eval")
 
 
 def _settings_options() -> list[tuple[str, str, Any, Any]]:
