@@ -227,6 +227,7 @@ class Engine(ABC):
         """
         scanner = _StopScanner(params.stop)
         ids: list[int] = []
+        waiting: list[TokenStep] = []  # tokens whose text is an incomplete UTF-8 sequence so far
         emitted = ""
         n = 0
         for step in self._generate_ids(prompt_ids, params, max_new):
@@ -234,9 +235,14 @@ class Engine(ABC):
             ids.append(step.token_id)
             full = self.detokenize(ids)
             if full.endswith("\ufffd"):  # incomplete UTF-8 sequence: wait for the next token
+                waiting.append(step)
                 continue
             piece, emitted = full[len(emitted):], full
-            lps = [self._logprob_entry(step, piece, params.top_logprobs)] if params.logprobs else []
+            lps = []
+            if params.logprobs:  # one entry per token; a split character's text goes on its last token
+                lps = [self._logprob_entry(w, "", params.top_logprobs) for w in waiting]
+                lps.append(self._logprob_entry(step, piece, params.top_logprobs))
+            waiting = []
             out = scanner.feed(piece)
             if scanner.stopped:
                 yield out, lps, "stop", n

@@ -135,7 +135,7 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
             while True:
                 for chunk in pending:
                     observe(chunk)
-                    for choice in chunk.get("choices") or ():
+                    for choice in chunk.get("choices") or () if job is not None else ():
                         texts.setdefault(choice["index"], []).append(choice["delta"].get("content") or "")
                     if chunk.get("usage") and not chunk.get("choices") and not include_usage:
                         continue
