@@ -97,6 +97,12 @@ class ModelNotFoundError(ShimmyError, LookupError):
         self.available = available
 
 
+class UnsupportedModelError(ShimmyError, ValueError):
+    """The model files cannot be run by this engine (architecture, layout, weights)."""
+
+    default_code = "unsupported_model"
+
+
 class EngineNotFoundError(ShimmyError, LookupError):
     """An unknown engine name was asked for."""
 

@@ -21,17 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ShimmyError
+from ..errors import UnsupportedModelError
 
 __all__ = ["LlamaConfig", "Llama", "KVCache", "UnsupportedModelError", "load_llama"]
 
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
-
-
-class UnsupportedModelError(ShimmyError, ValueError):
-    """The model directory is not a Llama-architecture checkpoint this engine can run."""
-
-    default_code = "unsupported_model"
 
 
 @dataclass(frozen=True)
