@@ -12,7 +12,12 @@ with ``logit_bias`` so that every request generates exactly ``--tokens`` tokens.
 
 Usage::
 
-    python benchmarks/server.py [--tokens 64] [--reps 5] [--clients 4] [--requests 3]
+    python benchmarks/server.py [--tokens 64] [--reps 5] [--clients 4] [--rounds 5]
+
+(b) and (c) run interleaved: all servers are up at once (idle ones use no CPU) and
+take turns, one burst of ``--clients`` concurrent streams each, for ``--rounds``
+rounds; ratios are medians of per-round ratios, which keeps them meaningful on a
+machine shared with other work.
 """
 
 from __future__ import annotations
@@ -112,25 +117,23 @@ def stream_once(client: httpx.Client, url: str, payload: dict) -> tuple[int, flo
     return tokens or pieces, ttft or float("nan")
 
 
-def load_test(url: str, payload: dict, clients: int, requests: int) -> dict:
-    """``clients`` threads, each sending ``requests`` streamed chats one after another."""
+def burst(url: str, payload: dict, clients: int) -> dict:
+    """``clients`` streamed chats sent at once; tokens/s over the burst and the TTFTs."""
     results: list[tuple[int, float]] = []
     errors: list[str] = []
     lock = threading.Lock()
 
     def worker():
-        with httpx.Client() as c:
-            for _ in range(requests):
-                try:
-                    res = stream_once(c, url, payload)
-                except httpx.HTTPError as exc:
-                    with lock:
-                        errors.append(type(exc).__name__)
-                    continue
-                with lock:
-                    results.append(res)
+        try:
+            with httpx.Client() as c:
+                res = stream_once(c, url, payload)
+        except httpx.HTTPError as exc:
+            with lock:
+                errors.append(type(exc).__name__)
+            return
+        with lock:
+            results.append(res)
 
-    stream_once(httpx.Client(), url, payload)  # warm-up
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     t0 = time.perf_counter()
     for t in threads:
@@ -139,17 +142,39 @@ def load_test(url: str, payload: dict, clients: int, requests: int) -> dict:
         t.join()
     wall = time.perf_counter() - t0
     tokens = sum(r[0] for r in results)
-    return {"tokens": tokens, "seconds": round(wall, 2), "tokens_per_s": round(tokens / wall, 1),
-            "ttft_median_s": round(statistics.median(r[1] for r in results), 3) if results else None,
-            "complete_streams": sum(r[0] == payload["max_tokens"] for r in results),
-            "requests": clients * requests, "errors": len(errors)}
+    return {"tokens_per_s": tokens / wall, "ttfts": [r[1] for r in results], "errors": len(errors),
+            "complete": sum(r[0] == payload["max_tokens"] for r in results)}
 
 
-def direct_vs_http(tokens: int, reps: int, eos: list[int], n_ctx: int) -> dict:
+def interleaved(servers: dict[str, str], payload: dict, clients: int, rounds: int) -> dict[str, list[dict]]:
+    """Bursts against every server in turn, ``rounds`` times (rotating the order), so that
+    load from elsewhere on the machine falls on all of them alike."""
+    names = list(servers)
+    for name in names:  # warm-up
+        stream_once(httpx.Client(), servers[name], payload)
+    out: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            out[name].append(burst(servers[name], payload, clients))
+    return out
+
+
+def summary(bursts: list[dict]) -> dict:
+    return {"tokens_per_s_median": round(statistics.median(b["tokens_per_s"] for b in bursts), 1),
+            "ttft_median_s": round(statistics.median(t for b in bursts for t in b["ttfts"]), 3),
+            "complete_streams": sum(b["complete"] for b in bursts), "errors": sum(b["errors"] for b in bursts)}
+
+
+def ratio(a: list[dict], b: list[dict]) -> float:
+    """Median over rounds of tokens/s(a) / tokens/s(b)."""
+    return round(statistics.median(x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(a, b)), 2)
+
+
+def direct_vs_http(tokens: int, reps: int, eos: list[int], n_ctx: int, threads: int) -> dict:
     from shimmy_lab.engines import load_engine
 
-    proc, url = shimmy(1, n_ctx)
-    eng = load_engine(n_ctx=n_ctx, n_threads=CORES)
+    proc, url = shimmy(1, n_ctx, threads)
+    eng = load_engine(n_ctx=n_ctx, n_threads=threads)
     params = {k: v for k, v in body(tokens, eos).items() if k not in ("model", "messages")}
     direct, http = [], []
     try:
@@ -168,7 +193,9 @@ def direct_vs_http(tokens: int, reps: int, eos: list[int], n_ctx: int) -> dict:
         stop(proc)
         eng.close()
     d, h = statistics.median(direct), statistics.median(http)
-    return {"direct_median_s": round(d, 4), "http_median_s": round(h, 4), "ratio": round(h / d, 3)}
+    pairs = statistics.median(b / a for a, b in zip(direct, http))
+    return {"direct_median_s": round(d, 4), "http_median_s": round(h, 4), "ratio_of_medians": round(h / d, 3),
+            "median_pair_ratio": round(pairs, 3)}
 
 
 def main() -> None:
@@ -176,8 +203,9 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--requests", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5, help="bursts of --clients requests per server")
     ap.add_argument("--n-ctx", type=int, default=2048)
+    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads for (a), direct and HTTP alike")
     ap.add_argument("--skip-llama-server", action="store_true")
     args = ap.parse_args()
 
@@ -187,40 +215,38 @@ def main() -> None:
     eos = sorted({probe.llm.token_eos(), *probe.tokenize("<|im_end|><|endoftext|>", add_special=False)})
     probe.close()
 
-    report: dict = {"machine": {"cores": CORES}, "tokens_per_request": args.tokens}
-    report["a_direct_vs_http"] = direct_vs_http(args.tokens, args.reps, eos, args.n_ctx)
-    print(json.dumps(report["a_direct_vs_http"]), flush=True)
+    report: dict = {"machine": {"cores": CORES, "load_avg_at_start": os.getloadavg()[0]},
+                    "tokens_per_request": args.tokens}
+    report["direct_vs_http"] = direct_vs_http(args.tokens, args.reps, eos, args.n_ctx, args.threads)
+    print(json.dumps(report["direct_vs_http"]), flush=True)
 
     payload = body(args.tokens, eos, stream=True)
-    configs = (("b_shimmy_1_slot", 1, None), ("b_shimmy_1_slot_1_thread", 1, 1), ("b_shimmy_parallel_2", 2, None))
-    for name, parallel, threads in configs:
-        proc, url = shimmy(parallel, args.n_ctx, threads)
-        try:
-            report[name] = load_test(url, payload, args.clients, args.requests)
-        finally:
+    procs, servers = [], {}
+    try:
+        for name, parallel, threads in (("shimmy_1_slot", 1, None), ("shimmy_1_slot_1_thread", 1, 1),
+                                        ("shimmy_parallel_2", 2, None)):
+            proc, servers[name] = shimmy(parallel, args.n_ctx, threads)
+            procs.append(proc)
+        if not args.skip_llama_server:
+            for name, threads in (("llama_cpp_server", CORES), ("llama_cpp_server_1_thread", 1)):
+                try:
+                    proc, servers[name] = llama_server(args.n_ctx, threads)
+                    procs.append(proc)
+                except Exception as exc:  # e.g. starlette-context missing
+                    report[name] = f"skipped: {exc}"
+        runs = interleaved(servers, payload, args.clients, args.rounds)
+    finally:
+        for proc in procs:
             stop(proc)
-        print(name, json.dumps(report[name]), flush=True)
-    for base in ("b_shimmy_1_slot", "b_shimmy_1_slot_1_thread"):
-        report[f"b_ratio_parallel2_vs_{base[9:]}"] = round(report["b_shimmy_parallel_2"]["tokens_per_s"]
-                                                            / report[base]["tokens_per_s"], 2)
-
-    if not args.skip_llama_server:
-        for name, threads in (("c_llama_cpp_server", CORES), ("c_llama_cpp_server_1_thread", 1)):
-            try:
-                proc, url = llama_server(args.n_ctx, threads)
-            except Exception as exc:  # e.g. starlette-context missing
-                report[name] = f"skipped: {exc}"
-                continue
-            try:
-                report[name] = load_test(url, payload, args.clients, args.requests)
-            finally:
-                stop(proc)
-            print(name, json.dumps(report[name]), flush=True)
-        best_llama = max((r["tokens_per_s"] for k, r in report.items() if k.startswith("c_llama")
-                          and isinstance(r, dict)), default=None)
-        if best_llama:
-            report["c_ratio_shimmy_parallel_2_vs_best_llama_cpp_server"] = round(
-                report["b_shimmy_parallel_2"]["tokens_per_s"] / best_llama, 2)
+    for name, bursts in runs.items():
+        report[name] = summary(bursts)
+    p2 = runs["shimmy_parallel_2"]
+    report["ratio_parallel_2_vs_1_slot"] = ratio(p2, runs["shimmy_1_slot"])
+    report["ratio_parallel_2_vs_1_slot_1_thread"] = ratio(p2, runs["shimmy_1_slot_1_thread"])
+    for name in runs:
+        if name.startswith("llama"):
+            report[f"ratio_parallel_2_vs_{name}"] = ratio(p2, runs[name])
+    report["machine"]["load_avg_at_end"] = os.getloadavg()[0]
     print(json.dumps(report, indent=1))
 
 
