@@ -183,3 +183,15 @@ def test_http_429_shape(monkeypatch):
         r = c.post("/v1/chat/completions", json={"messages": MSG})
         err(r, 429, code="queue_full")
         assert r.headers["retry-after"] == "2"
+
+
+def test_cors_off_by_default_and_configurable():
+    pre = {"Origin": "http://app.example", "Access-Control-Request-Method": "POST"}
+    with make_client() as c:
+        r = c.get("/health", headers={"Origin": "http://app.example"})
+        assert "access-control-allow-origin" not in r.headers
+    with make_client(cors_origins=["http://app.example"], api_keys=["k"]) as c:
+        r = c.options("/v1/chat/completions", headers=pre)  # preflight needs no key
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://app.example"
+        r = c.get("/v1/models", headers={"Origin": "http://app.example"})
+        assert r.status_code == 401 and r.headers["access-control-allow-origin"] == "http://app.example"
