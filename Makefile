@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel setuptools
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e ".[all,test]"
+	$(PIP_INSTALL) -e ".[all,test,bench]"
 	@touch $@
 
 install: $(STAMP)

@@ -134,6 +134,17 @@ class Lab:
                   for c in self.engine(model).chat(messages, stream=True, **params) if c["choices"])
         return _show_stream(pieces) if display else "".join(pieces)
 
+    def serve(self, **kwargs: Any) -> Any:
+        """Serve this lab over the OpenAI-compatible API (in the background by default).
+
+        ``lab.serve(port="auto")`` returns a handle with ``.url`` and ``.stop()``; the
+        server sees this lab's models and stories. See :func:`shimmy_lab.serve`.
+        """
+        from .server.run import serve
+
+        kwargs.setdefault("background", True)
+        return serve(self, **kwargs)
+
     def __repr__(self) -> str:
         loaded = ", ".join(e.model_id for e in self.loaded) or "none"
         return f"<Lab default={self.default_model!r} loaded=[{loaded}] stories={len(self.stories)}>"

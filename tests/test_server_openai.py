@@ -191,3 +191,17 @@ def test_health_while_generating(server):
         w.join()
     assert max(busy) >= 1
     assert worst < 0.5, f"/health took {worst:.3f} s while the model was busy"
+
+
+def test_lab_serve_shares_the_lab():
+    import shimmy_lab as sl
+
+    lab = sl.Lab()
+    lab.add_story(sl.Story.from_text('"Hi," said Anna.'), "anna")
+    handle = lab.serve(port=0, n_ctx=512, config_reload=0)
+    try:
+        handle.wait_ready(60)
+        ids = [s["id"] for s in httpx.get(handle.url + "/narrative/stories").json()["data"]]
+        assert ids == ["anna"]
+    finally:
+        handle.stop()

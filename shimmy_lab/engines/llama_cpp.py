@@ -137,10 +137,12 @@ class LlamaCppEngine(Engine):
             return [list(map(float, v)) for v in self._embed_llm.embed(list(texts), normalize=True)]
 
     def close(self) -> None:
-        for llm in (self.llm, self._logprob_llm, self._embed_llm):
-            if llm is not None:
-                llm.close()
-        self._logprob_llm = self._embed_llm = None
+        """Free the contexts; waits for a generation in progress to finish."""
+        with self._lock:
+            for llm in (self.llm, self._logprob_llm, self._embed_llm):
+                if llm is not None:
+                    llm.close()
+            self._logprob_llm = self._embed_llm = None
 
     # ------------------------------------------------------------------ generation
     def _backend(self, params: GenerationParams):
@@ -191,7 +193,7 @@ class LlamaCppEngine(Engine):
         if params.n == 1:
             with self._lock:
                 out = self._backend(params).create_chat_completion(messages, **args)
-            return _tidy_chat(out, self._id)
+            return _tidy_chat(out, self._id, params.top_logprobs)
         return shapes.collect_chat_chunks(chunks)
 
     def _chat_stream(self, messages, params, args, n_prompt, stream_options, stream):
@@ -210,8 +212,9 @@ class LlamaCppEngine(Engine):
                         delta.setdefault("content", "")
                     text.append(delta.get("content") or "")
                     yield shapes.chat_chunk(id=cid, model=model, created=created, index=index, delta=delta,
-                                            logprobs=_plain(choice.get("logprobs")), finish_reason=choice.get("finish_reason"))
-                n_completion += len(self.tokenize("".join(text))) if "".join(text) else 0
+                                            logprobs=_chat_logprobs(choice.get("logprobs"), params.top_logprobs),
+                                            finish_reason=choice.get("finish_reason"))
+                n_completion += _count(self, "".join(text), args["max_tokens"])
         if not stream or stream_options.get("include_usage"):
             yield shapes.chat_chunk(id=cid, model=model, created=created, choices=False,
                                     usage=shapes.usage(n_prompt, n_completion))
@@ -250,13 +253,36 @@ class LlamaCppEngine(Engine):
                     yield shapes.text_completion(id=cid, model=model, created=created, usage=None,
                                                  choices=[{k: _plain(choice.get(k)) for k in ("index", "text", "logprobs", "finish_reason")}])
                 generated = "".join(text)[len(prompt) if echo else 0:]
-                n_completion += len(self.tokenize(generated)) if generated else 0
+                n_completion += _count(self, generated, args["max_tokens"])
         if not stream or stream_options.get("include_usage"):
             yield shapes.text_completion(id=cid, model=model, created=created, choices=[],
                                          usage=shapes.usage(n_prompt, n_completion))
 
 
-def _tidy_chat(out: dict[str, Any], model_id: str) -> dict[str, Any]:
+def _count(engine: "LlamaCppEngine", text: str, limit: int) -> int:
+    """Completion tokens of a streamed answer: its text re-tokenized, never above the limit
+    (a re-tokenization can merge or split differently from the sampled tokens)."""
+    return min(len(engine.tokenize(text)), limit) if text else 0
+
+
+def _chat_logprobs(lp: Any, top: int | None) -> Any:
+    """llama-cpp-python's chat logprobs as OpenAI sends them: ``bytes`` filled in and
+    exactly ``top_logprobs`` alternatives (llama.cpp adds the sampled token to them)."""
+    lp = _plain(lp)
+    if not lp:
+        return lp
+    for entry in lp.get("content") or []:
+        entry["bytes"] = list(entry["token"].encode("utf-8"))
+        unique = {a["token"]: a for a in entry.get("top_logprobs") or []}.values()
+        alts = sorted(unique, key=lambda a: -a["logprob"])[: top or 0]
+        for alt in alts:
+            alt["bytes"] = list(alt["token"].encode("utf-8"))
+        entry["top_logprobs"] = alts
+    lp.setdefault("refusal", None)
+    return lp
+
+
+def _tidy_chat(out: dict[str, Any], model_id: str, top_logprobs: int | None = None) -> dict[str, Any]:
     """llama-cpp-python's chat dict with OpenAI's exact fields (model id, refusal, logprobs)."""
     choices = []
     for choice in out["choices"]:
@@ -264,7 +290,7 @@ def _tidy_chat(out: dict[str, Any], model_id: str) -> dict[str, Any]:
         choices.append({
             "index": choice["index"],
             "message": {"role": "assistant", "content": msg.get("content") or "", "refusal": None},
-            "logprobs": _plain(choice.get("logprobs")),
+            "logprobs": _chat_logprobs(choice.get("logprobs"), top_logprobs),
             "finish_reason": choice.get("finish_reason") or "stop",
         })
     return shapes.chat_completion(id=out["id"], model=model_id, created=out["created"], choices=choices,
