@@ -5,7 +5,8 @@ and never loads llama.cpp, torch or ipywidgets.
 
 >>> import shimmy_lab as sl
 >>> eng = sl.load_engine()                      # bundled SmolLM2 via llama.cpp
->>> sl.models()                                 # DataFrame of models found on disk
+>>> "smollm2-135m-instruct" in set(sl.models()["id"])   # models found on disk, as a DataFrame
+True
 """
 
 from __future__ import annotations
