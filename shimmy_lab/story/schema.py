@@ -15,9 +15,7 @@ refuses (with a clear message) folders written by an unknown version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pandas as pd
+from ..tables import Column, Schema
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -31,15 +29,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Column:
-    """One documented column: name, pandas dtype and meaning."""
-
-    name: str
-    dtype: str
-    doc: str
 
 
 def _c(name: str, dtype: str, doc: str) -> Column:
@@ -181,71 +170,9 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
 }
 
 
-def columns(table: str) -> tuple[Column, ...]:
-    """Return the documented columns of ``table``."""
-    try:
-        return TABLES[table][1]
-    except KeyError:
-        raise KeyError(f"unknown table {table!r}; tables are {', '.join(TABLES)}") from None
-
-
-def _dtype(name: str):
-    return pd.StringDtype() if name == "string" else name
-
-
-def empty(table: str) -> pd.DataFrame:
-    """Return an empty frame with the columns and dtypes of ``table``."""
-    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c.dtype)) for c in columns(table)})
-
-
-def coerce(table: str, data: pd.DataFrame | list[dict] | dict | None) -> pd.DataFrame:
-    """Build a frame for ``table`` from rows or a frame, with schema dtypes.
-
-    Missing columns are filled with NA; extra columns are an error.
-    """
-    cols = columns(table)
-    if data is None:
-        return empty(table)
-    df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    if len(df) == 0 and not len(df.columns):
-        return empty(table)
-    extra = set(df.columns) - {c.name for c in cols}
-    if extra:
-        raise ValueError(f"{table}: columns not in the schema: {sorted(extra)}")
-    out = {}
-    for c in cols:
-        s = df[c.name] if c.name in df.columns else pd.Series([pd.NA] * len(df), index=df.index)
-        out[c.name] = s.astype(_dtype(c.dtype))
-    return pd.DataFrame(out).reset_index(drop=True)
-
-
-def validate(table: str, df: pd.DataFrame, text: str | None = None) -> None:
-    """Raise ``ValueError`` if ``df`` does not match the schema of ``table``.
-
-    Checks column names and order, dtypes, and (when ``text`` is given) that every
-    ``start``/``end`` is a valid half-open span of ``text``.
-    """
-    cols = columns(table)
-    names = [c.name for c in cols]
-    if list(df.columns) != names:
-        raise ValueError(f"{table}: columns {list(df.columns)} != schema {names}")
-    for c in cols:
-        want = _dtype(c.dtype)
-        if str(df[c.name].dtype) != str(pd.Series([], dtype=want).dtype):
-            raise ValueError(f"{table}.{c.name}: dtype {df[c.name].dtype} != {c.dtype}")
-    if text is not None and len(df):
-        s, e = df["start"], df["end"]
-        if s.isna().any() or e.isna().any():
-            raise ValueError(f"{table}: missing start/end")
-        if (s < 0).any() or (e > len(text)).any() or (s > e).any():
-            raise ValueError(f"{table}: start/end outside the text or reversed")
-
-
-def describe() -> pd.DataFrame:
-    """All tables and columns as one DataFrame (table, column, dtype, meaning)."""
-    rows = [
-        {"table": t, "row": what, "column": c.name, "dtype": c.dtype, "meaning": c.doc}
-        for t, (what, cols) in TABLES.items()
-        for c in cols
-    ]
-    return pd.DataFrame(rows)
+_SCHEMA = Schema(TABLES, "table", require_spans=True)
+columns = _SCHEMA.columns
+empty = _SCHEMA.empty
+coerce = _SCHEMA.coerce
+validate = _SCHEMA.validate
+describe = _SCHEMA.describe

@@ -10,23 +10,12 @@ Python lists of character names (dtype ``object``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pandas as pd
+from ..tables import Column, Schema
 
 __all__ = ["TABLES", "PRIORITIES", "columns", "empty", "coerce", "validate", "describe"]
 
 #: insight priorities, most urgent first
 PRIORITIES = ("critical", "important", "interesting", "minor")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One documented column: name, pandas dtype and meaning."""
-
-    name: str
-    dtype: str
-    doc: str
 
 
 def _c(name: str, dtype: str, doc: str) -> Column:
@@ -175,59 +164,9 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
 }
 
 
-def columns(table: str) -> tuple[Column, ...]:
-    """Return the documented columns of ``table``."""
-    try:
-        return TABLES[table][1]
-    except KeyError:
-        raise KeyError(f"unknown tracker table {table!r}; tables are {', '.join(TABLES)}") from None
-
-
-def _dtype(name: str):
-    return pd.StringDtype() if name == "string" else name
-
-
-def empty(table: str) -> pd.DataFrame:
-    """Return an empty frame with the columns and dtypes of ``table``."""
-    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c.dtype)) for c in columns(table)})
-
-
-def coerce(table: str, rows: pd.DataFrame | list[dict] | None) -> pd.DataFrame:
-    """Build a frame for ``table`` from rows or a frame, with schema dtypes and order."""
-    cols = columns(table)
-    if rows is None or len(rows) == 0:
-        return empty(table)
-    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    extra = set(df.columns) - {c.name for c in cols}
-    if extra:
-        raise ValueError(f"{table}: columns not in the schema: {sorted(extra)}")
-    out = {}
-    for c in cols:
-        s = df[c.name] if c.name in df.columns else pd.Series([pd.NA] * len(df), index=df.index)
-        out[c.name] = s if c.dtype == "object" else s.astype(_dtype(c.dtype))
-    return pd.DataFrame(out).reset_index(drop=True)
-
-
-def validate(table: str, df: pd.DataFrame, text: str | None = None) -> None:
-    """Raise ``ValueError`` if ``df`` does not match the schema of ``table``."""
-    names = [c.name for c in columns(table)]
-    if list(df.columns) != names:
-        raise ValueError(f"{table}: columns {list(df.columns)} != schema {names}")
-    for c in columns(table):
-        if c.dtype == "object":
-            continue
-        want = str(pd.Series([], dtype=_dtype(c.dtype)).dtype)
-        if str(df[c.name].dtype) != want:
-            raise ValueError(f"{table}.{c.name}: dtype {df[c.name].dtype} != {c.dtype}")
-    if text is not None and len(df) and "start" in df:
-        s, e = df["start"].dropna(), df["end"].dropna()
-        if (s < 0).any() or (e > len(text)).any() or (s.values > e.values).any():
-            raise ValueError(f"{table}: start/end outside the text or reversed")
-
-
-def describe() -> pd.DataFrame:
-    """All tracker tables and columns as one DataFrame (table, row, column, dtype, meaning)."""
-    return pd.DataFrame([
-        {"table": t, "row": what, "column": c.name, "dtype": c.dtype, "meaning": c.doc}
-        for t, (what, cols) in TABLES.items() for c in cols
-    ])
+_SCHEMA = Schema(TABLES, "tracker table", require_spans=False)
+columns = _SCHEMA.columns
+empty = _SCHEMA.empty
+coerce = _SCHEMA.coerce
+validate = _SCHEMA.validate
+describe = _SCHEMA.describe
