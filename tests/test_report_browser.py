@@ -116,3 +116,27 @@ def test_story_page_renders_in_chromium(story, tmp_path):
     assert set(handler.paths) <= {"/story.html", "/favicon.ico"}, handler.paths
     assert "/story.html" in handler.paths
     assert png.exists() and png.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="headless Chromium not installed: apt-get install -y chromium")
+def test_server_visualize_route_in_chromium(story, tmp_path):
+    """The real server (sharing a Lab) serves GET /narrative/visualize/{id}; Chromium renders it."""
+    lab = sl.Lab()
+    lab.add_story(story, "the-mill")
+    handle = lab.serve(port=0, n_ctx=512, config_reload=0)
+    try:
+        url = handle.url + "/narrative/visualize/the-mill"
+        dom = _chromium(["--dump-dom", url], tmp_path / "profile")
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        png = ARTIFACTS / "story-page-served.png"
+        png.unlink(missing_ok=True)
+        shot = _chromium([f"--screenshot={png}", "--window-size=1280,2400", url], tmp_path / "profile2")
+        assert shot.returncode == 0 and png.stat().st_size > 20_000
+    finally:
+        handle.stop()
+    out = dom.stdout
+    assert out.count('class="main-svg"') >= len(sl.pl.FIGURES)
+    assert out.count('<tr class="insight"') == len(story.insights) > 0
