@@ -30,6 +30,9 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
 	  else echo "chromium is missing (apt-get install chromium); the browser test will be skipped"; fi; }
+	@test -d tests/browser/node_modules/playwright-core || \
+	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || \
+	  echo "npm ci failed: the JupyterLab widget test will be skipped"
 
 test: install browser
 	$(PY) -m pytest
