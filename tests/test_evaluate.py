@@ -66,3 +66,16 @@ def test_dask_local_cluster_equals_local_backend(corpus):
     local = evaluate(corpus, systems=[], progress=False)
     dask = evaluate(corpus, systems=[], backend="dask", n_workers=2, progress=False)
     pd.testing.assert_frame_equal(local[COLS], dask[COLS], check_dtype=False)
+
+
+def test_metrics_of_every_system(corpus):
+    res, ins = evaluate(corpus, progress=False, return_insights=True)
+    work = res[(res["level"] == "work") & (res["work_id"] == "a")].iloc[0]
+    for col in ("open_threads", "freedom_score", "capr_units", "tension_mean", "echoes", "recursion_density",
+                "insights"):
+        assert col in res.columns and work[col] == work[col], col  # present and not NaN
+    assert 0 <= work["freedom_score"] <= 1
+    chapters = res[(res["level"] == "chapter") & (res["work_id"] == "a")]
+    assert chapters["echoes"].sum() <= work["echoes"]  # chapter rows count only their own spans
+    if len(ins):
+        assert set(ins["work_id"]) <= {"a", "b"}

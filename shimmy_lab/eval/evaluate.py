@@ -48,26 +48,30 @@ def summarize(story: Any, chapter: int | None = None) -> dict[str, Any]:
     """Summary metrics of a story (or of one chapter of it) from its tables.
 
     Story tables give the counts (words, chapters, quotes, quote share, attributed
-    share, characters, facts); tracker tables, where the systems ran, add open
-    threads, freedom, recursion density, tension statistics and insight counts by kind.
+    share, characters, facts); tracker tables, where the systems ran, add open threads
+    (CAPR set-ups not yet answered), the freedom score, echoes and recursion density,
+    tension statistics (over scenes) and insight counts by kind. A chapter's rows are
+    the rows of its ``chapter`` column, or those whose span starts inside it.
     """
     t = story.tables
+    if chapter is None:
+        lo, hi = 0, len(story.text)
+    else:
+        row = t["chapters"][t["chapters"]["chapter"] == chapter].iloc[0]
+        lo, hi = int(row["start"]), int(row["end"])
 
     def sub(name: str) -> pd.DataFrame:
         df = t.get(name)
-        if df is None:
-            return pd.DataFrame()
-        if chapter is not None and "chapter" in df.columns:
+        if df is None or chapter is None or not len(df):
+            return df if df is not None else pd.DataFrame()
+        if "chapter" in df.columns:
             return df[df["chapter"] == chapter]
-        return df
+        return df[(df["start"] >= lo) & (df["start"] < hi)]
 
-    if chapter is None:
-        text = story.text
-    else:
-        row = t["chapters"][t["chapters"]["chapter"] == chapter].iloc[0]
-        text = story.text[int(row["start"]):int(row["end"])]
+    text = story.text[lo:hi]
     quotes = sub("quotes")
     quote_chars = int((quotes["end"] - quotes["start"]).sum()) if len(quotes) else 0
+    mentions = sub("mentions")
     out: dict[str, Any] = {
         "words": len(text.split()),
         "chars": len(text),
@@ -78,31 +82,33 @@ def summarize(story: Any, chapter: int | None = None) -> dict[str, Any]:
         "quote_share": quote_chars / max(len(text), 1),
         "attributed_share": float(quotes["speaker"].notna().mean()) if len(quotes) else float("nan"),
         "facts": len(sub("facts")),
+        "characters": len(t["characters"]) if chapter is None else (
+            int(mentions["character_id"].nunique()) if len(mentions) else 0),
     }
-    if chapter is None:
-        out["characters"] = len(t["characters"])
-    else:
-        out["characters"] = int(sub("mentions")["character_id"].nunique()) if len(sub("mentions")) else 0
     dna = sub("dna")
-    if len(dna) and "status" in dna.columns:
-        out["open_threads"] = int((dna["status"] == "open").sum())
+    if "dna" in t:
+        setups = dna[dna["type"].isin(["contradiction", "pressure"])] if len(dna) else dna
+        out["capr_units"] = len(dna)
+        out["open_threads"] = int(setups["answered_by"].isna().sum()) if len(setups) else 0
+    freedom = t.get("freedom")
+    if freedom is not None and len(freedom):
+        row = freedom.iloc[-1] if chapter is None else freedom[freedom["chapter"] == chapter]
+        row = row if isinstance(row, pd.Series) else (row.iloc[0] if len(row) else None)
+        if row is not None:
+            out["freedom_score"] = float(row["freedom"])
+            out["threads_open_at_end"] = int(row["open_threads"])
     eng = sub("engagement")
     if len(eng) and "tension" in eng.columns:
-        out["tension_mean"] = _stat(eng["tension"], "mean")
-        out["tension_max"] = _stat(eng["tension"], "max")
-        out["tension_std"] = _stat(eng["tension"], "std")
-    echoes = sub("echoes")
+        scenes = eng[eng["level"] == "scene"] if "level" in eng.columns else eng
+        out["tension_mean"] = _stat(scenes["tension"], "mean")
+        out["tension_max"] = _stat(scenes["tension"], "max")
+        out["tension_std"] = _stat(scenes["tension"], "std")
     if "echoes" in t:
-        out["echoes"] = len(echoes)
-        out["recursion_density"] = len(echoes) / max(out["words"] / 1000, 1e-9)
-    freedom = story.uns.get("freedom") if hasattr(story, "uns") else None
-    if isinstance(freedom, dict) and chapter is None and freedom:
-        out["freedom_score"] = float(list(freedom.values())[-1])
+        out["echoes"] = len(sub("echoes"))
+        out["recursion_density"] = out["echoes"] / max(out["words"] / 1000, 1e-9)
     ins = t.get("insights")
     if ins is not None:
-        if chapter is not None and len(ins):
-            bounds = t["chapters"][t["chapters"]["chapter"] == chapter].iloc[0]
-            ins = ins[(ins["start"] >= bounds["start"]) & (ins["start"] < bounds["end"])]
+        ins = ins if chapter is None or not len(ins) else ins[(ins["start"] >= lo) & (ins["start"] < hi)]
         out["insights"] = len(ins)
         for kind, n in ins["kind"].value_counts().items() if len(ins) else []:
             out[f"insights_{kind}"] = int(n)
