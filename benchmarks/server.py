@@ -3,7 +3,9 @@
 (a) latency of a 64-token non-streamed chat through HTTP vs the same call on the
     engine directly (median ratio, interleaved runs; goal <= 1.05);
 (b) total tokens/s and median time-to-first-token with 4 concurrent streaming
-    clients against ``shimmy-lab serve`` with 1 slot and with ``--parallel 2``;
+    clients against ``shimmy-lab serve`` with 1 slot, with N llama.cpp contexts
+    (``--parallel 2`` and ``--parallel 4``, one thread each) and with batched decoding
+    of 4 sequences in one context (``--parallel 4 --batching``, all cores and 1 thread);
 (c) the same load against llama-cpp-python's own server (``python -m
     llama_cpp.server``, needs ``starlette-context``; skipped if it cannot start).
 
@@ -37,6 +39,15 @@ import httpx
 MODEL = "smollm2-135m-instruct"
 MSG = [{"role": "user", "content": "Tell me a long story about a fox and a crow."}]
 CORES = os.cpu_count() or 1
+# (name, --parallel, --threads (None: default), --batching)
+SHIMMY_CONFIGS = [
+    ("shimmy_1_slot", 1, None, False),
+    ("shimmy_1_slot_1_thread", 1, 1, False),
+    ("shimmy_contexts_2", 2, 1, False),  # 2 llama.cpp contexts, 1 thread each
+    ("shimmy_contexts_4", 4, 1, False),  # 4 llama.cpp contexts, 1 thread each
+    ("shimmy_batched_4", 4, None, True),  # 4 sequences batched in one context, all cores
+    ("shimmy_batched_4_1_thread", 4, 1, True),
+]
 
 
 def free_port() -> int:
@@ -69,11 +80,13 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def shimmy(parallel: int, n_ctx: int, threads: int | None = None) -> tuple[subprocess.Popen, str]:
+def shimmy(parallel: int, n_ctx: int, threads: int | None = None,
+           batching: bool = False) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "shimmy_lab", "serve", "--port", str(port), "--parallel", str(parallel),
-           "--n-ctx", str(n_ctx), "--log-level", "warning", "--config-reload", "0"]
+           "--n-ctx", str(n_ctx), "--log-level", "warning", "--config-reload", "0",
+           "--batching" if batching else "--no-batching"]
     if threads:
         cmd += ["--threads", str(threads)]
     return start(cmd, url, "/ready"), url
@@ -207,6 +220,8 @@ def main() -> None:
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads for (a), direct and HTTP alike")
     ap.add_argument("--skip-llama-server", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated server names to run in (b)/(c) (default: all)")
+    ap.add_argument("--skip-direct", action="store_true", help="skip (a)")
     args = ap.parse_args()
 
     from shimmy_lab.engines import load_engine
@@ -217,18 +232,23 @@ def main() -> None:
 
     report: dict = {"machine": {"cores": CORES, "load_avg_at_start": os.getloadavg()[0]},
                     "tokens_per_request": args.tokens}
-    report["direct_vs_http"] = direct_vs_http(args.tokens, args.reps, eos, args.n_ctx, args.threads)
-    print(json.dumps(report["direct_vs_http"]), flush=True)
+    if not args.skip_direct:
+        report["direct_vs_http"] = direct_vs_http(args.tokens, args.reps, eos, args.n_ctx, args.threads)
+        print(json.dumps(report["direct_vs_http"]), flush=True)
+    only = {n for n in args.only.split(",") if n}
 
     payload = body(args.tokens, eos, stream=True)
     procs, servers = [], {}
     try:
-        for name, parallel, threads in (("shimmy_1_slot", 1, None), ("shimmy_1_slot_1_thread", 1, 1),
-                                        ("shimmy_parallel_2", 2, None)):
-            proc, servers[name] = shimmy(parallel, args.n_ctx, threads)
+        for name, parallel, threads, batching in SHIMMY_CONFIGS:
+            if only and name not in only:
+                continue
+            proc, servers[name] = shimmy(parallel, args.n_ctx, threads, batching)
             procs.append(proc)
         if not args.skip_llama_server:
             for name, threads in (("llama_cpp_server", CORES), ("llama_cpp_server_1_thread", 1)):
+                if only and name not in only:
+                    continue
                 try:
                     proc, servers[name] = llama_server(args.n_ctx, threads)
                     procs.append(proc)
@@ -240,12 +260,13 @@ def main() -> None:
             stop(proc)
     for name, bursts in runs.items():
         report[name] = summary(bursts)
-    p2 = runs["shimmy_parallel_2"]
-    report["ratio_parallel_2_vs_1_slot"] = ratio(p2, runs["shimmy_1_slot"])
-    report["ratio_parallel_2_vs_1_slot_1_thread"] = ratio(p2, runs["shimmy_1_slot_1_thread"])
-    for name in runs:
-        if name.startswith("llama"):
-            report[f"ratio_parallel_2_vs_{name}"] = ratio(p2, runs[name])
+    ratios = report["ratios"] = {}  # every shimmy configuration against every other server
+    for a in runs:
+        if not a.startswith("shimmy"):
+            continue
+        for b in runs:
+            if b != a:
+                ratios[f"{a}/{b}"] = ratio(runs[a], runs[b])
     report["machine"]["load_avg_at_end"] = os.getloadavg()[0]
     print(json.dumps(report, indent=1))
 

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1, description="Largest accepted request body in bytes.")
     max_prompt_tokens: int | None = Field(None, ge=1, description="Longest accepted prompt in tokens (default: the context).")
     parallel: int = Field(1, ge=1, le=64, description="Generation slots per model (llama.cpp contexts).")
+    batching: bool = Field(False, description="llama.cpp models: decode the --parallel requests together in one "
+                           "context (llama.cpp batch API) instead of one context per slot.")
     queue_size: int = Field(16, ge=0, description="Requests that may wait for a slot before 429.")
     queue_timeout: float = Field(60.0, gt=0, description="Seconds a request may wait for a slot before 503.")
     n_ctx: int | None = Field(None, ge=16, description="Context length of loaded models (default: the model's).")

@@ -205,3 +205,71 @@ def test_config_file_reloads_live_settings(tmp_path, caplog):
         assert any("not reloaded" in rec.getMessage() for rec in caplog.records)
     finally:
         handle.stop()
+
+
+def test_batching_with_a_non_llama_engine_keeps_one_engine_per_slot():
+    FakeEngine.instances.clear()
+    handle = serve(lab=fake_lab(), background=True, port=0, parallel=2, batching=True, config_reload=0)
+    try:
+        handle.wait_ready(10)
+        text, _ = stream_text(handle.url, 12)
+        assert text == (TEXT * 2)[:12]
+        sched = handle.app.state.pool.schedulers[FAKE_ID]
+        assert sched.batch is None and len(sched.engines) == 2 and not sched.status()["batching"]
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="module")
+def batched_server():
+    handle = serve(background=True, port=0, parallel=4, n_ctx=1024, batching=True, config_reload=0)
+    handle.wait_ready(120)
+    yield handle
+    handle.stop()
+
+
+def _chat(url: str, prompt: str, max_tokens: int = 32) -> str:
+    body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0,
+            "stream": True}
+    r = httpx.post(url + "/v1/chat/completions", json=body, timeout=120)
+    assert r.status_code == 200
+    chunks = validate_sse(r.text)
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+def test_batched_server_concurrent_greedy_streams_equal_the_engine(batched_server):
+    sched = next(iter(batched_server.app.state.pool.schedulers.values()))
+    assert sched.status()["batching"] and sched.batch.n_seq == 4
+    prompts = ["Say hello.", "What is 2+2?", "Name three colors.", "Write a haiku about rain."]
+    eng = sched.engines[0]
+    ref = {p: eng.chat([{"role": "user", "content": p}], temperature=0, max_tokens=32)["choices"][0]["message"]["content"]
+           for p in prompts}
+    got: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda p=p: got.__setitem__(p, _chat(batched_server.url, p)))
+               for p in prompts]
+    for t in threads:
+        t.start()
+    t0 = time.perf_counter()
+    health = httpx.get(batched_server.url + "/health", timeout=5)
+    assert health.status_code == 200 and time.perf_counter() - t0 < 2
+    for t in threads:
+        t.join(120)
+    assert got == ref
+    assert sched.batch.max_batch_seqs >= 2
+
+
+def test_batched_server_disconnect_frees_the_sequence(batched_server):
+    sched = next(iter(batched_server.app.state.pool.schedulers.values()))
+    body = {"messages": [{"role": "user", "content": "Count slowly to one thousand."}], "max_tokens": 900,
+            "temperature": 0, "stream": True}
+    with httpx.stream("POST", batched_server.url + "/v1/chat/completions", json=body, timeout=60) as r:
+        lines = 0
+        for line in r.iter_lines():
+            lines += bool(line)
+            if lines >= 3:
+                break
+    deadline = time.time() + 10
+    while (sched.batch._active or sched.busy) and time.time() < deadline:
+        time.sleep(0.02)
+    assert not sched.batch._active and sched.busy == 0
+    assert len(sched.batch._free_ids) == 4

@@ -9,12 +9,19 @@ gives up (:class:`OverloadedError`, 503). The event loop only moves chunks from 
 worker thread to the client, so ``/health`` answers while every slot is busy. A
 client that goes away sets the job's cancel event and the worker stops at the
 next token.
+
+With ``batching`` (llama.cpp models only) the N slots are N sequences of one
+:class:`~shimmy_lab.engines.llama_batch.BatchedLlama`: one context whose decode
+loop advances every running request by one token per ``llama_decode`` call.
+Each slot's engine is then a :class:`~shimmy_lab.engines.llama_batch.BatchedEngine`
+view; requests with logprobs or a grammar fall back to the lab's engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
@@ -50,10 +57,16 @@ class ModelScheduler:
         Seconds a request may wait before it is answered 503.
     metrics : Metrics, optional
         Queue depth and busy slots are reported there.
+    batching : bool
+        Serve the slots from one batched llama.cpp context (llama.cpp engines only;
+        other engines keep one instance per slot).
+    batch_threads : int, optional
+        Threads of the batched context (default: all cores).
     """
 
     def __init__(self, lab: "Lab", model_id: str, *, slots: int = 1, queue_size: int = 16,
-                 queue_timeout: float = 60.0, metrics: "Metrics | None" = None):
+                 queue_timeout: float = 60.0, metrics: "Metrics | None" = None, batching: bool = False,
+                 batch_threads: int | None = None):
         self.lab = lab
         self.model_ref = model_id  # what Lab.engine accepts (an id, or the default model's path)
         self.model_id = model_id  # the public id
@@ -63,6 +76,10 @@ class ModelScheduler:
         self.metrics = metrics
         self.engines: list[Engine] = []
         self._extra: list[Engine] = []
+        self.batching = bool(batching)
+        self.batch_threads = batch_threads
+        self.batch = None  # BatchedLlama when batching
+        self._views: list[Engine] = []
         self._free: asyncio.Queue[int] = asyncio.Queue()
         self._waiting = 0
         self._busy = 0
@@ -76,7 +93,9 @@ class ModelScheduler:
         loop = asyncio.get_running_loop()
         primary = await loop.run_in_executor(None, self.lab.engine, self.model_ref)
         self.engines = [primary]
-        for _ in range(self.n_slots - 1):
+        if self.batching and getattr(primary, "name", None) == "llama_cpp" and hasattr(primary, "llm"):
+            await loop.run_in_executor(None, self._start_batch, primary)
+        for _ in range(self.n_slots - 1 if self.batch is None else 0):
             extra = await loop.run_in_executor(None, self._new_engine, primary)
             self._extra.append(extra)
             self.engines.append(extra)
@@ -85,6 +104,16 @@ class ModelScheduler:
         if self.metrics is not None:
             self.metrics.slots.labels(self.model_id).set(self.n_slots)
         return self
+
+    def _start_batch(self, primary: "Engine") -> None:
+        from ..engines.llama_batch import BatchedEngine, BatchedLlama
+
+        llm = primary.llm
+        self.batch = BatchedLlama(primary.info.path, n_seq=self.n_slots, n_ctx=primary.info.context_length,
+                                  n_threads=self.batch_threads or os.cpu_count() or 1,
+                                  model_params=llm.model_params, context_params=llm.context_params)
+        view = BatchedEngine(lambda: self.lab.engine(self.model_ref), self.batch)
+        self._views = [view] * self.n_slots
 
     def _new_engine(self, primary: "Engine") -> "Engine":
         from ..engines import engine_class
@@ -104,6 +133,12 @@ class ModelScheduler:
             except Exception:  # pragma: no cover - best effort at shutdown
                 log.exception("closing a slot engine failed")
         self._extra.clear()
+        if self.batch is not None:
+            try:
+                self.batch.close()
+            except Exception:  # pragma: no cover - best effort at shutdown
+                log.exception("closing the batched context failed")
+            self.batch = None
 
     @property
     def waiting(self) -> int:
@@ -117,7 +152,7 @@ class ModelScheduler:
 
     def status(self) -> dict[str, Any]:
         return {"model": self.model_id, "slots": self.n_slots, "busy": self._busy, "waiting": self._waiting,
-                "queue_size": self.queue_size}
+                "queue_size": self.queue_size, "batching": self.batch is not None}
 
     # ------------------------------------------------------------------ slots
     async def _acquire(self) -> int:
@@ -154,6 +189,8 @@ class ModelScheduler:
             self.metrics.slots_busy.labels(self.model_id).set(self._busy)
 
     def _engine(self, slot: int) -> "Engine":
+        if self._views:
+            return self._views[slot]
         if slot == 0:  # the lab may have reloaded the model since; keeps its LRU order fresh too
             self.engines[0] = self.lab.engine(self.model_ref)
         return self.engines[slot]
@@ -272,7 +309,9 @@ class SchedulerPool:
             if sched is None or sched.closed:
                 s = self.settings()
                 sched = ModelScheduler(self.lab, ref, slots=s.parallel, queue_size=s.queue_size,
-                                       queue_timeout=s.queue_timeout, metrics=self.metrics)
+                                       queue_timeout=s.queue_timeout, metrics=self.metrics,
+                                       batching=bool(getattr(s, "batching", False)),
+                                       batch_threads=getattr(s, "threads", None))
                 sched.model_id = model_id
                 await sched.start()
                 self.schedulers[model_id] = sched

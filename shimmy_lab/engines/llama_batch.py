@@ -1,0 +1,345 @@
+"""Batched decoding of several sequences in one llama.cpp context.
+
+:class:`BatchedLlama` owns one llama.cpp context with ``n_seq_max = n_seq`` (a KV
+cache of ``n_ctx`` tokens per sequence, not unified) over its own memory-mapped copy
+of the model, and a decode-loop thread. Every active request holds a sequence id;
+each step builds one ``llama_batch`` with the next token of every generating
+sequence plus as much of the waiting prompts as fits in ``n_batch``, runs a single
+``llama_decode``, and samples one token per sequence with that sequence's own
+sampler chain (penalties, logit bias, then greedy or top-k / top-p / min-p /
+temperature / seeded distribution, as llama-cpp-python builds it). Tokens reach
+each request through its own queue. A finished or cancelled sequence has its KV
+cells removed (``llama_memory_seq_rm``) and its id is reused.
+
+:class:`BatchedEngine` is an :class:`~shimmy_lab.engines.base.Engine` over a
+``BatchedLlama``: chat template, tokenizer and detokenizer come from a
+:class:`~shimmy_lab.engines.llama_cpp.LlamaCppEngine`, and the OpenAI chunks, stop
+sequences, ``n`` and usage from the base class. Requests with ``logprobs`` or a
+``response_format`` grammar are handed to the ``LlamaCppEngine`` itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import queue
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from .base import Engine, EngineInfo, TokenStep
+from .params import GenerationParams
+
+__all__ = ["BatchedLlama", "BatchedEngine"]
+
+log = logging.getLogger("shimmy_lab.engines.llama_batch")
+
+_DONE = object()
+
+
+@dataclass
+class _Seq:
+    prompt: list[int]
+    params: GenerationParams
+    max_new: int
+    out: "queue.Queue[Any]" = field(default_factory=queue.Queue)
+    cancelled: bool = False
+    seq_id: int = -1
+    pos: int = 0  # tokens of this sequence already in the KV cache
+    fed: int = 0  # prompt tokens already submitted
+    next_token: int | None = None  # sampled, not yet decoded
+    n_gen: int = 0
+    sampler: Any = None
+
+
+class BatchedLlama:
+    """One llama.cpp context decoding up to ``n_seq`` sequences per ``llama_decode``.
+
+    Parameters
+    ----------
+    path : str
+        GGUF file (loaded again, memory-mapped: the OS shares the pages with other
+        contexts over the same file).
+    n_seq : int
+        Sequences decoded together.
+    n_ctx : int
+        Context (KV cache) per sequence.
+    n_threads : int
+        CPU threads of the context.
+    n_batch : int
+        Most tokens per ``llama_decode`` (prompt chunks are cut to fit).
+    model_params, context_params : optional
+        llama.cpp parameter structs to start from (e.g. those of a ``Llama``);
+        ``n_ctx``, ``n_batch``, ``n_seq_max`` and the threads are set here.
+    """
+
+    def __init__(self, path: str, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
+                 model_params: Any = None, context_params: Any = None):
+        import llama_cpp
+        from llama_cpp import _internals as internals
+
+        self._ll = llama_cpp
+        self.n_seq = max(1, int(n_seq))
+        self.n_ctx = int(n_ctx)
+        self.n_batch = max(int(n_batch), self.n_seq)
+        mparams = model_params if model_params is not None else llama_cpp.llama_model_default_params()
+        self._model = internals.LlamaModel(path_model=str(path), params=mparams, verbose=False)
+        if context_params is not None:  # e.g. a Llama's, so that numerics (flash attention, rope) match it
+            cparams = type(context_params).from_buffer_copy(context_params)
+        else:
+            cparams = llama_cpp.llama_context_default_params()
+            cparams.flash_attn_type = 0  # as llama-cpp-python's Llama (flash_attn=False)
+        cparams.n_ctx = self.n_ctx * self.n_seq
+        cparams.n_batch = self.n_batch
+        cparams.n_ubatch = self.n_batch
+        cparams.n_seq_max = self.n_seq
+        cparams.kv_unified = False
+        cparams.n_threads = cparams.n_threads_batch = int(n_threads)
+        self._ctx = internals.LlamaContext(model=self._model, params=cparams, verbose=False)
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model.model)
+        self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._pending: "queue.Queue[_Seq]" = queue.Queue()
+        self._wake = threading.Condition()
+        self._free_ids = list(range(self.n_seq))
+        self._active: list[_Seq] = []
+        self._closed = False
+        self.steps = 0  # llama_decode calls (for tests and metrics)
+        self.max_batch_seqs = 0  # most sequences decoded together so far
+        self._thread = threading.Thread(target=self._loop, name="shimmy-batch", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ requests
+    def generate(self, prompt_ids: Sequence[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
+        """Yield up to ``max_new`` tokens of ``prompt_ids`` (stopping at end-of-generation).
+
+        Closing the iterator early cancels the sequence at the next step.
+        """
+        if self._closed:
+            raise RuntimeError("BatchedLlama is closed")
+        if not prompt_ids:
+            raise ValueError("empty prompt")
+        seq = _Seq(prompt=list(prompt_ids), params=params, max_new=int(max_new))
+        with self._wake:
+            self._pending.put(seq)
+            self._wake.notify()
+        try:
+            while True:
+                item = seq.out.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield TokenStep(int(item))
+        finally:
+            seq.cancelled = True
+            with self._wake:
+                self._wake.notify()
+
+    def close(self) -> None:
+        """Stop the loop (running sequences end) and free the context."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
+        if self._batch is not None and not self._thread.is_alive():
+            self._ll.llama_batch_free(self._batch)
+            self._batch = None
+            self._ctx.close()
+            self._model.close()
+
+    # ------------------------------------------------------------------ sampling
+    def _sampler(self, p: GenerationParams):
+        ll = self._ll
+        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        add = lambda s: ll.llama_sampler_chain_add(chain, s)  # noqa: E731
+        add(ll.llama_sampler_init_penalties(self._n_vocab, 64, p.repeat_penalty, p.frequency_penalty, p.presence_penalty))
+        if p.logit_bias:
+            arr = (ll.llama_logit_bias * len(p.logit_bias))()
+            for i, (tok, bias) in enumerate(p.logit_bias.items()):
+                arr[i].token, arr[i].bias = int(tok), float(bias)
+            add(ll.llama_sampler_init_logit_bias(self._n_vocab, len(p.logit_bias), arr))
+        if p.temperature <= 0:
+            add(ll.llama_sampler_init_greedy())
+        else:
+            seed = p.seed if p.seed is not None else random.getrandbits(32)
+            add(ll.llama_sampler_init_top_k(p.top_k))
+            add(ll.llama_sampler_init_top_p(p.top_p, 1))
+            add(ll.llama_sampler_init_min_p(p.min_p, 1))
+            add(ll.llama_sampler_init_temp(p.temperature))
+            add(ll.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        return chain
+
+    # ------------------------------------------------------------------ loop
+    def _finish(self, seq: _Seq, item: Any = _DONE) -> None:
+        if seq.seq_id >= 0:
+            self._ll.llama_memory_seq_rm(self._ctx.memory, seq.seq_id, -1, -1)
+            self._free_ids.append(seq.seq_id)
+            seq.seq_id = -1
+        if seq.sampler is not None:
+            self._ll.llama_sampler_free(seq.sampler)
+            seq.sampler = None
+        if seq in self._active:
+            self._active.remove(seq)
+        seq.out.put(item)
+
+    def _admit(self) -> None:
+        while self._free_ids:
+            try:
+                seq = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            if seq.cancelled:
+                seq.out.put(_DONE)
+                continue
+            if len(seq.prompt) + seq.max_new > self.n_ctx:
+                seq.out.put(ValueError(f"prompt ({len(seq.prompt)}) + max_tokens ({seq.max_new}) "
+                                       f"over the context ({self.n_ctx})"))
+                continue
+            try:
+                seq.sampler = self._sampler(seq.params)
+            except BaseException as exc:  # pragma: no cover - bad parameters
+                seq.out.put(exc)
+                continue
+            seq.seq_id = self._free_ids.pop(0)
+            self._active.append(seq)
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while not self._closed and not self._active and self._pending.empty():
+                        self._wake.wait()
+                    if self._closed:
+                        break
+                for seq in [s for s in self._active if s.cancelled]:
+                    self._finish(seq)
+                self._admit()
+                if self._active:
+                    self._step()
+        except BaseException as exc:  # pragma: no cover - a llama.cpp failure ends every request
+            log.exception("batched decode loop failed")
+            err = exc
+        else:
+            err = RuntimeError("BatchedLlama closed")
+        for seq in list(self._active):
+            self._finish(seq, err)
+        while True:
+            try:
+                self._pending.get_nowait().out.put(err)
+            except queue.Empty:
+                break
+
+    def _step(self) -> None:
+        ll, b = self._ll, self._batch
+        n = 0
+        outputs: list[tuple[_Seq, int]] = []  # (sequence, batch index of its logits)
+
+        def put(tok: int, seq: _Seq, logits: bool) -> None:
+            nonlocal n
+            b.token[n] = tok
+            b.pos[n] = seq.pos
+            b.n_seq_id[n] = 1
+            b.seq_id[n][0] = seq.seq_id
+            b.logits[n] = logits
+            if logits:
+                outputs.append((seq, n))
+            seq.pos += 1
+            n += 1
+
+        for seq in self._active:  # one token for every generating sequence
+            if seq.next_token is not None:
+                put(seq.next_token, seq, True)
+                seq.next_token = None
+        for seq in self._active:  # then prompt chunks while there is room
+            while seq.fed < len(seq.prompt) and n < self.n_batch:
+                last = seq.fed == len(seq.prompt) - 1
+                put(seq.prompt[seq.fed], seq, last)
+                seq.fed += 1
+        if n == 0:
+            return
+        b.n_tokens = n
+        rc = ll.llama_decode(self._ctx.ctx, b)
+        self.steps += 1
+        self.max_batch_seqs = max(self.max_batch_seqs, len(outputs))
+        if rc != 0:
+            err = RuntimeError(f"llama_decode failed ({rc})")
+            for seq in {id(s): s for s in self._active}.values():
+                self._finish(seq, err)
+            return
+        for seq, idx in outputs:
+            tok = ll.llama_sampler_sample(seq.sampler, self._ctx.ctx, idx)
+            if ll.llama_vocab_is_eog(self._vocab, tok) or seq.n_gen >= seq.max_new or seq.cancelled:
+                self._finish(seq)
+                continue
+            seq.n_gen += 1
+            seq.out.put(int(tok))
+            if seq.n_gen >= seq.max_new:
+                self._finish(seq)
+            else:
+                seq.next_token = int(tok)
+
+
+class BatchedEngine(Engine):
+    """An engine whose generation runs in a shared :class:`BatchedLlama`.
+
+    Parameters
+    ----------
+    base : callable
+        Returns the :class:`~shimmy_lab.engines.llama_cpp.LlamaCppEngine` whose chat
+        template and tokenizer are used (and which serves ``logprobs`` and grammar
+        requests).
+    batch : BatchedLlama
+    """
+
+    name = "llama_cpp"
+
+    def __init__(self, base: Callable[[], Any], batch: BatchedLlama):
+        self._base = base
+        self.batch = batch
+
+    @property
+    def base(self):
+        return self._base()
+
+    @property
+    def info(self) -> EngineInfo:
+        return self.base.info
+
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        return self.base.tokenize(text, add_special=add_special)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self.base.detokenize(ids)
+
+    def render_chat(self, messages: list[dict[str, Any]]) -> str:
+        return self.base.render_chat(messages)
+
+    def embed(self, texts):
+        return self.base.embed(texts)
+
+    def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
+        return self.batch.generate(prompt_ids, params, max_new)
+
+    @staticmethod
+    def _needs_base(kwargs: dict[str, Any]) -> bool:
+        fmt = kwargs.get("response_format")
+        grammar = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
+        return bool(kwargs.get("logprobs")) or grammar
+
+    def chat(self, messages, *, stream: bool = False, stream_options=None, **kwargs: Any):
+        """Chat completion (see :meth:`Engine.chat`); logprobs and grammar go to the base engine."""
+        if self._needs_base(kwargs):
+            return self.base.chat(messages, stream=stream, stream_options=stream_options, **kwargs)
+        return super().chat(messages, stream=stream, stream_options=stream_options, **kwargs)
+
+    def complete(self, prompt, *, stream: bool = False, echo: bool = False, stream_options=None, **kwargs: Any):
+        """Text completion (see :meth:`Engine.complete`); logprobs and grammar go to the base engine."""
+        if self._needs_base(kwargs):
+            return self.base.complete(prompt, stream=stream, echo=echo, stream_options=stream_options, **kwargs)
+        return super().complete(prompt, stream=stream, echo=echo, stream_options=stream_options, **kwargs)
+
+    def close(self) -> None:
+        """The batch and the base engine belong to their owner; nothing to free here."""
