@@ -1,21 +1,62 @@
-"""Perturbation benchmark of the narrative detectors (recall and false alarms).
+"""Perturbation benchmark of the narrative detectors (recall and false alarms), and drift speed.
 
 Usage::
 
     .venv/bin/python benchmarks/detectors.py [--trials 4] [--words 10000] [--seed 0]
+                                             [--speed-runs 30] [--verbose]
 
 Injects known flaws (contradicting eye/hair colour or age, a dead character who
 speaks or acts, a line from another book in a character's mouth, a first-person or
 present-tense rewrite of a narration paragraph, a paragraph from another book) into
 excerpts of every bundled text, and runs the clean full texts to count false alarms.
+Then times ``sl.drift`` of a 200-word candidate against a ~100k-word story (the first
+100,000 words of Emma): median of ``--speed-runs`` runs after one warm-up run (the
+warm-up builds the story's cached baseline).  ``--verbose`` prints every false alarm
+and every missed injection.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import statistics
 import time
 
 from shimmy_lab.eval.perturb import benchmark
+
+CANDIDATE = (
+    '"I have been thinking of the ball," said Emma, when they were alone again. '
+    "Mr. Knightley looked up from his paper and smiled, but said nothing for a while. "
+    "She walked to the window and watched the rain falling on the shrubbery, thinking of "
+    "Harriet and of Mr. Elton, and of all that had passed at Randalls since the Westons had "
+    "come home from London. Her father was asleep by the fire, and the room was very quiet. "
+    '"You are very grave tonight," said Mr. Knightley at last. "Is anything the matter?" '
+    '"Nothing at all," she replied, "only I have been thinking of poor Miss Bates, and of '
+    "Jane Fairfax, who is to come to Highbury next month, and of how glad we shall all be "
+    'to see her again." He said that he hoped so, and took up his hat, and went out into the '
+    "evening to walk home to Donwell, where his brother John and Isabella were to dine with "
+    "him on the following day, with all the children. Emma sat a long time alone after he "
+    "had gone, and could not decide, even when the candles were brought in, whether she had "
+    "been right or wrong.")
+
+
+def drift_speed(runs: int = 30, words: int = 100_000) -> dict:
+    """Median time of ``sl.drift`` (200-word candidate) against ``words`` words of Emma."""
+    import shimmy_lab as sl
+
+    text = sl.datasets.load("austen-emma")
+    spans = [m.start() for m in re.finditer(r"\S+", text)]
+    cut = text.find("\n\n", spans[words]) if len(spans) > words else -1
+    story = sl.Story.from_text(text[:cut] if cut > 0 else text)  # cut at a paragraph break
+    sl.drift(story, CANDIDATE)  # warm-up: builds the cached baseline of the story
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        report = sl.drift(story, CANDIDATE)
+        ts.append(time.perf_counter() - t0)
+    return {"story_words": len(story.text.split()), "candidate_words": len(CANDIDATE.split()),
+            "runs": runs, "median_ms": statistics.median(ts) * 1e3,
+            "max_ms": max(ts) * 1e3, "score": report.score}
 
 
 def main() -> None:
@@ -23,12 +64,19 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=4, help="injections per kind and text")
     ap.add_argument("--words", type=int, default=10000, help="excerpt size in words")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--verbose", action="store_true", help="print the missed injections")
+    ap.add_argument("--speed-runs", type=int, default=30, help="runs of the drift timing (0: skip)")
+    ap.add_argument("--verbose", action="store_true",
+                    help="print the false alarms and the missed injections")
     a = ap.parse_args()
     t0 = time.perf_counter()
     df = benchmark(trials=a.trials, excerpt_words=a.words, seed=a.seed, verbose=a.verbose)
     print(df.to_string(index=False))
     print(f"total {time.perf_counter() - t0:.0f} s")
+    if a.speed_runs:
+        sp = drift_speed(a.speed_runs)
+        print(f"drift speed: {sp['candidate_words']}-word candidate vs {sp['story_words']}-word "
+              f"story, median {sp['median_ms']:.1f} ms over {sp['runs']} runs "
+              f"(max {sp['max_ms']:.1f} ms; goal < 20 ms)")
 
 
 if __name__ == "__main__":

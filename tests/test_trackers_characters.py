@@ -82,3 +82,60 @@ def test_voice_on_a_novel():
     s2 = characters(sl.Story.from_text(text + foreign))
     hits = _kind(s2, "voice_drift")
     assert (hits["start"] >= len(text)).any()
+
+
+def test_fact_phrasings_which_were_and_two_qualifiers():
+    from shimmy_lab.story.facts import extract_facts
+
+    def resolve(n):
+        return {"Kitty": "kitty", "Tom": "tom"}.get(n)
+
+    text = ("There was a brightness in Kitty's eyes, which were hazel as the sea. "
+            "Tom was then scarcely 29 years of age. Kitty's hair, which was red, shone.")
+    got = {(f["subject"], f["attribute"], f["value"]) for f in
+           extract_facts(text, 0, len(text), resolve, [0], [0])}
+    assert got == {("kitty", "eye_colour", "hazel"), ("tom", "age", "29"),
+                   ("kitty", "hair_colour", "red")}
+
+
+def test_the_late_as_speaker_or_agent_is_no_death():
+    from shimmy_lab.story.facts import extract_facts
+
+    def resolve(n):
+        return {"Gogol": "gogol", "Mr Smith": "mr_smith"}.get(n)
+
+    text = ('"Right oh!" said the late Gogol. Then the late Gogol scrambled into a cab. '
+            "They spoke of the late Mr Smith with respect.")
+    deaths = [f for f in extract_facts(text, 0, len(text), resolve, [0], [0])
+              if f["attribute"] == "death"]
+    assert [(f["subject"], text[f["start"]:f["end"]]) for f in deaths] == [
+        ("mr_smith", "the late Mr Smith")]
+
+
+def test_weak_memory_cue_only_in_the_same_paragraph():
+    from shimmy_lab.trackers.characters import memory_cue
+
+    text = "It would have been a fine evening.\n\nTom came to the door and knocked."
+    cur = text.index("Tom")
+    # "would have" (a counterfactual) in the previous paragraph does not frame Tom's act
+    assert not memory_cue(text, cur, 0, cur, len(text))
+    text2 = "She remembered that evening.\n\nTom came to the door and knocked."
+    cur2 = text2.index("Tom")
+    assert memory_cue(text2, cur2, 0, cur2, len(text2))  # a strong cue does
+    text3 = "It was as if nothing had changed. Tom came to the door."
+    cur3 = text3.index("Tom")
+    assert memory_cue(text3, cur3, 0, cur3, len(text3))  # a weak cue in the same paragraph
+
+
+def test_dead_speaker_needs_direct_attribution():
+    text = ("Tom Bell lived at the mill with his sister Kitty Bell.\n\n"
+            + "\n\n".join(f'"Line number {i} of the talk," said Tom Bell. "Yes," said Kitty.'
+                          for i in range(3))
+            + "\n\nTom Bell died that winter, and was buried in the churchyard.\n\n"
+            '"I have come back to settle this matter," said Tom Bell.\n\n')
+    s = sl.Story.from_text(text)
+    characters(s)
+    hits = _kind(s, "dead_character_acts")
+    assert len(hits) >= 1
+    assert "come back" in s.text[hits.iloc[0].start:hits.iloc[0].end] or \
+        "said Tom" in s.text[hits.iloc[0].start:hits.iloc[0].end]

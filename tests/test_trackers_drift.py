@@ -61,3 +61,39 @@ def test_scan_story_finds_injected_first_person(emma):
     hit = ins[(ins["kind"] == "pov_shift") & (ins["start"] <= cut + 2) & (ins["end"] > cut + 2)]
     assert len(hit) == 1
     assert s.uns["params"]["drift"]["min_words"] == 40
+
+
+def test_light_candidate_reader_attributes_with_story_ids(emma):
+    from shimmy_lab.trackers.drift import _baseline, _read_candidate
+
+    cand = ('"I have been thinking of the ball," said Emma. Mr. Knightley smiled.\n\n'
+            '"Is anything the matter?" asked Mr. Knightley.')
+    c = _read_candidate(_baseline(emma), cand)
+    speakers = [(cand[q["start"]:q["end"]], q["speaker"]) for q in c["quotes"]]
+    assert speakers == [('"I have been thinking of the ball,"', emma.character("Emma")),
+                        ('"Is anything the matter?"', emma.character("Mr. Knightley"))]
+    assert {m[2] for m in c["mentions"]} == {emma.character("Emma"),
+                                             emma.character("Mr. Knightley")}
+
+
+def test_candidate_dead_speaker_and_fact_in_light_path():
+    s = sl.Story.from_text(STORY)
+    r = sl.drift(s, 'Tom came to the door and knocked twice. Kitty Bell had brown eyes.')
+    kinds = dict(zip(r.insights["kind"], zip(r.insights["start"], r.insights["end"])))
+    cand = 'Tom came to the door and knocked twice. Kitty Bell had brown eyes.'
+    assert cand[slice(*kinds["dead_character_acts"])] == "Tom came"
+    assert cand[slice(*kinds["fact_contradiction"])] == "Kitty Bell had brown eyes"
+    assert r.components["fact_contradiction"] == 0.9
+
+
+def test_candidate_drift_is_fast(emma):
+    import time
+
+    cand = " ".join(["Emma walked with Harriet to Highbury, and they talked of Mr. Elton."] * 15)
+    sl.drift(emma, cand)  # builds the story's cached baseline
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sl.drift(emma, cand)
+        ts.append(time.perf_counter() - t0)
+    assert sorted(ts)[2] < 0.1  # ~10 ms on the 2-core machine; generous for slow CI

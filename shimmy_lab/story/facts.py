@@ -52,14 +52,14 @@ def _p(pat: str) -> re.Pattern:
 
 #: (name, attribute or None when the 'rel' group names it, compiled regex)
 PATTERNS: list[tuple[str, str | None, re.Pattern]] = [
-    ("eyes_were", "eye_colour", _p(rf"{{N}}'s eyes (?:were|are) (?:(?:of )?(?:a|an|the) )?"
+    ("eyes_were", "eye_colour", _p(rf"{{N}}'s eyes,? (?:(?:which|that) )?(?:were|are) (?:(?:of )?(?:a|an|the) )?"
                                    rf"(?:[a-z]+ ){{0,2}}?(?P<v>{EYE})\b")),
     ("had_eyes", "eye_colour", _p(rf"{{N}},? (?:had|has) (?:a pair of )?(?:[a-z]+,? ){{0,2}}?"
                                   rf"(?P<v>{EYE}) eyes\b")),
     ("x_eyed", "eye_colour", _p(rf"\b(?P<v>{EYE})-eyed {{N}}")),
     ("with_eyes", "eye_colour", _p(rf"{{N}}, (?:with|whose) (?:his |her )?(?:[a-z]+ )?"
                                    rf"(?P<v>{EYE}) eyes\b")),
-    ("hair_was", "hair_colour", _p(rf"{{N}}'s hair (?:was|is) (?:(?:of )?(?:a|an|the) )?"
+    ("hair_was", "hair_colour", _p(rf"{{N}}'s hair,? (?:(?:which|that) )?(?:was|is) (?:(?:of )?(?:a|an|the) )?"
                                    rf"(?:[a-z]+ ){{0,2}}?(?P<v>{HAIR})\b")),
     ("had_hair", "hair_colour", _p(rf"{{N}},? (?:had|has) (?:[a-z]+,? ){{0,2}}?(?P<v>{HAIR}) hair\b")),
     ("x_haired", "hair_colour", _p(rf"\b(?P<v>{HAIR})-haired {{N}}")),
@@ -67,7 +67,7 @@ PATTERNS: list[tuple[str, str | None, re.Pattern]] = [
                                     rf"(?P<v>{HAIR}) hair\b")),
     ("years_old", "age", _p(rf"{{N}},? (?:who (?:was|is)|was|is|being|now|then) "
                             rf"(?:(?:just|only|nearly|almost|about|full|barely|past|scarcely|"
-                            rf"now|then|not yet) )?(?P<v>{NUM}) (?:years? (?:of age|old)|years\b)")),
+                            rf"now|then|not yet) ){{0,2}}(?P<v>{NUM}) (?:years? (?:of age|old)|years\b)")),
     ("of_age", "age", _p(rf"{{N}}, (?:a|an) (?:[a-z]+ )?(?:man|woman|girl|boy|lady|gentleman|"
                          rf"child|youth|maid) of (?:about )?(?P<v>{NUM})\b")),
     ("aged", "age", _p(rf"{{N}},? aged (?P<v>{NUM})\b")),
@@ -92,6 +92,15 @@ PATTERNS: list[tuple[str, str | None, re.Pattern]] = [
     ("death_of", "death", _p(r"\b(?:death|funeral|grave|murder) of {N}")),
 ]
 _REL_ATTR = {"wife": "married_to", "husband": "married_to"}
+# "said the late Gogol", "the late Mr Smith replied": the late X as the speaker or
+# agent of the very sentence means "former", not "dead"
+_LATE_SPEAKS_BEFORE = re.compile(
+    r"\b(?:said|says|replied|answered|cried|asked|called|exclaimed|remarked|added|"
+    r"observed|continued|whispered|shouted|went on)\s*$")
+_LATE_ACTS_AFTER = re.compile(
+    r"\s*,?\s*(?:\w+ly\s+)?(?:[a-z]{3,}ed|said|says|replied|answered|cried|asked|exclaimed|remarked|"
+    r"added|observed|continued|whispered|shouted|smiled|laughed|nodded|rose|stood|walked|"
+    r"came|went|turned|looked)\b")
 
 
 def number_value(v: str) -> str:
@@ -126,6 +135,10 @@ def extract_facts(text: str, start: int, end: int, resolve: Callable[[str], str 
         for m in rx.finditer(text, start, end):
             subj = resolve(_clean(m.group("n")))
             if subj is None:
+                continue
+            if pname == "the_late" and (
+                    _LATE_SPEAKS_BEFORE.search(text, max(start, m.start() - 20), m.start())
+                    or _LATE_ACTS_AFTER.match(text, m.end(), min(end, m.end() + 30))):
                 continue
             gd = m.groupdict()
             value_id = None

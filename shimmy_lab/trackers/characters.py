@@ -15,11 +15,12 @@ One public entry, :func:`characters`.  It reads ``quotes``, ``characters``,
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections import Counter, defaultdict
 from itertools import combinations
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -40,11 +41,15 @@ ACT_VERBS = (r"said|says|replied|asked|cried|answered|exclaimed|whispered|shoute
              r"opened|opens|turned|turns|spoke|speaks|wrote|waved|stepped|knocked|arrived|"
              r"arrives|returned|sighed|frowned|grinned|shook|reached|picked|handed|hurried")
 _ACT_AFTER = re.compile(rf"[ \t]*(?:\w+ly[ \t]+)?(?:{ACT_VERBS})\b")
+#: strong cues: a memory / flashback frame even from the sentence before
 MEMORY_CUES = re.compile(
     r"\b(?:remember\w*|recall\w*|recollect\w*|memor\w+|dream\w*|ghost\w*|spirit|vision|"
-    r"used to|years ago|long ago|once|in those days|before (?:his|her|their) death|"
-    r"when (?:he|she) was alive|portrait|picture|letter|grave|the late|flashback|"
-    r"imagin\w+|fancied|as if|seemed to hear|would have|had (?:once|often|always))\b", re.I)
+    r"used to|years ago|long ago|in those days|before (?:his|her|their) death|"
+    r"when (?:he|she) was alive|portrait|grave|the late|flashback|"
+    r"imagin\w+|fancied|seemed to hear|had (?:once|often|always)|would often)\b", re.I)
+#: weak cues (polysemous: "once" = one time, "would have" = a counterfactual): they
+#: frame an act only in its own sentence or the sentence before in the same paragraph
+WEAK_CUES = re.compile(r"\b(?:once|as if|would have|letter|picture|always|often)\b", re.I)
 
 
 def _compatible(attr: str, a: str, b: str, chapter_gap: int) -> bool:
@@ -76,17 +81,27 @@ def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
         gap = int(r.chapter) - int(f.chapter) if reference is None else 99
         if reference is not None and r.attribute == "age":
             gap = 0
-        if _compatible(r.attribute, str(f.value), str(r.value), gap):
-            continue
-        who = names.get(r.subject, r.subject)
-        attr = r.attribute.replace("_", " ")
-        out.append(U.insight(
-            system, "fact_contradiction", "critical", 0.9,
-            f"{who}'s {attr}: {f.value} or {r.value}?",
-            f"{who}'s {attr} was established as '{f.value}' (offset {f.start}) and is now "
-            f"given as '{r.value}'.", int(r.start), int(r.end), [who],
-            f"Keep {who}'s {attr} '{f.value}', or make the change explicit in the story."))
+        row = contradiction_row(r.subject, r.attribute, str(f.value), int(f.start), str(r.value),
+                                int(r.start), int(r.end), gap, names, system)
+        if row is not None:
+            out.append(row)
     return out
+
+
+def contradiction_row(subject: str, attribute: str, first: str, first_start: int, value: str,
+                      start: int, end: int, gap: int, names: dict[str, str],
+                      system: str = SYSTEM) -> dict | None:
+    """A ``fact_contradiction`` row when ``value`` is incompatible with ``first``."""
+    if _compatible(attribute, first, value, gap):
+        return None
+    who = names.get(subject, subject)
+    attr = attribute.replace("_", " ")
+    return U.insight(
+        system, "fact_contradiction", "critical", 0.9,
+        f"{who}'s {attr}: {first} or {value}?",
+        f"{who}'s {attr} was established as '{first}' (offset {first_start}) and is now "
+        f"given as '{value}'.", start, end, [who],
+        f"Keep {who}'s {attr} '{first}', or make the change explicit in the story.")
 
 
 def _death_positions(story: Any) -> dict[str, int]:
@@ -98,42 +113,47 @@ def _death_positions(story: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in d.groupby("subject")["start"].min().items()}
 
 
-def _memory_context(text: str, pos: int, sent_loc, sentences: pd.DataFrame) -> bool:
-    i = U.unit_at(sent_loc, pos)
-    sid = sentences["sentence"].to_numpy()
-    k = int(np.searchsorted(sid, i))
-    lo = int(sentences["start"].iloc[max(k - 1, 0)]) if len(sentences) else max(0, pos - 300)
-    hi = int(sentences["end"].iloc[min(k, len(sentences) - 1)]) if len(sentences) else pos + 200
-    return bool(MEMORY_CUES.search(text, lo, max(hi, pos + 1)))
+def _memory_context(text: str, pos: int, sent_starts: list[int], sent_ends: list[int]) -> bool:
+    """A memory cue around ``pos`` (sentences as sorted start / end lists)."""
+    if not sent_starts:
+        return memory_cue(text, pos, max(0, pos - 300), pos, pos + 200)
+    k = max(bisect.bisect_right(sent_starts, pos) - 1, 0)
+    return memory_cue(text, pos, sent_starts[max(k - 1, 0)], sent_starts[k], sent_ends[k])
 
 
-def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
-               max_per: int = 10**9) -> list[dict]:
-    """Quotes and actions of characters after their death fact (at most ``max_per``
-    per character).  Only death facts told by the narrator count (outside quotes):
-    a death reported in dialogue may be rumour, threat or figure of speech."""
-    deaths = _death_positions(story)
-    if not deaths:
-        return []
-    text = story.text
-    sents = U.table(story, "sentences")
-    sloc = U.locator(story, "sentences", "sentence")
+def memory_cue(text: str, pos: int, prev_start: int, cur_start: int, cur_end: int) -> bool:
+    """A memory or flashback cue frames the act at ``pos``: a strong cue in its sentence
+    or the one before, a weak cue in its sentence or the one before in the same paragraph."""
+    hi = max(cur_end, pos + 1)
+    if MEMORY_CUES.search(text, prev_start, hi):
+        return True
+    cur_start = min(cur_start, pos)
+    lo = prev_start if "\n\n" not in text[prev_start:cur_start] else cur_start
+    return bool(WEAK_CUES.search(text, lo, hi))
+
+
+def dead_act_rows(text: str, deaths: dict[str, int], quotes: Iterable[tuple],
+                  mentions: Iterable[tuple], sent_starts: list[int], sent_ends: list[int],
+                  names: dict[str, str], system: str = SYSTEM, max_per: int = 10**9,
+                  min_conf: float = 0.8) -> list[dict]:
+    """``dead_character_acts`` rows from plain lists.
+
+    ``quotes`` are (start, end, speaker, confidence), ``mentions`` (start, end,
+    character_id, in_quote); ``deaths`` maps a character to the offset of its death."""
     events: list[tuple[int, int, str, str]] = []
-    q = U.table(story, "quotes")
-    for r in q[q["speaker"].astype(object).isin(list(deaths))].itertuples():
-        if int(r.start) > deaths[str(r.speaker)] and float(r.confidence) >= 0.5:
-            events.append((int(r.start), int(r.end), str(r.speaker), "speaks"))
-    m = U.table(story, "mentions")
-    for r in m[m["character_id"].isin(list(deaths)) & ~m["in_quote"].fillna(False)].itertuples():
-        if int(r.start) > deaths[str(r.character_id)] + 40:
-            am = _ACT_AFTER.match(text, int(r.end), min(len(text), int(r.end) + 40))
+    for s, e, spk, conf in quotes:
+        if spk in deaths and s > deaths[spk] and conf >= min_conf:
+            events.append((int(s), int(e), spk, "speaks"))
+    for s, e, cid, in_q in mentions:
+        if cid in deaths and not in_q and s > deaths[cid] + 40:
+            am = _ACT_AFTER.match(text, int(e), min(len(text), int(e) + 40))
             if am:
-                events.append((int(r.start), am.end(), str(r.character_id), "acts"))
+                events.append((int(s), am.end(), cid, "acts"))
     out, seen = [], set()
     per: dict[str, int] = defaultdict(int)
     for s, e, cid, how in sorted(events):
-        key = (cid, U.unit_at(sloc, s))
-        if key in seen or per[cid] >= max_per or _memory_context(text, s, sloc, sents):
+        key = (cid, bisect.bisect_right(sent_starts, s))
+        if key in seen or per[cid] >= max_per or _memory_context(text, s, sent_starts, sent_ends):
             continue
         seen.add(key)
         per[cid] += 1
@@ -146,6 +166,29 @@ def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
             f"Frame it as a memory or flashback, give the {'line' if how == 'speaks' else 'action'} "
             f"to another character, or revise {who}'s death."))
     return out
+
+
+def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
+               max_per: int = 10**9, min_conf: float = 0.8) -> list[dict]:
+    """Quotes and actions of characters after their death fact (at most ``max_per``
+    per character).  Only death facts told by the narrator count (outside quotes):
+    a death reported in dialogue may be rumour, threat or figure of speech.  A quote
+    counts only with direct speaker evidence (``min_conf`` 0.8: a speech tag or a tagged
+    quote in the same paragraph); turn-taking guesses are too weak for a dead speaker."""
+    deaths = _death_positions(story)
+    if not deaths:
+        return []
+    q = U.table(story, "quotes")
+    q = q[q["speaker"].astype(object).isin(list(deaths))]
+    quotes = zip(q["start"].astype(int), q["end"].astype(int), q["speaker"].astype(str),
+                 q["confidence"].astype(float))
+    m = U.table(story, "mentions")
+    m = m[m["character_id"].isin(list(deaths))]
+    ments = zip(m["start"].astype(int), m["end"].astype(int), m["character_id"].astype(str),
+                m["in_quote"].fillna(False).astype(bool))
+    sents = U.table(story, "sentences")
+    return dead_act_rows(story.text, deaths, quotes, ments, sents["start"].astype(int).tolist(),
+                         sents["end"].astype(int).tolist(), names, system, max_per, min_conf)
 
 
 # -- voice ---------------------------------------------------------------------------

@@ -29,20 +29,31 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
-from .characters import _dead_acts, _fact_contradictions, voice_line_score
+from .characters import SINGLE_VALUED, contradiction_row, dead_act_rows, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
 
 SYSTEM = "drift"
 FIRST = frozenset("i me my mine myself we us our ours ourselves".split())
+SECOND = frozenset("you your yours yourself yourselves".split())
 THIRD = frozenset("he him his himself she her hers herself they them their".split())
 PRESENT = frozenset("is are am has does says goes comes sees knows thinks looks seems feels "
                     "takes makes gives stands sits walks turns tells asks wants can will "
+                    "means begins becomes brings holds keeps leaves gets finds hears runs "
+                    "speaks writes rises falls lies chooses shows tries "
                     "isn't aren't doesn't don't hasn't won't can't".split())
 PAST = frozenset("was were had did said went came saw knew thought looked seemed felt took "
                  "made gave stood sat walked turned told asked wanted could would wasn't "
+                 "meant began became brought held kept left got found heard ran "
+                 "spoke wrote rose fell lay chose showed tried "
                  "weren't didn't hadn't couldn't wouldn't".split())
 _PRON_VERB = re.compile(r"\b(?:he|she|it)\s+([a-z]+)\b")
+# a name inside a sentence followed by a verb: "Anne belongs", "Anne walked"
+_NAME_VERB = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\s+([a-z]{3,})\b")
+_NOT_VERBS = frozenset("always perhaps sometimes besides nevertheless towards afterwards "
+                       "was has is his its thus unless less yes as us this".split())
+POV_RATE, POV_RATIO = 0.02, 0.7
+ADDRESS_YOU = 2
 _QUOTE_RE = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<![A-Za-z])'[^'\n]{2,}?'(?![A-Za-z])")
 _CAP_RE = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")
 
@@ -82,15 +93,18 @@ def _signals(narr: str, vocab: Counter | None = None, exclude: Counter | None = 
     third = sum(t in THIRD for t in toks)
     pres = sum(t in PRESENT for t in toks)
     past = sum(t in PAST for t in toks)
-    for m in _PRON_VERB.finditer(narr.lower()):
-        v = m.group(1)
+    for v in [m.group(1) for m in _PRON_VERB.finditer(narr.lower())] + \
+            [m.group(1) for m in _NAME_VERB.finditer(narr)]:
+        if v in PRESENT or v in PAST or v in _NOT_VERBS:
+            continue
         if v.endswith("ed"):
             past += 1
-        elif v.endswith("s") and not v.endswith("ss") and v not in PRESENT and v not in ("was", "has", "is"):
+        elif v.endswith("s") and not v.endswith(("ss", "us", "is", "ous")):
             pres += 1
     lines = [ln for ln in narr.split("\n") if ln.strip()]
     verse = len(lines) >= 4 and sum(ln[:1].isspace() or len(ln) < 45 for ln in lines) > 0.6 * len(lines)
-    out = {"verse": verse, "n": n, "first": first / max(n, 1), "n_first": first, "third": third / max(n, 1),
+    you = sum(t in SECOND for t in toks)
+    out = {"verse": verse, "n": n, "n_you": you, "first": first / max(n, 1), "n_first": first, "third": third / max(n, 1),
            "present": pres / max(pres + past, 1), "n_tense": pres + past}
     if vocab is not None:
         exclude = exclude or Counter()
@@ -125,6 +139,28 @@ class _Baseline:
         self.first = float(np.median(arr[:, 0]))
         self.present = float(np.median(arr[arr[:, 2] >= 3, 1])) if (arr[:, 2] >= 3).any() else 0.0
         self.first_person = self.first >= 0.02
+        # what the light candidate reader needs (plain dicts, built once per story text)
+        from ..story.dialogue import detect_style
+        from ..story.pipeline import _resolver
+
+        surf = {str(a): str(c) for a, c in zip(nm["surface"], nm["character_id"]) if pd.notna(c)}
+        self.resolve = _resolver(surf)
+        ch = U.table(story, "characters")
+        self.char_names = dict(zip(ch["character_id"].astype(str), ch["name"].astype(str)))
+        self.gender = dict(zip(ch["character_id"].astype(str), ch["gender"]))
+        self.dead = set(ch.loc[ch["status"] == "dead", "character_id"].astype(str))
+        self.style = story.uns.get("params", {}).get("quote_style") or detect_style(text)
+        f = U.table(story, "facts")
+        f = f[f["attribute"].isin(SINGLE_VALUED)].sort_values("start", kind="stable")
+        self.first_fact: dict[tuple[str, str], tuple[str, int]] = {}
+        for subj, attr, val, st in zip(f["subject"].astype(str), f["attribute"].astype(str),
+                                       f["value"].astype(str), f["start"].astype(int)):
+            self.first_fact.setdefault((subj, attr), (val, int(st)))
+        q = U.table(story, "quotes")
+        q = q[q["speaker"].notna()]
+        self.speaker_words: dict[str, Counter] = {}
+        for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
+            self.speaker_words.setdefault(cid, Counter()).update(U.words(t))
 
 
 _CACHE: dict[int, tuple[Any, int, _Baseline]] = {}
@@ -146,15 +182,18 @@ def _paragraph_insights(sig: dict, base: _Baseline, s: int, e: int, min_words: i
     out = []
     if sig["n"] < min_words or sig.get("verse"):
         return out
-    if not base.first_person and sig["first"] >= 0.025 and sig["n_first"] >= 3 \
-            and sig["first"] > 1.2 * sig["third"]:
+    # narration that addresses "you" (a letter, a speech, a preface, an aside to the
+    # reader) is not a slip of the narrator's person or tense
+    address = sig.get("n_you", 0) >= ADDRESS_YOU
+    if not address and not base.first_person and sig["first"] >= POV_RATE and sig["n_first"] >= 3 \
+            and sig["first"] > POV_RATIO * sig["third"]:
         sev = min(1.0, sig["first"] / 0.06)
         out.append(U.insight(SYSTEM, "pov_shift", "important", sev,
                              "Narration switches to the first person",
                              f"{sig['n_first']} first-person pronouns in narration while the "
                              "story is told in the third person.", s, e, [],
                              "Keep the narrator in the third person (he/she, not I/we)."))
-    if base.present <= 0.4 and sig["n_tense"] >= 5 and sig["present"] >= 0.65:
+    if not address and base.present <= 0.4 and sig["n_tense"] >= 5 and sig["present"] >= 0.65:
         out.append(U.insight(SYSTEM, "tense_shift", "important", sig["present"],
                              "Narration switches to the present tense",
                              f"{sig['present']:.0%} of tense markers in narration are present "
@@ -188,92 +227,102 @@ def _scan_story(story: Any, min_words: int, topic_threshold: float) -> None:
     U.set_insights(story, SYSTEM, rows)
 
 
-def _map_ids(story: Any, cand: Any) -> dict[str, str]:
-    """Candidate character_id -> story character_id (by names and aliases)."""
-    out = {}
-    for r in U.table(cand, "characters").itertuples():
-        for alias in [str(r.name)] + str(r.aliases).split("|"):
-            cid = story.character(alias)
-            if cid:
-                out[str(r.character_id)] = cid
-                break
-    return out
+_EMPTY: list[pd.DataFrame] = []
+
+
+def _empty_insights() -> pd.DataFrame:
+    if not _EMPTY:
+        _EMPTY.append(schema.coerce("insights", []))
+    return _EMPTY[0].copy()
+
+
+def _read_candidate(base: _Baseline, candidate: str) -> dict:
+    """Read a candidate with plain Python: paragraphs, sentences, quotes (attributed with
+    the story's characters), mentions and facts -- no pandas tables."""
+    from ..story.characters import scan_names
+    from ..story.dialogue import _Ctx, attribute, find_quotes
+    from ..story.facts import extract_facts
+    from ..story.segment import SegState, segment
+
+    seg = segment(candidate, 0, SegState())
+    paras = seg["paragraphs"]
+    quotes = find_quotes(candidate, paras, base.style)
+    spans = [(q["start"], q["end"]) for q in quotes]
+    ments = []
+    for c in scan_names(candidate, 0, len(candidate), spans):
+        cid = base.resolve(c["surface"])
+        if cid is not None:
+            ments.append((c["start"], c["end"], cid, bool(c["in_quote"])))
+    narr = [(s, cid) for s, _, cid, inq in ments if not inq]
+    ctx = _Ctx(base.resolve, base.gender, base.char_names, [s for s, _ in narr],
+               [c for _, c in narr])
+    attribute(candidate, quotes, {p["paragraph"]: p for p in paras}, ctx, [])
+    facts = extract_facts(candidate, 0, len(candidate), base.resolve, [0], [0])
+    return {"paragraphs": paras, "sentences": seg["sentences"], "quotes": quotes,
+            "spans": spans, "mentions": ments, "facts": facts}
 
 
 def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: float,
                voice_threshold: float) -> DriftReport:
-    from ..story import Story
-
     base = _baseline(story)
-    cand = Story.from_text(candidate)
-    idmap = _map_ids(story, cand)
-    names = U.names_by_id(story)
+    cand = _read_candidate(base, candidate)
+    names = base.char_names
+    spans = cand["spans"]
     rows: list[dict] = []
-    paras = U.table(cand, "paragraphs")
-    paras = paras[paras["kind"] == "text"]
-    for s, e in zip(paras["start"].astype(int), paras["end"].astype(int)):
-        narr = U.narration(candidate, s, e, U.quote_mask(cand, s, e))
+    for p in cand["paragraphs"]:
+        if p["kind"] != "text":
+            continue
+        s, e = int(p["start"]), int(p["end"])
+        narr = U.narration(candidate, s, e, [(a, b) for a, b in spans if b > s and a < e])
         sig = _signals(narr, base.vocab, None, base.names)
         rows += _paragraph_insights(sig, base, s, e, min(min_words, 15), topic_threshold)
-    # facts against the story's facts
-    cf = U.table(cand, "facts").copy()
-    if len(cf):
-        cf["subject"] = cf["subject"].map(lambda c: idmap.get(str(c), "?" + str(c)))
-        rows += _fact_contradictions(cf, names, reference=U.table(story, "facts"), system=SYSTEM)
+    # facts against the story's first statement of each
+    for f in cand["facts"]:
+        first = base.first_fact.get((str(f["subject"]), f["attribute"]))
+        if first is None:
+            continue
+        gap = 0 if f["attribute"] == "age" else 99
+        row = contradiction_row(str(f["subject"]), f["attribute"], first[0], first[1],
+                                str(f["value"]), f["start"], f["end"], gap, names, SYSTEM)
+        if row is not None:
+            rows.append(row)
     # dead characters acting: story deaths, candidate quotes and mentions
-    dead = U.table(story, "characters")
-    dead = set(dead.loc[dead["status"] == "dead", "character_id"].astype(str))
-    if dead:
-        shadow = _Shadow(cand, idmap, dead)
-        rows += _dead_acts(shadow, names, system=SYSTEM)
+    if base.dead:
+        sents = cand["sentences"]
+        rows += dead_act_rows(candidate, {c: -1000 for c in base.dead},  # died before it
+                              [(q["start"], q["end"], q["speaker"], q["confidence"])
+                               for q in cand["quotes"] if q["speaker"]],
+                              cand["mentions"], [x["start"] for x in sents],
+                              [x["end"] for x in sents], names, SYSTEM)
     # voice of attributed candidate lines
-    q = U.table(cand, "quotes")
-    sq = U.table(story, "quotes")
-    for r in q[q["speaker"].notna()].itertuples():
-        cid = idmap.get(str(r.speaker))
-        if cid is None:
+    for q in cand["quotes"]:
+        cid = q["speaker"]
+        spk = base.speaker_words.get(cid) if cid else None
+        if spk is None or sum(spk.values()) < 150:
             continue
-        spk = Counter(U.words(" ".join(sq.loc[sq["speaker"] == cid, "text"].astype(str))))
-        if sum(spk.values()) < 150:
-            continue
-        score, why = voice_line_score(str(r.text), spk, sum(spk.values()), base.vocab)
+        score, why = voice_line_score(str(q["text"]), spk, sum(spk.values()), base.vocab)
         if score >= voice_threshold:
             who = names.get(cid, cid)
             rows.append(U.insight(SYSTEM, "voice_drift", "important", score,
                                   f"Line unlike {who}'s voice",
                                   f"{why['novel']:.0%} of its content words are new to the story "
                                   f"and {why['speaker_new']:.0%} new to {who}.",
-                                  int(r.start), int(r.end), [who],
+                                  int(q["start"]), int(q["end"]), [who],
                                   f"Rewrite the line in {who}'s usual vocabulary."))
-    ins = schema.coerce("insights", rows)
-    comp = {k: float(ins.loc[ins["kind"] == k, "severity"].max()) if (ins["kind"] == k).any()
-            else 0.0 for k in ("pov_shift", "tense_shift", "topic_drift", "fact_contradiction",
-                               "dead_character_acts", "voice_drift")}
+    comp = {k: 0.0 for k in ("pov_shift", "tense_shift", "topic_drift", "fact_contradiction",
+                             "dead_character_acts", "voice_drift")}
+    for r in rows:
+        comp[r["kind"]] = max(comp[r["kind"]], float(r["severity"]))
     # soft topic signal even below the insight threshold
-    allsig = _signals(U.narration(candidate, 0, len(candidate), U.quote_mask(cand, 0, len(candidate))),
-                      base.vocab, None, base.names)
+    allsig = _signals(U.narration(candidate, 0, len(candidate), spans), base.vocab, None,
+                      base.names)
     comp["topic_soft"] = float(min(1.0, allsig.get("novel", 0.0) / max(topic_threshold, 1e-6)))
     score = 1.0 - float(np.prod([1.0 - 0.9 * v for k, v in comp.items() if k != "topic_soft"]))
     score = max(score, 0.5 * comp["topic_soft"])
-    ins = ins.sort_values("severity", ascending=False).reset_index(drop=True)
-    sugg = str(ins["suggestion"].iloc[0]) if len(ins) else "In keeping with the story."
+    rows.sort(key=lambda r: -r["severity"])
+    ins = schema.coerce("insights", rows) if rows else _empty_insights()
+    sugg = str(rows[0]["suggestion"]) if rows else "In keeping with the story."
     return DriftReport(round(min(score, 1.0), 4), ins, comp, sugg)
-
-
-class _Shadow:
-    """A candidate story seen with the main story's ids and death facts."""
-
-    def __init__(self, cand: Any, idmap: dict[str, str], dead: set[str]) -> None:
-        self.text = cand.text
-        t = dict(cand.tables)
-        q = t["quotes"].copy()
-        q["speaker"] = q["speaker"].map(lambda c: idmap.get(str(c), c) if pd.notna(c) else c)
-        m = t["mentions"].copy()
-        m["character_id"] = m["character_id"].map(lambda c: idmap.get(str(c), str(c)))
-        t["quotes"], t["mentions"] = q, m
-        t["facts"] = pd.DataFrame({"subject": sorted(dead), "attribute": "death",
-                                   "start": -1000, "end": -999})  # died before the candidate
-        self.tables = t
 
 
 def drift(story: Any, candidate: str | None = None, min_words: int = 40,
