@@ -72,10 +72,13 @@ class BatchedLlama:
     model_params, context_params : optional
         llama.cpp parameter structs to start from (e.g. those of a ``Llama``);
         ``n_ctx``, ``n_batch``, ``n_seq_max`` and the threads are set here.
+    kv_unified : bool
+        One KV buffer of ``n_ctx`` cells shared by all sequences (default: ``n_ctx``
+        cells per sequence).
     """
 
     def __init__(self, path: str, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
-                 model_params: Any = None, context_params: Any = None):
+                 model_params: Any = None, context_params: Any = None, kv_unified: bool = False):
         import llama_cpp
         from llama_cpp import _internals as internals
 
@@ -90,11 +93,11 @@ class BatchedLlama:
         else:
             cparams = llama_cpp.llama_context_default_params()
             cparams.flash_attn_type = 0  # as llama-cpp-python's Llama (flash_attn=False)
-        cparams.n_ctx = self.n_ctx * self.n_seq
+        cparams.n_ctx = self.n_ctx * (1 if kv_unified else self.n_seq)
         cparams.n_batch = self.n_batch
         cparams.n_ubatch = self.n_batch
         cparams.n_seq_max = self.n_seq
-        cparams.kv_unified = False
+        cparams.kv_unified = bool(kv_unified)
         cparams.n_threads = cparams.n_threads_batch = int(n_threads)
         self._ctx = internals.LlamaContext(model=self._model, params=cparams, verbose=False)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model.model)
