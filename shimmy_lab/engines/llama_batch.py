@@ -38,7 +38,7 @@ log = logging.getLogger("shimmy_lab.engines.llama_batch")
 _DONE = object()
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two requests with the same prompt are different sequences
 class _Seq:
     prompt: list[int]
     params: GenerationParams
