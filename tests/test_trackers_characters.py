@@ -53,7 +53,7 @@ def test_tables_follow_schema(story):
     rel = story.tables["relationships"]
     pair = rel[(rel["source"].isin(["kitty_bell", "tom"])) & (rel["target"].isin(["kitty_bell", "tom"]))]
     assert len(pair) == 1 and pair["copresence"].iloc[0] >= 2
-    assert story.uns["params"]["characters"]["voice_threshold"] == 0.5
+    assert story.uns["params"]["characters"]["voice_threshold"] == 0.7
 
 
 def test_line_features_and_voice_score():
@@ -91,11 +91,12 @@ def test_fact_phrasings_which_were_and_two_qualifiers():
         return {"Kitty": "kitty", "Tom": "tom"}.get(n)
 
     text = ("There was a brightness in Kitty's eyes, which were hazel as the sea. "
-            "Tom was then scarcely 29 years of age. Kitty's hair, which was red, shone.")
+            "Tom was then scarcely 29 years of age. Kitty's hair, which was red, shone. "
+            "Tom's wide grey eyes went round the room.")
     got = {(f["subject"], f["attribute"], f["value"]) for f in
            extract_facts(text, 0, len(text), resolve, [0], [0])}
     assert got == {("kitty", "eye_colour", "hazel"), ("tom", "age", "29"),
-                   ("kitty", "hair_colour", "red")}
+                   ("kitty", "hair_colour", "red"), ("tom", "eye_colour", "grey")}
 
 
 def test_the_late_as_speaker_or_agent_is_no_death():
@@ -125,6 +126,10 @@ def test_weak_memory_cue_only_in_the_same_paragraph():
     text3 = "It was as if nothing had changed. Tom came to the door."
     cur3 = text3.index("Tom")
     assert memory_cue(text3, cur3, 0, cur3, len(text3))  # a weak cue in the same paragraph
+    text4 = "Tom laughed, and handed the letter across the table."
+    assert not memory_cue(text4, 0, 0, 0, len(text4))  # a letter handed over is no memory
+    text5 = "As Tom said in his letter, the mill was sold."
+    assert memory_cue(text5, 3, 0, 0, len(text5))
 
 
 def test_dead_speaker_needs_direct_attribution():
@@ -139,3 +144,35 @@ def test_dead_speaker_needs_direct_attribution():
     assert len(hits) >= 1
     assert "come back" in s.text[hits.iloc[0].start:hits.iloc[0].end] or \
         "said Tom" in s.text[hits.iloc[0].start:hits.iloc[0].end]
+
+
+def test_voice_score_sees_unfamiliar_phrasing():
+    from collections import Counter
+
+    from shimmy_lab.trackers import _util as U
+    from shimmy_lab.trackers.characters import bigrams
+
+    story = ("the miller said the river was high and the money was gone and kitty said "
+             "the winter was long and tom said the mill was cold ") * 20
+    toks = U.words(story)
+    counts, pairs = Counter(toks), bigrams(toks)
+    own = "the river was high and the mill was cold and the money was gone"
+    odd = "gone was the money, cold the river, long high mill kitty winter tom said"
+    s_own, w_own = voice_line_score(own, counts, 0, counts, None, pairs)
+    s_odd, w_odd = voice_line_score(odd, counts, 0, counts, None, pairs)
+    # same vocabulary (no new words), but the word pairs of `odd` are new to the story
+    assert w_own["novel"] == w_odd["novel"] == 0.0
+    assert w_own["pairs_new"] < 0.1 and w_odd["pairs_new"] > 0.6
+    assert s_own == 0.0 < s_odd
+
+
+def test_fact_name_does_not_run_across_a_paragraph_break():
+    from shimmy_lab.story.facts import extract_facts
+
+    def resolve(n):
+        return {"Syme": "syme", "Father Brown": "brown", "Professor Syme": "prof"}.get(n)
+
+    text = ('"Then what?" began the Professor.\n\nSyme\'s eyes were a deep green.\n\n'
+            "XII. The Tale of Father Brown\n\n\nFather Brown had blue eyes that missed nothing.")
+    got = [(f["subject"], f["value"]) for f in extract_facts(text, 0, len(text), resolve, [0], [0])]
+    assert got == [("syme", "green"), ("brown", "blue")]

@@ -42,23 +42,28 @@ _CONTRADICT = {
                    "{N} had {v} eyes that missed nothing in the room.",
                    "{N}, with her {v} eyes fixed on the window, waited.",
                    "There was a sudden brightness in {N}'s eyes, which were {v} as the sea.",
-                   "{N}'s eyes are {v}, and they were full of tears."],
+                   "{N}'s eyes are {v}, and they were full of tears.",
+                   "{N}'s wide {v} eyes went from one face to another."],
     "hair_colour": ["{N}'s hair was {v} and fell loosely about the shoulders.",
                     "{N} had {v} hair, tied back with a ribbon.",
                     "{N}, whose {v} hair shone in the sun, came in.",
-                    "The {v}-haired {N} stood by the door."],
+                    "The {v}-haired {N} stood by the door.",
+                    "{N}'s {v} hair was caught by the wind as the carriage turned."],
     "age": ["{N}, who was {v} years old, knew better.", "{N} was {v} years old and felt it.",
-            "{N} was then scarcely {v} years of age.", "{N}, now {v} years old, sat down."],
+            "{N} was then scarcely {v} years of age.", "{N}, now {v} years old, sat down.",
+            "{N}, aged {v}, had seen enough of the world to know it."],
 }
 _DEATH = ["{N} died that winter, and was buried in the churchyard.",
           "News came that {N} was dead.", "It was a long illness; {N} died before the summer.",
-          "{N} was killed in a fall from a horse, and the whole neighbourhood grieved."]
+          "{N} was killed in a fall from a horse, and the whole neighbourhood grieved.",
+          "In the spring {N} passed away, quietly, in the night."]
 _DEAD_ACT = ['{Q}I have come back to settle this matter,{Q} said {N}.',
              '{N} said, {Q}You need not look so surprised to see me.{Q}',
              '{N} walked into the room and took the chair by the fire.',
              '{Q}Well, here we all are again,{Q} {N} replied, smiling.',
              '{N} came to the door and knocked twice.',
-             '{N} smiled at them all and sat down without a word.']
+             '{N} smiled at them all and sat down without a word.',
+             '{N} laughed, and handed the letter across the table.']
 _VOICE = ['{Q}{L}{Q} said {N}.', '{N} said, {Q}{L}{Q}', '{Q}{L}{Q} {N} replied.',
           '{Q}{L}{Q} cried {N}.']
 _PAST_PRESENT = dict(was="is", were="are", had="has", did="does", said="says", went="goes",

@@ -40,7 +40,9 @@ OCC = ("apothecary|surgeon|physician|doctor|lawyer|attorney|solicitor|clergyman|
        "woodcutter|fisherman|hunter|king|queen|prince|princess|widow|spinster|bachelor")
 REL = ("sister|brother|daughter|son|wife|husband|father|mother|niece|nephew|cousin|aunt|"
        "uncle")
-_N = rf"(?:(?:{_TITLE_ALT})\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+){{0,2}}"
+# a name never runs across a paragraph break ("...began the Professor.\n\nSyme's eyes")
+_SP = r"(?:[\x20\t]+(?:\n[\x20\t]*)?|\n[\x20\t]*)"  # no literal space: _p rewrites those
+_N = rf"(?:(?:{_TITLE_ALT})\.?{_SP})?[A-Z][a-z]+(?:{_SP}[A-Z][a-z]+){{0,2}}"
 _PLACE = r"(?:the\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}"
 
 
@@ -56,12 +58,14 @@ PATTERNS: list[tuple[str, str | None, re.Pattern]] = [
                                    rf"(?:[a-z]+ ){{0,2}}?(?P<v>{EYE})\b")),
     ("had_eyes", "eye_colour", _p(rf"{{N}},? (?:had|has) (?:a pair of )?(?:[a-z]+,? ){{0,2}}?"
                                   rf"(?P<v>{EYE}) eyes\b")),
+    ("poss_eyes", "eye_colour", _p(rf"{{N}}'s (?:[a-z]+,? ){{0,2}}?(?P<v>{EYE}) eyes\b")),
     ("x_eyed", "eye_colour", _p(rf"\b(?P<v>{EYE})-eyed {{N}}")),
     ("with_eyes", "eye_colour", _p(rf"{{N}}, (?:with|whose) (?:his |her )?(?:[a-z]+ )?"
                                    rf"(?P<v>{EYE}) eyes\b")),
     ("hair_was", "hair_colour", _p(rf"{{N}}'s hair,? (?:(?:which|that) )?(?:was|is) (?:(?:of )?(?:a|an|the) )?"
                                    rf"(?:[a-z]+ ){{0,2}}?(?P<v>{HAIR})\b")),
     ("had_hair", "hair_colour", _p(rf"{{N}},? (?:had|has) (?:[a-z]+,? ){{0,2}}?(?P<v>{HAIR}) hair\b")),
+    ("poss_hair", "hair_colour", _p(rf"{{N}}'s (?:[a-z]+,? ){{0,2}}?(?P<v>{HAIR}) hair\b")),
     ("x_haired", "hair_colour", _p(rf"\b(?P<v>{HAIR})-haired {{N}}")),
     ("with_hair", "hair_colour", _p(rf"{{N}}, (?:with|whose) (?:his |her )?(?:[a-z]+ )?"
                                     rf"(?P<v>{HAIR}) hair\b")),

@@ -48,8 +48,11 @@ MEMORY_CUES = re.compile(
     r"when (?:he|she) was alive|portrait|grave|the late|flashback|"
     r"imagin\w+|fancied|seemed to hear|had (?:once|often|always)|would often)\b", re.I)
 #: weak cues (polysemous: "once" = one time, "would have" = a counterfactual): they
-#: frame an act only in its own sentence or the sentence before in the same paragraph
-WEAK_CUES = re.compile(r"\b(?:once|as if|would have|letter|picture|always|often)\b", re.I)
+#: frame an act only in its own sentence or the sentence before in the same paragraph;
+#: a letter is a cue when it carries words ("in her letter", "a letter from"), not when
+#: it is an object handed across a table
+WEAK_CUES = re.compile(r"\b(?:once|as if|would have|picture|always|often|"
+                       r"in (?:his|her|their|a|the|that) letter|letters? (?:from|of)|wrote)\b", re.I)
 
 
 def _compatible(attr: str, a: str, b: str, chapter_gap: int) -> bool:
@@ -245,13 +248,21 @@ def voice_profiles(story: Any, min_words: int = 150) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
-                     story_counts: Counter, exclude: Counter | None = None) -> tuple[float, dict]:
-    """How far one line is from its speaker's voice (0..1) and why.
+def bigrams(tokens: list[str]) -> Counter:
+    """Counts of adjacent word pairs."""
+    return Counter(zip(tokens, tokens[1:]))
 
-    The score combines the share of the line's content words that the story never
-    uses elsewhere, the share its speaker never uses elsewhere, and the contrast of
-    the line's word likelihood under the speaker's dialogue vs. the whole story.
+
+def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
+                     story_counts: Counter, exclude: Counter | None = None,
+                     story_bigrams: Counter | None = None) -> tuple[float, dict]:
+    """How far one line is from its speaker's voice and the story's language (0..1) and why.
+
+    score = 0.6 x share of the line's content words the story never uses elsewhere
+    + 0.35 x (share its speaker never uses elsewhere - 0.5)+
+    + 0.6 x (share of its word pairs, function words included, the story never uses
+    elsewhere - 0.3)+ (only with ``story_bigrams``).  The word-pair term sees phrasing
+    ("I dare say", "upon my word") that single words made of common vocabulary miss.
     """
     exclude = exclude or Counter()
     cw = U.content_words(line)
@@ -259,8 +270,15 @@ def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
         return 0.0, {}
     novel = sum(1 for w in cw if story_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
     spk_new = sum(1 for w in cw if spk_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
-    score = float(np.clip(0.75 * novel + 0.35 * max(spk_new - 0.5, 0.0), 0.0, 1.0))
-    return score, {"novel": novel, "speaker_new": spk_new}
+    bnov = 0.0
+    if story_bigrams is not None:
+        toks = U.words(line)
+        own = bigrams(toks) if exclude else Counter()
+        pairs = list(zip(toks, toks[1:]))
+        bnov = sum(1 for b in pairs if story_bigrams.get(b, 0) - own.get(b, 0) <= 0) / max(len(pairs), 1)
+    score = float(np.clip(0.6 * novel + 0.35 * max(spk_new - 0.5, 0.0)
+                          + 0.6 * max(bnov - 0.3, 0.0), 0.0, 1.0))
+    return score, {"novel": novel, "speaker_new": spk_new, "pairs_new": bnov}
 
 
 def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes: int,
@@ -269,7 +287,9 @@ def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes
     q = q[q["speaker"].notna() & (q["confidence"] >= 0.6)]
     if not len(q):
         return []
-    story_counts = Counter(U.words(story.text))
+    toks = U.words(story.text)
+    story_counts = Counter(toks)
+    story_bigrams = bigrams(toks)
     spk: dict[str, Counter] = defaultdict(Counter)
     for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
         spk[cid].update(U.words(t))
@@ -281,14 +301,15 @@ def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes
             continue
         exc = Counter(U.words(str(r.text)))
         score, why = voice_line_score(str(r.text), spk[cid], sum(spk[cid].values()),
-                                      story_counts, exc)
+                                      story_counts, exc, story_bigrams)
         if score < threshold:
             continue
         who = names.get(cid, cid)
         out.append(U.insight(
             system, "voice_drift", "important", score, f"Line unlike {who}'s voice",
-            f"{why['novel']:.0%} of its content words appear nowhere else in the story and "
-            f"{why['speaker_new']:.0%} never in {who}'s dialogue.", int(r.start), int(r.end),
+            f"{why['novel']:.0%} of its content words and {why['pairs_new']:.0%} of its word "
+            f"pairs appear nowhere else in the story, {why['speaker_new']:.0%} of its words "
+            f"never in {who}'s dialogue.", int(r.start), int(r.end),
             [who], f"Rewrite the line in {who}'s usual vocabulary and rhythm."))
     return out
 
@@ -348,7 +369,7 @@ def relationships(story: Any) -> pd.DataFrame:
     return df.sort_values(["copresence", "addresses"], ascending=False) if len(df) else df
 
 
-def characters(story: Any, voice_threshold: float = 0.5, min_quotes: int = 5,
+def characters(story: Any, voice_threshold: float = 0.7, min_quotes: int = 5,
                min_voice_words: int = 150) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
-from .characters import SINGLE_VALUED, contradiction_row, dead_act_rows, voice_line_score
+from .characters import SINGLE_VALUED, bigrams, contradiction_row, dead_act_rows, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
 
@@ -123,7 +123,9 @@ class _Baseline:
 
     def __init__(self, story: Any) -> None:
         text = story.text
-        self.vocab = Counter(U.words(text))
+        toks = U.words(text)
+        self.vocab = Counter(toks)
+        self.bigrams = bigrams(toks)
         self.words = sum(self.vocab.values())
         nm = U.table(story, "names")
         self.names = {w for s in nm["surface"].astype(str) for w in s.split()}
@@ -300,7 +302,8 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
         spk = base.speaker_words.get(cid) if cid else None
         if spk is None or sum(spk.values()) < 150:
             continue
-        score, why = voice_line_score(str(q["text"]), spk, sum(spk.values()), base.vocab)
+        score, why = voice_line_score(str(q["text"]), spk, sum(spk.values()), base.vocab,
+                                      None, base.bigrams)
         if score >= voice_threshold:
             who = names.get(cid, cid)
             rows.append(U.insight(SYSTEM, "voice_drift", "important", score,
@@ -326,7 +329,7 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
 
 
 def drift(story: Any, candidate: str | None = None, min_words: int = 40,
-          topic_threshold: float = 0.34, voice_threshold: float = 0.5) -> Any:
+          topic_threshold: float = 0.34, voice_threshold: float = 0.7) -> Any:
     """Measure drift of a candidate continuation, or scan the story's own paragraphs.
 
     Parameters
