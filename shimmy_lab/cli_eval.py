@@ -17,27 +17,25 @@ import typer
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate corpora and the narrative detectors.")
 
 
+_FORMATS = (".parquet", ".csv", ".json")
+
+
+def _check_format(*paths: Path | None) -> None:
+    """Fail before any work is done when an output has an unknown extension."""
+    for p in paths:
+        if p is not None and p.suffix not in _FORMATS:
+            raise typer.BadParameter(f"unknown output format {p.suffix!r} for {p}: use .parquet, .csv or .json")
+
+
 def _write(df, out: Path) -> None:
     """Write a table by extension (.parquet, .csv, .json), atomically."""
-    import os
-    import tempfile
+    from .eval.evaluate import atomic_path
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        if out.suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        elif out.suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        elif out.suffix == ".json":
-            df.to_json(tmp, orient="records", indent=1)
-        else:
-            raise typer.BadParameter(f"unknown output format {out.suffix!r}: use .parquet, .csv or .json")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    writers = {".parquet": lambda p: df.to_parquet(p, index=False), ".csv": lambda p: df.to_csv(p, index=False),
+               ".json": lambda p: df.to_json(p, orient="records", indent=1)}
+    _check_format(out)
+    with atomic_path(out) as tmp:
+        writers[out.suffix](tmp)
 
 
 @eval_app.command("run")
@@ -55,6 +53,7 @@ def run_cmd(
     """Evaluate every work of a corpus into one table (one row per work and per chapter)."""
     from .eval.evaluate import evaluate
 
+    _check_format(out, insights)
     systems = [] if story_only else (list(system) if system else None)
     res, ins = evaluate(corpus, systems=systems, backend=backend, scheduler=scheduler, n_workers=workers,
                         cache=cache, return_insights=True)
@@ -79,6 +78,7 @@ def perturb_cmd(
     """Perturbation benchmark: recall per flaw kind, false alarms per 10k clean words."""
     from .eval.perturb import benchmark
 
+    _check_format(out)
     table = benchmark(dataset or None, trials=trials, excerpt_words=words, seed=seed)
     typer.echo(table.to_string())
     if out is not None:
@@ -98,6 +98,7 @@ def continuation_cmd(
     """The narrative on/off experiment: continuations with context off, on, and stabilized."""
     from .experiments import continuation
 
+    _check_format(out)
     res = continuation(corpus, model, n_prompts=prompts, n_candidates=candidates, max_tokens=max_tokens,
                        seed=seed)
     typer.echo(res.summary.to_string())

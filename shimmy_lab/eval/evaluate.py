@@ -14,6 +14,7 @@ the works in progress.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -167,15 +168,24 @@ def _cache_path(cache: Path, work: Work, key: str) -> Path:
     return cache / f"{safe}-{key}.parquet"
 
 
-def _write_atomic(df: pd.DataFrame, path: Path) -> None:
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically,
+    on error it is removed (no half-written file is ever left at ``path``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        df.to_parquet(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _write_atomic(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp)
 
 
 def _frames(rows: list[dict], insights: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
