@@ -53,7 +53,7 @@ def test_tables_follow_schema(story):
     rel = story.tables["relationships"]
     pair = rel[(rel["source"].isin(["kitty_bell", "tom"])) & (rel["target"].isin(["kitty_bell", "tom"]))]
     assert len(pair) == 1 and pair["copresence"].iloc[0] >= 2
-    assert story.uns["params"]["characters"]["voice_threshold"] == 0.7
+    assert story.uns["params"]["characters"]["voice_threshold"] == 0.62
 
 
 def test_line_features_and_voice_score():
@@ -176,3 +176,12 @@ def test_fact_name_does_not_run_across_a_paragraph_break():
             "XII. The Tale of Father Brown\n\n\nFather Brown had blue eyes that missed nothing.")
     got = [(f["subject"], f["value"]) for f in extract_facts(text, 0, len(text), resolve, [0], [0])]
     assert got == [("syme", "green"), ("brown", "blue")]
+
+
+def test_short_lines_are_not_checked_for_voice():
+    text = sl.datasets.load("austen-emma")[:200_000]
+    short = '\n\n"Quantum radiologists bewilder anarchists," said Emma.\n\n'
+    s = characters(sl.Story.from_text(text + short))
+    hits = _kind(s, "voice_drift")
+    assert not (hits["start"] >= len(text)).any()
+    assert s.uns["params"]["characters"]["min_line_words"] == 10

@@ -281,8 +281,13 @@ def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
     return score, {"novel": novel, "speaker_new": spk_new, "pairs_new": bnov}
 
 
+#: Lines shorter than this (in words) are not checked for voice drift: a few words carry
+#: too little evidence, and most of the false alarms were short lines.
+MIN_VOICE_LINE_WORDS = 10
+
+
 def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes: int,
-                 system: str = SYSTEM) -> list[dict]:
+                 system: str = SYSTEM, min_line_words: int = MIN_VOICE_LINE_WORDS) -> list[dict]:
     q = U.table(story, "quotes")
     q = q[q["speaker"].notna() & (q["confidence"] >= 0.6)]
     if not len(q):
@@ -299,7 +304,10 @@ def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes
         cid = str(r.speaker)
         if nq.get(cid, 0) < min_quotes:
             continue
-        exc = Counter(U.words(str(r.text)))
+        line_words = U.words(str(r.text))
+        if len(line_words) < min_line_words:
+            continue
+        exc = Counter(line_words)
         score, why = voice_line_score(str(r.text), spk[cid], sum(spk[cid].values()),
                                       story_counts, exc, story_bigrams)
         if score < threshold:
@@ -369,8 +377,8 @@ def relationships(story: Any) -> pd.DataFrame:
     return df.sort_values(["copresence", "addresses"], ascending=False) if len(df) else df
 
 
-def characters(story: Any, voice_threshold: float = 0.7, min_quotes: int = 5,
-               min_voice_words: int = 150) -> Any:
+def characters(story: Any, voice_threshold: float = 0.62, min_quotes: int = 5,
+               min_voice_words: int = 150, min_line_words: int = MIN_VOICE_LINE_WORDS) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 
     Parameters
@@ -383,6 +391,8 @@ def characters(story: Any, voice_threshold: float = 0.7, min_quotes: int = 5,
         Speakers with fewer attributed quotes are not checked for voice drift.
     min_voice_words
         Minimum words of dialogue for a character to get a ``voice`` row.
+    min_line_words
+        Lines with fewer words are not checked for voice drift.
 
     Returns
     -------
@@ -395,8 +405,8 @@ def characters(story: Any, voice_threshold: float = 0.7, min_quotes: int = 5,
     U.put(story, "relationships", relationships(story))
     rows = _fact_contradictions(U.table(story, "facts"), names)
     rows += _dead_acts(story, names)
-    rows += _voice_drift(story, names, voice_threshold, min_quotes)
+    rows += _voice_drift(story, names, voice_threshold, min_quotes, SYSTEM, min_line_words)
     U.set_insights(story, SYSTEM, rows)
     U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
-                    min_voice_words=min_voice_words)
+                    min_voice_words=min_voice_words, min_line_words=min_line_words)
     return story

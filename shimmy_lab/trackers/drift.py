@@ -29,7 +29,8 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
-from .characters import SINGLE_VALUED, bigrams, contradiction_row, dead_act_rows, voice_line_score
+from .characters import (MIN_VOICE_LINE_WORDS, SINGLE_VALUED, bigrams, contradiction_row,
+                         dead_act_rows, voice_line_score)
 
 __all__ = ["drift", "DriftReport"]
 
@@ -302,6 +303,8 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
         spk = base.speaker_words.get(cid) if cid else None
         if spk is None or sum(spk.values()) < 150:
             continue
+        if len(U.words(str(q["text"]))) < MIN_VOICE_LINE_WORDS:
+            continue
         score, why = voice_line_score(str(q["text"]), spk, sum(spk.values()), base.vocab,
                                       None, base.bigrams)
         if score >= voice_threshold:
@@ -329,7 +332,7 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
 
 
 def drift(story: Any, candidate: str | None = None, min_words: int = 40,
-          topic_threshold: float = 0.34, voice_threshold: float = 0.7) -> Any:
+          topic_threshold: float = 0.34, voice_threshold: float = 0.62) -> Any:
     """Measure drift of a candidate continuation, or scan the story's own paragraphs.
 
     Parameters
