@@ -10,6 +10,7 @@ import pytest
 
 import shimmy_lab as sl
 from openai_schema import validate_openai, validate_sse
+from servers import openai_client, running
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.slow
@@ -29,17 +30,13 @@ def lab():
 
 @pytest.fixture(scope="module")
 def server(lab):
-    from shimmy_lab.server.run import serve
-
-    handle = serve(lab, background=True, port=0, n_ctx=2048, config_reload=0)
-    handle.wait_ready(60)
-    yield handle
-    handle.stop()
+    with running(lab, n_ctx=2048) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+    return openai_client(server)
 
 
 def root(server) -> str:

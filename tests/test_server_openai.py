@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from openai_schema import validate_openai, validate_sse
+from servers import openai_client, running
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.slow
@@ -25,17 +26,13 @@ MSG = [{"role": "user", "content": "Write one sentence about a fox."}]
 
 @pytest.fixture(scope="module")
 def server():
-    from shimmy_lab.server.run import serve
-
-    handle = serve(background=True, port=0, parallel=2, n_ctx=2048, config_reload=0)
-    handle.wait_ready(60)
-    yield handle
-    handle.stop()
+    with running(parallel=2, n_ctx=2048) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+    return openai_client(server)
 
 
 def test_chat(client):
