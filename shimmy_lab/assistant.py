@@ -96,7 +96,8 @@ def rank(insights: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
-            assertiveness: float = 0.6, settings: Any = None, title: str | None = None) -> Any:
+            assertiveness: float = 0.6, settings: Any = None, title: str | None = None,
+            voice_model: Any = None) -> Any:
     """Run the enabled narrative systems and rank their insights into ``story.insights``.
 
     Parameters
@@ -110,7 +111,13 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         0..1, recorded for :func:`context`; it also drops ``minor`` insights below 0.3.
     settings
         A :class:`shimmy_lab.settings.Settings` whose ``[narrative]`` section may
-        switch systems off.
+        switch systems off and name a ``voice_model``.
+    title
+        Title of a story read from text.
+    voice_model
+        Scoring model of the ``voice_drift`` check (an engine, a model id or
+        ``"bundled"``; see :func:`shimmy_lab.trackers.characters`); default: the
+        settings' ``narrative.voice_model``, else the lexical check only.
 
     Returns
     -------
@@ -122,12 +129,15 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
     story = text_or_story if isinstance(text_or_story, Story) else Story.from_text(
         str(text_or_story), title=title)
     run = enabled_systems(systems, settings)
+    if voice_model is None and settings is not None:
+        voice_model = getattr(getattr(settings, "narrative", None), "voice_model", "") or None
+    options = {"characters": {"voice_model": voice_model}} if voice_model is not None else {}
     story.tables["insights"] = schema.empty("insights")
     timings, failed = {}, {}
     for name in run:
         t0 = time.perf_counter()
         try:
-            getattr(importlib.import_module(f"shimmy_lab.trackers.{name}"), name)(story)
+            getattr(importlib.import_module(f"shimmy_lab.trackers.{name}"), name)(story, **options.get(name, {}))
         except Exception as exc:  # a failing system is reported, the others go on
             log.warning("narrative system %s failed: %s", name, exc)
             failed[name] = f"{type(exc).__name__}: {exc}"

@@ -3,7 +3,7 @@
 ::
 
     shimmy-lab eval run datasets --out results.parquet --backend dask --scheduler tcp://host:8786
-    shimmy-lab eval perturb --trials 4 --out perturb.csv
+    shimmy-lab eval perturb --trials 4 --out perturb.csv [--voice-model bundled] [--seed 0 --seed 1]
     shimmy-lab eval continuation datasets --prompts 3 --out continuation.parquet
 """
 
@@ -71,15 +71,17 @@ def run_cmd(
 def perturb_cmd(
     trials: int = typer.Option(4, help="Injections per kind and text."),
     words: int = typer.Option(10000, help="Excerpt size in words."),
-    seed: int = typer.Option(0),
+    seed: List[int] = typer.Option([0], "--seed", help="Seed of the injections (repeatable)."),
     dataset: Optional[List[str]] = typer.Option(None, "--dataset", help="Dataset name (repeatable; default all)."),
+    voice_model: Optional[str] = typer.Option(
+        None, "--voice-model", help="Model that also scores unusual lines for voice drift ('bundled' or an id)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the table (.csv, .parquet, .json)."),
 ) -> None:
     """Perturbation benchmark: recall per flaw kind, false alarms per 10k clean words."""
     from .eval.perturb import benchmark
 
     _check_format(out)
-    table = benchmark(dataset or None, trials=trials, excerpt_words=words, seed=seed)
+    table = benchmark(dataset or None, trials=trials, excerpt_words=words, seed=seed, voice_model=voice_model)
     typer.echo(table.to_string())
     if out is not None:
         _write(table, out)

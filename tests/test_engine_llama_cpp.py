@@ -115,3 +115,19 @@ def test_generic_token_path_matches_native_greedy(llama_engine):
     native = llama_engine.chat(MSGS, max_tokens=16, temperature=0)["choices"][0]["message"]["content"]
     generic = Engine.chat(llama_engine, MSGS, max_tokens=16, temperature=0)["choices"][0]["message"]["content"]
     assert generic == native
+
+
+def test_token_logprobs(llama_engine):
+    e = llama_engine
+    line = e.tokenize(" Mr. Knightley, a sensible man about seven or eight-and-thirty.")
+    story = e.tokenize("Emma's brother-in-law, Mr. Knightley, often came to Hartfield. "
+                       "Everyone in Highbury knew Mr. Knightley.")
+    unrelated = e.tokenize("The quarterly tax filings were submitted to the revenue office on time.")
+    with_story, with_other = e.token_logprobs(story, line), e.token_logprobs(unrelated, line)
+    assert len(with_story) == len(line) and all(x <= 0 for x in with_story + with_other)
+    assert sum(with_story) > sum(with_other) + 2  # the context makes the name predictable
+    assert e.token_logprobs(story, line) == with_story  # no state leaks between calls
+    with pytest.raises(InvalidParameterError, match="ids"):
+        e.token_logprobs(story, [])
+    with pytest.raises(ContextLengthExceededError):
+        e.token_logprobs(story * 200, line)

@@ -7,7 +7,8 @@ import pytest
 
 import shimmy_lab as sl
 from shimmy_lab.trackers import schema
-from shimmy_lab.trackers.characters import characters, line_features, voice_line_score
+from shimmy_lab.trackers.characters import characters
+from shimmy_lab.trackers.voice import line_features, voice_line_score
 from narrative_texts import STORY
 
 
@@ -150,7 +151,7 @@ def test_voice_score_sees_unfamiliar_phrasing():
     from collections import Counter
 
     from shimmy_lab.trackers import _util as U
-    from shimmy_lab.trackers.characters import bigrams
+    from shimmy_lab.trackers.voice import bigrams
 
     story = ("the miller said the river was high and the money was gone and kitty said "
              "the winter was long and tom said the mill was cold ") * 20

@@ -127,4 +127,15 @@ def test_tokenize_detokenize_embed(engine):
     assert dot(a, b) > dot(a, c)
 
 
+def test_token_logprobs_agree_with_llama_cpp(engine, llama_engine):
+    # the torch engines run the dequantized weights of the same GGUF: the scores match
+    prefix = llama_engine.tokenize("Emma Woodhouse, handsome, clever, and rich, with a comfortable home")
+    ids = llama_engine.tokenize(" and happy disposition, seemed to unite some of the best blessings.")
+    ours, ref = engine.token_logprobs(prefix, ids), llama_engine.token_logprobs(prefix, ids)
+    assert len(ours) == len(ids) and all(x <= 0 for x in ours)
+    assert max(abs(a - b) for a, b in zip(ours, ref)) < 0.5
+    with pytest.raises(InvalidParameterError, match="prefix"):
+        engine.token_logprobs([], ids)
+
+
 __all__ = ["STORY", "SHORT"] + [name for name in dir() if name.startswith("test_")]

@@ -178,6 +178,31 @@ class Engine(ABC):
         """Embedding vectors, one per text (mean-pooled hidden states where supported)."""
         raise UnsupportedParameterError("input", self.name, "This engine cannot compute embeddings.")
 
+    def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
+        """Natural-log probability of each token of ``ids`` following ``prefix`` (teacher forcing).
+
+        Parameters
+        ----------
+        prefix
+            Token ids the model reads first (at least one: the first of ``ids`` needs a
+            position to be predicted from).
+        ids
+            Token ids to score.
+
+        Returns
+        -------
+        list of float
+            One log-probability per token of ``ids``.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``prefix`` or ``ids`` is empty.
+        ContextLengthExceededError
+            If ``prefix + ids`` does not fit the scoring context.
+        """
+        raise UnsupportedParameterError("logprobs", self.name, "This engine cannot score tokens.")
+
     def close(self) -> None:
         """Free the model's memory (the engine is unusable afterwards)."""
 
@@ -341,6 +366,18 @@ class Engine(ABC):
     def __repr__(self) -> str:
         i = self.info
         return f"<{type(self).__name__} id={i.id!r} format={i.format} ctx={i.context_length} path={Path(i.path).name!r}>"
+
+
+def check_scoring(prefix: Sequence[int], ids: Sequence[int], limit: int) -> tuple[list[int], list[int]]:
+    """Validate the arguments of :meth:`Engine.token_logprobs` against a context of ``limit``."""
+    prefix, ids = [int(t) for t in prefix], [int(t) for t in ids]
+    if not prefix:
+        raise InvalidParameterError("prefix must hold at least one token.", param="prefix")
+    if not ids:
+        raise InvalidParameterError("ids must hold at least one token.", param="ids")
+    if len(prefix) + len(ids) > limit:
+        raise ContextLengthExceededError(len(prefix), len(ids), limit, param="ids")
+    return prefix, ids
 
 
 def _with_seed(params: GenerationParams, index: int) -> GenerationParams:

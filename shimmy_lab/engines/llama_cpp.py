@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import ContextLengthExceededError, InvalidParameterError, ModelNotFoundError
 from . import openai_shapes as shapes
-from .base import Engine, EngineInfo, TokenStep, check_messages
+from .base import Engine, EngineInfo, TokenStep, check_messages, check_scoring
 from .params import GenerationParams
 
 __all__ = ["LlamaCppEngine"]
@@ -145,9 +145,28 @@ class LlamaCppEngine(Engine):
             self._logprob_llm = self._embed_llm = None
 
     # ------------------------------------------------------------------ generation
+    def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
+        """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`).
+
+        Runs in the ``logits_all`` context shared with ``logprobs`` requests, so the
+        limit is ``logprobs_ctx`` tokens.
+        """
+        import numpy as np
+
+        with self._lock:
+            llm = self._logits_llm()
+            prefix, ids = check_scoring(prefix, ids, llm.n_ctx())
+            llm.reset()
+            llm.eval(prefix + ids)
+            rows = np.asarray(llm.scores[len(prefix) - 1: len(prefix) + len(ids) - 1], dtype=np.float64)
+        top = rows.max(axis=1, keepdims=True)
+        norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+        return (rows[np.arange(len(ids)), ids] - norm).tolist()
+
     def _backend(self, params: GenerationParams):
-        if not params.logprobs:
-            return self.llm
+        return self._logits_llm() if params.logprobs else self.llm
+
+    def _logits_llm(self):
         if self._logprob_llm is None:
             from llama_cpp import Llama
 

@@ -267,11 +267,13 @@ class Llama(nn.Module):
             cache.pos += ids.shape[1]
         return self.model.norm(x)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """Logits of the last position (``vocab``) for ``ids`` (``1, T``)."""
-        h = self.hidden(ids, cache)[:, -1:, :]
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None, last: int = 1) -> torch.Tensor:
+        """Logits of the last position (``vocab``) for ``ids`` (``1, T``); with ``last`` > 1,
+        the logits of the last ``last`` positions (``last, vocab``)."""
+        h = self.hidden(ids, cache)[:, -last:, :]
         weight = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(h, weight)[0, -1]
+        logits = F.linear(h, weight)[0]
+        return logits[-1] if last == 1 else logits
 
 
 def load_llama(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Llama, dict[str, Any]]:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..errors import InvalidParameterError, ModelNotFoundError
-from .base import Engine, EngineInfo, TokenStep
+from .base import Engine, EngineInfo, TokenStep, check_scoring
 from .params import GenerationParams
-from .sampling import (check_extra, check_params, end_of_generation_ids, resolve_context, token_loop,
-                       torch_dtype)
+from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, resolve_context,
+                       token_loop, torch_dtype)
 
 __all__ = ["SafetensorsEngine", "load_chat_template", "render_template"]
 
@@ -176,6 +176,15 @@ class SafetensorsEngine(Engine):
             return model(torch.tensor([ids], dtype=torch.long), cache)
 
         return token_loop(forward, prompt_ids, params, max_new, self.eog_ids)
+
+    def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
+        """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`)."""
+        import torch
+
+        prefix, ids = check_scoring(prefix, ids, self.info.context_length)
+        with torch.inference_mode():
+            logits = self.model(torch.tensor([prefix + ids], dtype=torch.long), last=len(ids) + 1)
+        return gather_logprobs(logits.reshape(-1, logits.shape[-1])[:-1], ids)
 
     def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised last hidden states, one vector per text."""

@@ -243,6 +243,14 @@ class Sampler:
         return step
 
 
+def gather_logprobs(logits: "torch.Tensor", ids: Sequence[int]) -> list[float]:
+    """Log-softmax of ``logits`` (``len(ids), vocab``: row i predicts ``ids[i]``) at ``ids``."""
+    import torch
+
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return logp[torch.arange(len(ids)), torch.tensor(list(ids), dtype=torch.long)].tolist()
+
+
 def token_loop(
     forward: Callable[[list[int]], "torch.Tensor"],
     prompt_ids: list[int],

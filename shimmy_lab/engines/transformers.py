@@ -19,10 +19,10 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from ..errors import InvalidParameterError, ModelNotFoundError
-from .base import Engine, EngineInfo, TokenStep
+from .base import Engine, EngineInfo, TokenStep, check_scoring
 from .params import GenerationParams
-from .sampling import (check_extra, check_params, end_of_generation_ids, resolve_context, token_loop,
-                       torch_dtype)
+from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, resolve_context,
+                       token_loop, torch_dtype)
 
 __all__ = ["TransformersEngine"]
 
@@ -131,6 +131,13 @@ class TransformersEngine(Engine):
             return out.logits[0, -1]
 
         return token_loop(forward, prompt_ids, params, max_new, self.eog_ids)
+
+    @torch.inference_mode()
+    def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
+        """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`)."""
+        prefix, ids = check_scoring(prefix, ids, self.info.context_length)
+        logits = self.model(input_ids=torch.tensor([prefix + ids], dtype=torch.long)).logits[0]
+        return gather_logprobs(logits[len(prefix) - 1: -1], ids)
 
     @torch.inference_mode()
     def embed(self, texts: str | Sequence[str]) -> list[list[float]]:

@@ -17,7 +17,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
@@ -261,8 +261,9 @@ def _excerpt(text: str, words: int, rng: random.Random) -> str:
 
 
 def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
-              trials: int = 10, excerpt_words: int = 12000, seed: int = 0,
-              analyze: Callable[[Any], Any] | None = None, verbose: bool = False) -> pd.DataFrame:
+              trials: int = 10, excerpt_words: int = 12000, seed: int | Sequence[int] = 0,
+              analyze: Callable[..., Any] | None = None, verbose: bool = False,
+              voice_model: Any = None) -> pd.DataFrame:
     """Recall per kind on perturbed excerpts and false alarms per 10k words on clean texts.
 
     Parameters
@@ -273,25 +274,36 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
         Injections per kind and text.
     excerpt_words
         Size of the excerpt each injection is made in (keeps the run short).
+    seed
+        Seed of the random draws, or several seeds: each draws its own injections,
+        the clean texts are analysed once.
     analyze
-        Detector to test (default :func:`shimmy_lab.assistant.analyze` with the two
-        systems that own the detectors, ``characters`` and ``drift``).
+        Detector to test, called as ``analyze(story, kind)`` where ``kind`` is the
+        injected kind or ``None`` for a clean text (default
+        :func:`shimmy_lab.assistant.analyze` with the two systems that own the
+        detectors, ``characters`` and ``drift``).
+    voice_model
+        Scoring model of the ``voice_drift`` check (see
+        :func:`shimmy_lab.trackers.characters`).  It is used where ``voice_drift``
+        insights are counted: on the clean texts and on the texts with an injected
+        ``voice_drift``; it changes no other kind's insights.
 
     Returns
     -------
     pandas.DataFrame
-        One row per kind: trials, found, recall, clean_words, false_alarms,
-        false_alarms_per_10k.
+        One row per seed and kind: seed, kind, trials, found, recall, clean_words,
+        false_alarms, false_alarms_per_10k.
     """
     from .. import datasets
     from ..assistant import analyze as _analyze
     from ..story import Story
 
     if analyze is None:
-        def analyze(st: Any) -> Any:
-            return _analyze(st, systems=("characters", "drift"))
+        def analyze(st: Any, kind: str | None = None) -> Any:
+            vm = voice_model if kind in (None, "voice_drift") else None
+            return _analyze(st, systems=("characters", "drift"), voice_model=vm)
     names = list(names or datasets.list()["name"])
-    rng = random.Random(seed)
+    seeds = [seed] if isinstance(seed, int) else list(seed)
     texts, clean = {}, {}
     for n in names:
         try:
@@ -301,14 +313,13 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
             print(f"skipping {n}: {type(exc).__name__}: {exc}")
             texts.pop(n, None)
     names = list(clean)
-    found = {k: 0 for k in kinds}
-    tried = {k: 0 for k in kinds}
+    kinds = list(kinds)
     fa = {k: 0 for k in kinds}
     words = 0
     t0 = time.perf_counter()
     alarms: list[str] = []
     for n, st in clean.items():
-        analyze(st)
+        analyze(st, None)
         words += len(st.text.split())
         for k in kinds:
             rows = st.insights[st.insights["kind"] == k]
@@ -317,28 +328,31 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
                 alarms.append(f"FALSE {n} {k} [{r.start}:{r.end}] {r.message[:120]!r} | "
                               f"{st.text[int(r.start):int(r.end)][:140]!r}")
     misses: list[str] = []
-    for n in names:
-        donors = [clean[m] for m in names if m != n]
-        for t in range(trials):
-            ex = Story.from_text(_excerpt(texts[n], excerpt_words, rng), title=n)
-            for k in kinds:
-                try:
-                    p = perturb(ex, k, rng, donors)
-                except (ValueError, IndexError):
-                    continue
-                st = analyze(Story.from_text(p.text, title=n))
-                ins = st.insights
-                hit = ((ins["kind"] == k) & (ins["start"] < p.end) & (ins["end"] > p.start)).any()
-                tried[k] += 1
-                found[k] += int(hit)
-                if not hit:
-                    misses.append(f"{n} {k}: {p.description} | {p.text[p.start:p.end][:100]!r}")
+    found = {(sd, k): 0 for sd in seeds for k in kinds}
+    tried = dict(found)
+    for sd in seeds:
+        rng = random.Random(sd)
+        for n in names:
+            donors = [clean[m] for m in names if m != n]
+            for t in range(trials):
+                ex = Story.from_text(_excerpt(texts[n], excerpt_words, rng), title=n)
+                for k in kinds:
+                    try:
+                        p = perturb(ex, k, rng, donors)
+                    except (ValueError, IndexError):
+                        continue
+                    ins = analyze(Story.from_text(p.text, title=n), k).insights
+                    hit = ((ins["kind"] == k) & (ins["start"] < p.end) & (ins["end"] > p.start)).any()
+                    tried[sd, k] += 1
+                    found[sd, k] += int(hit)
+                    if not hit:
+                        misses.append(f"seed {sd} {n} {k}: {p.description} | {p.text[p.start:p.end][:100]!r}")
     if verbose:
         print("\n".join(alarms))
         print("\n".join(misses))
         print(f"{time.perf_counter() - t0:.1f} s")
-    rows = [{"kind": k, "trials": tried[k], "found": found[k],
-             "recall": round(found[k] / tried[k], 3) if tried[k] else float("nan"),
+    rows = [{"seed": sd, "kind": k, "trials": tried[sd, k], "found": found[sd, k],
+             "recall": round(found[sd, k] / tried[sd, k], 3) if tried[sd, k] else float("nan"),
              "clean_words": words, "false_alarms": fa[k],
-             "false_alarms_per_10k": round(fa[k] / words * 1e4, 3)} for k in kinds]
+             "false_alarms_per_10k": round(fa[k] / words * 1e4, 3)} for sd in seeds for k in kinds]
     return pd.DataFrame(rows)

@@ -5,20 +5,21 @@ One public entry, :func:`characters`.  It reads ``quotes``, ``characters``,
 
 * ``voice`` -- a stylometric fingerprint per character from attributed dialogue
   (function-word profile, sentence and word length, punctuation, contractions,
-  vocabulary) with the nearest other voice by a Burrows-Delta-like distance;
+  vocabulary) with the nearest other voice by a Burrows-Delta-like distance
+  (:mod:`shimmy_lab.trackers.voice`);
 * ``relationships`` -- co-presence in scenes, vocative address, sentiment;
 * insights ``voice_drift`` (a line far from its speaker's voice: vocabulary the
-  story never uses elsewhere, style unlike the speaker's), ``fact_contradiction``
-  (a fact restated with an incompatible value) and ``dead_character_acts`` (a
-  character the story has killed speaks or acts later, outside memory cues).
+  story never uses elsewhere, style unlike the speaker's and, with a scoring model,
+  a line its context does not predict), ``fact_contradiction`` (a fact restated with
+  an incompatible value) and ``dead_character_acts`` (a character the story has
+  killed speaks or acts later, outside memory cues).
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from itertools import combinations
 from typing import Any, Iterable
 
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import _util as U
+from .voice import FIT_THRESHOLD, MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
 
 __all__ = ["characters"]
 
@@ -194,134 +196,6 @@ def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
                          sents["end"].astype(int).tolist(), names, system, max_per, min_conf)
 
 
-# -- voice ---------------------------------------------------------------------------
-def line_features(text: str) -> dict[str, float]:
-    """Stylometric features of one stretch of dialogue."""
-    toks = U.words(text)
-    n = max(len(toks), 1)
-    nsent = max(len(re.findall(r"[.!?]+(?:\s|$)", text)), 1)
-    fw = np.zeros(len(U.FUNCTION_WORDS))
-    for t in toks:
-        j = U.FW_INDEX.get(t)
-        if j is not None:
-            fw[j] += 1
-    return {"n": len(toks), "sent_len": len(toks) / nsent,
-            "word_len": float(np.mean([len(t) for t in toks])) if toks else 0.0,
-            "contr": len(U.CONTRACTION_RE.findall(text)) / n,
-            "q": text.count("?") / nsent, "ex": text.count("!") / nsent,
-            "comma": text.count(",") / n, "fw": fw / n}
-
-
-def _delta(a: np.ndarray, b: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> float:
-    return float(np.mean(np.abs((a - mu) / sd - (b - mu) / sd)))
-
-
-def voice_profiles(story: Any, min_words: int = 150) -> pd.DataFrame:
-    """Per-character voice fingerprints (the ``voice`` table)."""
-    q = U.table(story, "quotes")
-    q = q[q["speaker"].notna()]
-    names = U.names_by_id(story)
-    rows = []
-    for cid, g in q.groupby("speaker", sort=False):
-        txt = " ".join(g["text"].astype(str))
-        f = line_features(txt)
-        if f["n"] < min_words:
-            continue
-        toks = U.words(txt)[:500]
-        rows.append({"character_id": str(cid), "name": names.get(str(cid), str(cid)),
-                     "quotes": len(g), "words": f["n"], "mean_sentence_len": f["sent_len"],
-                     "mean_word_len": f["word_len"], "contraction_rate": f["contr"],
-                     "question_rate": f["q"], "exclaim_rate": f["ex"], "comma_rate": f["comma"],
-                     "type_token": len(set(toks)) / max(len(toks), 1), "_fw": f["fw"],
-                     "start": int(g["start"].min()), "end": int(g["end"].max())})
-    if len(rows) >= 2:
-        mat = np.vstack([r["_fw"] for r in rows])
-        mu, sd = mat.mean(0), mat.std(0) + 1e-4
-        for i, r in enumerate(rows):
-            d = [(_delta(mat[i], mat[j], mu, sd), rows[j]["character_id"])
-                 for j in range(len(rows)) if j != i]
-            r["delta_nearest"], r["nearest"] = min(d)
-    for r in rows:
-        fw = r.pop("_fw")
-        r["function_words"] = json.dumps({w: round(float(x), 4) for w, x in
-                                          zip(U.FUNCTION_WORDS, fw) if x > 0})
-    return pd.DataFrame(rows)
-
-
-def bigrams(tokens: list[str]) -> Counter:
-    """Counts of adjacent word pairs."""
-    return Counter(zip(tokens, tokens[1:]))
-
-
-def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
-                     story_counts: Counter, exclude: Counter | None = None,
-                     story_bigrams: Counter | None = None) -> tuple[float, dict]:
-    """How far one line is from its speaker's voice and the story's language (0..1) and why.
-
-    score = 0.6 x share of the line's content words the story never uses elsewhere
-    + 0.35 x (share its speaker never uses elsewhere - 0.5)+
-    + 0.6 x (share of its word pairs, function words included, the story never uses
-    elsewhere - 0.3)+ (only with ``story_bigrams``).  The word-pair term sees phrasing
-    ("I dare say", "upon my word") that single words made of common vocabulary miss.
-    """
-    exclude = exclude or Counter()
-    cw = U.content_words(line)
-    if len(cw) < 4:
-        return 0.0, {}
-    novel = sum(1 for w in cw if story_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
-    spk_new = sum(1 for w in cw if spk_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
-    bnov = 0.0
-    if story_bigrams is not None:
-        toks = U.words(line)
-        own = bigrams(toks) if exclude else Counter()
-        pairs = list(zip(toks, toks[1:]))
-        bnov = sum(1 for b in pairs if story_bigrams.get(b, 0) - own.get(b, 0) <= 0) / max(len(pairs), 1)
-    score = float(np.clip(0.6 * novel + 0.35 * max(spk_new - 0.5, 0.0)
-                          + 0.6 * max(bnov - 0.3, 0.0), 0.0, 1.0))
-    return score, {"novel": novel, "speaker_new": spk_new, "pairs_new": bnov}
-
-
-#: Lines shorter than this (in words) are not checked for voice drift: a few words carry
-#: too little evidence, and most of the false alarms were short lines.
-MIN_VOICE_LINE_WORDS = 10
-
-
-def _voice_drift(story: Any, names: dict[str, str], threshold: float, min_quotes: int,
-                 system: str = SYSTEM, min_line_words: int = MIN_VOICE_LINE_WORDS) -> list[dict]:
-    q = U.table(story, "quotes")
-    q = q[q["speaker"].notna() & (q["confidence"] >= 0.6)]
-    if not len(q):
-        return []
-    toks = U.words(story.text)
-    story_counts = Counter(toks)
-    story_bigrams = bigrams(toks)
-    spk: dict[str, Counter] = defaultdict(Counter)
-    for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
-        spk[cid].update(U.words(t))
-    nq = q["speaker"].value_counts()
-    out = []
-    for r in q.itertuples():
-        cid = str(r.speaker)
-        if nq.get(cid, 0) < min_quotes:
-            continue
-        line_words = U.words(str(r.text))
-        if len(line_words) < min_line_words:
-            continue
-        exc = Counter(line_words)
-        score, why = voice_line_score(str(r.text), spk[cid], sum(spk[cid].values()),
-                                      story_counts, exc, story_bigrams)
-        if score < threshold:
-            continue
-        who = names.get(cid, cid)
-        out.append(U.insight(
-            system, "voice_drift", "important", score, f"Line unlike {who}'s voice",
-            f"{why['novel']:.0%} of its content words and {why['pairs_new']:.0%} of its word "
-            f"pairs appear nowhere else in the story, {why['speaker_new']:.0%} of its words "
-            f"never in {who}'s dialogue.", int(r.start), int(r.end),
-            [who], f"Rewrite the line in {who}'s usual vocabulary and rhythm."))
-    return out
-
-
 def relationships(story: Any) -> pd.DataFrame:
     """Pairs of characters: co-presence in scenes, addresses, sentiment."""
     m = U.table(story, "mentions")
@@ -377,8 +251,9 @@ def relationships(story: Any) -> pd.DataFrame:
     return df.sort_values(["copresence", "addresses"], ascending=False) if len(df) else df
 
 
-def characters(story: Any, voice_threshold: float = 0.62, min_quotes: int = 5,
-               min_voice_words: int = 150, min_line_words: int = MIN_VOICE_LINE_WORDS) -> Any:
+def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes: int = 5,
+               min_voice_words: int = 150, min_line_words: int = MIN_VOICE_LINE_WORDS,
+               voice_model: Any = None, fit_threshold: float = FIT_THRESHOLD) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 
     Parameters
@@ -386,13 +261,21 @@ def characters(story: Any, voice_threshold: float = 0.62, min_quotes: int = 5,
     story
         A :class:`~shimmy_lab.story.Story`.
     voice_threshold
-        Minimum :func:`voice_line_score` for a ``voice_drift`` insight.
+        Minimum :func:`~shimmy_lab.trackers.voice.voice_line_score` for a ``voice_drift``
+        insight (without ``voice_model``).
     min_quotes
         Speakers with fewer attributed quotes are not checked for voice drift.
     min_voice_words
         Minimum words of dialogue for a character to get a ``voice`` row.
     min_line_words
         Lines with fewer words are not checked for voice drift.
+    voice_model
+        ``None`` (lexical voice check only), or a scoring engine, model id or
+        ``"bundled"``: unusual lines are then also scored by how well the story before
+        them predicts them (:func:`shimmy_lab.trackers.fit.line_fit`); slower
+        (about 0.7 s per scored line on 2 cores with the bundled model) and better.
+    fit_threshold
+        Minimum combined score for a ``voice_drift`` insight with ``voice_model``.
 
     Returns
     -------
@@ -405,8 +288,17 @@ def characters(story: Any, voice_threshold: float = 0.62, min_quotes: int = 5,
     U.put(story, "relationships", relationships(story))
     rows = _fact_contradictions(U.table(story, "facts"), names)
     rows += _dead_acts(story, names)
-    rows += _voice_drift(story, names, voice_threshold, min_quotes, SYSTEM, min_line_words)
+    rows += voice_drift_rows(story, names, voice_threshold, min_quotes, SYSTEM, min_line_words,
+                             voice_model, fit_threshold)
     U.set_insights(story, SYSTEM, rows)
     U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
-                    min_voice_words=min_voice_words, min_line_words=min_line_words)
+                    min_voice_words=min_voice_words, min_line_words=min_line_words,
+                    voice_model=_model_name(voice_model), fit_threshold=fit_threshold)
     return story
+
+
+def _model_name(model: Any) -> str | None:
+    """How a voice model is recorded in the parameters (an engine by its model id)."""
+    if model is None or isinstance(model, str):
+        return model
+    return str(getattr(model, "model_id", type(model).__name__))

@@ -29,8 +29,8 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
-from .characters import (MIN_VOICE_LINE_WORDS, SINGLE_VALUED, bigrams, contradiction_row,
-                         dead_act_rows, voice_line_score)
+from .characters import SINGLE_VALUED, contradiction_row, dead_act_rows
+from .voice import MIN_VOICE_LINE_WORDS, bigrams, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
 

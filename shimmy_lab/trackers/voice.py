@@ -1,0 +1,277 @@
+"""Voice of a character: fingerprints of their dialogue and the ``voice_drift`` check.
+
+Helpers of :func:`shimmy_lab.trackers.characters.characters` (the system entry):
+
+* :func:`voice_profiles` -- the ``voice`` table, a stylometric fingerprint per
+  character (function-word profile, sentence and word length, punctuation,
+  contractions, vocabulary) with the nearest other voice by a Burrows-Delta-like
+  distance;
+* :func:`voice_drift_rows` -- ``voice_drift`` insights, lines far from their speaker's
+  voice.  It works in two stages:
+
+  1. **lexical** (always): :func:`voice_line_score`, the share of the line's words and
+     word pairs the story never uses elsewhere and its speaker never uses;
+  2. **model** (when a scoring model is given): lines the lexical stage finds at all
+     unusual, and short lines of common words that share little with their
+     surroundings, are scored by :func:`shimmy_lab.trackers.fit.line_fit` -- how much
+     more predictable the line is after the story before it than on its own.  A
+     line from another book or in another voice gains little from its context.
+     The two are combined as ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``
+     (longer lines give a steadier fit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _util as U
+
+__all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
+           "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD"]
+
+#: Lines shorter than this (in words) are not checked for voice drift: a few words carry
+#: too little evidence, and most of the false alarms were short lines.
+MIN_VOICE_LINE_WORDS = 10
+#: Minimum lexical score of a ``voice_drift`` insight without a scoring model.
+VOICE_THRESHOLD = 0.62
+#: Minimum combined score of a ``voice_drift`` insight with a scoring model.
+FIT_THRESHOLD = 0.85
+#: Lines whose lexical score reaches this go to the model ...
+FIT_CANDIDATE = 0.3
+#: ... and so do lines with fewer than 4 content words of which at most this share
+#: occurs in the 3,000 characters around the line.
+FIT_LOCAL_SHARE = 0.25
+_FIT_WEIGHT, _FIT_CENTRE, _FIT_LENGTH, _FIT_WORDS = 1.0, 0.5, 0.05, 48
+_WINDOW = 3000
+
+
+def line_features(text: str) -> dict[str, float]:
+    """Stylometric features of one stretch of dialogue."""
+    toks = U.words(text)
+    n = max(len(toks), 1)
+    nsent = max(len(re.findall(r"[.!?]+(?:\s|$)", text)), 1)
+    fw = np.zeros(len(U.FUNCTION_WORDS))
+    for t in toks:
+        j = U.FW_INDEX.get(t)
+        if j is not None:
+            fw[j] += 1
+    return {"n": len(toks), "sent_len": len(toks) / nsent,
+            "word_len": float(np.mean([len(t) for t in toks])) if toks else 0.0,
+            "contr": len(U.CONTRACTION_RE.findall(text)) / n,
+            "q": text.count("?") / nsent, "ex": text.count("!") / nsent,
+            "comma": text.count(",") / n, "fw": fw / n}
+
+
+def _delta(a: np.ndarray, b: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> float:
+    return float(np.mean(np.abs((a - mu) / sd - (b - mu) / sd)))
+
+
+def voice_profiles(story: Any, min_words: int = 150) -> pd.DataFrame:
+    """Per-character voice fingerprints (the ``voice`` table)."""
+    q = U.table(story, "quotes")
+    q = q[q["speaker"].notna()]
+    names = U.names_by_id(story)
+    rows = []
+    for cid, g in q.groupby("speaker", sort=False):
+        txt = " ".join(g["text"].astype(str))
+        f = line_features(txt)
+        if f["n"] < min_words:
+            continue
+        toks = U.words(txt)[:500]
+        rows.append({"character_id": str(cid), "name": names.get(str(cid), str(cid)),
+                     "quotes": len(g), "words": f["n"], "mean_sentence_len": f["sent_len"],
+                     "mean_word_len": f["word_len"], "contraction_rate": f["contr"],
+                     "question_rate": f["q"], "exclaim_rate": f["ex"], "comma_rate": f["comma"],
+                     "type_token": len(set(toks)) / max(len(toks), 1), "_fw": f["fw"],
+                     "start": int(g["start"].min()), "end": int(g["end"].max())})
+    if len(rows) >= 2:
+        mat = np.vstack([r["_fw"] for r in rows])
+        mu, sd = mat.mean(0), mat.std(0) + 1e-4
+        for i, r in enumerate(rows):
+            d = [(_delta(mat[i], mat[j], mu, sd), rows[j]["character_id"])
+                 for j in range(len(rows)) if j != i]
+            r["delta_nearest"], r["nearest"] = min(d)
+    for r in rows:
+        fw = r.pop("_fw")
+        r["function_words"] = json.dumps({w: round(float(x), 4) for w, x in
+                                          zip(U.FUNCTION_WORDS, fw) if x > 0})
+    return pd.DataFrame(rows)
+
+
+def bigrams(tokens: list[str]) -> Counter:
+    """Counts of adjacent word pairs."""
+    return Counter(zip(tokens, tokens[1:]))
+
+
+def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
+                     story_counts: Counter, exclude: Counter | None = None,
+                     story_bigrams: Counter | None = None) -> tuple[float, dict]:
+    """How far one line is from its speaker's voice and the story's language (0..1) and why.
+
+    score = 0.6 x share of the line's content words the story never uses elsewhere
+    + 0.35 x (share its speaker never uses elsewhere - 0.5)+
+    + 0.6 x (share of its word pairs, function words included, the story never uses
+    elsewhere - 0.3)+ (only with ``story_bigrams``).  The word-pair term sees phrasing
+    ("I dare say", "upon my word") that single words made of common vocabulary miss.
+    """
+    exclude = exclude or Counter()
+    cw = U.content_words(line)
+    if len(cw) < 4:
+        return 0.0, {}
+    novel = sum(1 for w in cw if story_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
+    spk_new = sum(1 for w in cw if spk_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
+    bnov = 0.0
+    if story_bigrams is not None:
+        toks = U.words(line)
+        own = bigrams(toks) if exclude else Counter()
+        pairs = list(zip(toks, toks[1:]))
+        bnov = sum(1 for b in pairs if story_bigrams.get(b, 0) - own.get(b, 0) <= 0) / max(len(pairs), 1)
+    score = float(np.clip(0.6 * novel + 0.35 * max(spk_new - 0.5, 0.0)
+                          + 0.6 * max(bnov - 0.3, 0.0), 0.0, 1.0))
+    return score, {"novel": novel, "speaker_new": spk_new, "pairs_new": bnov}
+
+
+def local_share(text: str, start: int, end: int, content: list[str], window: int = _WINDOW) -> float:
+    """Share of ``content`` words found within ``window`` characters around ``text[start:end]``."""
+    if not content:
+        return 0.0
+    near = set(U.words(text[max(0, start - window):start] + " " + text[end:end + window]))
+    return sum(1 for w in content if w in near) / len(content)
+
+
+def combined_score(lexical: float, fit: float, words: int) -> float:
+    """Score of the model stage: ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``."""
+    return lexical + _FIT_WEIGHT * (_FIT_CENTRE - fit) + _FIT_LENGTH * math.log(min(max(words, 1), _FIT_WORDS))
+
+
+def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
+                min_line_words: int = MIN_VOICE_LINE_WORDS) -> pd.DataFrame:
+    """Both stages of the ``voice_drift`` check for every attributed line it judges.
+
+    Parameters
+    ----------
+    story
+        A :class:`~shimmy_lab.story.Story` with ``quotes``.
+    model
+        ``None`` (lexical stage only), or a scoring engine, model id or ``"bundled"``
+        (see :func:`shimmy_lab.trackers.fit.fit_engine`).
+    min_quotes
+        Speakers with fewer attributed quotes are not judged.
+    min_line_words
+        Lines with fewer words are not judged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per judged line: ``speaker``, ``start``, ``end``, ``words``,
+        ``lexical`` (:func:`voice_line_score`) and its parts ``novel``,
+        ``speaker_new``, ``pairs_new``; ``local_share`` (share of its content words
+        within 3,000 characters); ``candidate`` (sent to the model); ``fit`` (nats
+        per token, ``nan`` unless scored) and ``score`` (the combined score for
+        scored lines, else the lexical one).
+    """
+    lines = _eligible_lines(story, min_quotes, min_line_words)
+    cols = ["speaker", "start", "end", "words", "lexical", "novel", "speaker_new", "pairs_new",
+            "local_share", "candidate", "fit", "score"]
+    if not lines:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(lines)
+    df["local_share"] = [local_share(story.text, s, e, c) for s, e, c in
+                         zip(df["start"], df["end"], df["content"])]
+    df["candidate"] = (df["lexical"] >= FIT_CANDIDATE) | (
+        (df["content"].map(len) < 4) & (df["local_share"] <= FIT_LOCAL_SHARE))
+    df["fit"] = np.nan
+    df["score"] = df["lexical"]
+    if model is not None and df["candidate"].any():
+        from .fit import fit_engine, line_fit
+
+        engine = fit_engine(model)
+        cand = df.index[df["candidate"]]
+        fits = line_fit(engine, story.text, list(zip(df.loc[cand, "start"], df.loc[cand, "end"])))
+        df.loc[cand, "fit"] = fits
+        df.loc[cand, "score"] = [combined_score(lx, f, n) if f == f else lx
+                                 for lx, f, n in zip(df.loc[cand, "lexical"], fits, df.loc[cand, "words"])]
+    return df[cols].reset_index(drop=True)
+
+
+def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[dict]:
+    """Attributed lines long enough to judge, with their lexical score and its parts."""
+    q = U.table(story, "quotes")
+    q = q[q["speaker"].notna() & (q["confidence"] >= 0.6)]
+    if not len(q):
+        return []
+    toks = U.words(story.text)
+    story_counts, story_bigrams = Counter(toks), bigrams(toks)
+    spk: dict[str, Counter] = defaultdict(Counter)
+    for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
+        spk[cid].update(U.words(t))
+    nq = q["speaker"].value_counts()
+    out = []
+    for r in q.itertuples():
+        cid, line = str(r.speaker), str(r.text)
+        line_words = U.words(line)
+        if nq.get(cid, 0) < min_quotes or len(line_words) < min_line_words:
+            continue
+        score, why = voice_line_score(line, spk[cid], sum(spk[cid].values()), story_counts,
+                                      Counter(line_words), story_bigrams)
+        out.append({"speaker": cid, "start": int(r.start), "end": int(r.end), "text": line,
+                    "words": len(line_words), "lexical": score, "novel": why.get("novel", 0.0),
+                    "speaker_new": why.get("speaker_new", 0.0), "pairs_new": why.get("pairs_new", 0.0),
+                    "content": U.content_words(line)})
+    return out
+
+
+def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE_THRESHOLD,
+                     min_quotes: int = 5, system: str = "characters",
+                     min_line_words: int = MIN_VOICE_LINE_WORDS, model: Any = None,
+                     fit_threshold: float = FIT_THRESHOLD) -> list[dict]:
+    """``voice_drift`` insight rows for the attributed lines of ``story``.
+
+    Parameters
+    ----------
+    story
+        A :class:`~shimmy_lab.story.Story` with ``quotes``.
+    names
+        Character id -> display name.
+    threshold
+        Minimum lexical score (used without ``model``).
+    min_quotes
+        Speakers with fewer attributed quotes are not checked.
+    min_line_words
+        Lines with fewer words are not checked.
+    model
+        ``None`` (lexical stage only), or a scoring engine, model id or ``"bundled"``
+        (see :func:`shimmy_lab.trackers.fit.fit_engine`) for the model stage.
+    fit_threshold
+        Minimum combined score of a line the model scored (used with ``model``).
+
+    Returns
+    -------
+    list of dict
+        Insight rows.
+    """
+    df = line_scores(story, model, min_quotes, min_line_words)
+    if model is None:
+        df = df[df["score"] >= threshold]
+    else:
+        df = df[df["fit"].notna() & (df["score"] >= fit_threshold)]
+    out = []
+    for r in df.itertuples():
+        who = names.get(r.speaker, r.speaker)
+        msg = (f"{r.novel:.0%} of its content words and {r.pairs_new:.0%} of its word pairs appear "
+               f"nowhere else in the story, {r.speaker_new:.0%} of its words never in {who}'s dialogue.")
+        if r.fit == r.fit:
+            msg += (f" The story before it makes it {r.fit:+.2f} nats/token more predictable "
+                    "(lines that belong there usually gain 0.4-1.0).")
+        out.append(U.insight(system, "voice_drift", "important", float(min(r.score, 1.0)),
+                             f"Line unlike {who}'s voice", msg, int(r.start), int(r.end), [who],
+                             f"Rewrite the line in {who}'s usual vocabulary and rhythm, "
+                             "and tie it to what is said around it."))
+    return out

@@ -1,0 +1,131 @@
+"""The voice_drift check: the lexical stage and the model stage (fake and real scorer)."""
+
+from __future__ import annotations
+
+import pytest
+
+import shimmy_lab as sl
+from shimmy_lab.trackers.characters import characters
+from shimmy_lab.trackers.fit import line_fit
+from shimmy_lab.trackers.voice import combined_score, line_scores, local_share
+
+
+class EchoScorer:
+    """A fake language model: a token seen in the prefix is likely (-1), any other unlikely (-3).
+
+    So a line gains 2 nats per token it shares with the text before it, and nothing
+    when the story before it never says its words: exactly the "fit" the model stage reads.
+    """
+
+    model_id = "echo"
+
+    def tokenize(self, text, add_special=False):
+        return [hash(w) % 100_003 for w in text.lower().split()] or [0]
+
+    def token_logprobs(self, prefix, ids):
+        seen = set(prefix)
+        return [-1.0 if t in seen else -3.0 for t in ids]
+
+
+def _kind(s, kind):
+    ins = s.tables["insights"]
+    return ins[ins["kind"] == kind]
+
+
+def test_line_fit_is_the_gain_from_context():
+    text = "the mill by the river was old. " * 5 + '"the mill by the river is cold," said Tom.'
+    start = text.index('"the mill')
+    line_end = text.index(',"') + 1
+    alone = "nothing here at all. " * 5 + '"the mill by the river is cold," said Tom.'
+    s2 = alone.index('"the mill')
+    fits = line_fit(EchoScorer(), text, [(start, line_end)])
+    fits2 = line_fit(EchoScorer(), alone, [(s2, s2 + line_end - start)])
+    assert fits[0] > 1.0 and fits2[0] < 0.5  # the line's words echo the story: +2 nats each
+
+
+def test_combined_score_and_local_share():
+    assert combined_score(0.0, 0.5, 1) == pytest.approx(0.0)
+    assert combined_score(0.4, 0.0, 20) > combined_score(0.4, 1.0, 20)
+    text = "kitty walked to the mill. " + '"nothing at all here"' + " the mill was cold."
+    start = text.index('"')
+    assert local_share(text, start, start + 21, ["mill", "moon"]) == 0.5
+    assert local_share(text, start, start + 21, []) == 0.0
+
+
+LINES = [
+    "I have been down to the mill this morning and the river is very high after the rain.",
+    "The river is higher than I have ever seen it, and the mill wheel is turning too fast.",
+    "If the river rises any more the mill will flood and we shall lose the winter flour.",
+    "I told the miller that the river would come up to the door of the mill by Sunday.",
+    "The flour in the mill is dry for now, but the river is still rising, I am afraid.",
+    "We must carry the flour up from the mill before the river reaches the lower floor.",
+]
+
+
+def _mill_story(extra: str = "") -> str:
+    paras = ["CHAPTER I", "Kitty Bell lived by the mill with her brother Tom."]
+    for i, line in enumerate(LINES):
+        paras.append(f"Tom looked at the river and at the mill. \"{line}\" said Kitty.")
+        paras.append("Tom nodded, and they both watched the water go by the mill for a while.")
+        if i == 4 and extra:
+            paras.append(extra)
+    return "\n\n".join(paras) + "\n"
+
+
+def test_line_scores_send_unusual_lines_to_the_model():
+    foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    text = _mill_story(foreign)
+    st = sl.Story.from_text(text)
+    lexical = line_scores(st)
+    assert len(lexical) == len(LINES) + 1 and lexical["fit"].isna().all()
+    assert (lexical["score"] == lexical["lexical"]).all()
+    scored = line_scores(st, EchoScorer())
+    row = scored[scored["start"] >= text.index(foreign)].iloc[0]
+    native = scored[scored["start"] != row["start"]]
+    # its words are (nearly) nowhere before it: the context helps it least
+    assert row["candidate"] and (native["fit"].dropna() > row["fit"]).all()
+    assert row["score"] == scored["score"].max()
+    assert row["score"] == pytest.approx(combined_score(row["lexical"], row["fit"], row["words"]))
+
+
+def test_model_stage_flags_the_foreign_line_only():
+    foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    text = _mill_story(foreign)
+    st = characters(sl.Story.from_text(text), voice_model=EchoScorer())
+    hits = _kind(st, "voice_drift")
+    assert len(hits) == 1
+    hit = hits.iloc[0]
+    start = text.index(foreign)
+    assert start <= hit.start < start + len(foreign) and hit.characters == ["Kitty Bell"]
+    assert "nats/token" in hit.message
+    assert st.uns["params"]["characters"]["voice_model"] == "echo"
+    clean = characters(sl.Story.from_text(_mill_story()), voice_model=EchoScorer())
+    assert not len(_kind(clean, "voice_drift"))
+
+
+def test_analyze_takes_the_voice_model_from_settings(monkeypatch):
+    from shimmy_lab.settings import Settings
+    from shimmy_lab.trackers import fit
+
+    monkeypatch.setitem(fit._ENGINES, "echo-model", EchoScorer())
+    foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    settings = Settings(narrative={"voice_model": "echo-model"})
+    st = sl.analyze(_mill_story(foreign), systems=["characters"], settings=settings)
+    assert len(_kind(st, "voice_drift")) == 1
+    assert st.uns["params"]["characters"]["voice_model"] == "echo-model"
+
+
+@pytest.mark.slow
+def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine):
+    text = sl.datasets.load("austen-emma")[:200_000]
+    cut = text.rfind("\n\n")
+    text = text[:cut + 2]
+    # a line of Alice's Adventures in Wonderland, all common words, put in Emma's mouth
+    foreign = ('"Would you tell me, please, which way I ought to go from here, and what '
+               'sort of people live about here?" said Emma.\n\n')
+    st = characters(sl.Story.from_text(text + foreign), voice_model=llama_engine)
+    hits = _kind(st, "voice_drift")
+    assert (hits["start"] >= len(text)).any()
+    clean = characters(sl.Story.from_text(text), voice_model=llama_engine)
+    n_words = len(text.split())
+    assert len(_kind(clean, "voice_drift")) / n_words * 1e4 <= 1.0
