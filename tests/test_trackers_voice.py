@@ -117,15 +117,18 @@ def test_analyze_takes_the_voice_model_from_settings(monkeypatch):
 
 @pytest.mark.slow
 def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine):
-    text = sl.datasets.load("austen-emma")[:200_000]
-    cut = text.rfind("\n\n")
-    text = text[:cut + 2]
-    # a line of Alice's Adventures in Wonderland, all common words, put in Emma's mouth
-    foreign = ('"Would you tell me, please, which way I ought to go from here, and what '
-               'sort of people live about here?" said Emma.\n\n')
+    text = sl.datasets.load("austen-emma")[:60_000]
+    text = text[:text.rfind("\n\n") + 2]
+    # every word common and used in Emma (the lexical stage scores it 0), but nothing in
+    # the story leads to it: a fable line put in Emma's mouth
+    foreign = ('"Then I will go to the woods, so that all the animals may see me and know '
+               'that I am the king," said Emma.\n\n')
+    lexical = characters(sl.Story.from_text(text + foreign))
+    assert not (_kind(lexical, "voice_drift")["start"] >= len(text)).any()
     st = characters(sl.Story.from_text(text + foreign), voice_model=llama_engine)
     hits = _kind(st, "voice_drift")
-    assert (hits["start"] >= len(text)).any()
-    clean = characters(sl.Story.from_text(text), voice_model=llama_engine)
-    n_words = len(text.split())
-    assert len(_kind(clean, "voice_drift")) / n_words * 1e4 <= 1.0
+    found = hits[hits["start"] >= len(text)]
+    assert len(found) == 1 and found.iloc[0]["characters"] == ["Emma"]
+    # few false alarms on Austen's own lines: 2 in this 10,700-word excerpt (a short text
+    # makes more of its words "new" than a whole novel does; docs/narrative.md)
+    assert len(hits) - 1 <= 3
