@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python benchmarks/detectors.py [--trials 4] [--words 10000] [--seed 0 [1 2]]
-                                             [--voice-model bundled] [--speed-runs 30] [--verbose]
+                                             [--voice-model none] [--speed-runs 30]
+                                             [--analyze-runs 1] [--verbose]
 
 Injects known flaws (contradicting eye/hair colour or age, a dead character who
 speaks or acts, a line from another book in a character's mouth, a first-person or
@@ -11,10 +12,14 @@ present-tense rewrite of a narration paragraph, a paragraph from another book) i
 excerpts of every bundled text, and runs the clean full texts to count false alarms.
 Then times ``sl.drift`` of a 200-word candidate against a ~100k-word story (the first
 100,000 words of Emma): median of ``--speed-runs`` runs after one warm-up run (the
-warm-up builds the story's cached baseline).  ``--verbose`` prints every false alarm
-and every missed injection.  ``--voice-model bundled`` adds the model stage of the
-``voice_drift`` check (SmolLM2 scores how well each unusual line fits the story before
-it); it makes the run about 10 minutes longer on 2 cores.
+warm-up builds the story's cached baseline); and ``sl.analyze`` of the whole of Emma
+with the lexical voice check, with the default model stage, and with the model stage
+again after a paragraph is appended (``--analyze-runs``; ratios in the same run;
+``--trials 0`` runs only the timings).  ``--verbose`` prints every false alarm and
+every missed injection.  The ``voice_drift`` check runs as :func:`shimmy_lab.analyze`
+runs it by default, with its model stage (the bundled SmolLM2 scores how well each
+unusual line fits the story before it); ``--voice-model none`` measures the lexical
+stage alone (about 10 minutes faster on 2 cores), ``--voice-model ID`` another model.
 """
 
 from __future__ import annotations
@@ -61,6 +66,38 @@ def drift_speed(runs: int = 30, words: int = 100_000) -> dict:
             "max_ms": max(ts) * 1e3, "score": report.score}
 
 
+def analyze_speed(runs: int = 1, name: str = "austen-emma") -> dict:
+    """Seconds of ``sl.analyze`` (all systems) on a whole novel, with and without the voice model.
+
+    Three timings in one process, each the median of ``runs``: the lexical voice check
+    (``voice_model="none"``), the default (the bundled model scores unusual lines;
+    its score cache emptied before each run) and the default again on the story
+    with a paragraph appended (the cache holds the earlier lines' scores).
+    """
+    import shimmy_lab as sl
+    from shimmy_lab.trackers import fit
+
+    text = sl.datasets.load(name)
+    fit.fit_engine("bundled")  # loading the model is not part of the analysis
+    extra = '\n\n"I wonder what Mr. Knightley will say to all this," said Emma.\n'
+
+    def timed(txt: str, model: str, cold: bool) -> float:
+        ts = []
+        for _ in range(runs):
+            if cold:
+                fit.clear_cache()
+            t0 = time.perf_counter()
+            sl.analyze(txt, voice_model=model)
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts)
+
+    lexical = timed(text, "none", True)
+    model = timed(text, "bundled", True)
+    again = timed(text + extra, "bundled", False)
+    return {"name": name, "words": len(text.split()), "runs": runs, "lexical_s": lexical,
+            "model_s": model, "model_cached_s": again}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=4, help="injections per kind and text")
@@ -68,21 +105,32 @@ def main() -> None:
     ap.add_argument("--seed", type=int, nargs="+", default=[0],
                     help="seeds of the injections (the clean texts are analysed once)")
     ap.add_argument("--voice-model", default=None,
-                    help="model of the voice_drift check's second stage ('bundled' or a model id)")
+                    help="model of the voice_drift check's second stage (default: as sl.analyze, "
+                         "the bundled model; 'none': lexical stage only)")
     ap.add_argument("--speed-runs", type=int, default=30, help="runs of the drift timing (0: skip)")
+    ap.add_argument("--analyze-runs", type=int, default=1,
+                    help="runs of the analyze timing on Emma, with and without the voice model (0: skip)")
     ap.add_argument("--verbose", action="store_true",
                     help="print the false alarms and the missed injections")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    df = benchmark(trials=a.trials, excerpt_words=a.words, seed=a.seed, verbose=a.verbose,
-                   voice_model=a.voice_model)
-    print(df.to_string(index=False))
-    print(f"total {time.perf_counter() - t0:.0f} s")
+    if a.trials:
+        df = benchmark(trials=a.trials, excerpt_words=a.words, seed=a.seed, verbose=a.verbose,
+                       voice_model=a.voice_model)
+        print(df.to_string(index=False))
+        print(f"total {time.perf_counter() - t0:.0f} s")
     if a.speed_runs:
         sp = drift_speed(a.speed_runs)
         print(f"drift speed: {sp['candidate_words']}-word candidate vs {sp['story_words']}-word "
               f"story, median {sp['median_ms']:.1f} ms over {sp['runs']} runs "
               f"(max {sp['max_ms']:.1f} ms; goal < 20 ms)")
+    if a.analyze_runs:
+        an = analyze_speed(a.analyze_runs)
+        print(f"analyze speed ({an['name']}, {an['words']:,} words, all systems, median of {an['runs']}): "
+              f"lexical voice check {an['lexical_s']:.1f} s; with the bundled voice model "
+              f"{an['model_s']:.1f} s ({an['model_s'] / an['lexical_s']:.1f}x); again after an "
+              f"append, scores cached {an['model_cached_s']:.1f} s "
+              f"({an['model_cached_s'] / an['lexical_s']:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import pandas as pd
 
 from .trackers import SYSTEMS, _util as U, schema
 
-__all__ = ["analyze", "context", "drift", "enabled_systems", "rank"]
+__all__ = ["analyze", "context", "drift", "enabled_systems", "rank", "resolve_voice_model",
+           "DEFAULT_VOICE_MODEL"]
 
 log = logging.getLogger(__name__)
 _PRIO = {p: i for i, p in enumerate(schema.PRIORITIES)}
@@ -62,6 +63,35 @@ def enabled_systems(systems: Iterable[str] | None = None, settings: Any = None) 
         if on:
             out.append(s)
     return out
+
+
+#: Voice model of :func:`analyze` when neither the call, the settings nor the
+#: environment names one.
+DEFAULT_VOICE_MODEL = "bundled"
+_OFF = ("", "none", "off", "false", "0", "no")
+
+
+def resolve_voice_model(voice_model: Any = None, settings: Any = None) -> Any:
+    """The scoring model the ``voice_drift`` check runs with, or ``None`` for lexical only.
+
+    Resolution: ``voice_model`` if given > the settings' ``narrative.voice_model`` >
+    env ``SHIMMY_NARRATIVE_VOICE_MODEL`` > :data:`DEFAULT_VOICE_MODEL` (the bundled
+    SmolLM2).  ``"none"``, ``"off"``, ``""`` and ``False`` switch the model stage off.
+
+    Examples
+    --------
+    >>> resolve_voice_model("none") is None
+    True
+    >>> resolve_voice_model("bundled")
+    'bundled'
+    """
+    if voice_model is None and settings is not None:
+        voice_model = getattr(getattr(settings, "narrative", None), "voice_model", None)
+    if voice_model is None:
+        voice_model = os.environ.get("SHIMMY_NARRATIVE_VOICE_MODEL", DEFAULT_VOICE_MODEL)
+    if voice_model is False or (isinstance(voice_model, str) and voice_model.strip().lower() in _OFF):
+        return None
+    return voice_model
 
 
 def rank(insights: pd.DataFrame) -> pd.DataFrame:
@@ -116,8 +146,9 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         Title of a story read from text.
     voice_model
         Scoring model of the ``voice_drift`` check (an engine, a model id or
-        ``"bundled"``; see :func:`shimmy_lab.trackers.characters`); default: the
-        settings' ``narrative.voice_model``, else the lexical check only.
+        ``"bundled"``; see :func:`shimmy_lab.trackers.characters`), or ``"none"``
+        (also ``""`` or ``False``) for the lexical check only; default: see
+        :func:`voice_model`.
 
     Returns
     -------
@@ -129,9 +160,7 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
     story = text_or_story if isinstance(text_or_story, Story) else Story.from_text(
         str(text_or_story), title=title)
     run = enabled_systems(systems, settings)
-    if voice_model is None and settings is not None:
-        voice_model = getattr(getattr(settings, "narrative", None), "voice_model", "") or None
-    options = {"characters": {"voice_model": voice_model}} if voice_model is not None else {}
+    options = {"characters": {"voice_model": resolve_voice_model(voice_model, settings)}}
     story.tables["insights"] = schema.empty("insights")
     timings, failed = {}, {}
     for name in run:

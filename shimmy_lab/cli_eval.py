@@ -3,7 +3,7 @@
 ::
 
     shimmy-lab eval run datasets --out results.parquet --backend dask --scheduler tcp://host:8786
-    shimmy-lab eval perturb --trials 4 --out perturb.csv [--voice-model bundled] [--seed 0 --seed 1]
+    shimmy-lab eval perturb --trials 4 --out perturb.csv [--voice-model none] [--seed 0 --seed 1]
     shimmy-lab eval continuation datasets --prompts 3 --out continuation.parquet
 """
 
@@ -38,6 +38,11 @@ def _write(df, out: Path) -> None:
         writers[out.suffix](tmp)
 
 
+def _voice_option():
+    return typer.Option(None, "--voice-model", help="Model that also scores unusual lines for voice drift "
+                        "(default: the bundled model, as sl.analyze; 'none': the lexical check only).")
+
+
 @eval_app.command("run")
 def run_cmd(
     corpus: str = typer.Argument(..., help="Folder of texts, a text file, a dataset name, or 'datasets'."),
@@ -49,6 +54,7 @@ def run_cmd(
     system: Optional[List[str]] = typer.Option(None, "--system", help="Narrative system to run (repeatable)."),
     story_only: bool = typer.Option(False, help="Story tables only, no narrative systems."),
     insights: Optional[Path] = typer.Option(None, help="Also write the long insights table here."),
+    voice_model: Optional[str] = _voice_option(),
 ) -> None:
     """Evaluate every work of a corpus into one table (one row per work and per chapter)."""
     from .eval.evaluate import evaluate
@@ -56,7 +62,7 @@ def run_cmd(
     _check_format(out, insights)
     systems = [] if story_only else (list(system) if system else None)
     res, ins = evaluate(corpus, systems=systems, backend=backend, scheduler=scheduler, n_workers=workers,
-                        cache=cache, return_insights=True)
+                        cache=cache, return_insights=True, voice_model=voice_model)
     _write(res, out)
     if insights is not None:
         _write(ins, insights)
@@ -73,8 +79,7 @@ def perturb_cmd(
     words: int = typer.Option(10000, help="Excerpt size in words."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed of the injections (repeatable)."),
     dataset: Optional[List[str]] = typer.Option(None, "--dataset", help="Dataset name (repeatable; default all)."),
-    voice_model: Optional[str] = typer.Option(
-        None, "--voice-model", help="Model that also scores unusual lines for voice drift ('bundled' or an id)."),
+    voice_model: Optional[str] = _voice_option(),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the table (.csv, .parquet, .json)."),
 ) -> None:
     """Perturbation benchmark: recall per flaw kind, false alarms per 10k clean words."""

@@ -14,6 +14,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _lexical_voice_check(monkeypatch):
+    """Unit tests analyse with the lexical voice check unless they ask for a model.
+
+    ``sl.analyze`` scores unusual lines with the bundled model by default (about
+    0.6 s a line); the model stage and the default itself are tested in
+    ``test_trackers_voice.py``, and the notebooks run with the default.
+    """
+    monkeypatch.setenv("SHIMMY_NARRATIVE_VOICE_MODEL", "none")
+
+
 @pytest.fixture(scope="session")
 def llama_engine():
     """The bundled SmolLM2-135M-Instruct through llama.cpp (loaded once)."""

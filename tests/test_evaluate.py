@@ -43,7 +43,7 @@ def test_cache_resumes_and_skips_done_works(corpus, tmp_path, monkeypatch):
 
     calls = []
     real = ev.evaluate_work
-    monkeypatch.setattr(ev, "evaluate_work", lambda w, s: calls.append(w.work_id) or real(w, s))
+    monkeypatch.setattr(ev, "evaluate_work", lambda w, s, **kw: calls.append(w.work_id) or real(w, s, **kw))
     again = evaluate(corpus, systems=[], cache=cache, progress=False)
     assert sorted(calls) == ["binary", "empty", "latin1"]  # broken works are retried, good ones reused
     pd.testing.assert_frame_equal(first[COLS], again[COLS], check_dtype=False)

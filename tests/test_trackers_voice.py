@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import shimmy_lab as sl
@@ -115,8 +116,75 @@ def test_analyze_takes_the_voice_model_from_settings(monkeypatch):
     assert st.uns["params"]["characters"]["voice_model"] == "echo-model"
 
 
+def test_analyze_scores_with_the_bundled_model_by_default(monkeypatch):
+    from shimmy_lab.assistant import resolve_voice_model
+    from shimmy_lab.trackers import fit
+
+    monkeypatch.delenv("SHIMMY_NARRATIVE_VOICE_MODEL")
+    monkeypatch.setitem(fit._ENGINES, "bundled", EchoScorer())
+    foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    st = sl.analyze(_mill_story(foreign), systems=["characters"])
+    assert st.uns["params"]["characters"]["voice_model"] == "bundled"
+    assert "nats/token" in _kind(st, "voice_drift").iloc[0]["message"]
+    for off in ("none", "", "off", False):
+        lexical = sl.analyze(_mill_story(foreign), systems=["characters"], voice_model=off)
+        assert lexical.uns["params"]["characters"]["voice_model"] is None
+    # call > settings > environment > default
+    monkeypatch.setenv("SHIMMY_NARRATIVE_VOICE_MODEL", "from-env")
+    assert resolve_voice_model() == "from-env"
+    assert resolve_voice_model("mine") == "mine"
+    from shimmy_lab.settings import Settings
+
+    assert resolve_voice_model(None, Settings(narrative={"voice_model": "none"})) is None
+    assert Settings().narrative.voice_model == "from-env"
+
+
+def test_a_model_that_cannot_load_leaves_the_lexical_check(monkeypatch, caplog):
+    from shimmy_lab.trackers import fit
+
+    monkeypatch.setattr(fit, "_FAILED", {})
+    foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    missing = "/no/such/model.gguf"
+    lexical = sl.analyze(_mill_story(foreign), systems=["characters"], voice_model="none")
+    for _ in range(2):  # the second time, the remembered failure: no new load attempt
+        st = sl.analyze(_mill_story(foreign), systems=["characters"], voice_model=missing)
+        params = st.uns["params"]["characters"]
+        assert params["voice_model"] == missing and missing in params["voice_model_error"]
+        assert _kind(st, "voice_drift")[["start", "end"]].equals(_kind(lexical, "voice_drift")[["start", "end"]])
+    assert "lexical voice check only" in caplog.text
+    assert list(fit._FAILED) == [missing]
+
+
+def test_line_fit_caches_scores_by_context_and_line(monkeypatch):
+    from shimmy_lab.trackers import fit
+
+    class Counting(EchoScorer):
+        model_id = "counting"
+        calls = 0
+
+        def token_logprobs(self, prefix, ids):
+            Counting.calls += 1
+            return super().token_logprobs(prefix, ids)
+
+    monkeypatch.setattr(fit, "_CACHE", type(fit._CACHE)())
+    eng = Counting()
+    text = _mill_story()
+    spans = [(r.start, r.end) for r in sl.Story.from_text(text).quotes.itertuples()]
+    first = line_fit(eng, text, spans)
+    assert Counting.calls == 2 * len(spans)
+    assert np.array_equal(line_fit(eng, text, spans), first) and Counting.calls == 2 * len(spans)
+    # text appended after the lines changes none of their contexts: only the new line is scored
+    more = text + '\n"The mill is safe now," said Kitty.\n'
+    line_fit(eng, more, spans + [(len(text) + 1, len(more) - 1)])
+    assert Counting.calls == 2 * len(spans) + 2
+    # an engine without a model_id is never cached (two fakes could share an id())
+    anon = type("Anon", (EchoScorer,), {"model_id": None})()
+    line_fit(anon, text, spans[:1])
+    assert len(fit._CACHE) == len(spans) + 1
+
+
 @pytest.mark.slow
-def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine):
+def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine, monkeypatch):
     text = sl.datasets.load("austen-emma")[:60_000]
     text = text[:text.rfind("\n\n") + 2]
     # every word common and used in Emma (the lexical stage scores it 0), but nothing in
@@ -127,6 +195,11 @@ def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine):
     assert not (_kind(lexical, "voice_drift")["start"] >= len(text)).any()
     st = characters(sl.Story.from_text(text + foreign), voice_model=llama_engine)
     hits = _kind(st, "voice_drift")
+    # sl.analyze runs the same model stage by default (its own instance of the model)
+    monkeypatch.delenv("SHIMMY_NARRATIVE_VOICE_MODEL")
+    default = sl.analyze(text + foreign, systems=["characters"])
+    assert default.uns["params"]["characters"]["voice_model"] == "bundled"
+    assert _kind(default, "voice_drift")[["start", "end"]].equals(hits[["start", "end"]])
     found = hits[hits["start"] >= len(text)]
     assert len(found) == 1 and found.iloc[0]["characters"] == ["Emma"]
     # few false alarms on Austen's own lines: 2 in this 10,700-word excerpt (a short text

@@ -32,10 +32,11 @@ __all__ = ["evaluate", "evaluate_work", "summarize"]
 BACKENDS = ("local", "processes", "dask")
 
 
-def _params_key(systems: Sequence[str] | None) -> tuple[dict[str, Any], str]:
+def _params_key(systems: Sequence[str] | None, voice_model: str = "none") -> tuple[dict[str, Any], str]:
     from .. import __version__
 
-    params = {"systems": sorted(systems) if systems is not None else None, "version": __version__}
+    params = {"systems": sorted(systems) if systems is not None else None, "version": __version__,
+              "voice_model": voice_model}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     return params, key
 
@@ -117,8 +118,12 @@ def summarize(story: Any, chapter: int | None = None) -> dict[str, Any]:
 
 
 def evaluate_work(work: Work, systems: Sequence[str] | None = None,
-                  analyzer: Callable[..., Any] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                  analyzer: Callable[..., Any] | None = None,
+                  voice_model: str = "none") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Evaluate one work; never raises.
+
+    ``voice_model`` is the resolved model id of the ``voice_drift`` check (``"none"``
+    for the lexical stage), given to the default analyzer and recorded in ``params``.
 
     Returns
     -------
@@ -130,14 +135,15 @@ def evaluate_work(work: Work, systems: Sequence[str] | None = None,
     """
     from .. import __version__
 
-    params, _ = _params_key(systems)
+    params, _ = _params_key(systems, voice_model)
     base = {"work_id": work.work_id, "title": work.title, "version": __version__,
             "params": json.dumps(params, sort_keys=True)}
     t0 = time.perf_counter()
     try:
         text = read_work_text(work)
         base["checksum"] = checksum(text)
-        story = (analyzer or _default_analyzer)(text, title=work.title, systems=systems)
+        story = (analyzer(text, title=work.title, systems=systems) if analyzer is not None
+                 else _default_analyzer(text, work.title, systems, voice_model))
         rows = [{**base, "level": "work", "chapter": pd.NA, "status": "ok", "error": None, **summarize(story)}]
         for ch in story.tables["chapters"]["chapter"].tolist():
             rows.append({**base, "level": "chapter", "chapter": int(ch), "status": "ok", "error": None,
@@ -152,15 +158,29 @@ def evaluate_work(work: Work, systems: Sequence[str] | None = None,
     return rows, insights
 
 
-def _default_analyzer(text: str, title: str | None, systems: Sequence[str] | None):
+def _default_analyzer(text: str, title: str | None, systems: Sequence[str] | None,
+                      voice_model: str = "none"):
     from ..story import Story
 
     story = Story.from_text(text, title=title)
     if systems is None or list(systems):
         from ..assistant import analyze
 
-        story = analyze(story, systems=systems)
+        story = analyze(story, systems=systems, voice_model=voice_model)
     return story
+
+
+def _voice_model_id(voice_model: Any) -> str:
+    """The voice model as workers get it: a model id, or ``"none"``."""
+    from ..assistant import resolve_voice_model
+
+    vm = resolve_voice_model(voice_model)
+    if vm is None:
+        return "none"
+    if not isinstance(vm, str):
+        raise TypeError(f"voice_model must be a model id, 'bundled' or 'none' (workers load it), "
+                        f"not {type(vm).__name__}")
+    return vm
 
 
 def _cache_path(cache: Path, work: Work, key: str) -> Path:
@@ -206,15 +226,15 @@ def _progress(total: int, enabled: bool):
 
 
 def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_workers: int | None,
-         on_done: Callable[[Work, list, list], None]) -> None:
+         on_done: Callable[[Work, list, list], None], voice_model: str = "none") -> None:
     if backend == "local":
         for w in todo:
-            on_done(w, *evaluate_work(w, systems))
+            on_done(w, *evaluate_work(w, systems, voice_model=voice_model))
     elif backend == "processes":
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=n_workers or os.cpu_count()) as pool:
-            futures = {pool.submit(evaluate_work, w, systems): w for w in todo}
+            futures = {pool.submit(evaluate_work, w, systems, voice_model=voice_model): w for w in todo}
             for fut in as_completed(futures):
                 on_done(futures[fut], *fut.result())
     else:
@@ -226,7 +246,8 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
                                    processes=True, dashboard_address=None)
         client = Client(scheduler or cluster)
         try:
-            futures = {client.submit(evaluate_work, w, systems, pure=False): w for w in todo}
+            futures = {client.submit(evaluate_work, w, systems, voice_model=voice_model, pure=False): w
+                       for w in todo}
             for fut in as_completed(futures):
                 on_done(futures[fut], *fut.result())
         finally:
@@ -237,7 +258,8 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
 
 def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "local", *,
              cache: str | Path | None = None, scheduler: str | None = None, n_workers: int | None = None,
-             progress: bool = True, return_insights: bool = False, text_column: str = "text"):
+             progress: bool = True, return_insights: bool = False, text_column: str = "text",
+             voice_model: str | None = None):
     """Evaluate every work of a corpus.
 
     Parameters
@@ -257,6 +279,10 @@ def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "
         Show a (notebook-aware) progress bar.
     return_insights : bool
         Also return the long table of every work's insights.
+    voice_model : str, optional
+        Model of the ``voice_drift`` check, resolved as in :func:`shimmy_lab.analyze`
+        (default the bundled model; ``"none"`` for the lexical stage only).  Each
+        worker loads it once; it is part of the cache key.
 
     Returns
     -------
@@ -268,7 +294,8 @@ def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     works = as_works(corpus, text_column=text_column)
-    _, key = _params_key(systems)
+    vm = _voice_model_id(voice_model)
+    _, key = _params_key(systems, vm)
     cache = Path(cache) if cache is not None else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
@@ -298,7 +325,7 @@ def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "
             bar.update(1)
 
     try:
-        _run(todo, systems, backend, scheduler, n_workers, on_done)
+        _run(todo, systems, backend, scheduler, n_workers, on_done, vm)
     finally:
         if bar is not None:
             bar.close()

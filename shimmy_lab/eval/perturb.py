@@ -284,7 +284,8 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
         detectors, ``characters`` and ``drift``).
     voice_model
         Scoring model of the ``voice_drift`` check (see
-        :func:`shimmy_lab.trackers.characters`).  It is used where ``voice_drift``
+        :func:`shimmy_lab.assistant.resolve_voice_model`: default the bundled model,
+        ``"none"`` for the lexical stage only).  It is used where ``voice_drift``
         insights are counted: on the clean texts and on the texts with an injected
         ``voice_drift``; it changes no other kind's insights.
 
@@ -300,7 +301,7 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
 
     if analyze is None:
         def analyze(st: Any, kind: str | None = None) -> Any:
-            vm = voice_model if kind in (None, "voice_drift") else None
+            vm = voice_model if kind in (None, "voice_drift") else "none"
             return _analyze(st, systems=("characters", "drift"), voice_model=vm)
     names = list(names or datasets.list()["name"])
     seeds = [seed] if isinstance(seed, int) else list(seed)

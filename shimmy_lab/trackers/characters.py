@@ -18,6 +18,7 @@ One public entry, :func:`characters`.  It reads ``quotes``, ``characters``,
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 from collections import defaultdict
 from itertools import combinations
@@ -27,7 +28,10 @@ import numpy as np
 import pandas as pd
 
 from . import _util as U
+from .fit import fit_engine
 from .voice import FIT_THRESHOLD, MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
+
+log = logging.getLogger(__name__)
 
 __all__ = ["characters"]
 
@@ -273,7 +277,10 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
         ``None`` (lexical voice check only), or a scoring engine, model id or
         ``"bundled"``: unusual lines are then also scored by how well the story before
         them predicts them (:func:`shimmy_lab.trackers.fit.line_fit`); slower
-        (about 0.7 s per scored line on 2 cores with the bundled model) and better.
+        (about 0.6 s per scored line on 2 cores with the bundled model) and better.
+        :func:`shimmy_lab.analyze` passes the bundled model unless told otherwise.
+        A model that cannot be loaded is logged and recorded in the parameters
+        (``voice_model_error``); the lexical check then runs alone.
     fit_threshold
         Minimum combined score for a ``voice_drift`` insight with ``voice_model``.
 
@@ -288,12 +295,20 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
     U.put(story, "relationships", relationships(story))
     rows = _fact_contradictions(U.table(story, "facts"), names)
     rows += _dead_acts(story, names)
+    model_name, model_error = _model_name(voice_model), None
+    if voice_model is not None:
+        try:
+            voice_model = fit_engine(voice_model)
+        except Exception as exc:  # the lexical check still runs
+            model_error = f"{type(exc).__name__}: {exc}"
+            log.warning("voice model %s unavailable, lexical voice check only: %s", model_name, model_error)
+            voice_model = None
     rows += voice_drift_rows(story, names, voice_threshold, min_quotes, SYSTEM, min_line_words,
                              voice_model, fit_threshold)
     U.set_insights(story, SYSTEM, rows)
     U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
                     min_voice_words=min_voice_words, min_line_words=min_line_words,
-                    voice_model=_model_name(voice_model), fit_threshold=fit_threshold)
+                    voice_model=model_name, voice_model_error=model_error, fit_threshold=fit_threshold)
     return story
 
 

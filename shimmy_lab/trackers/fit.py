@@ -15,17 +15,21 @@ second stage of the ``voice_drift`` check (see :mod:`shimmy_lab.trackers.charact
 
 The model is any engine with :meth:`~shimmy_lab.engines.base.Engine.token_logprobs`;
 :func:`fit_engine` resolves a model id (or ``"bundled"``) once per process and keeps
-the engine for later calls.
+the engine for later calls.  Scores are cached per process by engine, context tokens
+and line tokens (:data:`CACHE_SIZE` entries): analysing a story again after text is
+appended to it scores only the lines whose context changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["line_fit", "fit_engine", "CONTEXT_TOKENS", "LINE_TOKENS"]
+__all__ = ["line_fit", "fit_engine", "clear_cache", "CONTEXT_TOKENS", "LINE_TOKENS", "CACHE_SIZE"]
 
 #: Tokens of preceding story the line is scored after.
 CONTEXT_TOKENS = 192
@@ -35,8 +39,52 @@ LINE_TOKENS = 64
 _CONTEXT_CHARS = 4000
 _NULL_PREFIX = "\n\n"
 
+#: Line scores kept per process (least recently used dropped first).
+CACHE_SIZE = 50_000
+
 _ENGINES: dict[str, Any] = {}
+_FAILED: dict[str, str] = {}
 _LOCK = threading.Lock()
+_CACHE: OrderedDict[bytes, float] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every cached line score."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _key(engine: Any, before: list[int], line: list[int]) -> bytes | None:
+    """Cache key of one score; ``None`` (not cached) for an engine without a ``model_id``."""
+    mid = getattr(engine, "model_id", None)
+    if not isinstance(mid, str):
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{type(engine).__module__}.{type(engine).__name__}:{mid}".encode())
+    h.update(np.asarray(before, dtype=np.int64).tobytes())
+    h.update(b"|")
+    h.update(np.asarray(line, dtype=np.int64).tobytes())
+    return h.digest()
+
+
+def _cached(key: bytes | None) -> float | None:
+    if key is None:
+        return None
+    with _CACHE_LOCK:
+        value = _CACHE.get(key)
+        if value is not None:
+            _CACHE.move_to_end(key)
+        return value
+
+
+def _store(key: bytes | None, value: float) -> None:
+    if key is None:
+        return
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 def fit_engine(model: Any) -> Any:
@@ -52,15 +100,27 @@ def fit_engine(model: Any) -> Any:
     Returns
     -------
     Engine
+
+    Raises
+    ------
+    RuntimeError
+        The model cannot be loaded (the first failure's reason; a model that failed
+        to load is not tried again in this process).
     """
     if hasattr(model, "token_logprobs") and hasattr(model, "tokenize"):
         return model
     key = str(model)
     with _LOCK:
+        if key in _FAILED:
+            raise RuntimeError(_FAILED[key])
         if key not in _ENGINES:
             from ..engines import load_engine
 
-            _ENGINES[key] = load_engine(None if key == "bundled" else key)
+            try:
+                _ENGINES[key] = load_engine(None if key == "bundled" else key)
+            except Exception as exc:
+                _FAILED[key] = f"cannot load scoring model {key!r}: {type(exc).__name__}: {exc}"
+                raise RuntimeError(_FAILED[key]) from exc
         return _ENGINES[key]
 
 
@@ -102,7 +162,12 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
             out.append(np.nan)
             continue
         before = engine.tokenize(text[max(0, start - _CONTEXT_CHARS):start])[-context_tokens:] or null
-        with_ctx = np.asarray(engine.token_logprobs(before, line))
-        alone = np.asarray(engine.token_logprobs(null, line))
-        out.append(float(np.mean(with_ctx - alone)))
+        key = _key(engine, before, line)
+        value = _cached(key)
+        if value is None:
+            with_ctx = np.asarray(engine.token_logprobs(before, line))
+            alone = np.asarray(engine.token_logprobs(null, line))
+            value = float(np.mean(with_ctx - alone))
+            _store(key, value)
+        out.append(value)
     return np.asarray(out, dtype=float)

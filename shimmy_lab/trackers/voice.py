@@ -241,7 +241,8 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
     names
         Character id -> display name.
     threshold
-        Minimum lexical score (used without ``model``).
+        Minimum lexical score of a line the model did not score (every line without
+        ``model``).
     min_quotes
         Speakers with fewer attributed quotes are not checked.
     min_line_words
@@ -258,10 +259,8 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
         Insight rows.
     """
     df = line_scores(story, model, min_quotes, min_line_words)
-    if model is None:
-        df = df[df["score"] >= threshold]
-    else:
-        df = df[df["fit"].notna() & (df["score"] >= fit_threshold)]
+    scored = df["fit"].notna()
+    df = df[(scored & (df["score"] >= fit_threshold)) | (~scored & (df["score"] >= threshold))]
     out = []
     for r in df.itertuples():
         who = names.get(r.speaker, r.speaker)
