@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/detectors.py [--trials 4] [--words 10000] [--seed 0 [1 2]]
-                                             [--voice-model none] [--speed-runs 30]
+                                             [--kind voice_drift] [--voice-model none] [--speed-runs 30]
                                              [--analyze-runs 1] [--verbose]
 
 Injects known flaws (contradicting eye/hair colour or age, a dead character who
@@ -29,7 +29,7 @@ import re
 import statistics
 import time
 
-from shimmy_lab.eval.perturb import benchmark
+from shimmy_lab.eval.perturb import KINDS, benchmark
 
 CANDIDATE = (
     '"I have been thinking of the ball," said Emma, when they were alone again. '
@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=10000, help="excerpt size in words")
     ap.add_argument("--seed", type=int, nargs="+", default=[0],
                     help="seeds of the injections (the clean texts are analysed once)")
+    ap.add_argument("--kind", nargs="+", default=None, choices=KINDS, metavar="KIND",
+                    help=f"flaw kinds to inject: {', '.join(KINDS)} (default: all; a kind's draws depend on the kinds run)")
     ap.add_argument("--voice-model", default=None,
                     help="model of the voice_drift check's second stage (default: as sl.analyze, "
                          "the bundled model; 'none': lexical stage only)")
@@ -115,8 +117,8 @@ def main() -> None:
     a = ap.parse_args()
     t0 = time.perf_counter()
     if a.trials:
-        df = benchmark(trials=a.trials, excerpt_words=a.words, seed=a.seed, verbose=a.verbose,
-                       voice_model=a.voice_model)
+        df = benchmark(kinds=a.kind or KINDS, trials=a.trials, excerpt_words=a.words, seed=a.seed,
+                       verbose=a.verbose, voice_model=a.voice_model)
         print(df.to_string(index=False))
         print(f"total {time.perf_counter() - t0:.0f} s")
     if a.speed_runs:

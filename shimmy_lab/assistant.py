@@ -148,7 +148,7 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         Scoring model of the ``voice_drift`` check (an engine, a model id or
         ``"bundled"``; see :func:`shimmy_lab.trackers.characters`), or ``"none"``
         (also ``""`` or ``False``) for the lexical check only; default: see
-        :func:`voice_model`.
+        :func:`resolve_voice_model` (the bundled model unless settings or env say otherwise).
 
     Returns
     -------

@@ -199,7 +199,8 @@ def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine, monkeypatch):
     monkeypatch.delenv("SHIMMY_NARRATIVE_VOICE_MODEL")
     default = sl.analyze(text + foreign, systems=["characters"])
     assert default.uns["params"]["characters"]["voice_model"] == "bundled"
-    assert _kind(default, "voice_drift")[["start", "end"]].equals(hits[["start", "end"]])
+    spans = lambda df: sorted(zip(df["start"], df["end"]))  # noqa: E731
+    assert spans(_kind(default, "voice_drift")) == spans(hits)
     found = hits[hits["start"] >= len(text)]
     assert len(found) == 1 and found.iloc[0]["characters"] == ["Emma"]
     # few false alarms on Austen's own lines: 2 in this 10,700-word excerpt (a short text

@@ -225,6 +225,12 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="evaluate", unit="work")
 
 
+def _one_thread() -> None:
+    """Worker set-up of the processes backend: one compute thread per process (as Dask does)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
 def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_workers: int | None,
          on_done: Callable[[Work, list, list], None], voice_model: str = "none") -> None:
     if backend == "local":
@@ -233,7 +239,7 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
     elif backend == "processes":
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=n_workers or os.cpu_count()) as pool:
+        with ProcessPoolExecutor(max_workers=n_workers or os.cpu_count(), initializer=_one_thread) as pool:
             futures = {pool.submit(evaluate_work, w, systems, voice_model=voice_model): w for w in todo}
             for fut in as_completed(futures):
                 on_done(futures[fut], *fut.result())

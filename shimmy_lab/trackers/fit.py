@@ -23,6 +23,7 @@ appended to it scores only the lines whose context changed.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from typing import Any, Iterable
@@ -38,6 +39,8 @@ LINE_TOKENS = 64
 #: Characters of text read before the line to find ``CONTEXT_TOKENS`` tokens.
 _CONTEXT_CHARS = 4000
 _NULL_PREFIX = "\n\n"
+#: Context of a llama.cpp scoring engine loaded by :func:`fit_engine`.
+_SCORING_CTX = 512
 
 #: Line scores kept per process (least recently used dropped first).
 CACHE_SIZE = 50_000
@@ -115,9 +118,18 @@ def fit_engine(model: Any) -> Any:
             raise RuntimeError(_FAILED[key])
         if key not in _ENGINES:
             from ..engines import load_engine
+            from ..registry import resolve
 
             try:
-                _ENGINES[key] = load_engine(None if key == "bundled" else key)
+                entry = resolve(None if key == "bundled" else key)
+                # a llama.cpp scorer needs a context of one line and its prefix only (the
+                # logits of a 2048-token context would hold ~400 MB)
+                small = {"n_ctx": _SCORING_CTX, "logprobs_ctx": _SCORING_CTX} if entry.engine == "llama_cpp" else {}
+                # one process per core (Dask workers, the "processes" backend) set OMP_NUM_THREADS:
+                # llama.cpp threads beyond the free cores spin and slow every process down
+                if small and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+                    small["n_threads"] = max(1, int(os.environ["OMP_NUM_THREADS"]))
+                _ENGINES[key] = load_engine(None if key == "bundled" else key, **small)
             except Exception as exc:
                 _FAILED[key] = f"cannot load scoring model {key!r}: {type(exc).__name__}: {exc}"
                 raise RuntimeError(_FAILED[key]) from exc
