@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python benchmarks/detectors.py [--trials 4] [--words 10000] [--seed 0 [1 2]]
-                                             [--kind voice_drift] [--voice-model none] [--speed-runs 30]
+                                             [--kind voice_drift] [--voice-model none]
+                                             [--context-tokens 384] [--name-weight 0.3] [--speed-runs 30]
                                              [--analyze-runs 1] [--verbose]
 
 Injects known flaws (contradicting eye/hair colour or age, a dead character who
@@ -110,12 +111,25 @@ def main() -> None:
     ap.add_argument("--voice-model", default=None,
                     help="model of the voice_drift check's second stage (default: as sl.analyze, "
                          "the bundled model; 'none': lexical stage only)")
+    ap.add_argument("--context-tokens", type=int, default=None,
+                    help="tokens of story the voice model scores a line after "
+                         "(default shimmy_lab.trackers.fit.CONTEXT_TOKENS; to compare settings)")
+    ap.add_argument("--name-weight", type=float, default=None,
+                    help="weight of a titled name the story never mentions elsewhere "
+                         "(default shimmy_lab.trackers.voice.NAME_WEIGHT; to compare settings)")
     ap.add_argument("--speed-runs", type=int, default=30, help="runs of the drift timing (0: skip)")
     ap.add_argument("--analyze-runs", type=int, default=1,
                     help="runs of the analyze timing on Emma, with and without the voice model (0: skip)")
     ap.add_argument("--verbose", action="store_true",
                     help="print the false alarms and the missed injections")
     a = ap.parse_args()
+    from shimmy_lab.trackers import fit, voice
+
+    if a.context_tokens is not None:
+        fit.CONTEXT_TOKENS = a.context_tokens
+    if a.name_weight is not None:
+        voice.NAME_WEIGHT = a.name_weight
+    print(f"voice model stage: {fit.CONTEXT_TOKENS} tokens of context, name weight {voice.NAME_WEIGHT}")
     t0 = time.perf_counter()
     if a.trials:
         df = benchmark(kinds=a.kind or KINDS, trials=a.trials, excerpt_words=a.words, seed=a.seed,

@@ -8,7 +8,8 @@ import pytest
 import shimmy_lab as sl
 from shimmy_lab.trackers.characters import characters
 from shimmy_lab.trackers.fit import line_fit
-from shimmy_lab.trackers.voice import combined_score, line_scores, local_share
+from shimmy_lab.trackers.voice import (NAME_WEIGHT, combined_score, line_scores, local_share,
+                                       unknown_titled_names)
 
 
 class EchoScorer:
@@ -51,6 +52,35 @@ def test_combined_score_and_local_share():
     start = text.index('"')
     assert local_share(text, start, start + 21, ["mill", "moon"]) == 0.5
     assert local_share(text, start, start + 21, []) == 0.0
+
+
+def test_unknown_titled_names_are_people_the_story_never_mentions_elsewhere():
+    text = ("Mr. Elton called, and Captain Harville after him. "
+            "'Mr. Elton, Captain Harville and Colonel Campbell, and Miss Taylor too,' said Emma. "
+            "Colonel Fitz walked in.")
+    s, e = text.index("'Mr."), text.index("said") - 1
+    assert unknown_titled_names(text, s, e) == ["Colonel Campbell", "Miss Taylor"]
+    # a name the rest of the story uses, even without its title, is known
+    assert unknown_titled_names(text + " Taylor left.", s, e) == ["Colonel Campbell"]
+    assert unknown_titled_names(text, 0, 10) == []  # "Mr. Elton" is mentioned again later
+    assert combined_score(0.4, 0.3, 20, 1) == pytest.approx(combined_score(0.4, 0.3, 20) + NAME_WEIGHT)
+    assert combined_score(0.4, 0.3, 20, 2) == combined_score(0.4, 0.3, 20, 1)
+
+
+def test_a_scored_line_naming_a_stranger_scores_higher_and_says_so():
+    plain = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    named = '"Promise me, upon your honour, that Colonel Campbell will never breathe a syllable," said Kitty.'
+    rows = {}
+    for extra in (plain, named):
+        text = _mill_story(extra)
+        df = line_scores(sl.Story.from_text(text), EchoScorer())
+        rows[extra] = df[df["start"] >= text.index(extra)].iloc[0]
+    assert rows[plain]["unknown_names"] == [] and rows[named]["unknown_names"] == ["Colonel Campbell"]
+    r = rows[named]
+    assert r["score"] == pytest.approx(combined_score(r["lexical"], r["fit"], r["words"]) + NAME_WEIGHT)
+    st = characters(sl.Story.from_text(_mill_story(named)), voice_model=EchoScorer())
+    hit = _kind(st, "voice_drift").iloc[0]
+    assert "It names Colonel Campbell, mentioned nowhere else in the story." in hit.message
 
 
 LINES = [

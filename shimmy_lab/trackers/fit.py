@@ -33,7 +33,7 @@ import numpy as np
 __all__ = ["line_fit", "fit_engine", "clear_cache", "CONTEXT_TOKENS", "LINE_TOKENS", "CACHE_SIZE"]
 
 #: Tokens of preceding story the line is scored after.
-CONTEXT_TOKENS = 192
+CONTEXT_TOKENS = 384
 #: At most this many tokens of a line are scored (long speeches: their opening).
 LINE_TOKENS = 64
 #: Characters of text read before the line to find ``CONTEXT_TOKENS`` tokens.
@@ -137,7 +137,7 @@ def fit_engine(model: Any) -> Any:
 
 
 def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
-             context_tokens: int = CONTEXT_TOKENS, line_tokens: int = LINE_TOKENS) -> np.ndarray:
+             context_tokens: int | None = None, line_tokens: int = LINE_TOKENS) -> np.ndarray:
     """Fit of each span of ``text`` to the story before it, in nats per token.
 
     Parameters
@@ -149,7 +149,8 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     spans
         ``(start, end)`` character offsets of the lines to score.
     context_tokens
-        Tokens of preceding text the line is scored after.
+        Tokens of preceding text the line is scored after (default
+        :data:`CONTEXT_TOKENS`).
     line_tokens
         At most this many tokens of each line are scored.
 
@@ -166,6 +167,7 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     >>> line_fit(Uniform(), "Once upon a time. 'Hello there.'", [(18, 32)]).tolist()
     [0.0]
     """
+    context_tokens = CONTEXT_TOKENS if context_tokens is None else int(context_tokens)
     null = engine.tokenize(_NULL_PREFIX)
     out = []
     for start, end in spans:

@@ -17,7 +17,9 @@ Helpers of :func:`shimmy_lab.trackers.characters.characters` (the system entry):
      more predictable the line is after the story before it than on its own.  A
      line from another book or in another voice gains little from its context.
      The two are combined as ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``
-     (longer lines give a steadier fit).
+     (longer lines give a steadier fit), + 0.3 when the line names a titled person
+     ("Mr. Knightley", "Colonel Campbell") the story mentions nowhere else: a line
+     brought from another story tends to carry its people with it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import pandas as pd
 from . import _util as U
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
-           "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD"]
+           "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
+           "NAME_WEIGHT"]
 
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
 #: too little evidence, and most of the false alarms were short lines.
@@ -48,8 +51,15 @@ FIT_CANDIDATE = 0.3
 #: ... and so do lines with fewer than 4 content words of which at most this share
 #: occurs in the 3,000 characters around the line.
 FIT_LOCAL_SHARE = 0.25
+#: Added to the combined score of a line naming a titled person the story mentions
+#: nowhere else (see :func:`unknown_titled_names`).
+NAME_WEIGHT = 0.3
 _FIT_WEIGHT, _FIT_CENTRE, _FIT_LENGTH, _FIT_WORDS = 1.0, 0.5, 0.05, 48
 _WINDOW = 3000
+_TITLES = ("Mr", "Mrs", "Miss", "Ms", "Dr", "Colonel", "Captain", "Lady", "Sir", "Lord", "Professor",
+           "Father", "Aunt", "Uncle", "Admiral", "General", "Major")
+_TITLED = re.compile(r"\b(?:%s)\.?\s+([A-Z][a-z]+)" % "|".join(_TITLES))
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 
 
 def line_features(text: str) -> dict[str, float]:
@@ -146,9 +156,45 @@ def local_share(text: str, start: int, end: int, content: list[str], window: int
     return sum(1 for w in content if w in near) / len(content)
 
 
-def combined_score(lexical: float, fit: float, words: int) -> float:
-    """Score of the model stage: ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``."""
-    return lexical + _FIT_WEIGHT * (_FIT_CENTRE - fit) + _FIT_LENGTH * math.log(min(max(words, 1), _FIT_WORDS))
+def unknown_titled_names(text: str, start: int, end: int, counts: Counter | None = None) -> list[str]:
+    """Titled people named in ``text[start:end]`` that the rest of ``text`` never mentions.
+
+    Parameters
+    ----------
+    text
+        The story text.
+    start, end
+        Character offsets of the line.
+    counts
+        Counts of the capitalised words of ``text`` (computed when not given; pass
+        them when checking many lines of one text).
+
+    Returns
+    -------
+    list of str
+        The titled names ("Colonel Campbell"), in order of appearance.
+
+    Examples
+    --------
+    >>> t = "Mr. Elton came. 'Mr. Elton and Colonel Campbell are here,' said Emma."
+    >>> unknown_titled_names(t, 16, 56)
+    ['Colonel Campbell']
+    """
+    if counts is None:
+        counts = Counter(_CAPITALISED.findall(text))
+    line = text[start:end]
+    own = Counter(_CAPITALISED.findall(line))
+    return [m.group(0) for m in _TITLED.finditer(line) if counts.get(m.group(1), 0) - own[m.group(1)] <= 0]
+
+
+def combined_score(lexical: float, fit: float, words: int, unknown_names: int = 0) -> float:
+    """Score of the model stage.
+
+    ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``, + :data:`NAME_WEIGHT` when
+    the line names at least one titled person the story mentions nowhere else.
+    """
+    return (lexical + _FIT_WEIGHT * (_FIT_CENTRE - fit) + _FIT_LENGTH * math.log(min(max(words, 1), _FIT_WORDS))
+            + (NAME_WEIGHT if unknown_names else 0.0))
 
 
 def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
@@ -174,12 +220,14 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
         ``lexical`` (:func:`voice_line_score`) and its parts ``novel``,
         ``speaker_new``, ``pairs_new``; ``local_share`` (share of its content words
         within 3,000 characters); ``candidate`` (sent to the model); ``fit`` (nats
-        per token, ``nan`` unless scored) and ``score`` (the combined score for
-        scored lines, else the lexical one).
+        per token, ``nan`` unless scored); ``unknown_names`` (titled people the story
+        mentions nowhere else, see :func:`unknown_titled_names`; listed for scored
+        lines) and ``score`` (the combined score for scored lines, else the lexical
+        one).
     """
     lines = _eligible_lines(story, min_quotes, min_line_words)
     cols = ["speaker", "start", "end", "words", "lexical", "novel", "speaker_new", "pairs_new",
-            "local_share", "candidate", "fit", "score"]
+            "local_share", "candidate", "fit", "unknown_names", "score"]
     if not lines:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame(lines)
@@ -188,6 +236,7 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
     df["candidate"] = (df["lexical"] >= FIT_CANDIDATE) | (
         (df["content"].map(len) < 4) & (df["local_share"] <= FIT_LOCAL_SHARE))
     df["fit"] = np.nan
+    df["unknown_names"] = [[] for _ in range(len(df))]
     df["score"] = df["lexical"]
     if model is not None and df["candidate"].any():
         from .fit import fit_engine, line_fit
@@ -195,9 +244,14 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
         engine = fit_engine(model)
         cand = df.index[df["candidate"]]
         fits = line_fit(engine, story.text, list(zip(df.loc[cand, "start"], df.loc[cand, "end"])))
+        caps = Counter(_CAPITALISED.findall(story.text))
+        unknown = [unknown_titled_names(story.text, s, e, caps)
+                   for s, e in zip(df.loc[cand, "start"], df.loc[cand, "end"])]
         df.loc[cand, "fit"] = fits
-        df.loc[cand, "score"] = [combined_score(lx, f, n) if f == f else lx
-                                 for lx, f, n in zip(df.loc[cand, "lexical"], fits, df.loc[cand, "words"])]
+        for i, u in zip(cand, unknown):
+            df.at[i, "unknown_names"] = u
+        df.loc[cand, "score"] = [combined_score(lx, f, n, len(u)) if f == f else lx for lx, f, n, u in
+                                 zip(df.loc[cand, "lexical"], fits, df.loc[cand, "words"], unknown)]
     return df[cols].reset_index(drop=True)
 
 
@@ -269,6 +323,8 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
         if r.fit == r.fit:
             msg += (f" The story before it makes it {r.fit:+.2f} nats/token more predictable "
                     "(lines that belong there usually gain 0.4-1.0).")
+        if r.unknown_names:
+            msg += f" It names {', '.join(r.unknown_names)}, mentioned nowhere else in the story."
         out.append(U.insight(system, "voice_drift", "important", float(min(r.score, 1.0)),
                              f"Line unlike {who}'s voice", msg, int(r.start), int(r.end), [who],
                              f"Rewrite the line in {who}'s usual vocabulary and rhythm, "
