@@ -8,50 +8,72 @@ Settings compared: 384 tokens of context with the titled-name term (the default)
 192 tokens without it (the previous default).
 
 The voice_drift decision for a line depends only on that line (its lexical score against the
-story, its fit to the story before it), so the model scores only lines overlapping the injected
-span: recall is the benchmark's.  The clean pass runs the real pipeline (new setting only).
+story, its fit to the story before it), so in the perturbed excerpts the model scores only the
+lines overlapping the injected span: the recall is the one ``benchmarks/detectors.py --kind
+voice_drift`` reports.  The clean pass runs the real pipeline for the current setting; for the
+previous one it is skipped (its 20 clean false alarms are known from its full run).
 """
-import sys, time
-import numpy as np
+
+from __future__ import annotations
+
 import importlib
+import sys
+import time
+
+import numpy as np
 import pandas as pd
-P = importlib.import_module("shimmy_lab.eval.perturb")
-from shimmy_lab.trackers import fit, voice
+
 from shimmy_lab.assistant import analyze as _analyze
+from shimmy_lab.trackers import fit, voice
 
-seeds = [int(s) for s in sys.argv[1].split(",")]
-configs = [(384, 0.3), (192, 0.0)]
-real_fit = fit.line_fit
-real_perturb = P.perturb
-LAST = {}
+P = importlib.import_module("shimmy_lab.eval.perturb")  # the module (``eval.perturb`` is also a function)
+SETTINGS = [(384, 0.3, True), (192, 0.0, False)]  # context tokens, name weight, run the clean pass
+_real_fit, _real_perturb = fit.line_fit, P.perturb
+_last: dict = {}
 
-def perturb(*a, **k):
-    p = real_perturb(*a, **k); LAST["p"] = p; return p
 
-def restricted(engine, text, spans, *a, **k):
-    p = LAST.get("p")
-    spans = list(spans)
-    keep = [i for i, (s, e) in enumerate(spans) if p is None or (s < p.end and e > p.start)]
+def _perturb(*args, **kwargs):
+    """The benchmark's perturbation, remembered so the scorer knows the injected span."""
+    _last["p"] = p = _real_perturb(*args, **kwargs)
+    return p
+
+
+def _injected_only(engine, text, spans, *args, **kwargs):
+    """``line_fit`` of the spans overlapping the injected one (``nan`` elsewhere)."""
+    p, spans = _last["p"], list(spans)
+    keep = [i for i, (s, e) in enumerate(spans) if s < p.end and e > p.start]
     out = np.full(len(spans), np.nan)
     if keep:
-        out[keep] = real_fit(engine, text, [spans[i] for i in keep], *a, **k)
+        out[keep] = _real_fit(engine, text, [spans[i] for i in keep], *args, **kwargs)
     return out
 
-P.perturb = perturb
-for ctx, w in configs:
-    fit.CONTEXT_TOKENS, voice.NAME_WEIGHT = ctx, w
-    t0 = time.perf_counter()
+
+def run(seeds: list[int], context: int, weight: float, clean: bool) -> pd.DataFrame:
+    """Recall (and, with ``clean``, false alarms) of one setting."""
+    fit.CONTEXT_TOKENS, voice.NAME_WEIGHT = context, weight
+
     def analyze(st, kind=None):
-        if kind is None:
-            LAST.pop("p", None)
-            if ctx != 384:   # the clean pass of the previous setting is known (20 alarms); skip it
-                st.tables["insights"] = pd.DataFrame(columns=["kind", "start", "end", "message"])
-                return st
-            fit.line_fit = real_fit
-        else:
-            fit.line_fit = restricted
+        if kind is None and not clean:
+            st.tables["insights"] = pd.DataFrame(columns=["kind", "start", "end", "message"])
+            return st
+        fit.line_fit = _real_fit if kind is None else _injected_only
         return _analyze(st, systems=("characters", "drift"), voice_model="bundled")
-    df = P.benchmark(kinds=["voice_drift"], trials=4, excerpt_words=10000, seed=seeds, analyze=analyze, verbose=True)
-    print(f"=== context {ctx} tokens, name weight {w}: {time.perf_counter() - t0:.0f} s")
-    print(df.to_string(index=False))
-    print("pooled", df.found.sum(), "/", df.trials.sum(), round(df.found.sum() / df.trials.sum(), 3), flush=True)
+
+    return P.benchmark(kinds=["voice_drift"], trials=4, excerpt_words=10000, seed=seeds,
+                       analyze=analyze, verbose=True)
+
+
+def main() -> None:
+    seeds = [int(s) for s in (sys.argv[1] if len(sys.argv) > 1 else "0").split(",")]
+    P.perturb = _perturb
+    for context, weight, clean in SETTINGS:
+        t0 = time.perf_counter()
+        df = run(seeds, context, weight, clean)
+        print(f"=== context {context} tokens, name weight {weight}: {time.perf_counter() - t0:.0f} s")
+        print(df.to_string(index=False))
+        print("pooled", df.found.sum(), "/", df.trials.sum(), round(df.found.sum() / df.trials.sum(), 3),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
