@@ -9,10 +9,21 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.shimmy-installed
 # torch is pinned through constraints.txt: an unpinned torch pulls a multi-GB CUDA build.
 PIP_INSTALL := $(PIP) install --constraint constraints.txt
+# llama-cpp-python compiles llama.cpp here.  Its default -march=native also emits AMX
+# instructions where the CPU lists them, and a VM that does not grant the AMX state kills the
+# process with SIGILL at the first decode (seen on a Firecracker guest).  So: no native build,
+# each SIMD level this CPU lists switched on (AVX-512 runs ~1.3x faster than AVX2 here), AMX off.
+# Set CMAKE_ARGS yourself to override.
+LLAMA_SIMD := avx:AVX avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512vbmi:AVX512_VBMI \
+              avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(shell for f in $(LLAMA_SIMD); do \
+  if grep -qw "$${f%%:*}" /proc/cpuinfo 2>/dev/null; then echo "-DGGML_$${f#*:}=ON"; \
+  else echo "-DGGML_$${f#*:}=OFF"; fi; done)
+export CMAKE_ARGS
 
 .PHONY: install browser run test bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel setuptools
 	$(PIP_INSTALL) torch==2.13.0
