@@ -13,7 +13,9 @@ PIP_INSTALL := $(PIP) install --constraint constraints.txt
 # instructions where the CPU lists them, and a VM that does not grant the AMX state kills the
 # process with SIGILL at the first decode (seen on a Firecracker guest).  So: no native build,
 # each SIMD level this CPU lists switched on (AVX-512 runs ~1.3x faster than AVX2 here), AMX off.
-# Set CMAKE_ARGS yourself to override.
+# It is built with --no-cache-dir: pip's wheel cache is keyed without CMAKE_ARGS and would hand
+# back a wheel built with other flags.  Set CMAKE_ARGS yourself to override; `make clean` first
+# to rebuild an installed one.
 LLAMA_SIMD := avx:AVX avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512vbmi:AVX512_VBMI \
               avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(shell for f in $(LLAMA_SIMD); do \
@@ -27,6 +29,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel setuptools
 	$(PIP_INSTALL) torch==2.13.0
+	$(PIP_INSTALL) --no-cache-dir "llama-cpp-python>=0.3.0"
 	$(PIP_INSTALL) -e ".[all,test,bench]"
 	@touch $@
 
