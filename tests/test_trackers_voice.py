@@ -45,6 +45,32 @@ def test_line_fit_is_the_gain_from_context():
     assert fits[0] > 1.0 and fits2[0] < 0.5  # the line's words echo the story: +2 nats each
 
 
+def test_line_fit_starts_both_passes_with_the_models_bos_token():
+    class BosScorer(EchoScorer):
+        """Adds token 1 (BOS) under ``add_special``, as Gemma's and Llama's tokenizers do."""
+
+        prefixes: list = []
+
+        def tokenize(self, text, add_special=False):
+            return ([1] if add_special else []) + [hash(w) % 100_003 + 2 for w in text.lower().split()]
+
+        def token_logprobs(self, prefix, ids):
+            self.prefixes.append(list(prefix))
+            return super().token_logprobs(prefix, ids)
+
+    text = "the mill by the river was old. " * 5 + '"the mill is cold," said Tom.'
+    start = text.index('"the')
+    eng = BosScorer()
+    assert line_fit(eng, text, [(start, text.index(',"') + 1)])[0] == 0.5  # "mill" is in the context
+    with_ctx, alone = eng.prefixes
+    assert with_ctx[0] == 1 and with_ctx.count(1) == 1 and len(with_ctx) > 20
+    assert alone == [1]  # BOS, then "\n\n" (no words for this fake)
+    # a line at the very start of the text is scored after BOS and the paragraph break alone
+    eng.prefixes.clear()
+    line_fit(eng, '"the mill is cold," said Tom.', [(0, 19)])
+    assert eng.prefixes == [[1], [1]]
+
+
 def test_combined_score_and_local_share():
     assert combined_score(0.0, 0.5, 1) == pytest.approx(0.0)
     assert combined_score(0.4, 0.0, 20) > combined_score(0.4, 1.0, 20)

@@ -15,7 +15,9 @@ second stage of the ``voice_drift`` check (see :mod:`shimmy_lab.trackers.charact
 
 The model is any engine with :meth:`~shimmy_lab.engines.base.Engine.token_logprobs`;
 :func:`fit_engine` resolves a model id (or ``"bundled"``) once per process and keeps
-the engine for later calls.  Scores are cached per process by engine, context tokens
+the engine for later calls.  Both passes start with the model's start-of-text token
+where its tokenizer adds one (``tokenize("", add_special=True)``: Gemma and Llama
+models do, SmolLM2 does not).  Scores are cached per process by engine, context tokens
 and line tokens (:data:`CACHE_SIZE` entries): analysing a story again after text is
 appended to it scores only the lines whose context changed.
 """
@@ -168,14 +170,18 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     [0.0]
     """
     context_tokens = CONTEXT_TOKENS if context_tokens is None else int(context_tokens)
-    null = engine.tokenize(_NULL_PREFIX)
+    # the model's start-of-text token (BOS) where it expects one (Gemma, Llama), else nothing
+    # (SmolLM2): without it such a model reads the context as the middle of a document
+    head = list(engine.tokenize("", add_special=True))
+    null = head + engine.tokenize(_NULL_PREFIX)
     out = []
     for start, end in spans:
         line = engine.tokenize(text[start:end])[:line_tokens]
         if not line:
             out.append(np.nan)
             continue
-        before = engine.tokenize(text[max(0, start - _CONTEXT_CHARS):start])[-context_tokens:] or null
+        before = engine.tokenize(text[max(0, start - _CONTEXT_CHARS):start])[-context_tokens:]
+        before = head + before if before else null
         key = _key(engine, before, line)
         value = _cached(key)
         if value is None:
