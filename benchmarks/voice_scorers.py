@@ -19,7 +19,6 @@ model, so models are compared at their best, not at the default ``FIT_THRESHOLD`
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 
@@ -29,7 +28,9 @@ import pandas as pd
 from shimmy_lab.assistant import analyze as _analyze
 from shimmy_lab.trackers import fit, voice
 
-P = importlib.import_module("shimmy_lab.eval.perturb")  # the module (``eval.perturb`` is also a function)
+import voice_settings  # benchmarks/ is on sys.path when this file is run as a script
+
+P = voice_settings.P
 DEV_SEEDS = [1000, 1001, 1002, 1003]
 BUDGET_PER_10K = 0.5
 _real_fit, _real_perturb, _real_scores = fit.line_fit, P.perturb, voice.line_scores
@@ -47,34 +48,22 @@ def collect(model: str) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
     """
     state: dict = {"trial": 0, "clean": [], "injected": []}
 
-    def perturb(*args, **kwargs):
-        state["p"] = p = _real_perturb(*args, **kwargs)
-        return p
-
-    def injected_only(engine, text, spans, *args, **kwargs):
-        p, spans = state["p"], list(spans)
-        keep = [i for i, (s, e) in enumerate(spans) if s < p.end and e > p.start]
-        out = np.full(len(spans), np.nan)
-        if keep:
-            out[keep] = _real_fit(engine, text, [spans[i] for i in keep], *args, **kwargs)
-        return out
-
     def line_scores(story, *args, **kwargs):
         df = _real_scores(story, *args, **kwargs)
         if state["mode"] == "clean":
             state["clean"].append(df)
         else:
-            p = state["p"]
+            p = voice_settings.last_perturbation()
             state["injected"].append(df[(df.start < p.end) & (df.end > p.start)].assign(trial=state["trial"]))
         return df
 
     def analyze(st, kind=None):
         state["mode"] = "clean" if kind is None else "injected"
         state["trial"] += kind is not None
-        fit.line_fit = _real_fit if kind is None else injected_only
+        fit.line_fit = _real_fit if kind is None else voice_settings.injected_only
         return _analyze(st, systems=("characters", "drift"), voice_model=model)
 
-    P.perturb, voice.line_scores = perturb, line_scores
+    P.perturb, voice.line_scores = voice_settings.remember_perturbation, line_scores
     try:
         df = P.benchmark(kinds=["voice_drift"], trials=4, excerpt_words=10000, seed=DEV_SEEDS, analyze=analyze)
     finally:

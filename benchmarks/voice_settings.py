@@ -32,13 +32,18 @@ _real_fit, _real_perturb = fit.line_fit, P.perturb
 _last: dict = {}
 
 
-def _perturb(*args, **kwargs):
+def remember_perturbation(*args, **kwargs):
     """The benchmark's perturbation, remembered so the scorer knows the injected span."""
     _last["p"] = p = _real_perturb(*args, **kwargs)
     return p
 
 
-def _injected_only(engine, text, spans, *args, **kwargs):
+def last_perturbation():
+    """The perturbation the benchmark made last (its ``start`` and ``end`` are the injected span)."""
+    return _last["p"]
+
+
+def injected_only(engine, text, spans, *args, **kwargs):
     """``line_fit`` of the spans overlapping the injected one (``nan`` elsewhere)."""
     p, spans = _last["p"], list(spans)
     keep = [i for i, (s, e) in enumerate(spans) if s < p.end and e > p.start]
@@ -56,7 +61,7 @@ def run(seeds: list[int], context: int, weight: float, clean: bool) -> pd.DataFr
         if kind is None and not clean:
             st.tables["insights"] = pd.DataFrame(columns=["kind", "start", "end", "message"])
             return st
-        fit.line_fit = _real_fit if kind is None else _injected_only
+        fit.line_fit = _real_fit if kind is None else injected_only
         return _analyze(st, systems=("characters", "drift"), voice_model="bundled")
 
     return P.benchmark(kinds=["voice_drift"], trials=4, excerpt_words=10000, seed=seeds,
@@ -65,7 +70,7 @@ def run(seeds: list[int], context: int, weight: float, clean: bool) -> pd.DataFr
 
 def main() -> None:
     seeds = [int(s) for s in (sys.argv[1] if len(sys.argv) > 1 else "0").split(",")]
-    P.perturb = _perturb
+    P.perturb = remember_perturbation
     for context, weight, clean in SETTINGS:
         t0 = time.perf_counter()
         df = run(seeds, context, weight, clean)
