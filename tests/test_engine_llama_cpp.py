@@ -131,3 +131,22 @@ def test_token_logprobs(llama_engine):
         e.token_logprobs(story, [])
     with pytest.raises(ContextLengthExceededError):
         e.token_logprobs(story * 200, line)
+
+
+def test_token_logprobs_reuses_the_prefix_the_context_holds(llama_engine):
+    """Scoring after the prefix of the previous call evaluates only the new tokens, same values."""
+    e = llama_engine
+    story = e.tokenize("Emma's brother-in-law, Mr. Knightley, often came to Hartfield. "
+                       "Everyone in Highbury knew him.")
+    lines = [e.tokenize(" He was a sensible man."), e.tokenize(" The tax office closed early."),
+             e.tokenize(" Emma laughed at him.")]
+    reused = [e.token_logprobs(story, line) for line in lines]  # the 2nd and 3rd reuse `story`
+    e.token_logprobs(e.tokenize("Something else entirely."), lines[0])  # a different prefix: full pass
+    llm = e._logits_llm()
+    for line, got in zip(lines, reused):
+        llm.reset()  # nothing held: a full pass
+        assert got == pytest.approx(e.token_logprobs(story, line), abs=1e-3)
+    e.token_logprobs(story, lines[0])
+    assert llm.n_tokens == len(story) + len(lines[0])
+    e.token_logprobs(story[:5] + lines[1], lines[2])  # shares 5 tokens with what is held
+    assert list(llm.input_ids[:llm.n_tokens]) == story[:5] + lines[1] + lines[2]

