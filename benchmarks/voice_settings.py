@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/voice_settings.py 0,1,2,3,4    # seeds; ~45 min on 2 cores
+    .venv/bin/python benchmarks/voice_settings.py 0,1,2,3,4    # seeds; ~80 min on 2 cores
     .venv/bin/python benchmarks/voice_settings.py 0,1,2,3,4 --default-only
 
 Settings compared: the fit measured against a baseline that mixes the line alone with the

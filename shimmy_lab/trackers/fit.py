@@ -244,27 +244,17 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     # prefix by prefix: an engine that keeps its last prefix reads each once
     gain = [np.asarray(engine.token_logprobs(before, line)) for _, line, before, _ in todo]
     base = [(1.0 - weight) * np.asarray(engine.token_logprobs(null, line)) for _, line, _, _ in todo]
-    if prefixes:
-        per_ref = np.stack([np.stack([_padded(engine.token_logprobs(p, line), line_tokens)
-                                      for _, line, _, _ in todo]) for p in prefixes])  # refs x lines x tokens
-        mix = _log_mean_exp(per_ref)
-        for j, (_, line, _, _) in enumerate(todo):
-            base[j] = base[j] + weight * mix[j, :len(line)]
+    per_ref = [[engine.token_logprobs(p, line) for _, line, _, _ in todo] for p in prefixes]
+    for j in range(len(todo) if prefixes else 0):
+        base[j] = base[j] + weight * _log_mean_exp(np.asarray([lps[j] for lps in per_ref]))
     for (i, _, _, key), g, b in zip(todo, gain, base):
         out[i] = value = float(np.mean(g - b))
         _store(key, value)
     return out
 
 
-def _padded(values: Sequence[float], n: int) -> np.ndarray:
-    """``values`` padded with ``nan`` to length ``n``."""
-    out = np.full(n, np.nan)
-    out[:len(values)] = values
-    return out
-
-
 def _log_mean_exp(x: np.ndarray) -> np.ndarray:
-    """``log(mean(exp(x), axis=0))``, computed stably (``nan`` stays ``nan``)."""
+    """``log(mean(exp(x), axis=0))``, computed stably."""
     top = np.max(x, axis=0)
     return top + np.log(np.mean(np.exp(x - top), axis=0))
 
