@@ -152,6 +152,14 @@ def test_unknown_titled_names_are_people_the_story_never_mentions_elsewhere():
     assert combined_score(0.4, 0.3, 20, 2) == combined_score(0.4, 0.3, 20, 1)
 
 
+def test_titled_names_with_inner_capitals_are_read_whole():
+    # "Miss MacNab" is MacNab, not "Mac" (which the story never mentions alone)
+    text = "Mrs MacNab came in. 'Miss MacNab and Mr McCarthy are here,' said Father Brown. McCarthy sat."
+    s, e = text.index("'Miss"), text.index("said") - 1
+    assert unknown_titled_names(text, s, e) == []
+    assert unknown_titled_names(text.replace("McCarthy sat.", ""), s, e) == ["Mr McCarthy"]
+
+
 def test_a_scored_line_naming_a_stranger_scores_higher_and_says_so():
     plain = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
     named = '"Promise me, upon your honour, that Colonel Campbell will never breathe a syllable," said Kitty.'

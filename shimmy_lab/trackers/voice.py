@@ -59,8 +59,9 @@ _FIT_WEIGHT, _FIT_CENTRE, _FIT_LENGTH, _FIT_WORDS = 1.0, 0.5, 0.05, 48
 _WINDOW = 3000
 _TITLES = ("Mr", "Mrs", "Miss", "Ms", "Dr", "Colonel", "Captain", "Lady", "Sir", "Lord", "Professor",
            "Father", "Aunt", "Uncle", "Admiral", "General", "Major")
-_TITLED = re.compile(r"\b(?:%s)\.?\s+([A-Z][a-z]+)" % "|".join(_TITLES))
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+_NAME = r"[A-Z][a-z]+(?:[A-Z][a-z]+)*\b"  # "Knightley", "MacNab"
+_TITLED = re.compile(r"\b(?:%s)\.?\s+(%s)" % ("|".join(_TITLES), _NAME))
+_CAPITALISED = re.compile(r"\b" + _NAME)
 
 
 def line_features(text: str) -> dict[str, float]:
