@@ -150,3 +150,40 @@ def test_token_logprobs_reuses_the_prefix_the_context_holds(llama_engine):
     assert llm.n_tokens == len(story) + len(lines[0])
     e.token_logprobs(story[:5] + lines[1], lines[2])  # shares 5 tokens with what is held
     assert list(llm.input_ids[:llm.n_tokens]) == story[:5] + lines[1] + lines[2]
+
+
+def test_token_logprobs_skips_prefix_logits_and_keeps_values(llama_engine):
+    """Prefix tokens are read without output logits; values equal a pass with every logit computed."""
+    import numpy as np
+
+    e = llama_engine
+    story = e.tokenize("Emma's brother-in-law, Mr. Knightley, often came to Hartfield.")
+    more = e.tokenize(" Everyone in Highbury knew him well.")
+    line = e.tokenize(" He was a sensible man.")
+    llm = e._logits_llm()
+
+    def full_pass(prefix, ids):
+        llm.reset()
+        llm.eval(prefix + ids)  # every row's logits
+        rows = np.asarray(llm.scores[len(prefix) - 1: len(prefix) + len(ids) - 1], dtype=np.float64)
+        norm = rows.max(1) + np.log(np.exp(rows - rows.max(1, keepdims=True)).sum(1))
+        return (rows[np.arange(len(ids)), ids] - norm).tolist()
+
+    want_long, want_short = full_pass(story + more, line), full_pass(story, line)
+    llm.reset()
+    assert e.token_logprobs(story + more, line) == pytest.approx(want_long, abs=1e-3)
+    # a shorter prefix after a longer one: its last row was read without logits before
+    assert e.token_logprobs(story, line) == pytest.approx(want_short, abs=1e-3)
+    # a logprobs request after scoring does not reuse rows left without logits
+    prompt = "Emma's brother-in-law, Mr. Knightley, often came to Hartfield."
+    e.token_logprobs(e.tokenize(prompt + " Everyone"), line)
+
+    def echoed():
+        out = e.complete(prompt, max_tokens=1, temperature=0, logprobs=True, echo=True)
+        return [x for x in out["choices"][0]["logprobs"]["token_logprobs"] if x is not None]
+
+    assert e._stale_rows
+    after = echoed()
+    assert not e._stale_rows  # the request started from an empty context
+    llm.reset()
+    assert after and after == pytest.approx(echoed(), abs=1e-3)
