@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/voice_settings.py 0,1,2,3,4    # seeds; ~80 min on 2 cores
     .venv/bin/python benchmarks/voice_settings.py 0,1,2,3,4 --default-only
+    .venv/bin/python benchmarks/voice_settings.py 5,6,7,8,9 --default-only --no-clean  # recall only
 
 Settings compared: the fit measured against a baseline that mixes the line alone with the
 line after passages from other books (reference weight 0.75, threshold 0.93: the default)
@@ -78,7 +79,7 @@ def main() -> None:
     P.perturb = remember_perturbation
     for weight, threshold, clean in SETTINGS[:1] if "--default-only" in sys.argv else SETTINGS:
         t0 = time.perf_counter()
-        df = run(seeds, weight, threshold, clean)
+        df = run(seeds, weight, threshold, clean and "--no-clean" not in sys.argv)
         print(f"=== reference weight {weight}, threshold {threshold}: {time.perf_counter() - t0:.0f} s")
         print(df.to_string(index=False))
         print("pooled", df.found.sum(), "/", df.trials.sum(), round(df.found.sum() / df.trials.sum(), 3),

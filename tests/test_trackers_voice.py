@@ -212,6 +212,25 @@ def test_line_scores_send_unusual_lines_to_the_model():
     assert row["score"] == pytest.approx(combined_score(row["lexical"], row["fit"], row["words"]))
 
 
+def test_candidate_gate_reads_its_settings_at_call_time(monkeypatch):
+    from shimmy_lab.trackers import voice
+
+    st = sl.Story.from_text(_mill_story('"Promise me, upon your honour, that you will never breathe '
+                                        'a syllable of it," said Kitty.\n\n"Oh, I do not know what '
+                                        'you can mean by all of that, my dear," said Kitty.'))
+    df = line_scores(st)
+    short = df["lexical"] == 0.0  # fewer than 4 content words: the short-line rule decides
+    assert short.any() and (~short).any()
+    assert voice.FIT_CANDIDATE == 0.25 and voice.FIT_LOCAL_SHARE == 0.4
+    want = (df["lexical"] >= 0.25) | (short & (df["local_share"] <= 0.4))
+    assert (df["candidate"] == want).all()
+    monkeypatch.setattr(voice, "FIT_CANDIDATE", 2.0)
+    monkeypatch.setattr(voice, "FIT_LOCAL_SHARE", -1.0)
+    assert not line_scores(st)["candidate"].any()
+    monkeypatch.setattr(voice, "FIT_LOCAL_SHARE", 1.0)
+    assert (line_scores(st)["candidate"] == short).all()
+
+
 def test_model_stage_flags_the_foreign_line_only():
     foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
     text = _mill_story(foreign)

@@ -48,10 +48,10 @@ VOICE_THRESHOLD = 0.62
 #: Minimum combined score of a ``voice_drift`` insight with a scoring model.
 FIT_THRESHOLD = 0.93
 #: Lines whose lexical score reaches this go to the model ...
-FIT_CANDIDATE = 0.3
+FIT_CANDIDATE = 0.25
 #: ... and so do lines with fewer than 4 content words of which at most this share
 #: occurs in the 3,000 characters around the line.
-FIT_LOCAL_SHARE = 0.25
+FIT_LOCAL_SHARE = 0.4
 #: Added to the combined score of a line naming a titled person the story mentions
 #: nowhere else (see :func:`unknown_titled_names`).
 NAME_WEIGHT = 0.3
