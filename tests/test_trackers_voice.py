@@ -213,13 +213,17 @@ def test_line_scores_send_unusual_lines_to_the_model():
 
 
 def test_candidate_gate_reads_its_settings_at_call_time(monkeypatch):
+    import pandas as pd
+
+    from shimmy_lab.trackers import _util as U
     from shimmy_lab.trackers import voice
 
     st = sl.Story.from_text(_mill_story('"Promise me, upon your honour, that you will never breathe '
                                         'a syllable of it," said Kitty.\n\n"Oh, I do not know what '
                                         'you can mean by all of that, my dear," said Kitty.'))
     df = line_scores(st)
-    short = df["lexical"] == 0.0  # fewer than 4 content words: the short-line rule decides
+    # fewer than 4 content words: the short-line rule decides
+    short = pd.Series([len(U.content_words(st.text[a:b])) < 4 for a, b in zip(df["start"], df["end"])])
     assert short.any() and (~short).any()
     assert voice.FIT_CANDIDATE == 0.25 and voice.FIT_LOCAL_SHARE == 0.4
     want = (df["lexical"] >= 0.25) | (short & (df["local_share"] <= 0.4))
