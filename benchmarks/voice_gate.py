@@ -19,18 +19,17 @@ seed without the model; with it, ~4 s per added clean line (all seeds share them
 from __future__ import annotations
 
 import argparse
-import importlib
-import random
 from collections import Counter
 
 import pandas as pd
 
+import voice_settings  # benchmarks/ is on sys.path when this file is run as a script
 from shimmy_lab import datasets
 from shimmy_lab.story import Story
 from shimmy_lab.trackers import _util as U
 from shimmy_lab.trackers import voice
 
-P = importlib.import_module("shimmy_lab.eval.perturb")  # the module (``eval.perturb`` is also a function)
+P = voice_settings.P
 
 #: name -> gate on a ``lines`` table (columns lexical, n_content, local_share, names)
 VARIANTS = {
@@ -51,19 +50,21 @@ def lines(text: str) -> pd.DataFrame:
     return df
 
 
-def draws(seeds: list[int], texts: dict[str, str]):
-    """The benchmark's voice_drift injections (same excerpts, lines and donors as ``benchmark``)."""
-    clean = {n: Story.from_text(t, title=n) for n, t in texts.items()}
-    for sd in seeds:
-        rng = random.Random(sd)
-        for n in texts:
-            donors = [clean[m] for m in texts if m != n]
-            for t in range(4):
-                ex = Story.from_text(P._excerpt(texts[n], 10000, rng), title=n)
-                try:
-                    yield (sd, n, t), P.perturb(ex, "voice_drift", rng, donors)
-                except (ValueError, IndexError):
-                    continue
+def draws(seeds: list[int]) -> list:
+    """The benchmark's voice_drift injections, drawn by ``benchmark`` itself (nothing analysed)."""
+    out = []
+    empty = pd.DataFrame(columns=["kind", "start", "end", "message"])
+
+    def record(st, kind=None):
+        if kind is not None:
+            p = voice_settings.last_perturbation()
+            out.append(((len(out), st.title), p))
+        st.tables["insights"] = empty
+        return st
+
+    P.perturb = voice_settings.remember_perturbation
+    P.benchmark(kinds=["voice_drift"], trials=4, excerpt_words=10000, seed=seeds, analyze=record)
+    return out
 
 
 def main() -> None:
@@ -79,7 +80,7 @@ def main() -> None:
     texts = {n: datasets.load(n) for n in datasets.list()["name"]}
     clean = {n: lines(t) for n, t in texts.items()}
     unseen, trials, unjudged = {}, 0, 0  # injections whose judged foreign line the base gate never sends
-    for key, p in draws(list(range(a, b + 1)), texts):
+    for key, p in draws(list(range(a, b + 1))):
         trials += 1
         df = lines(p.text)
         hit = df[(df.start < p.end) & (df.end > p.start)]
