@@ -153,7 +153,10 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
     Returns
     -------
     Story
-        The story, with the tracker tables and ranked ``insights``.
+        The story, with the tracker tables and ranked ``insights``; its
+        ``uns["params"]["assistant"]`` records the systems, assertiveness and voice model
+        (a name; ``None`` for an engine object) and ``uns["narrative_analysed_to"]`` the
+        length of the text analysed.
     """
     from .story import Story
 
@@ -183,8 +186,11 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
     if assertiveness < 0.3:
         ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
     story.tables["insights"] = ins
+    vm = options["characters"]["voice_model"]
     U.record_params(story, "assistant", systems=run, assertiveness=float(assertiveness),
+                    voice_model="none" if vm is None else (vm if isinstance(vm, str) else None),
                     seconds=timings, failed=failed, plugins_failed=plugins_failed)
+    story.uns["narrative_analysed_to"] = len(story.text)
     return story
 
 

@@ -100,7 +100,7 @@ def test_dashboard_live_update_through_lab(story):
     lab.notify("story_updated", "mill")
     assert dash.refreshes == 2
     assert "Silas Crow" in dash.who.options
-    assert story.uns["widgets_analysed_to"] == len(story.text) > n_chars
+    assert story.uns["narrative_analysed_to"] == len(story.text) > n_chars
     assert list(_named(dash.figures["characters"], "mentions").x)[-1] == "ch4"
     lab.notify("story_updated", "another-story")  # not ours: ignored
     lab.notify("model_loaded", "x")
@@ -142,3 +142,19 @@ def test_writer_generates_checks_and_appends(story):
     assert w.history and w.append_button.disabled
     with pytest.raises(ValueError):
         w.append("   ")
+
+
+def test_dashboard_reuses_an_analysis_of_the_whole_text(monkeypatch):
+    import shimmy_lab.assistant as A
+
+    story = sl.analyze(STORY, title="The Mill", systems=("characters", "dna"), voice_model="none")
+    calls, real = [], A.analyze
+    monkeypatch.setattr(A, "analyze", lambda *a, **k: calls.append(k) or real(*a, **k))
+    dash = sl.widgets.Dashboard(story)
+    assert calls == []  # analysed to its end: not analysed again
+    story.append("\n\nKitty left the mill at dawn.\n")
+    dash.refresh()
+    assert len(calls) == 1 and list(calls[0]["systems"]) == ["characters", "dna"]
+    assert calls[0]["voice_model"] == "none" and calls[0]["assertiveness"] == 0.6
+    assert story.uns["narrative_analysed_to"] == len(story.text)
+    dash.close()

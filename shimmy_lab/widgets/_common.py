@@ -41,11 +41,16 @@ def frame_html(df: pd.DataFrame, max_rows: int = 50) -> str:
 
 
 def ensure_analysed(story: Any, force: bool = False) -> Any:
-    """Run the narrative systems when the story has grown since the last analysis."""
+    """Run the narrative systems when the story has grown since the last analysis.
+
+    A story already analysed to its end (by ``sl.analyze`` or an earlier call) is left
+    as it is; a re-analysis uses the systems, assertiveness and voice model of the last one.
+    """
     from ..assistant import analyze
 
-    done = story.uns.get("widgets_analysed_to")
+    done = story.uns.get("narrative_analysed_to")
     if force or done != len(story.text) or "insights" not in story.tables:
-        analyze(story)
-        story.uns["widgets_analysed_to"] = len(story.text)
+        last = story.uns.get("params", {}).get("assistant", {})
+        analyze(story, systems=last.get("systems"), assertiveness=last.get("assertiveness", 0.6),
+                voice_model=last.get("voice_model"))
     return story

@@ -128,7 +128,7 @@ class Dashboard:
         self.story.append(text)
         if self.lab is not None:
             self.lab.notify("story_updated", story_id_in(self.lab, self.story) or self.story)
-            if self.refreshes and self.story.uns.get("widgets_analysed_to") == len(self.story.text):
+            if self.refreshes and self.story.uns.get("narrative_analysed_to") == len(self.story.text):
                 return
         self.refresh()
 
