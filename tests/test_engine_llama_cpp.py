@@ -187,3 +187,25 @@ def test_token_logprobs_skips_prefix_logits_and_keeps_values(llama_engine):
     assert not e._stale_rows  # the request started from an empty context
     llm.reset()
     assert after and after == pytest.approx(echoed(), abs=1e-3)
+
+
+def test_engines_left_open_are_closed_at_exit():
+    """llama.cpp contexts still open at exit are freed by an atexit hook, not by ``Llama.__del__``
+    during interpreter shutdown (which printed "Exception ignored ... TypeError" at the end of
+    a pytest run holding the voice_drift scorer)."""
+    import subprocess
+    import sys
+
+    code = ("from shimmy_lab.engines import llama_cpp\n"
+            "from shimmy_lab.trackers import fit\n"
+            "eng = fit.fit_engine('bundled')\n"
+            "text = 'It was late. \"We must go home before the rain,\" said Kitty.'\n"
+            "fit.line_fit(eng, text, [(13, len(text))])\n"
+            "llm = eng._logprob_llm\n"
+            "assert eng in llama_cpp._OPEN and llm._ctx.ctx is not None\n"
+            "llama_cpp._close_open_engines()\n"
+            "assert eng not in llama_cpp._OPEN and llm._ctx.ctx is None and eng._logprob_llm is None\n"
+            "print('closed')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "closed", out.stderr
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -15,9 +15,11 @@ for, over the same memory-mapped weights:
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -27,6 +29,20 @@ from .base import Engine, EngineInfo, TokenStep, check_messages, check_scoring
 from .params import GenerationParams
 
 __all__ = ["LlamaCppEngine"]
+
+#: Engines not yet closed: closed at interpreter exit, while llama-cpp-python can still free
+#: its contexts (freed later, from ``Llama.__del__`` during shutdown, it prints a traceback).
+_OPEN: "weakref.WeakSet[LlamaCppEngine]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    for engine in list(_OPEN):
+        if engine._lock.acquire(blocking=False):  # one still generating (a daemon thread) is left
+            try:
+                engine.close()
+            finally:
+                engine._lock.release()
 
 
 class LlamaCppEngine(Engine):
@@ -67,6 +83,7 @@ class LlamaCppEngine(Engine):
         self._stale_rows = False  # rows of the logits context token_logprobs left without logits
         self._embed_llm = None
         self._logprobs_ctx = min(logprobs_ctx, self.llm.n_ctx())
+        _OPEN.add(self)
         meta = self.llm.metadata
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -144,6 +161,7 @@ class LlamaCppEngine(Engine):
                 if llm is not None:
                     llm.close()
             self._logprob_llm = self._embed_llm = None
+            _OPEN.discard(self)
 
     # ------------------------------------------------------------------ generation
     def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
