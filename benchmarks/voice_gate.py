@@ -35,9 +35,9 @@ P = voice_settings.P
 VARIANTS = {
     "lexical >= 0.2": lambda d: d.lexical >= 0.2,
     "lexical >= 0.25": lambda d: d.lexical >= 0.25,
-    "short, sharing <= 40 %": lambda d: (d.n_content < 4) & (d.local_share <= 0.4),
+    "short, sharing <= 40 %": lambda d: voice.candidate_gate(d.lexical, d.n_content, d.local_share, 2.0, 0.4),
     "names a titled stranger": lambda d: d.names.map(bool),
-    "lexical >= 0.25 or short <= 40 %": lambda d: (d.lexical >= 0.25) | ((d.n_content < 4) & (d.local_share <= 0.4)),
+    "lexical >= 0.25 or short <= 40 %": lambda d: voice.candidate_gate(d.lexical, d.n_content, d.local_share, 0.25, 0.4),
 }
 
 
@@ -75,7 +75,7 @@ def main() -> None:
     opts = parser.parse_args()
     a, b = (int(x) for x in opts.seeds.split("-"))
     c0, s0 = (float(x) for x in opts.base.split(","))
-    base = lambda d: (d.lexical >= c0) | ((d.n_content < 4) & (d.local_share <= s0))  # noqa: E731
+    base = lambda d: voice.candidate_gate(d.lexical, d.n_content, d.local_share, c0, s0)  # noqa: E731
 
     texts = {n: datasets.load(n) for n in datasets.list()["name"]}
     clean = {n: lines(t) for n, t in texts.items()}

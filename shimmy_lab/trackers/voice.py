@@ -38,7 +38,7 @@ from . import _util as U
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
            "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
-           "NAME_WEIGHT"]
+           "NAME_WEIGHT", "candidate_gate"]
 
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
 #: too little evidence, and most of the false alarms were short lines.
@@ -199,6 +199,20 @@ def combined_score(lexical: float, fit: float, words: int, unknown_names: int = 
             + (NAME_WEIGHT if unknown_names else 0.0))
 
 
+def candidate_gate(lexical: Any, n_content: Any, local: Any, min_lexical: float | None = None,
+                   max_local: float | None = None) -> Any:
+    """Which lines the model stage scores (elementwise on arrays or Series).
+
+    A line with a lexical score >= ``min_lexical`` (default :data:`FIT_CANDIDATE`), or
+    with fewer than 4 content words of which at most ``max_local`` (default
+    :data:`FIT_LOCAL_SHARE`) occur in the 3,000 characters around it.  The defaults are
+    read at call time.
+    """
+    min_lexical = FIT_CANDIDATE if min_lexical is None else min_lexical
+    max_local = FIT_LOCAL_SHARE if max_local is None else max_local
+    return (lexical >= min_lexical) | ((n_content < 4) & (local <= max_local))
+
+
 def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
                 min_line_words: int = MIN_VOICE_LINE_WORDS) -> pd.DataFrame:
     """Both stages of the ``voice_drift`` check for every attributed line it judges.
@@ -235,8 +249,7 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
     df = pd.DataFrame(lines)
     df["local_share"] = [local_share(story.text, s, e, c) for s, e, c in
                          zip(df["start"], df["end"], df["content"])]
-    df["candidate"] = (df["lexical"] >= FIT_CANDIDATE) | (
-        (df["content"].map(len) < 4) & (df["local_share"] <= FIT_LOCAL_SHARE))
+    df["candidate"] = candidate_gate(df["lexical"], df["content"].map(len), df["local_share"])
     df["fit"] = np.nan
     df["unknown_names"] = [[] for _ in range(len(df))]
     df["score"] = df["lexical"]
