@@ -8,14 +8,15 @@ Usage::
 
 Settings compared: the fit measured against a baseline that mixes the line alone with the
 line after passages from other books (reference weight 0.75, threshold 0.93: the default)
-and against the line alone (weight 0, threshold 0.85: the previous default); both with 384
-tokens of context and the titled-name term.
+and against the line alone (weight 0, threshold 0.85: the default before the reference
+baseline); both with the default context (``fit.CONTEXT_TOKENS``, 768 tokens; 384 until
+2026-12-06) and the titled-name term.
 
 The voice_drift decision for a line depends only on that line (its lexical score against the
 story, its fit to the story before it), so in the perturbed excerpts the model scores only the
 lines overlapping the injected span: the recall is the one ``benchmarks/detectors.py --kind
 voice_drift`` reports.  The clean pass runs the real pipeline for the current setting; for the
-previous one it is skipped (its 17 clean false alarms are known from its full run).
+previous one it is skipped (17 clean false alarms in its full run, with 384 tokens of context).
 """
 
 from __future__ import annotations

@@ -313,7 +313,8 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
     U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
                     min_voice_words=min_voice_words, min_line_words=min_line_words,
                     voice_model=model_name, voice_model_error=model_error, fit_threshold=fit_threshold,
-                    fit_context_tokens=_fit.CONTEXT_TOKENS, fit_reference_weight=_fit.REFERENCE_WEIGHT)
+                    fit_context_tokens=_fit.CONTEXT_TOKENS, fit_reference_weight=_fit.REFERENCE_WEIGHT,
+                    fit_reference_tokens=_fit.REFERENCE_TOKENS)
     return story
 
 

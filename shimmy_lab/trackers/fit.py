@@ -14,8 +14,8 @@ context than on its own: ``fit`` is positive, typically 0.3-1.0 nats per token o
 bundled SmolLM2 model.  A line from another book, or in another voice, gains little
 from the context: ``fit`` is near 0.  The **reference passages** (:data:`REFERENCE_WEIGHT`
 ``w``) are dialogue from other books (:func:`reference_passages`: three public-domain
-books none of the bundled datasets comes from; only their last :data:`CONTEXT_TOKENS`
-tokens are read).  A line any story of dialogue would
+books none of the bundled datasets comes from; only their last
+:data:`REFERENCE_TOKENS` tokens are read).  A line any story of dialogue would
 make likely gains from them as much as from its own story, and its fit drops; a line
 in its own story's voice gains more from its story.  The character-consistency
 tracker uses the fit as the second stage of the ``voice_drift`` check (see
@@ -46,20 +46,23 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 __all__ = ["line_fit", "fit_engine", "clear_cache", "reference_passages", "CONTEXT_TOKENS", "LINE_TOKENS",
-           "CACHE_SIZE", "REFERENCE_WEIGHT"]
+           "CACHE_SIZE", "REFERENCE_WEIGHT", "REFERENCE_TOKENS"]
 
 #: Tokens of preceding story the line is scored after.
-CONTEXT_TOKENS = 384
+CONTEXT_TOKENS = 768
+#: Tokens of each reference passage (their endings) the line is scored after.
+REFERENCE_TOKENS = 384
 #: At most this many tokens of a line are scored (long speeches: their opening).
 LINE_TOKENS = 64
 #: Weight of the reference passages in the baseline a line's gain is measured against
 #: (0: the line on its own, the fit of earlier versions).
 REFERENCE_WEIGHT = 0.75
-#: Characters of text read before the line to find ``CONTEXT_TOKENS`` tokens.
-_CONTEXT_CHARS = 4000
+#: Characters of text read before the line per token of context wanted (English prose
+#: runs about 4.5 characters per token: twice that leaves room for dense text).
+_CHARS_PER_TOKEN = 8
 _NULL_PREFIX = "\n\n"
 #: Context of a llama.cpp scoring engine loaded by :func:`fit_engine`.
-_SCORING_CTX = 512
+_SCORING_CTX = 1024
 
 #: Line scores kept per process (least recently used dropped first).
 CACHE_SIZE = 50_000
@@ -177,7 +180,8 @@ def reference_passages() -> tuple[str, ...]:
 
 def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
              context_tokens: int | None = None, line_tokens: int = LINE_TOKENS,
-             references: Sequence[str] | None = None, reference_weight: float | None = None) -> np.ndarray:
+             references: Sequence[str] | None = None, reference_weight: float | None = None,
+             reference_tokens: int | None = None) -> np.ndarray:
     """Fit of each span of ``text`` to the story before it, in nats per token.
 
     Parameters
@@ -189,8 +193,8 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     spans
         ``(start, end)`` character offsets of the lines to score.
     context_tokens
-        Tokens of preceding text the line is scored after, and of each reference
-        passage (default :data:`CONTEXT_TOKENS`).
+        Tokens of preceding text the line is scored after (default
+        :data:`CONTEXT_TOKENS`).
     line_tokens
         At most this many tokens of each line are scored.
     references
@@ -198,6 +202,9 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
         :func:`reference_passages`; empty: the line on its own only).
     reference_weight
         Their weight ``w`` in the baseline (default :data:`REFERENCE_WEIGHT`).
+    reference_tokens
+        Tokens of the end of each reference passage the line is scored after (default
+        :data:`REFERENCE_TOKENS`).
 
     Returns
     -------
@@ -213,6 +220,7 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     [0.0]
     """
     context_tokens = CONTEXT_TOKENS if context_tokens is None else int(context_tokens)
+    reference_tokens = REFERENCE_TOKENS if reference_tokens is None else int(reference_tokens)
     weight = REFERENCE_WEIGHT if reference_weight is None else float(reference_weight)
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"reference_weight must be in [0, 1], got {weight}")
@@ -223,7 +231,7 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     # (SmolLM2): without it such a model reads the context as the middle of a document
     head = list(engine.tokenize("", add_special=True))
     null = head + engine.tokenize(_NULL_PREFIX)
-    prefixes = [head + (engine.tokenize(r)[-context_tokens:] or engine.tokenize(_NULL_PREFIX)) for r in refs]
+    prefixes = [head + (engine.tokenize(r)[-reference_tokens:] or engine.tokenize(_NULL_PREFIX)) for r in refs]
     baseline = _baseline_id(prefixes, weight)
     out = np.full(len(spans := list(spans)), np.nan)
     todo = []  # (index, line, before, key) of the lines not in the cache
@@ -231,7 +239,7 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
         line = engine.tokenize(text[start:end])[:line_tokens]
         if not line:
             continue
-        before = engine.tokenize(text[max(0, start - _CONTEXT_CHARS):start])[-context_tokens:]
+        before = engine.tokenize(text[max(0, start - _CHARS_PER_TOKEN * context_tokens):start])[-context_tokens:]
         before = head + before if before else null
         key = _key(engine, before, line, baseline)
         value = _cached(key)
