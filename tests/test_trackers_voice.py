@@ -130,6 +130,30 @@ def test_line_fit_starts_both_passes_with_the_models_bos_token():
     assert eng.prefixes[2][0] == 1 and eng.prefixes[2].count(1) == 1 and len(eng.prefixes[2]) == 5
 
 
+def test_story_context_and_reference_passages_have_their_own_token_budgets():
+    class Recorder(EchoScorer):
+        model_id = None  # not cached: every call is recorded
+
+        def __init__(self):
+            self.prefixes = []
+
+        def token_logprobs(self, prefix, ids):
+            self.prefixes.append(list(prefix))
+            return super().token_logprobs(prefix, ids)
+
+    text = " ".join(f"w{i}" for i in range(200)) + ' "the mill is cold," said Tom.'
+    span = [(text.index('"the'), text.index(',"') + 1)]
+    eng = Recorder()
+    line_fit(eng, text, span, references=[" ".join(f"r{i}" for i in range(50))],
+             context_tokens=20, reference_tokens=7)
+    story, alone, ref = eng.prefixes
+    head = eng.tokenize("", add_special=True)  # [0] for this fake: every prefix starts with it
+    assert story == head + eng.tokenize(" ".join(f"w{i}" for i in range(180, 200)))
+    assert ref == head + eng.tokenize(" ".join(f"r{i}" for i in range(43, 50)))
+    # the defaults: 768 tokens of story, 384 of each reference passage
+    assert (sl.trackers.fit.CONTEXT_TOKENS, sl.trackers.fit.REFERENCE_TOKENS) == (768, 384)
+
+
 def test_combined_score_and_local_share():
     assert combined_score(0.0, 0.5, 1) == pytest.approx(0.0)
     assert combined_score(0.4, 0.0, 20) > combined_score(0.4, 1.0, 20)
