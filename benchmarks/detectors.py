@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/detectors.py [--trials 4] [--words 10000] [--seed 0 [1 2]]
                                              [--kind voice_drift] [--voice-model none]
-                                             [--context-tokens 768] [--name-weight 0.3] [--speed-runs 30]
+                                             [--context-tokens 384] [--name-weight 0.3] [--speed-runs 30]
                                              [--analyze-runs 1] [--verbose]
 
 Injects known flaws (contradicting eye/hair colour or age, a dead character who

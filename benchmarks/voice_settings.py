@@ -9,8 +9,8 @@ Usage::
 Settings compared: the fit measured against a baseline that mixes the line alone with the
 line after passages from other books (reference weight 0.75, threshold 0.93: the default)
 and against the line alone (weight 0, threshold 0.85: the default before the reference
-baseline); both with the default context (``fit.CONTEXT_TOKENS``, 768 tokens; 384 until
-2026-12-06) and the titled-name term.
+baseline); both with the default context (``fit.CONTEXT_TOKENS``, 384 tokens; set it to 768
+to measure the longer context) and the titled-name term.
 
 The voice_drift decision for a line depends only on that line (its lexical score against the
 story, its fit to the story before it), so in the perturbed excerpts the model scores only the

@@ -150,8 +150,8 @@ def test_story_context_and_reference_passages_have_their_own_token_budgets():
     head = eng.tokenize("", add_special=True)  # [0] for this fake: every prefix starts with it
     assert story == head + eng.tokenize(" ".join(f"w{i}" for i in range(180, 200)))
     assert ref == head + eng.tokenize(" ".join(f"r{i}" for i in range(43, 50)))
-    # the defaults: 768 tokens of story, 384 of each reference passage
-    assert (sl.trackers.fit.CONTEXT_TOKENS, sl.trackers.fit.REFERENCE_TOKENS) == (768, 384)
+    # the defaults: 384 tokens of story and of each reference passage
+    assert (sl.trackers.fit.CONTEXT_TOKENS, sl.trackers.fit.REFERENCE_TOKENS) == (384, 384)
 
 
 def test_combined_score_and_local_share():

@@ -49,7 +49,7 @@ __all__ = ["line_fit", "fit_engine", "clear_cache", "reference_passages", "CONTE
            "CACHE_SIZE", "REFERENCE_WEIGHT", "REFERENCE_TOKENS"]
 
 #: Tokens of preceding story the line is scored after.
-CONTEXT_TOKENS = 768
+CONTEXT_TOKENS = 384
 #: Tokens of each reference passage (their endings) the line is scored after.
 REFERENCE_TOKENS = 384
 #: At most this many tokens of a line are scored (long speeches: their opening).
@@ -61,7 +61,8 @@ REFERENCE_WEIGHT = 0.75
 #: runs about 4.5 characters per token: twice that leaves room for dense text).
 _CHARS_PER_TOKEN = 8
 _NULL_PREFIX = "\n\n"
-#: Context of a llama.cpp scoring engine loaded by :func:`fit_engine`.
+#: Context of a llama.cpp scoring engine loaded by :func:`fit_engine` (room for
+#: ``CONTEXT_TOKENS`` up to 768 with a line of ``LINE_TOKENS``).
 _SCORING_CTX = 1024
 
 #: Line scores kept per process (least recently used dropped first).
