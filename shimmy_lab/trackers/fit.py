@@ -58,12 +58,10 @@ LINE_TOKENS = 64
 #: (0: the line on its own, the fit of earlier versions).
 REFERENCE_WEIGHT = 0.75
 #: Characters of text read before the line per token of context wanted (English prose
-#: runs about 4.5 characters per token: twice that leaves room for dense text).
-_CHARS_PER_TOKEN = 8
+#: runs about 4.5 characters per token; indented verse more: 11 leaves room, and reads the
+#: 4,224 characters before a line for the default 384 tokens).
+_CHARS_PER_TOKEN = 11
 _NULL_PREFIX = "\n\n"
-#: Context of a llama.cpp scoring engine loaded by :func:`fit_engine` (room for
-#: ``CONTEXT_TOKENS`` up to 768 with a line of ``LINE_TOKENS``).
-_SCORING_CTX = 1024
 
 #: Line scores kept per process (least recently used dropped first).
 CACHE_SIZE = 50_000
@@ -148,7 +146,8 @@ def fit_engine(model: Any) -> Any:
                 entry = resolve(None if key == "bundled" else key)
                 # a llama.cpp scorer needs a context of one line and its prefix only (the
                 # logits of a 2048-token context would hold ~400 MB)
-                small = {"n_ctx": _SCORING_CTX, "logprobs_ctx": _SCORING_CTX} if entry.engine == "llama_cpp" else {}
+                n_ctx = _scoring_ctx()
+                small = {"n_ctx": n_ctx, "logprobs_ctx": n_ctx} if entry.engine == "llama_cpp" else {}
                 # one process per core (Dask workers, the "processes" backend) set OMP_NUM_THREADS:
                 # llama.cpp threads beyond the free cores spin and slow every process down
                 if small and os.environ.get("OMP_NUM_THREADS", "").isdigit():
@@ -158,6 +157,13 @@ def fit_engine(model: Any) -> Any:
                 _FAILED[key] = f"cannot load scoring model {key!r}: {type(exc).__name__}: {exc}"
                 raise RuntimeError(_FAILED[key]) from exc
         return _ENGINES[key]
+
+
+def _scoring_ctx() -> int:
+    """Context of a llama.cpp scoring engine: room for the longer of the story context and
+    the reference passages, plus a line, in steps of 256 (512 with the defaults)."""
+    need = max(CONTEXT_TOKENS, REFERENCE_TOKENS) + LINE_TOKENS + 2
+    return max(512, -(-need // 256) * 256)
 
 
 @functools.lru_cache(maxsize=1)
