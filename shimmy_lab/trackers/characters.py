@@ -270,7 +270,8 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
         Minimum :func:`~shimmy_lab.trackers.voice.voice_line_score` for a ``voice_drift``
         insight (without ``voice_model``).
     min_quotes
-        Speakers with fewer attributed quotes are not checked for voice drift.
+        Speakers with fewer attributed quotes are not checked for voice drift (quotes attributed
+        at any confidence count; only lines attributed with confidence >= 0.6 are judged).
     min_voice_words
         Minimum words of dialogue for a character to get a ``voice`` row.
     min_line_words

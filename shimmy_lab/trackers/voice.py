@@ -225,7 +225,8 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
         ``None`` (lexical stage only), or a scoring engine, model id or ``"bundled"``
         (see :func:`shimmy_lab.trackers.fit.fit_engine`).
     min_quotes
-        Speakers with fewer attributed quotes are not judged.
+        Speakers with fewer attributed quotes are not judged (quotes attributed
+        at any confidence count; only lines attributed with confidence >= 0.6 are judged).
     min_line_words
         Lines with fewer words are not judged.
 
@@ -273,7 +274,11 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
 def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[dict]:
     """Attributed lines long enough to judge, with their lexical score and its parts."""
     q = U.table(story, "quotes")
-    q = q[q["speaker"].notna() & (q["confidence"] >= 0.6)]
+    q = q[q["speaker"].notna()]
+    # a speaker is judged on the lines the story gives them, however surely each is attributed ...
+    nq = q["speaker"].astype(str).value_counts()
+    # ... and only on (and against) the lines attributed with confidence
+    q = q[q["confidence"] >= 0.6]
     if not len(q):
         return []
     toks = U.words(story.text)
@@ -281,7 +286,6 @@ def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[di
     spk: dict[str, Counter] = defaultdict(Counter)
     for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
         spk[cid].update(U.words(t))
-    nq = q["speaker"].value_counts()
     out = []
     for r in q.itertuples():
         cid, line = str(r.speaker), str(r.text)
@@ -313,7 +317,8 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
         Minimum lexical score of a line the model did not score (every line without
         ``model``).
     min_quotes
-        Speakers with fewer attributed quotes are not checked.
+        Speakers with fewer attributed quotes are not checked (quotes attributed
+        at any confidence count; only lines attributed with confidence >= 0.6 are judged).
     min_line_words
         Lines with fewer words are not checked.
     model
