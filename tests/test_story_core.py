@@ -110,6 +110,21 @@ def test_curly_single_and_multiparagraph_quotes():
     assert list(a.quotes["text"]) == ["I can't,", "it's the Queen's.", "Why?"]
 
 
+def test_a_closing_mark_whose_opening_was_lost_opens_nothing():
+    # a speech broken by verse: its last paragraph has a closing mark but no opening one
+    s = Story.from_text('"I remember the verse," said Mr. Woodhouse. "It goes:\n\n'
+                        "    Kitty, a fair but frozen maid,\n    Kindled a flame I yet deplore.\n\n"
+                        'And that is all I can recollect of it. You said you had got it."\n\n'
+                        '"Yes, papa, it is written out in our second page," said Emma.\n\n'
+                        '"Then read it to me," said Mr. Woodhouse.\n')
+    texts = list(s.quotes["text"].str.strip())
+    assert texts[-2:] == ["Yes, papa, it is written out in our second page,", "Then read it to me,"]
+    by = dict(zip(texts, s.quotes["speaker"]))
+    assert by["Yes, papa, it is written out in our second page,"] == s.character("Emma")
+    assert by["Then read it to me,"] == s.character("Mr. Woodhouse")
+    assert not any(t.startswith('"') or t.endswith('"') for t in texts)
+
+
 def test_facts_injected(pp):
     f = pp.facts
     kitty, collins = pp.character("Kitty"), pp.character("Mr. Collins")

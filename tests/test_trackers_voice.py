@@ -236,6 +236,21 @@ def test_line_scores_send_unusual_lines_to_the_model():
     assert row["score"] == pytest.approx(combined_score(row["lexical"], row["fit"], row["words"]))
 
 
+def test_a_speaker_counts_every_attributed_line_but_only_confident_lines_are_judged():
+    foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
+    text = _mill_story(foreign)
+    st = sl.Story.from_text(text)
+    q = st.tables["quotes"]
+    at = text.index(foreign)
+    # Kitty keeps all her attributed lines, 3 of them surely: the foreign one and two others
+    unsure = q.index[(q["start"] < at) | (q["start"] > at)][2:]
+    q.loc[unsure, "confidence"] = 0.4
+    judged = line_scores(st, min_quotes=5)
+    assert len(judged) == 3 and (judged["start"] >= at).any()
+    assert not judged["start"].isin(q.loc[unsure, "start"]).any()
+    assert line_scores(st, min_quotes=len(q) + 1).empty
+
+
 def test_candidate_gate_reads_its_settings_at_call_time(monkeypatch):
     import pandas as pd
 
