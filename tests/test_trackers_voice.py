@@ -251,15 +251,6 @@ def test_a_speaker_counts_every_attributed_line_but_only_confident_lines_are_jud
     assert line_scores(st, min_quotes=len(q) + 1).empty
 
 
-def test_recited_verse_is_not_judged():
-    verse = ('"How doth the little crocodile\n      Improve his shining tail,\n'
-             '      And pour the waters of the Nile\n      On every golden scale!" sang Kitty.')
-    text = _mill_story(verse)
-    judged = line_scores(sl.Story.from_text(text))
-    assert len(judged) == len(LINES)
-    assert not ((judged["start"] >= text.index(verse)) & (judged["start"] < text.index(verse) + len(verse))).any()
-
-
 def test_candidate_gate_reads_its_settings_at_call_time(monkeypatch):
     import pandas as pd
 

@@ -37,7 +37,7 @@ import pandas as pd
 from . import _util as U
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
-           "unknown_titled_names", "is_verse", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
+           "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
            "NAME_WEIGHT", "candidate_gate"]
 
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
@@ -62,9 +62,6 @@ _TITLES = ("Mr", "Mrs", "Miss", "Ms", "Dr", "Colonel", "Captain", "Lady", "Sir",
 _NAME = r"[A-Z][a-z]+(?:[A-Z][a-z]+)*\b"  # "Knightley", "MacNab"
 _TITLED = re.compile(r"\b(?:%s)\.?\s+(%s)" % ("|".join(_TITLES), _NAME))
 _CAPITALISED = re.compile(r"\b" + _NAME)
-# verse: a line broken and indented within a paragraph, or words spaced apart ("Fury said to a
-#      mouse"); a paragraph's own indentation (a blank line before it) is not verse
-_VERSE = re.compile(r"(?<!\n)\n[ \t]{2,}\S|\S[ \t]{4,}\S")
 
 
 def line_features(text: str) -> dict[str, float]:
@@ -151,23 +148,6 @@ def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
     score = float(np.clip(0.6 * novel + 0.35 * max(spk_new - 0.5, 0.0)
                           + 0.6 * max(bnov - 0.3, 0.0), 0.0, 1.0))
     return score, {"novel": novel, "speaker_new": spk_new, "pairs_new": bnov}
-
-
-def is_verse(line: str) -> bool:
-    r"""Whether a quote is verse a character recites or sings (not judged for voice drift).
-
-    Verse in these texts is set as indented lines within a paragraph, or with words spaced
-    apart; it is someone else's words by design, and gave the model stage false alarms
-    ("How doth the little crocodile", the Mouse's tale).
-
-    Examples
-    --------
-    >>> is_verse("How doth the little crocodile\n      Improve his shining tail,")
-    True
-    >>> is_verse("I am glad.  It is over.\n\n     And so is the war.")
-    False
-    """
-    return bool(_VERSE.search(line))
 
 
 def local_share(text: str, start: int, end: int, content: list[str], window: int = _WINDOW) -> float:
@@ -310,7 +290,7 @@ def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[di
     for r in q.itertuples():
         cid, line = str(r.speaker), str(r.text)
         line_words = U.words(line)
-        if nq.get(cid, 0) < min_quotes or len(line_words) < min_line_words or is_verse(line):
+        if nq.get(cid, 0) < min_quotes or len(line_words) < min_line_words:
             continue
         score, why = voice_line_score(line, spk[cid], sum(spk[cid].values()), story_counts,
                                       Counter(line_words), story_bigrams)
