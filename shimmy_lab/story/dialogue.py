@@ -49,7 +49,13 @@ def _marks(text: str, s: int, e: int, style: str) -> list[tuple[int, str]]:
         elif c == "\u201d":
             kind = "close"
         elif c == '"':
-            kind = "toggle"
+            # a word or sentence mark before it, a space or punctuation after it: it can only
+            # close (met with no quote open, it closes one whose opening mark was lost -- a
+            # speech broken by verse, ``...you had got it."`` -- and opens nothing)
+            prev = text[i - 1] if i > s else " "
+            nxt = text[i + 1] if i + 1 < e else " "
+            closes = (prev.isalnum() or prev in ".,;:!?") and (nxt.isspace() or nxt in ".,;:!?)")
+            kind = "close" if closes else "toggle"
         else:  # ' or right single quote: apostrophe, opening or closing?
             prev = text[i - 1] if i > s else " "
             nxt = text[i + 1] if i + 1 < e else " "
@@ -96,7 +102,7 @@ def find_quotes(text: str, paragraphs: list[dict], style: str) -> list[dict]:
                 open_at = None
         for pos, kind in marks:
             if open_at is None:
-                if kind == "open" or (kind == "toggle" and not _closes_only(text, pos, p["end"])):
+                if kind != "close":
                     open_at, open_para, n_par = pos, p, 1
             elif kind != "open":
                 quotes.append(_q(text, open_at, pos + 1, open_para, n_par))
@@ -105,19 +111,6 @@ def find_quotes(text: str, paragraphs: list[dict], style: str) -> list[dict]:
     if open_at is not None and prev is not None:
         quotes.append(_q(text, open_at, prev["end"], open_para, n_par))
     return [q for q in quotes if q["text"].strip()]
-
-
-def _closes_only(text: str, pos: int, end: int) -> bool:
-    """A straight quote mark at ``pos`` that can only close a quote: a word or sentence mark
-    before it, a space, punctuation or the end of the paragraph (``end``) after it.
-
-    Met with no quote open, it closes one whose opening mark was lost (a speech broken by
-    verse or a letter, ``...you had got it."``); taking it as an opening mark would pair
-    every later mark of the paragraph the wrong way round.
-    """
-    prev = text[pos - 1] if pos > 0 else " "
-    nxt = text[pos + 1] if pos + 1 < end else " "
-    return (prev.isalnum() or prev in ".,;:!?") and (nxt.isspace() or nxt in ".,;:!?)")
 
 
 def _q(text: str, s: int, e: int, para: dict, n: int) -> dict:
