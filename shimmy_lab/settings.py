@@ -42,8 +42,8 @@ class NarrativeSettings(BaseModel):
     enabled: bool = Field(True, description="Attach narrative context and insights to generations "
                           "that name a story (metadata.story_id or X-Shimmy-Story).")
     assertiveness: float = Field(0.5, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
-    voice_model: str = Field("bundled", description="Model that also scores unusual lines for voice drift "
-                             "(a model id, or 'bundled'); 'none': the lexical check only.")
+    voice_model: str = Field("none", description="Model that also scores unusual lines for voice drift "
+                             "(a model id, or 'bundled': slower); 'none' (default): the lexical check only.")
 
 
 class Settings(BaseSettings):

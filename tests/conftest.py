@@ -18,9 +18,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def _lexical_voice_check(monkeypatch):
     """Unit tests analyse with the lexical voice check unless they ask for a model.
 
-    ``sl.analyze`` scores unusual lines with the bundled model by default (about
-    0.6 s a line); the model stage and the default itself are tested in
-    ``test_trackers_voice.py``, and the notebooks run with the default.
+    It is also ``sl.analyze``'s default; the environment pins it so that a developer's
+    own ``SHIMMY_NARRATIVE_VOICE_MODEL`` does not change the tests.  The model stage is
+    tested in ``test_trackers_voice.py``.
     """
     monkeypatch.setenv("SHIMMY_NARRATIVE_VOICE_MODEL", "none")
 

@@ -301,14 +301,17 @@ def test_analyze_takes_the_voice_model_from_settings(monkeypatch):
     assert st.uns["params"]["characters"]["voice_model"] == "echo-model"
 
 
-def test_analyze_scores_with_the_bundled_model_by_default(monkeypatch):
+def test_analyze_runs_the_lexical_check_by_default_and_the_model_behind_one_switch(monkeypatch):
     from shimmy_lab.assistant import resolve_voice_model
     from shimmy_lab.trackers import fit
 
     monkeypatch.delenv("SHIMMY_NARRATIVE_VOICE_MODEL")
     monkeypatch.setitem(fit._ENGINES, "bundled", EchoScorer())
     foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
-    st = sl.analyze(_mill_story(foreign), systems=["characters"])
+    default = sl.analyze(_mill_story(foreign), systems=["characters"])
+    assert default.uns["params"]["characters"]["voice_model"] is None
+    assert not _kind(default, "voice_drift")["message"].str.contains("nats/token").any()
+    st = sl.analyze(_mill_story(foreign), systems=["characters"], voice_model="bundled")
     assert st.uns["params"]["characters"]["voice_model"] == "bundled"
     assert "nats/token" in _kind(st, "voice_drift").iloc[0]["message"]
     for off in ("none", "", "off", False):
@@ -384,9 +387,8 @@ def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine, monkeypatch):
     assert not (_kind(lexical, "voice_drift")["start"] >= len(text)).any()
     st = characters(sl.Story.from_text(text + foreign), voice_model=llama_engine)
     hits = _kind(st, "voice_drift")
-    # sl.analyze runs the same model stage by default (its own instance of the model)
-    monkeypatch.delenv("SHIMMY_NARRATIVE_VOICE_MODEL")
-    default = sl.analyze(text + foreign, systems=["characters"])
+    # sl.analyze runs the same model stage behind one switch (its own instance of the model)
+    default = sl.analyze(text + foreign, systems=["characters"], voice_model="bundled")
     assert default.uns["params"]["characters"]["voice_model"] == "bundled"
     spans = lambda df: sorted(zip(df["start"], df["end"]))  # noqa: E731
     assert spans(_kind(default, "voice_drift")) == spans(hits)
