@@ -40,7 +40,7 @@ def _write(df, out: Path) -> None:
 
 def _voice_option():
     return typer.Option(None, "--voice-model", help="Model that also scores unusual lines for voice drift "
-                        "(default: the bundled model, as sl.analyze; 'none': the lexical check only).")
+                        "(default as sl.analyze: none, the lexical check only; 'bundled': the bundled model, slower).")
 
 
 @eval_app.command("run")

@@ -287,7 +287,7 @@ def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "
         Also return the long table of every work's insights.
     voice_model : str, optional
         Model of the ``voice_drift`` check, resolved as in :func:`shimmy_lab.analyze`
-        (default the bundled model; ``"none"`` for the lexical stage only).  Each
+        (default the lexical stage only; ``"bundled"`` for the bundled model's stage too).  Each
         worker loads it once; it is part of the cache key.
 
     Returns

@@ -284,8 +284,8 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
         detectors, ``characters`` and ``drift``).
     voice_model
         Scoring model of the ``voice_drift`` check (see
-        :func:`shimmy_lab.assistant.resolve_voice_model`: default the bundled model,
-        ``"none"`` for the lexical stage only).  It is used where ``voice_drift``
+        :func:`shimmy_lab.assistant.resolve_voice_model`: default the lexical stage
+        only, ``"bundled"`` for the bundled model's stage too).  It is used where ``voice_drift``
         insights are counted: on the clean texts and on the texts with an injected
         ``voice_drift``; it changes no other kind's insights.
 
