@@ -397,3 +397,57 @@ def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine, monkeypatch):
     # few false alarms on Austen's own lines: 2 in this 10,700-word excerpt (a short text
     # makes more of its words "new" than a whole novel does; docs/narrative.md)
     assert len(hits) - 1 <= 3
+
+
+_SEA = ["The wind is backing round to the north and the tide turns at midnight, lad.",
+        "We shall run before the gale with the topsail reefed and the jib hauled down.",
+        "Mind the anchor cable when she swings, for the current sets hard past the point.",
+        "The glass is falling fast, and the swell out beyond the harbour mouth is heavy.",
+        "Haul the boat above the tide line and make the painter fast to the old iron ring.",
+        "I sailed these waters forty years and never saw the bay so grey and so wild.",
+        "We will take the skiff round the headland at first light when the wind drops.",
+        "There is a squall coming down from the hills, so stand by to shorten the sail.",
+        "The fishing fleet came home early, every boat low in the water with herring.",
+        "Keep her head to the waves and let the mainsail out a little when the gust comes."]
+_GARDEN = ["The roses along the south wall want pruning before the frost comes to them.",
+           "I have planted the sweet peas by the gate, and the lavender under the window.",
+           "The peonies in the border are blooming early this year, pink and white together.",
+           "We must water the seedlings in the glasshouse each evening while the weather holds.",
+           "The lilies by the pond smell so sweet after rain that I cannot pass them by.",
+           "Bring me the trowel and the basket, for the tulip bulbs must go in today.",
+           "The hollyhocks have grown taller than the hedge, and the bees love them so.",
+           "I shall cut some marigolds and forget-me-nots for the table in the parlour.",
+           "The apple blossom is falling like snow over the lawn and the herb beds.",
+           "The violets under the hedge are the first flowers of the spring in our garden."]
+
+
+def test_a_line_in_another_characters_register_is_flagged_as_untypical_of_its_speaker():
+    from shimmy_lab.trackers.voice import TYPICALITY_Z, speaker_typicality
+
+    foreign = "The roses, the lilies, the peonies and the violets of the garden border want pruning and water."
+    paras = ["CHAPTER I", "Captain Hale lived on the quay, and his niece Rose kept his garden."]
+    for i in range(10):  # each speaks ten lines of three sentences of their own register
+        sea, garden = (" ".join(lines[(i + k) % 10] for k in range(3)) for lines in (_SEA, _GARDEN))
+        paras.append(f'"{sea}" said Captain Hale.')
+        paras.append(f'"{garden}" said Rose.')
+        if i == 6:
+            paras.append(f'"{foreign}" said Captain Hale.')
+    text = "\n\n".join(paras) + "\n"
+    st = sl.Story.from_text(text)
+    scores = line_scores(st)
+    at = text.index(foreign)
+    row = scores[(scores["start"] <= at) & (scores["end"] > at)].iloc[0]
+    # every word of the line is the story's: the lexical stage alone does not see it
+    assert row["novel"] == 0 and row["lexical"] < 0.62
+    assert row["typicality"] <= TYPICALITY_Z
+    assert (scores.drop(row.name)["typicality"] > TYPICALITY_Z).all()
+    hits = _kind(characters(st), "voice_drift")
+    assert len(hits) == 1 and hits.iloc[0]["start"] <= at < hits.iloc[0]["end"]
+    assert "less typical of Captain Hale" in hits.iloc[0]["message"]
+    # the measure itself: the speaker's own words are typical, another's are not
+    from collections import Counter
+    spk, other = Counter("tide sail wind".split() * 5), Counter("rose lily".split() * 5)
+    dia = spk + other
+    assert speaker_typicality(["tide", "sail"], spk, 15, dia, 25) > 0 > \
+        speaker_typicality(["rose", "lily"], spk, 15, dia, 25)
+    assert speaker_typicality([], spk, 15, dia, 25) == 0.0
