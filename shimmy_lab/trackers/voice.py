@@ -21,11 +21,6 @@ Helpers of :func:`shimmy_lab.trackers.characters.characters` (the system entry):
      (longer lines give a steadier fit), + 0.3 when the line names a titled person
      ("Mr. Knightley", "Colonel Campbell") the story mentions nowhere else: a line
      brought from another story tends to carry its people with it.
-
-  A line is also flagged, whatever its scores, when it is far less typical of its
-  speaker than the speaker's other lines (:func:`speaker_typicality`): a line in
-  another character's register is made of words the story uses, but not this
-  speaker.
 """
 
 from __future__ import annotations
@@ -43,7 +38,7 @@ from . import _util as U
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
            "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
-           "NAME_WEIGHT", "candidate_gate", "speaker_typicality", "TYPICALITY_Z"]
+           "NAME_WEIGHT", "candidate_gate"]
 
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
 #: too little evidence, and most of the false alarms were short lines.
@@ -61,14 +56,6 @@ FIT_LOCAL_SHARE = 0.4
 #: nowhere else (see :func:`unknown_titled_names`).
 NAME_WEIGHT = 0.3
 _FIT_WEIGHT, _FIT_CENTRE, _FIT_LENGTH, _FIT_WORDS = 1.0, 0.5, 0.05, 48
-#: A line whose :func:`speaker_typicality` lies this many standard deviations below the
-#: mean of its speaker's other judged lines is a ``voice_drift`` whatever its other scores.
-TYPICALITY_Z = -4.0
-#: ... for speakers with at least this many words of other confident lines and
-#: :data:`_TYPICALITY_MIN_LINES` judged lines (fewer give no stable mean and spread).
-TYPICALITY_MIN_WORDS = 300
-_TYPICALITY_MIN_LINES = 8
-_TYPICALITY_PRIOR = 200.0
 _WINDOW = 3000
 _TITLES = ("Mr", "Mrs", "Miss", "Ms", "Dr", "Colonel", "Captain", "Lady", "Sir", "Lord", "Professor",
            "Father", "Aunt", "Uncle", "Admiral", "General", "Major")
@@ -163,74 +150,6 @@ def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
     return score, {"novel": novel, "speaker_new": spk_new, "pairs_new": bnov}
 
 
-def speaker_typicality(tokens: list[str], speaker: Counter, speaker_total: int,
-                       dialogue: Counter, dialogue_total: int, prior: float = _TYPICALITY_PRIOR) -> float:
-    """How typical a line is of its speaker: mean log-likelihood ratio per word.
-
-    The speaker's unigram model (their other lines: the line's own words are taken out,
-    smoothed toward the dialogue model with ``prior`` pseudo-words) against the model
-    of all the story's dialogue (add-one-half smoothing, the line taken out too).
-    Positive: the words are more the speaker's than the story's; a line in another
-    character's register scores well below the speaker's other lines.
-
-    Parameters
-    ----------
-    tokens
-        The line's words (:func:`shimmy_lab.trackers._util.words`).
-    speaker, speaker_total
-        Word counts of the speaker's lines (this line included) and their sum.
-    dialogue, dialogue_total
-        Word counts of all the story's judged dialogue (this line included) and their sum.
-    prior
-        Weight of the dialogue model in the speaker's.
-
-    Returns
-    -------
-    float
-        Mean of ``log P_speaker(w) / P_dialogue(w)`` over the line's words (0 for an
-        empty line).
-    """
-    if not tokens:
-        return 0.0
-    own = Counter(tokens)
-    n = len(tokens)
-    vocab = len(dialogue) + 1
-    rest = max(speaker_total - n, 0)
-    total = 0.0
-    for w in tokens:
-        p_dia = (dialogue.get(w, 0) - own[w] + 0.5) / (dialogue_total - n + 0.5 * vocab)
-        p_spk = (speaker.get(w, 0) - own[w] + prior * p_dia) / (rest + prior)
-        total += math.log(p_spk / p_dia)
-    return total / n
-
-
-def _typicality_z(rows: list[dict], spk: dict[str, Counter]) -> None:
-    """Add ``typicality`` to ``rows``: the z of :func:`speaker_typicality` against the
-    speaker's other judged lines (0 where the speaker has too few)."""
-    dialogue: Counter = Counter()
-    for c in spk.values():
-        dialogue.update(c)
-    dtotal = sum(dialogue.values())
-    totals = {cid: sum(c.values()) for cid, c in spk.items()}
-    raw = np.array([speaker_typicality(U.words(r["text"]), spk[r["speaker"]], totals[r["speaker"]],
-                                       dialogue, dtotal) for r in rows])
-    by: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        by[r["speaker"]].append(i)
-    z = np.zeros(len(rows))
-    for cid, idx in by.items():
-        k = len(idx) - 1  # the other lines of the speaker
-        if k < _TYPICALITY_MIN_LINES:
-            continue
-        x = raw[idx]
-        mean = (x.sum() - x) / k
-        var = ((x ** 2).sum() - x ** 2 - k * mean ** 2) / (k - 1)
-        z[idx] = (x - mean) / (np.sqrt(np.maximum(var, 0.0)) + 1e-3)
-    for i, r in enumerate(rows):
-        ok = totals[r["speaker"]] - r["words"] >= TYPICALITY_MIN_WORDS
-        r["typicality"] = float(z[i]) if ok else 0.0
-
-
 def local_share(text: str, start: int, end: int, content: list[str], window: int = _WINDOW) -> float:
     """Share of ``content`` words found within ``window`` characters around ``text[start:end]``."""
     if not content:
@@ -316,8 +235,7 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
     pandas.DataFrame
         One row per judged line: ``speaker``, ``start``, ``end``, ``words``,
         ``lexical`` (:func:`voice_line_score`) and its parts ``novel``,
-        ``speaker_new``, ``pairs_new``; ``typicality`` (z of :func:`speaker_typicality`
-        within the speaker's judged lines, 0 where the speaker has too few); ``local_share`` (share of its content words
+        ``speaker_new``, ``pairs_new``; ``local_share`` (share of its content words
         within 3,000 characters); ``candidate`` (sent to the model); ``fit`` (nats
         per token, ``nan`` unless scored); ``unknown_names`` (titled people the story
         mentions nowhere else, see :func:`unknown_titled_names`; listed for scored
@@ -326,7 +244,7 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
     """
     lines = _eligible_lines(story, min_quotes, min_line_words)
     cols = ["speaker", "start", "end", "words", "lexical", "novel", "speaker_new", "pairs_new",
-            "typicality", "local_share", "candidate", "fit", "unknown_names", "score"]
+            "local_share", "candidate", "fit", "unknown_names", "score"]
     if not lines:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame(lines)
@@ -380,7 +298,6 @@ def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[di
                     "words": len(line_words), "lexical": score, "novel": why.get("novel", 0.0),
                     "speaker_new": why.get("speaker_new", 0.0), "pairs_new": why.get("pairs_new", 0.0),
                     "content": U.content_words(line)})
-    _typicality_z(out, spk)
     return out
 
 
@@ -419,8 +336,7 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
     fit_threshold = FIT_THRESHOLD if fit_threshold is None else fit_threshold
     df = line_scores(story, model, min_quotes, min_line_words)
     scored = df["fit"].notna()
-    df = df[(scored & (df["score"] >= fit_threshold)) | (~scored & (df["score"] >= threshold))
-            | (df["typicality"] <= TYPICALITY_Z)]
+    df = df[(scored & (df["score"] >= fit_threshold)) | (~scored & (df["score"] >= threshold))]
     out = []
     for r in df.itertuples():
         who = names.get(r.speaker, r.speaker)
@@ -431,11 +347,7 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
                     "(lines that belong there usually gain 0.4-1.0).")
         if r.unknown_names:
             msg += f" It names {', '.join(r.unknown_names)}, mentioned nowhere else in the story."
-        if r.typicality <= TYPICALITY_Z:
-            msg += (f" Its words are far less typical of {who} than {who}'s other lines are "
-                    f"({r.typicality:+.1f} standard deviations).")
-        severity = max(min(float(r.score), 1.0), min(1.0, -float(r.typicality) / 5.0))
-        out.append(U.insight(system, "voice_drift", "important", severity,
+        out.append(U.insight(system, "voice_drift", "important", float(min(r.score, 1.0)),
                              f"Line unlike {who}'s voice", msg, int(r.start), int(r.end), [who],
                              f"Rewrite the line in {who}'s usual vocabulary and rhythm, "
                              "and tie it to what is said around it."))
