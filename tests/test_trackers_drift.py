@@ -97,3 +97,120 @@ def test_candidate_drift_is_fast(emma):
         sl.drift(emma, cand)
         ts.append(time.perf_counter() - t0)
     assert sorted(ts)[2] < 0.1  # ~10 ms on the 2-core machine; generous for slow CI
+
+
+# --- person and tense, sentence by sentence (person_tense) ------------------------------
+
+def _marks(sentence, vocab_text="", first_person=False):
+    from collections import Counter
+
+    from shimmy_lab.trackers import _util as U
+    from shimmy_lab.trackers import person_tense as PT
+
+    verbs = PT.Verbs(Counter(U.words(vocab_text)), vocab_text)
+    toks = [m.group(0) for m in PT._TOK.finditer(sentence)]
+    return PT._tense_marks(toks, verbs, {"Martha", "Tobias"}, first_person), PT._first_marks(toks)
+
+
+def test_tense_marks_present_and_past_verbs():
+    vocab = "she rested and stirred; the kettle was boiling; he nodded, folding his letters"
+    (pres, past, ev), _ = _marks("Martha stirs the pot and Tobias nods.", vocab)
+    assert pres == 2 and past == 0 and ev == ["Martha stirs", "Tobias nods"]
+    (pres, past, _), _ = _marks("Martha stirred the pot and Tobias nodded.", vocab)
+    assert pres == 0 and past == 2
+    # the kettle is boiling: a present progressive with any subject
+    (pres, _, _), _ = _marks("Meanwhile the kettle is boiling over.", vocab)
+    assert pres == 1
+    # a plural noun after an adjective is no verb ("the old letters"), nor a general "it is"
+    (pres, _, _), _ = _marks("She burned the old letters. It is a pity.", vocab)
+    assert pres == 0
+
+
+def test_first_marks_weigh_asides_relations_and_the_general_we():
+    _, (w, n, _) = _marks("I walked down to the mill and my dog followed me.")
+    assert w == 3 and n == 3
+    _, (w, _, _) = _marks("The house was, I suppose, older than the church.")
+    assert w == 0.5  # an aside of the narrator
+    _, (w, _, _) = _marks("My late grandfather kept the inn for thirty years.")
+    assert w == 1.0
+    _, (w, _, _) = _marks("My own father kept the inn for thirty years.")
+    assert w == 2.0  # the narrator's own people
+    _, (w, _, _) = _marks("We are all of us fond of a mystery.")
+    assert w == 0.0  # the general "we" of a remark
+    _, (w, _, _) = _marks("James I reigned then.")
+    assert w == 0.0
+
+
+@pytest.fixture(scope="module")
+def emma_injected(emma):
+    text = emma.text[:150_000]
+    parts = {
+        "tense": ("The rain keeps on all afternoon. Emma sits at the window and watches the "
+                  "lane, and the clock in the hall strikes four before anybody comes."),
+        "mixed": ("Harriet turns the key and pushes the door wide, and Emma followed her "
+                  "into the cold room."),
+        "pov": ("I remember that winter well, for I stayed at Highbury a month, and I saw "
+                "the whole of it with my own eyes."),
+    }
+    out, spans, pos = [], {}, 0
+    for key, at in (("tense", 40_000), ("mixed", 80_000), ("pov", 120_000)):
+        cut = text.index("\n\n", at)
+        out.append(text[pos:cut] + "\n\n")
+        start = sum(map(len, out))
+        out.append(parts[key])
+        spans[key] = (start, start + len(parts[key]))
+        pos = cut
+    out.append(text[pos:])
+    s = sl.Story.from_text("".join(out))
+    drift(s)
+    return s, spans
+
+
+def test_scan_story_finds_present_and_first_person_sentences(emma_injected):
+    s, spans = emma_injected
+    ins = s.tables["insights"]
+    ins = ins[ins["kind"].isin(["tense_shift", "pov_shift"])]
+
+    def hit(kind, span):
+        rows = ins[(ins["kind"] == kind) & (ins["start"] < span[1]) & (ins["end"] > span[0])]
+        return rows
+
+    for kind, key in (("tense_shift", "tense"), ("tense_shift", "mixed"), ("pov_shift", "pov")):
+        rows = hit(kind, spans[key])
+        assert len(rows) == 1, key
+        # the insight is the injected sentences, not the paragraph before or after
+        assert rows.start.iloc[0] == spans[key][0] and rows.end.iloc[0] <= spans[key][1] + 1
+    assert "Emma sits" in hit("tense_shift", spans["tense"]).message.iloc[0]
+    # nothing else in this stretch of Emma is flagged
+    assert len(ins) == 3
+
+
+def test_scan_story_quiet_on_letters_verse_and_first_person_novels():
+    letter = ("Mr. Carrow walked to the post office in the rain. He had been expecting a letter "
+              "for a week, and when it came he opened it on the steps.\n\n"
+              "Dear Sir, I write to you in haste. I cannot come on Tuesday, as you ask, and I "
+              "hope you will forgive me. Yours, A. Pell.\n\n"
+              "He folded the letter and walked home slowly, thinking of the money.\n\n")
+    s = sl.Story.from_text(letter * 3)
+    drift(s)
+    ins = s.tables["insights"]
+    assert not len(ins[ins["kind"].isin(["tense_shift", "pov_shift"])])
+    told = ("I went down to the harbour at dawn. My uncle was already there, mending his nets, "
+            "and he did not look up when I came. We worked until noon without a word.\n\n")
+    s2 = sl.Story.from_text(told * 20)
+    drift(s2)
+    ins2 = s2.tables["insights"]
+    assert not len(ins2[ins2["kind"] == "pov_shift"])
+
+
+def test_candidate_present_third_person_is_tense_not_pov(emma):
+    cand = ("Emma walks slowly down the lane towards the vicarage. The hedges drip with rain, "
+            "and Harriet keeps close beside her, saying nothing at all.")
+    r = sl.drift(emma, cand)
+    kinds = set(r.insights["kind"])
+    assert "tense_shift" in kinds and "pov_shift" not in kinds
+    past = ("I walked slowly down the lane towards the vicarage, and Harriet kept close "
+            "beside me, saying nothing at all.")
+    r2 = sl.drift(emma, past)
+    kinds2 = set(r2.insights["kind"])
+    assert "pov_shift" in kinds2 and "tense_shift" not in kinds2

@@ -61,6 +61,20 @@ def parse_surface(surface: str) -> tuple[str | None, list[str], bool]:
     return title, parts[1:] if title else parts, definite
 
 
+#: a name spoken to someone: opening a quote ("'Tom, come here'", "'Oh, Tom!'") or
+#: closing a clause ("'Come here, Tom.'", "'Look, Tom, ...'")
+_VOC_OPEN = re.compile(r"[\"\u201c\u2018'](?:(?:Oh|O|Ah|Well|Yes|No|Dear|My dear|Hello|Good-bye|Goodbye),?\s+)?$")
+_VOC_CLAUSE = re.compile(r"\w,\s(?:(?:my\s+)?dear\s+|old\s+)?$")
+
+
+def _vocative(before: str, after: str) -> bool:
+    """Whether a name in a quote, between ``before`` and ``after``, is a vocative."""
+    if after[:1] in ",!" and after[1:2] not in "\"\u201d'\u2019" and _VOC_OPEN.search(before):
+        return True  # a quote that is only the name ("'Like Algabeno,' I said") names no one
+    return bool(_VOC_CLAUSE.search(before)) and (
+        after[:1] in "!?" or after[:2] in (". ", ".\"", ".\u201d", ".'", ".\u2019", ", ") or after == ".")
+
+
 def _is_initial(text: str, s: int) -> bool:
     j = s - 1
     newlines = 0
@@ -133,6 +147,7 @@ def scan_names(text: str, start: int, end: int,
                 female = 1
         i = bisect.bisect_right(qstarts, ms) - 1
         in_quote = i >= 0 and quote_spans[i][0] <= ms < quote_spans[i][1]
+        person = person or (in_quote and _vocative(before, after))
         out.append({"surface": surface, "start": ms, "end": me,
                     "initial": _is_initial(text, ms), "person": person and not place,
                     "place": place, "male": male, "female": female, "in_quote": in_quote})

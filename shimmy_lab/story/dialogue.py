@@ -6,14 +6,20 @@ the next paragraph opens with a quote mark, the usual convention for long speech
 
 :func:`attribute` finds speakers, strongest evidence first:
 
-1. ``tag``: a speech verb and a name, pronoun or relation next to the quote
-   ("said Emma", "she replied", "cried his wife", "Mr. Knightley said, ...").
+1. ``tag``: a speech verb and a name, pronoun, relation or description next to the
+   quote ("said Emma", "she replied", "cried his wife", "Mr. Knightley said, ...",
+   "said the count", "the stranger answered").  "I said" is the first-person narrator's
+   (``_Ctx.narrator``; :func:`first_person` tells a story told by an "I").  A description
+   is the character whose name holds its last word ("the count" is Count Orlov), stands
+   for a character of the scene as "he" and "she" do ("the old man", "the girl"), or is a
+   speaker of its own named by it ("the stranger", kept when it speaks twice).
 2. ``paragraph``: another quote in the same paragraph has a tag (one speaker per
    paragraph is the convention in prose fiction).
 3. ``subject``: the paragraph's narration opens with a character's name
    ("Emma laughed. 'Oh ...'").
 4. ``vocative`` / ``turn``: in a run of quote paragraphs, speakers alternate; a name
-   used as a vocative inside the quote is the addressee, not the speaker.
+   used as a vocative inside the quote is the addressee, not the speaker.  In a story
+   told by an "I", the narrator is the likeliest other participant of a conversation.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ import bisect
 import re
 from typing import Callable
 
-from .characters import _TITLE_ALT
-from .lexicon import RELATION_NOUNS, SPEECH_VERBS
+from .characters import _TITLE_ALT, slug
+from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS
 
-__all__ = ["detect_style", "find_quotes", "attribute"]
+__all__ = ["detect_style", "find_quotes", "attribute", "first_person", "is_first_person"]
 
 _OPEN_SINGLE = re.compile(r"(?:^|(?<=[\s(\[\u2014\-\"]))['\u2018](?=[^\s'])", re.M)
 
@@ -35,6 +41,40 @@ def detect_style(text: str) -> str:
     dbl = text.count('"') + text.count("\u201c") + text.count("\u201d")
     sgl = len(_OPEN_SINGLE.findall(text))
     return "single" if sgl > 2 * max(dbl, 1) else "double"
+
+
+_FIRST = re.compile(r"\b(?:I|[Mm]e|[Mm]y|[Mm]yself)\b")
+#: first-person pronouns per 1,000 words of narration above which the narrator is a character
+#: (first-person novels run at 30-50, third-person ones below 5 even with an aside or a letter)
+FIRST_PERSON_RATE = 12.0
+
+
+def first_person(text: str, spans: list[tuple[int, int]], start: int = 0,
+                 end: int | None = None) -> tuple[int, int]:
+    """Count first-person pronouns and words in the narration of ``text[start:end]``.
+
+    ``spans`` are the (sorted) quote spans; what they cover is speech, not narration.
+
+    Returns
+    -------
+    (int, int)
+        Pronouns (*I, me, my, myself*) outside quotes, and narration words (estimated
+        from its length, six characters a word).
+    """
+    end = len(text) if end is None else end
+    starts = [s for s, _ in spans]
+    n = 0
+    for m in _FIRST.finditer(text, start, end):
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i < 0 or spans[i][1] <= m.start():
+            n += 1
+    quoted = sum(max(0, min(e, end) - max(s, start)) for s, e in spans)
+    return n, max(0, end - start - quoted) // 6
+
+
+def is_first_person(pronouns: int, words: int) -> bool:
+    """Whether narration with these counts (:func:`first_person`) is told by an "I"."""
+    return pronouns >= 5 and pronouns * 1000 >= FIRST_PERSON_RATE * max(words, 1)
 
 
 def _marks(text: str, s: int, e: int, style: str) -> list[tuple[int, str]]:
@@ -121,8 +161,15 @@ def _q(text: str, s: int, e: int, para: dict, n: int) -> dict:
 
 
 _NAMEP = rf"(?:(?:{_TITLE_ALT})\.?\s+)?[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){{0,2}}"
+#: one word of a description ("the old man", "the stranger"): no function word, no adverb
+_DW = (r"(?!(?:and|as|at|but|by|for|from|in|into|of|on|or|to|up|with|who|whom|that|which|then|"
+       r"again|once|still|now|too|very|quite|also|not|had|has|was|is|were|would|could|should|did|"
+       r"does|do|might|must|may|will|shall|being|having|after|before|over|through|without|"
+       r"he|she|they|it|we|you|i|his|its|their|them|him|her)\b)"
+       r"(?![a-z]+ly\b)[a-z]+(?:-[a-z]+)?")
 _WHO = (rf"(?P<who>(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
-        rf"|(?:the\s+[a-z]+\s+)?{_NAMEP}|he|she|him|her|I)")
+        rf"|(?:the\s+[a-z]+(?:-[a-z]+)?\s+)?{_NAMEP}|(?:his|her|their|my)\s+{_NAMEP}|[Tt]he(?:\s+{_DW}){{1,3}}"
+        rf"|he|she|him|her|I)")
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
 _AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO}(?![a-z]){_TO}")
 _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
@@ -136,6 +183,24 @@ _BEFORE = re.compile(
 _VOC = re.compile(rf"^(?:(?:Oh|O|Ah|Well|Dear|My dear|Come|No|Yes|Nay),?\s+)?(?P<name>{_NAMEP})\s*(?=[,!])"
                   rf"|[,;]\s+(?:my\s+(?:dear\s+)?|dear\s+)?(?P<name2>{_NAMEP})\s*(?=[,.!?;]|$)")
 
+#: words of name forms that do not identify a character ("the master" is no "Master Bates")
+_NOT_NAME_WORDS = frozenset(["the", "mr", "mrs", "miss", "ms", "de", "la", "le", "von", "van", "of",
+                             *RELATION_NOUNS.split("|")])
+
+#: the speaker's action right after a quote, in a sentence of its own ("'No.' Cohn turned away.")
+_BEAT = re.compile(rf"[ \t]*(?P<who>{_NAMEP}|He|She|I)\s+(?:[a-z]+ly\s+)?[a-z]+ed\b")
+
+#: short forms of titles, as a description says them ("Dr Kemp" is "the doctor")
+_TITLE_WORD = {"dr": "doctor", "capt": "captain", "col": "colonel", "gen": "general",
+               "rev": "reverend", "prof": "professor", "st": "saint", "mme": "madame"}
+#: last words of "the ..." that name no speaker
+_NOT_SPEAKERS = frozenset("first second third same one two three rest whole last next way words "
+                          "thing things question answer reply letter note paper book story fact moment "
+                          "matter truth end latter's".split())
+
+#: narration that opens with the narrator as subject ("I shook my head. 'No.'")
+_I_OPENS = re.compile(r"^\W*(?:(?:And|But|Then|So|Now)\s+)?I\s+[a-z]")
+
 Resolver = Callable[[str], "str | None"]
 
 
@@ -143,9 +208,38 @@ class _Ctx:
     """What attribution needs to know about characters and mentions."""
 
     def __init__(self, resolve: Resolver, gender: dict, names: dict,
-                 m_starts: list[int], m_ids: list[str]):
+                 m_starts: list[int], m_ids: list[str], narrator: str | None = None,
+                 forms: dict[str, str] | None = None):
         self.resolve, self.gender, self.names = resolve, gender, names
         self.m_starts, self.m_ids = m_starts, m_ids
+        #: the first-person narrator's character id ("I said"), None in a third-person story
+        self.narrator = narrator
+        #: every name form -> character id (for "the Hatter", "the count": a word of a form)
+        self.forms = forms if forms is not None else {}
+        self._words: dict[str, set[str]] | None = None
+        #: speakers known only by a description ("the stranger"): id -> name
+        self.described: dict[str, str] = {}
+        #: where the narration since the last quote paragraph starts (set by :func:`attribute`)
+        self.lead = 0
+
+    def by_word(self, word: str) -> set[str]:
+        """Characters one of whose name forms holds ``word`` (lower case; "doctor" finds "Dr")."""
+        if self._words is None:
+            self._words = {}
+            for form, cid in list(self.forms.items()) + [(n, c) for c, n in self.names.items()]:
+                for w in form.split():
+                    w = w.lower().rstrip(".")
+                    if w not in _NOT_NAME_WORDS:
+                        self._words.setdefault(_TITLE_WORD.get(w, w), set()).add(cid)
+        return self._words.get(word, set())
+
+    def describe(self, desc: str) -> str:
+        """The id of the speaker known as ``desc`` ("the stranger"): a character of that
+        name if there is one, else a new one (kept in :attr:`described`)."""
+        cid = slug(desc)
+        if cid not in self.gender:
+            self.described.setdefault(cid, desc)
+        return cid
 
     def recent(self, pos: int, window: int = 3000) -> list[str]:
         i = bisect.bisect_left(self.m_starts, pos)
@@ -164,20 +258,33 @@ class _Ctx:
         return parts[-1] if len(parts) >= 2 else None
 
 
+def _pronoun(ctx: _Ctx, g: str, pos: int, para_start: int, speakers: list[str],
+             prev_speaker: str | None, exclude: str | None = None) -> str | None:
+    """The character of gender ``g`` "he" / "she" (or "the old man") stands for: the
+    subject of the paragraph, else one named in the narration since the last quote, else
+    a speaker of the conversation or a character named lately who did not speak last."""
+    subject = ctx.recent(pos, pos - para_start + 1)[::-1][:1]
+    if subject and ctx.gender.get(subject[0]) == g and subject[0] != exclude:
+        return subject[0]
+    cands = ctx.recent(para_start, para_start - ctx.lead) if ctx.lead < para_start else []
+    cands += speakers[::-1] + ctx.recent(pos)
+    cands = [c for c in cands if ctx.gender.get(c) == g and c != exclude]
+    if exclude:
+        return (cands or [None])[0]
+    if para_start - ctx.lead > 5:  # narration came between: the last speaker may go on
+        return (cands or [None])[0]
+    other = [c for c in cands if c != prev_speaker]
+    return (other or cands or [None])[0]
+
+
 def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
-         prev_speaker: str | None, exclude: str | None = None) -> str | None:
+         prev_speaker: str | None, exclude: str | None = None, new: bool = True) -> str | None:
     low = who.lower()
     if low in ("he", "she", "him", "her"):
         g = "male" if low in ("he", "him") else "female"
-        cands = ctx.recent(pos, pos - para_start + 1)[::-1][:1]  # subject of this paragraph
-        cands += speakers[::-1] + ctx.recent(pos)
-        cands = [c for c in cands if ctx.gender.get(c) == g and c != exclude]
-        if exclude:
-            return (cands or [None])[0]
-        other = [c for c in cands if c != prev_speaker]
-        return (other or cands or [None])[0]
+        return _pronoun(ctx, g, pos, para_start, speakers, prev_speaker, exclude)
     if low == "i":
-        return None
+        return ctx.narrator
     m = re.match(rf"(his|her|the)\s+({RELATION_NOUNS})\b", low)
     if m:
         g = "male" if m.group(1) == "his" else "female" if m.group(1) == "her" else None
@@ -194,8 +301,41 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
             hits.sort(key=lambda c: not ctx.names[c].startswith(f"{title} ")) if title else None
             if hits:
                 return hits[0]
+        if m.group(1) != "the":
+            return None
+    if re.match(r"(?:his|her|their|my)\s+[A-Z]", who):  # "said her Uncle Arthur"
+        who = who.split(None, 1)[1]
+    cid = ctx.resolve(" ".join(who.replace(".", " ").split()))
+    if cid is None and re.match(r"the\s+[a-z-]+\s+[A-Z]", who):  # "the good-hearted Mrs. Weston"
+        cid = ctx.resolve(" ".join(who.replace(".", " ").split()[2:]))
+    if cid is None and low.startswith("the "):
+        cid = _described(ctx, low.split()[1:], pos, para_start, speakers, prev_speaker, exclude, new)
+    return cid
+
+
+def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers: list[str],
+               prev_speaker: str | None, exclude: str | None, new: bool = True) -> str | None:
+    """The speaker of "said the <words>": "the other" is the one who spoke before the last
+    speaker; "the old man", "the girl" stand for a character as "he" and "she" do; "the
+    count", "the Hatter" for the character whose name holds the word (the one named last,
+    if several); any other description (``new``) is a speaker of its own."""
+    head = words[-1]
+    if head in ("other", "latter", "former"):
+        return next((c for c in speakers[::-1] if c not in (prev_speaker, exclude)), None)
+    if head in _NOT_SPEAKERS:
         return None
-    return ctx.resolve(" ".join(who.replace(".", " ").split()))
+    g = "male" if head in MALE_PERSON_NOUNS else "female" if head in FEMALE_PERSON_NOUNS else None
+    if g:
+        return _pronoun(ctx, g, pos, para_start, speakers, prev_speaker, exclude)
+    cands = ctx.by_word(head) - {exclude}
+    if cands:
+        near = [c for c in speakers[::-1] + ctx.recent(pos) if c in cands]
+        if near:
+            return near[0]
+        return next(iter(cands)) if len(cands) == 1 else None
+    if not new:
+        return None
+    return ctx.describe("the " + " ".join(words))
 
 
 def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
@@ -217,6 +357,8 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
         p = paragraphs[pid]
         if last_pid is not None and _gap(paragraphs, last_pid, pid) > 1:
             seq = []
+        lp = paragraphs.get(last_pid) if last_pid is not None else None
+        ctx.lead = lp["end"] if lp is not None else p["start"]
         last_pid = pid
         speakers = [t["speaker"] for t in seq if t["speaker"]]
         prev_sp = seq[-1]["speaker"] if seq else None
@@ -226,11 +368,13 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
             prv = qs[k - 1]["end"] if k else p["start"]
             after = text[q["end"]:min(nxt, q["end"] + 120)]
             before = text[max(prv, q["start"] - 120):q["start"]]
-            m = _AFTER1.match(after) or _AFTER2.match(after) or _BEFORE.search(before)
+            m = _AFTER1.match(after) or _AFTER2.match(after)
+            new = m is not None  # a description right after the quote may name a new speaker
+            m = m or _BEFORE.search(before)
             if m:
                 to = m.groupdict().get("to")
                 excl = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
-                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl)
+                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new)
                 if cid:
                     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
                              method="tag")
@@ -247,14 +391,22 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 not text[p["start"]:qs[0]["start"]].strip():
             im = _INTRO.search(text[max(prevp["start"], prevp["end"] - 220):prevp["end"]])
             if im:
-                cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None)
+                cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None, new=False)
                 if cid:
                     found, conf, how = cid, 0.8, "tag"
         if found is None:
             narr = text[p["start"]:qs[0]["start"]]
             first = ctx.recent(qs[0]["start"], len(narr) + 1)
-            if narr.strip() and first:
+            if ctx.narrator and _I_OPENS.match(narr):
+                found, conf, how = ctx.narrator, 0.6, "subject"
+            elif narr.strip() and first:
                 found, conf, how = first[-1], 0.6, "subject"
+            else:  # a beat after the quote: "'Is that so?' Cohn turned to me."
+                bm = _BEAT.match(text, qs[0]["end"], min(p["end"], qs[0]["end"] + 80))
+                cid = _who(ctx, bm.group("who"), qs[0]["start"], p["start"], speakers, prev_sp,
+                           new=False) if bm else None
+                if cid:
+                    found, conf, how = cid, 0.6, "subject"
         if found is not None and found == addr:
             found, conf, how = None, 0.0, "none"
         turn = {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
@@ -269,6 +421,11 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
             if q["speaker"] is None and t["speaker"] is not None:
                 q.update(speaker=t["speaker"], confidence=round(t["conf"], 3),
                          method="paragraph" if t["how"] == "tag" else t["how"])
+
+
+#: in a first-person story, an anchor further than this many turns away is a weaker guess
+#: at the other participant than the narrator
+_NARRATOR_NEAR = 8
 
 
 def _fill(turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
@@ -296,6 +453,8 @@ def _fill(turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
                 pos = paragraphs[turns[conv[0]]["pid"]]["start"] if turns[conv[0]]["pid"] in \
                     paragraphs else 0
                 near = ctx.recent(pos, 1500)
+                if ctx.narrator:
+                    near = [c for c in near if c != ctx.narrator][:1] + [ctx.narrator]
                 if len(near) >= 2:
                     t.update(speaker=near[k % 2], conf=0.3, how="turn")
                 continue
@@ -312,11 +471,18 @@ def _fill(turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
             others = sorted((abs(b - k), turns[conv[b]]["speaker"]) for b in anchors
                             if turns[conv[b]]["speaker"] != x)
             y = others[0][1] if others else None
+            if ctx.narrator and x != ctx.narrator and others and others[0][0] > _NARRATOR_NEAR:
+                y = None  # the one who tells the story is more likely the other than a far anchor
             ax = turns[conv[a]]["addr"]
             if a < k and ax and ax != x:
                 y = ax
             if y is None and t["addr"] and t["addr"] != x:
                 y = t["addr"]
+            if y is None:  # someone x or another speaker of the conversation calls by name
+                y = next((turns[conv[j]]["addr"] for j in sorted(range(len(conv)), key=lambda j: abs(j - k))
+                          if turns[conv[j]]["addr"] not in (None, x)), None)
+            if y is None and ctx.narrator and x != ctx.narrator:
+                y = ctx.narrator  # an "I" tells the story: the one they talk to
             if y is None:
                 pos = paragraphs[t["pid"]]["start"] if t["pid"] in paragraphs else 0
                 y = next((c for c in ctx.recent(pos, 2000) if c != x), None)
@@ -340,3 +506,20 @@ def _gap(paragraphs: dict[int, dict], a: int, b: int, longest: int | None = None
             return 99
         n += 1
     return n
+
+
+def narrator_votes(rows, narrator: str) -> dict[str, int]:
+    """Names the other speakers call the narrator: the vocative addressees of the quote
+    paragraphs next to one the narrator is tagged in ("'Well, Tom?' -- 'Yes,' I said.").
+
+    ``rows`` are (paragraph, speaker, method, addressee) of the story's quotes.
+    """
+    mine = {p for p, sp, how, _ in rows if sp == narrator and how == "tag"}
+    votes: dict[str, int] = {}
+    seen = set()
+    for p, sp, _, a in rows:
+        if a and p not in mine and (p - 1 in mine or p + 1 in mine) \
+                and (p, a) not in seen:
+            seen.add((p, a))
+            votes[a] = votes.get(a, 0) + 1
+    return votes

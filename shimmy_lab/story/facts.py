@@ -5,9 +5,9 @@ a value; the row keeps the span of the whole assertion.  Attributes: ``eye_colou
 ``hair_colour``, ``age``, ``occupation``, ``residence``, relations (``sister_of``,
 ``brother_of``, ``married_to``, ``daughter_of``, ``son_of``, ``father_of``,
 ``mother_of``, ``niece_of``, ``nephew_of``, ``cousin_of``, ``aunt_of``, ``uncle_of``)
-and ``death``.  The patterns are deliberately literal: they are precise on the
-phrasings they know ("Kitty's eyes were green", "Mr. Collins, who was forty years
-old", "Jane, Elizabeth's sister") and silent otherwise.
+and ``death`` (read by :mod:`shimmy_lab.story.deaths`).  The patterns are deliberately
+literal: they are precise on the phrasings they know ("Kitty's eyes were green", "Mr.
+Collins, who was forty years old", "Jane, Elizabeth's sister") and silent otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from typing import Callable
 
 from .characters import _TITLE_ALT
+from .deaths import death_facts
 from .lexicon import NOT_NAMES
 
 __all__ = ["extract_facts", "PATTERNS", "number_value"]
@@ -89,22 +90,8 @@ PATTERNS: list[tuple[str, str | None, re.Pattern]] = [
     ("appos_rel", None, _p(rf"{{N}}, {{M}}'s (?:[a-z]+ )?(?P<rel>{REL})\b")),
     ("poss_rel", None, _p(rf"{{M}}'s (?:[a-z]+ )?(?P<rel>{REL}),? {{N}}\b")),
     ("married", "married_to", _p(rf"{{N}},? (?:was |had been |is |had )?(?:married to|married) {{M}}")),
-    ("died", "death", _p(rf"{{N}},? (?:had )?(?:died|was dead|is dead|had been dead|was killed|"
-                         rf"had been killed|was drowned|perished|passed away|was murdered|"
-                         rf"had been murdered|lay dead|was buried)\b")),
-    ("the_late", "death", _p(r"\bthe late {N}")),
-    ("death_of", "death", _p(r"\b(?:death|funeral|grave|murder) of {N}")),
 ]
 _REL_ATTR = {"wife": "married_to", "husband": "married_to"}
-# "said the late Gogol", "the late Mr Smith replied": the late X as the speaker or
-# agent of the very sentence means "former", not "dead"
-_LATE_SPEAKS_BEFORE = re.compile(
-    r"\b(?:said|says|replied|answered|cried|asked|called|exclaimed|remarked|added|"
-    r"observed|continued|whispered|shouted|went on)\s*$")
-_LATE_ACTS_AFTER = re.compile(
-    r"\s*,?\s*(?:\w+ly\s+)?(?:[a-z]{3,}ed|said|says|replied|answered|cried|asked|exclaimed|remarked|"
-    r"added|observed|continued|whispered|shouted|smiled|laughed|nodded|rose|stood|walked|"
-    r"came|went|turned|looked)\b")
 
 
 def number_value(v: str) -> str:
@@ -131,18 +118,18 @@ def _clean(name: str) -> str:
 
 
 def extract_facts(text: str, start: int, end: int, resolve: Callable[[str], str | None],
-                  chapter_starts: list[int], chapter_ids: list[int]) -> list[dict]:
-    """Find facts in ``text[start:end]``; names are resolved with ``resolve``."""
+                  chapter_starts: list[int], chapter_ids: list[int],
+                  gender: Callable[[str], str | None] | None = None) -> list[dict]:
+    """Find facts in ``text[start:end]``; names are resolved with ``resolve``.
+
+    Deaths come from :func:`shimmy_lab.story.deaths.death_facts` (``gender`` maps a
+    character_id to 'male' / 'female' to resolve "he died" to a character)."""
     out: list[dict] = []
     seen: set[tuple] = set()
     for pname, attr, rx in PATTERNS:
         for m in rx.finditer(text, start, end):
             subj = resolve(_clean(m.group("n")))
             if subj is None:
-                continue
-            if pname == "the_late" and (
-                    _LATE_SPEAKS_BEFORE.search(text, max(start, m.start() - 20), m.start())
-                    or _LATE_ACTS_AFTER.match(text, m.end(), min(end, m.end() + 30))):
                 continue
             gd = m.groupdict()
             value_id = None
@@ -151,8 +138,6 @@ def extract_facts(text: str, start: int, end: int, resolve: Callable[[str], str 
                 if value_id is None or value_id == subj:
                     continue
                 value = value_id
-            elif attr == "death":
-                value = "dead"
             else:
                 value = gd["v"].lower() if attr != "residence" else " ".join(gd["v"].split())
                 if attr == "age":
@@ -171,5 +156,6 @@ def extract_facts(text: str, start: int, end: int, resolve: Callable[[str], str 
                 if rkey not in seen:
                     seen.add(rkey)
                     out.append({**row, "subject": value_id, "value": subj, "value_id": subj})
+    out += death_facts(text, start, end, resolve, chapter_starts, chapter_ids, gender)
     out.sort(key=lambda r: (r["start"], r["subject"], r["attribute"]))
     return out

@@ -38,7 +38,7 @@ Jack Jacob James Jem Jim Joe John Jonathan Joseph Joshua Julian Lancelot Laurenc
 Leonard Lewis Louis Lucas Luke Mark Martin Matthew Michael Nathaniel Ned Nicholas Noah
 Oliver Oscar Patrick Paul Peter Philip Ralph Raymond Reginald Richard Robert Robin Roger
 Samuel Simon Stephen Thomas Timothy Tom Tommy Walter William Will Willy Arthur Hansel Jack
-Rupert Sebastian Valentine Vincent Wilfred Harold Humphrey Owen Percy Ambrose Nigel
+Rupert Sebastian Valentine Vincent Wilfred Harold Humphrey Owen Percy Ambrose Nigel Jake
 """.split())
 
 NICKNAMES: dict[str, tuple[str, ...]] = {
@@ -58,7 +58,7 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "Willy": ("William",), "Dick": ("Richard",), "Tom": ("Thomas",), "Tommy": ("Thomas",),
     "Jim": ("James",), "Jimmy": ("James",), "Jem": ("James",), "Charley": ("Charles",),
     "Charlie": ("Charles",), "Fred": ("Frederick",), "Freddy": ("Frederick",),
-    "Sam": ("Samuel",), "Ben": ("Benjamin",), "Joe": ("Joseph",), "Nick": ("Nicholas",),
+    "Sam": ("Samuel",), "Jake": ("Jacob",), "Ben": ("Benjamin",), "Joe": ("Joseph",), "Nick": ("Nicholas",),
     "Dolly": ("Dorothy",), "Nell": ("Eleanor", "Ellen", "Helen"),
     "Nelly": ("Eleanor", "Ellen", "Helen"), "Becky": ("Rebecca",), "Sukey": ("Susan",),
     "Emmy": ("Emma",), "Jenny": ("Jane",), "Sophy": ("Sophia",), "Di": ("Diana",),
@@ -86,6 +86,7 @@ Good Poor Dear Dearest Pray Hush Hark Look See Come Go Tell Say Do Don Dont
 Besides However Whatever Whenever Wherever Meanwhile Otherwise Therefore Nevertheless
 Sometimes Once Twice Upon Until Unless While Whilst Since Because Although Whether
 Ha Hm Hum Eh Bah Pooh Pshaw Ho Hallo Hello Goodbye Sure Right Wrong True False
+Hullo Halloa Hurrah Hurray Bravo Gracious Goodness Heavens Aha Oho Tut Whew Hey Hi Ahoy
 """.split())
 
 #: last words that make a capitalised phrase a place
@@ -106,7 +107,8 @@ SPEECH_VERBS = (
     "screamed|roared|growled|sobbed|gasped|faltered|ventured|proceeded|interposed|"
     "yelled|snapped|wailed|moaned|groaned|grumbled|shrieked|went on|put in|broke in|"
     "struck in|corrected|assented|objected|added|warned|announced|whined|hissed|"
-    "breathed|chuckled|smiled|answered|echoed|panted|bawled|squeaked|sang|read"
+    "breathed|chuckled|smiled|answered|echoed|panted|bawled|squeaked|sang|read|"
+    "snarled|sneered|grunted|drawled|mumbled|lisped|jeered|blurted|stuttered|piped"
 )
 #: non-speech verbs that still mark a capitalised word as a person
 PERSON_VERBS = (
@@ -119,3 +121,17 @@ RELATION_NOUNS = (
     "wife|husband|father|mother|sister|brother|daughter|son|friend|companion|aunt|"
     "uncle|cousin|niece|nephew|master|mistress|servant|maid|lover|guest|lady"
 )
+
+#: head nouns of descriptions that tell a speaker's sex ("the old man", "the landlady")
+MALE_NOUNS = frozenset("""
+man men gentleman boy fellow lad youth husband father son brother uncle nephew king prince
+lord duke count earl baron marquis sir master landlord waiter butler footman coachman
+policeman priest monk gentlemen chap
+""".split())
+FEMALE_NOUNS = frozenset("""
+woman women lady girl wife mother daughter sister aunt niece queen princess duchess countess
+maid housemaid landlady widow mistress nurse governess chambermaid housekeeper dame lass
+""".split())
+#: descriptions that stand for a character already in the scene, as "he" and "she" do
+MALE_PERSON_NOUNS = frozenset("man gentleman boy fellow lad youth chap".split())
+FEMALE_PERSON_NOUNS = frozenset("woman lady girl lass".split())

@@ -17,8 +17,12 @@ import pandas as pd
 
 from . import schema
 from .characters import NAME_RE, cluster, count_lower, is_person, parse_surface, scan_names
-from .dialogue import _Ctx, attribute, detect_style, find_quotes
+from .dialogue import (
+    _Ctx, attribute, detect_style, find_quotes, first_person, is_first_person, narrator_votes,
+)
+from .deaths import told_deaths
 from .facts import extract_facts
+from .lexicon import FEMALE_NOUNS, MALE_NOUNS
 from .segment import SegState, segment
 
 __all__ = ["analyse"]
@@ -160,6 +164,9 @@ def analyse(story, new_text_start: int | None = None) -> None:
     ment = pd.concat([schema.coerce("mentions", ment), add_m], ignore_index=True)
     ment = ment.sort_values("start", kind="stable").reset_index(drop=True)
     # -- speakers ------------------------------------------------------------------------
+    nid = _narrator(text, T["quotes"], spans, info, uns, remap)
+    for cid, name in uns["params"].get("described", {}).items():
+        info.setdefault(cid, {"name": name, "gender": _noun_gender(name)})
     oldq = T["quotes"].copy()
     for col in ("speaker", "addressee"):
         oldq[col] = oldq[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
@@ -168,7 +175,8 @@ def analyse(story, new_text_start: int | None = None) -> None:
     resolve = _resolver(surf_map)
     ctx = _Ctx(resolve, {k: v["gender"] for k, v in info.items()},
                {k: v["name"] for k, v in info.items()},
-               narr["start"].astype(int).tolist(), narr["character_id"].astype(str).tolist())
+               narr["start"].astype(int).tolist(), narr["character_id"].astype(str).tolist(),
+               narrator=nid, forms=surf_map)
     first_new = new_paras[0]["paragraph"] if new_paras else 0
     pq = oldq[oldq["paragraph"] >= first_new - 4].groupby("paragraph")["speaker"].first()
     prior = [(int(p), s if isinstance(s, str) else None) for p, s in pq.items()]
@@ -176,11 +184,14 @@ def analyse(story, new_text_start: int | None = None) -> None:
              for r in pa[pa["paragraph"] >= first_new - 6].itertuples()}
     pdict.update({p["paragraph"]: p for p in new_paras})
     attribute(text, quotes, pdict, ctx, prior)
+    _described(quotes, ctx.described, info, uns)
     base_q = int(oldq["quote"].iloc[-1]) + 1 if len(oldq) else 0
     for i, q in enumerate(quotes):
         q["quote"] = base_q + i
     T["quotes"] = pd.concat([schema.coerce("quotes", oldq), schema.coerce("quotes", quotes)],
                             ignore_index=True)
+    if nid is not None:
+        _name_narrator(T["quotes"], nid, info, uns, resolve)
     # -- facts ---------------------------------------------------------------------------
     oldf = T["facts"].copy()
     for col in ("subject", "value_id"):
@@ -188,7 +199,8 @@ def analyse(story, new_text_start: int | None = None) -> None:
     oldf = oldf[oldf["subject"].isin(list(info))]
     rel = oldf["value_id"].notna()
     oldf.loc[rel, "value"] = oldf.loc[rel, "value_id"]
-    facts = extract_facts(text, cut, len(text), resolve, chs, chi)
+    facts = extract_facts(text, cut, len(text), resolve, chs, chi,
+                          gender=lambda c: info.get(c, {}).get("gender"))
     T["facts"] = pd.concat([schema.coerce("facts", oldf), schema.coerce("facts", facts)],
                            ignore_index=True)
     # -- write back ----------------------------------------------------------------------
@@ -200,7 +212,7 @@ def analyse(story, new_text_start: int | None = None) -> None:
     nm = names.reset_index().rename(columns={"index": "surface"})
     nm = nm.sort_values(["start", "surface"], kind="stable")
     T["names"] = schema.coerce("names", nm[[c.name for c in schema.columns("names")]])
-    T["characters"] = _characters(T, info, names)
+    T["characters"] = _characters(T, info, names, text)
     uns["analysed_to"] = len(text)
 
 
@@ -239,7 +251,101 @@ def _backfill(text: str, surfaces: list[str], cut: int, quotes: pd.DataFrame) ->
     return out
 
 
-def _characters(T: dict, info: dict, names: pd.DataFrame) -> pd.DataFrame:
+#: id of a first-person narrator the text never names
+NARRATOR = "narrator"
+
+
+def _narrator(text: str, old_quotes: pd.DataFrame, spans: list[tuple[int, int]], info: dict,
+              uns: dict, remap: dict) -> str | None:
+    """The first-person narrator's character id, or None when the narration is in the third person.
+
+    The narrator keeps the id it was given by the last read (a named character's, see
+    :func:`_name_narrator`) while that character exists; else it is :data:`NARRATOR`,
+    added to ``info`` as "the narrator".
+    """
+    params = uns.setdefault("params", {})
+    allspans = sorted(list(zip(old_quotes["start"].astype(int), old_quotes["end"].astype(int)))
+                      + list(spans))
+    if not is_first_person(*first_person(text, allspans)):
+        params.pop("narrator", None)
+        return None
+    prev = params.get("narrator")
+    prev = remap.get(prev, prev)
+    if prev not in info:
+        prev = NARRATOR
+        info[NARRATOR] = {"name": "the narrator", "gender": None}
+    params["narrator"] = prev
+    return prev
+
+
+#: a speaker known only by a description ("the stranger") is a character from this many quotes on
+MIN_DESCRIBED = 2
+
+
+def _noun_gender(desc: str) -> str | None:
+    head = desc.split()[-1].lower()
+    return "male" if head in MALE_NOUNS else "female" if head in FEMALE_NOUNS else None
+
+
+def _described(quotes: list[dict], described: dict[str, str], info: dict, uns: dict) -> None:
+    """Keep the speakers known by a description that speak often enough as characters
+    named by it (in ``info``); the others' quotes lose their speaker."""
+    if not described:
+        return
+    n = Counter(q["speaker"] for q in quotes if q["speaker"] in described)
+    keep = uns["params"].setdefault("described", {})
+    for cid, name in described.items():
+        if n[cid] >= MIN_DESCRIBED:
+            keep[cid] = name
+            info[cid] = {"name": name, "gender": _noun_gender(name)}
+    for q in quotes:
+        if q["speaker"] in described and q["speaker"] not in keep:
+            q.update(speaker=None, confidence=0.0, method="none")
+
+
+#: the narrator tells their name in their own words ("My name is Tom Hale")
+_MY_NAME = re.compile(r"\b[Mm]y name(?: is|'s)\s+((?:[A-Z][a-z]+\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)")
+
+
+def _name_narrator(quotes: pd.DataFrame, nid: str, info: dict, uns: dict, resolve=None) -> None:
+    """Give the narrator the name the others call them by (:func:`narrator_votes`) or
+    the one they give ("my name is ..." in their own quotes, worth three vocatives): the
+    narrator's quotes move to that character, in place."""
+    rows = zip(quotes["paragraph"].astype(int), quotes["speaker"].astype(object),
+               quotes["method"].astype(object), quotes["addressee"].astype(object))
+    votes = narrator_votes([(p, s if isinstance(s, str) else None, m,
+                             a if isinstance(a, str) else None) for p, s, m, a in rows], nid)
+    if resolve is not None:
+        for t in quotes.loc[quotes["speaker"] == nid, "text"].astype(str):
+            for m in _MY_NAME.finditer(t):
+                cid = resolve(m.group(1))
+                if cid:
+                    votes[cid] = votes.get(cid, 0) + 3
+    if not votes:
+        return
+    best = max(votes, key=lambda c: (votes[c], c == nid))
+    if best == nid or best not in info or votes[best] < 3 or votes[best] * 4 < sum(votes.values()):
+        return
+    for col in ("speaker", "addressee"):
+        quotes.loc[quotes[col] == nid, col] = best
+    if nid == NARRATOR:
+        info.pop(NARRATOR, None)
+    uns["params"]["narrator"] = best
+
+
+def _dead(T: dict, text: str) -> set[str]:
+    """Characters whose death the story tells (:func:`~shimmy_lab.story.deaths.told_deaths`)."""
+    f = T["facts"]
+    d = f[(f["attribute"] == "death") & f["subject"].notna()]
+    if not len(d):
+        return set()
+    q = T["quotes"]
+    return set(told_deaths(text, zip(d["subject"].astype(str), d["start"].astype(int),
+                                     d["end"].astype(int), d["pattern"].astype(str)),
+                           list(zip(q["start"].astype(int), q["end"].astype(int)))))
+
+
+def _characters(T: dict, info: dict, names: pd.DataFrame, text: str = "") -> pd.DataFrame:
     m = T["mentions"]
     if not len(m) or not info:
         return schema.empty("characters")
@@ -249,7 +355,7 @@ def _characters(T: dict, info: dict, names: pd.DataFrame) -> pd.DataFrame:
     firsts = m.drop_duplicates("character_id", keep="first").set_index("character_id")
     agg["end"] = firsts["end"]
     q = T["quotes"]["speaker"].dropna().value_counts()
-    dead = set(T["facts"].loc[T["facts"]["attribute"] == "death", "subject"].dropna())
+    dead = _dead(T, text)
     nm = names.dropna(subset=["character_id"]).sort_values("count", ascending=False)
     aliases = nm.groupby("character_id", sort=False).apply(lambda d: "|".join(d.index)) \
         if len(nm) else pd.Series(dtype=object)
@@ -264,5 +370,24 @@ def _characters(T: dict, info: dict, names: pd.DataFrame) -> pd.DataFrame:
                      "mentions": int(r["mentions"]), "quotes": nq, "start": int(r["start"]),
                      "end": int(r["end"]), "last_start": int(r["last_start"]),
                      "first_chapter": int(r["first_chapter"]), "last_chapter": int(r["last_chapter"])})
+    rows += _speaker_rows(T, info, q, set(agg.index))
     rows.sort(key=lambda r: (-r["mentions"], r["character_id"]))
     return schema.coerce("characters", rows)
+
+
+def _speaker_rows(T: dict, info: dict, nq: pd.Series, named: set[str]) -> list[dict]:
+    """Rows for the speakers never named in narration (an unnamed first-person narrator,
+    "the stranger"): they span their first quote."""
+    rows = []
+    for cid in info:
+        if cid in named or not nq.get(cid, 0):
+            continue
+        q = T["quotes"]
+        q = q[q["speaker"] == cid]
+        first, last = q.iloc[0], q.iloc[-1]
+        rows.append({"character_id": cid, "name": info[cid]["name"], "aliases": info[cid]["name"],
+                     "gender": info[cid]["gender"], "status": "alive", "mentions": 0,
+                     "quotes": int(nq[cid]), "start": int(first["start"]), "end": int(first["end"]),
+                     "last_start": int(last["start"]), "first_chapter": int(first["chapter"]),
+                     "last_chapter": int(last["chapter"])})
+    return rows

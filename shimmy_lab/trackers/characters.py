@@ -32,23 +32,26 @@ from . import fit as _fit
 from .fit import fit_engine
 from . import voice as _voice
 from .voice import MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
+from .afterlife import dead_act_events
+from ..story.deaths import death_name, told_deaths
 
 log = logging.getLogger(__name__)
 
 __all__ = ["characters"]
 
 SYSTEM = "characters"
-SINGLE_VALUED = ("eye_colour", "hair_colour", "age")
-_SAME = [{"grey", "gray"}, {"fair", "blond", "blonde", "golden", "flaxen", "yellow", "light",
-                            "sandy"}, {"red", "auburn", "ginger", "gold-red", "chestnut"},
-         {"white", "grey", "gray", "silver"}, {"black", "dark", "raven"}, {"brown", "dark"},
-         {"brown", "chestnut"}, {"brown", "hazel"}]
-ACT_VERBS = (r"said|says|replied|asked|cried|answered|exclaimed|whispered|shouted|called|"
-             r"walked|came|comes|went|goes|ran|runs|entered|enters|smiled|smiles|laughed|"
-             r"laughs|looked|looks|nodded|nods|took|takes|gave|stood|stands|sat|sits|rose|"
-             r"opened|opens|turned|turns|spoke|speaks|wrote|waved|stepped|knocked|arrived|"
-             r"arrives|returned|sighed|frowned|grinned|shook|reached|picked|handed|hurried")
-_ACT_AFTER = re.compile(rf"[ \t]*(?:\w+ly[ \t]+)?(?:{ACT_VERBS})\b")
+#: attributes a character has one value of at a time (values that disagree conflict)
+SINGLE_VALUED = ("eye_colour", "hair_colour", "age", "hair_amount", "height", "colouring", "family",
+                 "beard_colour", "residence")
+_SAME = [{"grey", "gray"}, {"fair", "blond", "blonde", "golden", "gold", "flaxen", "yellow", "light",
+                            "sandy"}, {"red", "auburn", "ginger", "gold-red", "chestnut", "sandy",
+                                       "carroty", "tawny"},
+         {"white", "grey", "gray", "silver"}, {"black", "dark", "raven", "coal-black", "jet-black"},
+         {"brown", "dark"}, {"brown", "chestnut"}, {"brown", "hazel"}, {"blue", "grey"},
+         {"green", "hazel"}, {"dark", "hazel"}, {"blue", "violet"}, {"brown", "tawny"}]
+#: hair colours that age brings to any hair: compatible with every colour
+_GREYING = {"grey", "gray", "white", "silver", "iron-grey"}
+_AGE_DROP, _AGE_RISE, _AGE_RISE_NEAR = 4, 10, 6
 #: strong cues: a memory / flashback frame even from the sentence before
 MEMORY_CUES = re.compile(
     r"\b(?:remember\w*|recall\w*|recollect\w*|memor\w+|dream\w*|ghost\w*|spirit|vision|"
@@ -63,35 +66,235 @@ WEAK_CUES = re.compile(r"\b(?:once|as if|would have|picture|always|often|"
                        r"in (?:his|her|their|a|the|that) letter|letters? (?:from|of)|wrote)\b", re.I)
 
 
+def _age_range(v: str) -> tuple[int, int] | None:
+    """'24' -> (24, 24); '46-50' -> (46, 50); anything else None."""
+    parts = v.split("-")
+    try:
+        lo, hi = (int(parts[0]), int(parts[-1]))
+    except ValueError:
+        return None
+    return (lo, hi) if len(parts) <= 2 else None
+
+
+def _family_compatible(a: str, b: str, gap: int) -> bool:
+    """Family facts, ``a`` told before ``b``, ``gap`` chapters apart."""
+    kids_a = a.startswith(("children ", "sons ", "daughters "))
+    kids_b = b.startswith(("children ", "sons ", "daughters "))
+    wed = ("married", "married long")
+    if {a, b} <= {"only child", "alone", "siblings"} and "siblings" in (a, b) and a != b:
+        return False  # an only child / alone in the world, and a brother or sister
+    if a in ("alone", "alone but siblings") and (b in wed or kids_b):
+        return False
+    if b in ("alone", "alone but siblings") and (a in wed or kids_a):
+        return False
+    if a in wed and b == "single" or a == "single" and b == "married long":
+        return False  # a bachelor after a wife; a bachelor with years of marriage
+    if a == "single" and b == "married":
+        return gap > 0  # married since (a later chapter)
+    if a == "single" and kids_b or kids_a and b == "single":
+        return gap > 2 and a == "single"
+    if "childless" in (a, b) and (kids_a or kids_b):
+        return a == "childless" and gap > 2
+    if kids_a and kids_b:
+        if a.split()[0] != b.split()[0]:
+            return True  # two sons among four children
+        try:
+            x, y = int(a.split()[1]), int(b.split()[1])
+        except ValueError:
+            return True
+        return abs(y - x) < 2
+    return True
+
+
 def _compatible(attr: str, a: str, b: str, chapter_gap: int) -> bool:
+    """Whether ``b`` (told later, ``chapter_gap`` chapters on) can hold beside ``a``."""
     if a == b:
         return True
     if attr == "age":
-        try:
-            x, y = int(a), int(b)
-        except ValueError:
+        x, y = _age_range(a), _age_range(b)
+        if x is None or y is None:
             return True
-        return y > x and chapter_gap >= 3 and y - x <= 10
+        if y[1] < x[0]:
+            return x[0] - y[1] < _AGE_DROP
+        if y[0] > x[1]:
+            return y[0] - x[1] < (_AGE_RISE_NEAR if chapter_gap < 3 else _AGE_RISE)
+        return True
+    if attr == "family":
+        return _family_compatible(a, b, chapter_gap)
+    if attr == "residence":  # a move ("now at Bath") or one place inside the other's name
+        return a.startswith("now ") or b.startswith("now ") or a in b or b in a
+    if attr in ("hair_amount", "height", "colouring"):
+        return False  # two values each: bald / thick, tall / short, fair / dark
+    if attr == "hair_colour" and ("colouring" in a or "colouring" in b):
+        return _colouring_compatible(a, b)
+    if attr in ("hair_colour", "beard_colour") and (a in _GREYING or b in _GREYING):
+        return True
     return any(a in g and b in g for g in _SAME)
 
 
+_FAIR_HAIR = {"fair", "blond", "blonde", "golden", "gold", "flaxen", "yellow"}
+_BLACK_HAIR = {"black", "raven", "jet-black", "coal-black"}
+
+
+def _colouring_compatible(a: str, b: str) -> bool:
+    """A fair or dark person ('fair colouring') against a hair colour: a dark man with
+    golden hair, a fair one with black hair, conflict (two colourings are compared as
+    ``colouring``)."""
+    if "colouring" in a and "colouring" in b:
+        return True
+    col, hair = (a, b) if "colouring" in a else (b, a)
+    if col.startswith("dark"):
+        return hair not in _FAIR_HAIR
+    return hair not in _BLACK_HAIR
+
+
+def _statement_rows(story: Any) -> list[dict]:
+    """Attribute statements of :mod:`shimmy_lab.story.attributes` with their chapters."""
+    from ..story.attributes import find_statements
+    from ..story.pipeline import _resolver
+
+    text = story.text
+    nm = U.table(story, "names")
+    resolve = _resolver({str(a): str(c) for a, c in zip(nm["surface"], nm["character_id"])
+                         if pd.notna(c)}) if len(nm) else None
+    sents = U.table(story, "sentences")
+    m = U.table(story, "mentions")
+    ch = U.table(story, "characters")
+    q = U.table(story, "quotes")
+    if not len(m) or not len(ch):
+        return []
+    gender = dict(zip(ch["character_id"].astype(str), ch["gender"].astype(object)))
+    rows = find_statements(
+        text, list(zip(sents["start"].astype(int), sents["end"].astype(int))),
+        list(zip(m["start"].astype(int), m["end"].astype(int), m["character_id"].astype(str))),
+        {k: (v if isinstance(v, str) else None) for k, v in gender.items()},
+        sorted(zip(q["start"].astype(int), q["end"].astype(int))) if len(q) else [], resolve,
+        aliases={str(c): str(a).split("|") for c, a in zip(ch["character_id"], ch["aliases"])})
+    chs, chi = U.locator(story, "chapters", "chapter")
+    for r in list(rows):
+        k = bisect.bisect_right(chs, r["start"]) - 1
+        r["chapter"] = chi[k] if k >= 0 else 0
+        if r["attribute"] == "colouring":  # a fair / dark person is checked against hair too
+            rows.append({**r, "attribute": "hair_colour", "value": f"{r['value']} colouring"})
+    rows.sort(key=lambda r: r["start"])
+    return rows
+
+
+def _same_person(story: Any) -> dict[str, str]:
+    """Characters split by the name clusterer that are one person: a bare name
+    ("Syme", "President") and the one character whose name ends with it ("Gabriel
+    Syme", "the President").  Titled names ("Mr Martin") are left alone."""
+    ch = U.table(story, "characters")
+    if not len(ch):
+        return {}
+    ids, nms = ch["character_id"].astype(str).tolist(), ch["name"].astype(str).tolist()
+    by_last: dict[str, list[str]] = defaultdict(list)
+    for cid, nm in zip(ids, nms):
+        if " " in nm:
+            by_last[nm.split()[-1]].append(cid)
+    out = {cid: by_last[nm][0] for cid, nm in zip(ids, nms)
+           if " " not in nm and len(by_last.get(nm, [])) == 1}
+    # "Miss Mary Morstan" and "Mary Morstan": a full name with and without a title, one gender
+    from ..story.characters import TITLES
+    gender = ch["gender"].astype(object).tolist()
+    untitled = {nm: (cid, g) for cid, nm, g in zip(ids, nms, gender)
+                if len(nm.split()) >= 2 and nm.split()[0] not in TITLES}
+    for cid, nm, g in zip(ids, nms, gender):
+        words = nm.split()
+        if len(words) >= 3 and words[0] in TITLES:
+            hit = untitled.get(" ".join(words[1:]))
+            if hit and hit[0] != cid and isinstance(g, str) and g == hit[1]:
+                out.setdefault(cid, hit[0])
+    return out
+
+
 def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
-                         reference: pd.DataFrame | None = None, system: str = SYSTEM) -> list[dict]:
-    """Facts restated with an incompatible value (later fact against the first one)."""
+                         reference: pd.DataFrame | None = None, system: str = SYSTEM,
+                         statements: list[dict] | None = None, text: str = "",
+                         same: dict[str, str] | None = None) -> list[dict]:
+    """Facts restated with an incompatible value.
+
+    Without ``reference``: every fact of ``facts`` (single-valued attributes) and every
+    statement of ``statements`` (:func:`_statement_rows`) joins its character's profile
+    in story order; a statement that conflicts with an earlier one of the same attribute
+    is flagged at its own span, with the earlier one as evidence (at most one insight
+    per character and attribute; two statements both inside dialogue do not count).
+    With ``reference``: each fact against the first fact of ``reference``."""
+    if reference is not None:
+        return _reference_contradictions(facts, reference, names, system)
+    items = _profile_items(facts, statements or [])
+    for r in items:
+        r["subject"] = (same or {}).get(r["subject"], r["subject"])
     out: list[dict] = []
-    ref = facts if reference is None else reference
-    ref = ref[ref["attribute"].isin(SINGLE_VALUED)].sort_values("start")
+    spans: set[int] = set()
+    by_key: dict[tuple, list[dict]] = defaultdict(list)
+    for r in items:
+        by_key[(r["subject"], r["attribute"])].append(r)
+    for (subj, attr), rows in by_key.items():
+        for i, r in enumerate(rows):
+            if r["in_quote"]:
+                continue  # a speaker's guess, opinion or lie is no statement of the story's
+            bad = [e for e in rows[:i] if e["start"] != r["start"]
+                   and not _compatible(attr, str(e["value"]), str(r["value"]),
+                                       int(r["chapter"]) - int(e["chapter"]))]
+            if not bad:
+                continue
+            if r["start"] in spans:
+                break
+            e = min(bad, key=lambda x: (x["in_quote"], x["how"] != "name", x["start"]))
+            row = contradiction_row(subj, attr, str(e["value"]), int(e["start"]), str(r["value"]),
+                                    int(r["start"]), int(r["end"]),
+                                    int(r["chapter"]) - int(e["chapter"]), names, system,
+                                    first_end=int(e["end"]), text=text)
+            if row is not None:
+                out.append(row)
+                spans.add(r["start"])
+                break
+    return sorted(out, key=lambda x: x["start"])
+
+
+def _profile_items(facts: pd.DataFrame, statements: list[dict]) -> list[dict]:
+    """Facts and statements in story order, one per subject, attribute and place."""
+    items = [dict(r) for r in statements]
+    if len(facts):
+        sib = facts[facts["attribute"].isin(["sister_of", "brother_of"])]
+        for r in sib.itertuples():  # "Jane, Elizabeth's sister": both have a sibling
+            for who in (r.subject, r.value_id):
+                if isinstance(who, str):
+                    items.append({"subject": who, "attribute": "family", "value": "siblings",
+                                  "start": int(r.start), "end": int(r.end),
+                                  "chapter": int(r.chapter), "in_quote": False, "how": "name"})
+        f = facts[facts["attribute"].isin(SINGLE_VALUED)]
+        for r in f.itertuples():
+            items.append({"subject": r.subject, "attribute": r.attribute, "value": str(r.value),
+                          "start": int(r.start), "end": int(r.end), "chapter": int(r.chapter),
+                          "in_quote": False, "how": "name"})
+    items.sort(key=lambda r: (r["start"], r["how"] != "name"))
+    out: list[dict] = []
+    last_end: dict[tuple, int] = {}
+    for r in items:
+        key = (r["subject"], r["attribute"], r["value"])
+        if last_end.get(key, -1) > r["start"]:
+            continue  # the same statement read twice
+        last_end[key] = int(r["end"])
+        out.append(r)
+    return out
+
+
+def _reference_contradictions(facts: pd.DataFrame, reference: pd.DataFrame,
+                              names: dict[str, str], system: str) -> list[dict]:
+    """Each fact of ``facts`` against the first fact of ``reference``."""
+    out: list[dict] = []
+    ref = reference[reference["attribute"].isin(SINGLE_VALUED)].sort_values("start")
     first: dict = {}
     for r in ref.itertuples():
         first.setdefault((r.subject, r.attribute), r)
     cand = facts[facts["attribute"].isin(SINGLE_VALUED)].sort_values("start")
     for r in cand.itertuples():
         f = first.get((r.subject, r.attribute))
-        if f is None or (reference is None and f.start == r.start):
+        if f is None:
             continue
-        gap = int(r.chapter) - int(f.chapter) if reference is None else 99
-        if reference is not None and r.attribute == "age":
-            gap = 0
+        gap = 0 if r.attribute == "age" else 99
         row = contradiction_row(r.subject, r.attribute, str(f.value), int(f.start), str(r.value),
                                 int(r.start), int(r.end), gap, names, system)
         if row is not None:
@@ -101,27 +304,43 @@ def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
 
 def contradiction_row(subject: str, attribute: str, first: str, first_start: int, value: str,
                       start: int, end: int, gap: int, names: dict[str, str],
-                      system: str = SYSTEM) -> dict | None:
-    """A ``fact_contradiction`` row when ``value`` is incompatible with ``first``."""
+                      system: str = SYSTEM, first_end: int | None = None,
+                      text: str = "") -> dict | None:
+    """A ``fact_contradiction`` row when ``value`` is incompatible with ``first``.
+
+    The row's span is the later statement ``[start, end)``; the message names the
+    earlier one (its offsets and, with ``text``, its words)."""
     if _compatible(attribute, first, value, gap):
         return None
     who = names.get(subject, subject)
     attr = attribute.replace("_", " ")
+    where = f"offset {first_start}" if first_end is None else f"offsets {first_start}-{first_end}"
+    if text and first_end is not None:
+        quoted = " ".join(text[first_start:first_end].split())
+        where += f': "{quoted[:160]}"'
+    now = f' in "{" ".join(text[start:end].split())[:160]}"' if text else ""
     return U.insight(
         system, "fact_contradiction", "critical", 0.9,
         f"{who}'s {attr}: {first} or {value}?",
-        f"{who}'s {attr} was established as '{first}' (offset {first_start}) and is now "
-        f"given as '{value}'.", start, end, [who],
+        f"{who}'s {attr} was established as '{first}' ({where}) and is now "
+        f"given as '{value}'{now}.", start, end, [who],
         f"Keep {who}'s {attr} '{first}', or make the change explicit in the story.")
 
 
-def _death_positions(story: Any) -> dict[str, int]:
+def _death_positions(story: Any) -> dict[str, list[tuple[int, int, str]]]:
+    """The deaths the story tells, by character: ``(start, end, name form)``
+    (:func:`shimmy_lab.story.deaths.told_deaths`: the narrator's, and reports of a
+    burial or a killing in dialogue)."""
     f = U.table(story, "facts")
     d = f[f["attribute"] == "death"]
-    if len(d) and "quotes" in getattr(story, "tables", {}):
-        told = [not U.quote_mask(story, int(s), int(e)) for s, e in zip(d["start"], d["end"])]
-        d = d[told]
-    return {str(k): int(v) for k, v in d.groupby("subject")["start"].min().items()}
+    if not len(d):
+        return {}
+    q = U.table(story, "quotes")
+    told = told_deaths(story.text, zip(d["subject"].astype(str), d["start"].astype(int),
+                                       d["end"].astype(int), d["pattern"].astype(str)),
+                       list(zip(q["start"].astype(int), q["end"].astype(int))))
+    return {cid: [(s, e, death_name(story.text, s, e, p)) for s, e, p in ds]
+            for cid, ds in told.items()}
 
 
 def _memory_context(text: str, pos: int, sent_starts: list[int], sent_ends: list[int]) -> bool:
@@ -143,36 +362,34 @@ def memory_cue(text: str, pos: int, prev_start: int, cur_start: int, cur_end: in
     return bool(WEAK_CUES.search(text, lo, hi))
 
 
-def dead_act_rows(text: str, deaths: dict[str, int], quotes: Iterable[tuple],
+def dead_act_rows(text: str, deaths: dict[str, Any], quotes: Iterable[tuple],
                   mentions: Iterable[tuple], sent_starts: list[int], sent_ends: list[int],
-                  names: dict[str, str], system: str = SYSTEM, max_per: int = 10**9,
+                  names: dict[str, str], system: str = SYSTEM, max_per: int = 1,
                   min_conf: float = 0.8) -> list[dict]:
-    """``dead_character_acts`` rows from plain lists.
+    """``dead_character_acts`` rows from plain lists: the first act of a dead character
+    after each of its deaths (:func:`shimmy_lab.trackers.afterlife.dead_act_events`),
+    at most ``max_per`` per character.
 
     ``quotes`` are (start, end, speaker, confidence), ``mentions`` (start, end,
-    character_id, in_quote); ``deaths`` maps a character to the offset of its death."""
-    events: list[tuple[int, int, str, str]] = []
-    for s, e, spk, conf in quotes:
-        if spk in deaths and s > deaths[spk] and conf >= min_conf:
-            events.append((int(s), int(e), spk, "speaks"))
-    for s, e, cid, in_q in mentions:
-        if cid in deaths and not in_q and s > deaths[cid] + 40:
-            am = _ACT_AFTER.match(text, int(e), min(len(text), int(e) + 40))
-            if am:
-                events.append((int(s), am.end(), cid, "acts"))
-    out, seen = [], set()
+    character_id, in_quote); ``deaths`` maps a character to the offset of its death,
+    or to a list of its deaths as (start, end, name form)."""
+    ds = {str(c): ([(int(v), int(v), "")] if isinstance(v, (int, np.integer)) else list(v))
+          for c, v in deaths.items()}
+    framed = lambda pos: _memory_context(text, pos, sent_starts, sent_ends)  # noqa: E731
+    events = dead_act_events(text, ds, quotes, mentions, sent_ends, min_conf, framed)
+    out = []
     per: dict[str, int] = defaultdict(int)
-    for s, e, cid, how in sorted(events):
-        key = (cid, bisect.bisect_right(sent_starts, s))
-        if key in seen or per[cid] >= max_per or _memory_context(text, s, sent_starts, sent_ends):
+    for s, e, cid, how, (d0, d1, _form) in events:
+        if per[cid] >= max_per:
             continue
-        seen.add(key)
         per[cid] += 1
         who = names.get(cid, cid)
+        told = " ".join(text[max(d0, 0):d1].split())
+        told = f" ('{told[:120]}{'...' if len(told) > 120 else ''}')" if d0 >= 0 and told else ""
         out.append(U.insight(
             system, "dead_character_acts", "critical", 0.85 if how == "speaks" else 0.75,
             f"{who} {how} after dying",
-            f"{who} died earlier (offset {deaths[cid]}) but {how} here, with no memory or "
+            f"{who} died earlier (offset {d0}){told} but {how} here, with no memory or "
             "flashback cue nearby.", s, e, [who],
             f"Frame it as a memory or flashback, give the {'line' if how == 'speaks' else 'action'} "
             f"to another character, or revise {who}'s death."))
@@ -180,12 +397,13 @@ def dead_act_rows(text: str, deaths: dict[str, int], quotes: Iterable[tuple],
 
 
 def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
-               max_per: int = 10**9, min_conf: float = 0.8) -> list[dict]:
-    """Quotes and actions of characters after their death fact (at most ``max_per``
-    per character).  Only death facts told by the narrator count (outside quotes):
-    a death reported in dialogue may be rumour, threat or figure of speech.  A quote
-    counts only with direct speaker evidence (``min_conf`` 0.8: a speech tag or a tagged
-    quote in the same paragraph); turn-taking guesses are too weak for a dead speaker."""
+               max_per: int = 2, min_conf: float = 0.8) -> list[dict]:
+    """Quotes and actions of characters after their death fact (the first after each
+    death, at most ``max_per`` per character).  Only deaths the story tells count
+    (:func:`_death_positions`): a plain "he is dead" in dialogue may be rumour, threat
+    or figure of speech.  A quote counts only with direct speaker evidence (``min_conf``
+    0.8: a speech tag or a tagged quote in the same paragraph); turn-taking guesses are
+    too weak for a dead speaker."""
     deaths = _death_positions(story)
     if not deaths:
         return []
@@ -298,7 +516,8 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
     names = U.names_by_id(story)
     U.put(story, "voice", voice_profiles(story, min_voice_words))
     U.put(story, "relationships", relationships(story))
-    rows = _fact_contradictions(U.table(story, "facts"), names)
+    rows = _fact_contradictions(U.table(story, "facts"), names, statements=_statement_rows(story),
+                                text=story.text, same=_same_person(story))
     rows += _dead_acts(story, names)
     model_name, model_error = _model_name(voice_model), None
     if voice_model is not None:

@@ -10,15 +10,16 @@ One public entry, :func:`drift`:
   :mod:`~shimmy_lab.trackers.characters` (fact contradictions, dead characters who
   act, lines far from their speaker's voice).
 
-Signals are per paragraph of narration (quotes removed): narrative person is the
-rate of first-person pronouns; tense is the share of present-tense markers among
-tense markers; topic is the share of content words and names the story never uses
-elsewhere.  Each is compared with the story's own baseline (median over paragraphs).
+Person and tense are judged per sentence of narration (quotes removed) against the
+story's own baseline by :mod:`~shimmy_lab.trackers.person_tense`: a run of sentences in
+the present tense or the first person, in a story told in the past tense and the third
+person, with the span of those sentences.  Topic is judged per paragraph by
+:mod:`~shimmy_lab.trackers.topic`: a paragraph that names none of the story's characters,
+shares little with the text around it and brings much vocabulary of its own.
 """
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,35 +29,18 @@ import numpy as np
 import pandas as pd
 
 from . import _util as U
+from . import person_tense as PT
 from . import schema
+from . import topic as T
 from .characters import SINGLE_VALUED, contradiction_row, dead_act_rows
 from .voice import MIN_VOICE_LINE_WORDS, bigrams, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
 
 SYSTEM = "drift"
-FIRST = frozenset("i me my mine myself we us our ours ourselves".split())
-SECOND = frozenset("you your yours yourself yourselves".split())
-THIRD = frozenset("he him his himself she her hers herself they them their".split())
-PRESENT = frozenset("is are am has does says goes comes sees knows thinks looks seems feels "
-                    "takes makes gives stands sits walks turns tells asks wants can will "
-                    "means begins becomes brings holds keeps leaves gets finds hears runs "
-                    "speaks writes rises falls lies chooses shows tries "
-                    "isn't aren't doesn't don't hasn't won't can't".split())
-PAST = frozenset("was were had did said went came saw knew thought looked seemed felt took "
-                 "made gave stood sat walked turned told asked wanted could would wasn't "
-                 "meant began became brought held kept left got found heard ran "
-                 "spoke wrote rose fell lay chose showed tried "
-                 "weren't didn't hadn't couldn't wouldn't".split())
-_PRON_VERB = re.compile(r"\b(?:he|she|it)\s+([a-z]+)\b")
-# a name inside a sentence followed by a verb: "Anne belongs", "Anne walked"
-_NAME_VERB = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\s+([a-z]{3,})\b")
-_NOT_VERBS = frozenset("always perhaps sometimes besides nevertheless towards afterwards "
-                       "was has is his its thus unless less yes as us this".split())
-POV_RATE, POV_RATIO = 0.02, 0.7
-ADDRESS_YOU = 2
-_QUOTE_RE = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<![A-Za-z])'[^'\n]{2,}?'(?![A-Za-z])")
-_CAP_RE = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")
+#: a chapter's first paragraph shorter than this (characters) may be a summary or an
+#: epigraph; its person and tense are not judged
+SUMMARY_CHARS = 300
 
 
 @dataclass
@@ -85,38 +69,10 @@ class DriftReport:
                 f"<br>{self.suggestion}")
 
 
-def _signals(narr: str, vocab: Counter | None = None, exclude: Counter | None = None,
-             names: set[str] | None = None) -> dict[str, float]:
-    """Person, tense and novelty signals of one stretch of narration."""
-    toks = U.words(narr)
-    n = len(toks)
-    first = sum(t in FIRST for t in toks)
-    third = sum(t in THIRD for t in toks)
-    pres = sum(t in PRESENT for t in toks)
-    past = sum(t in PAST for t in toks)
-    for v in [m.group(1) for m in _PRON_VERB.finditer(narr.lower())] + \
-            [m.group(1) for m in _NAME_VERB.finditer(narr)]:
-        if v in PRESENT or v in PAST or v in _NOT_VERBS:
-            continue
-        if v.endswith("ed"):
-            past += 1
-        elif v.endswith("s") and not v.endswith(("ss", "us", "is", "ous")):
-            pres += 1
+def _is_verse(narr: str) -> bool:
+    """Four or more short or indented lines: verse, whose words are not the narrator's."""
     lines = [ln for ln in narr.split("\n") if ln.strip()]
-    verse = len(lines) >= 4 and sum(ln[:1].isspace() or len(ln) < 45 for ln in lines) > 0.6 * len(lines)
-    you = sum(t in SECOND for t in toks)
-    out = {"verse": verse, "n": n, "n_you": you, "first": first / max(n, 1), "n_first": first, "third": third / max(n, 1),
-           "present": pres / max(pres + past, 1), "n_tense": pres + past}
-    if vocab is not None:
-        exclude = exclude or Counter()
-        cw = [w for w in toks if len(w) > 2 and w not in U.STOPWORDS]
-        out["n_content"] = len(cw)
-        out["novel"] = (sum(vocab.get(w, 0) - exclude.get(w, 0) <= 0 for w in cw)
-                        / max(len(cw), 1))
-        caps = set(_CAP_RE.findall(narr))
-        out["new_names"] = len([c for c in caps if names is not None and c not in names
-                                and c.lower() not in vocab]) if names is not None else 0
-    return out
+    return len(lines) >= 4 and sum(ln[:1].isspace() or len(ln) < 45 for ln in lines) > 0.6 * len(lines)
 
 
 class _Baseline:
@@ -129,19 +85,10 @@ class _Baseline:
         self.bigrams = bigrams(toks)
         self.words = sum(self.vocab.values())
         nm = U.table(story, "names")
-        self.names = {w for s in nm["surface"].astype(str) for w in s.split()}
-        p = U.table(story, "paragraphs")
-        p = p[p["kind"] == "text"]
-        rows = []
-        for s, e in zip(p["start"].astype(int), p["end"].astype(int)):
-            narr = U.narration(text, s, e, U.quote_mask(story, s, e))
-            sig = _signals(narr)
-            if sig["n"] >= 30:
-                rows.append((sig["first"], sig["present"], sig["n_tense"]))
-        arr = np.array(rows) if rows else np.zeros((1, 3))
-        self.first = float(np.median(arr[:, 0]))
-        self.present = float(np.median(arr[arr[:, 2] >= 3, 1])) if (arr[:, 2] >= 3).any() else 0.0
-        self.first_person = self.first >= 0.02
+        self.narration = _read_narration(story, self.vocab)
+        self.first = self.narration.base.first
+        self.present = self.narration.base.present
+        self.first_person = self.narration.first_person
         # what the light candidate reader needs (plain dicts, built once per story text)
         from ..story.dialogue import detect_style
         from ..story.pipeline import _resolver
@@ -150,7 +97,10 @@ class _Baseline:
         self.resolve = _resolver(surf)
         ch = U.table(story, "characters")
         self.char_names = dict(zip(ch["character_id"].astype(str), ch["name"].astype(str)))
-        self.gender = dict(zip(ch["character_id"].astype(str), ch["gender"]))
+        self.gender = {c: (g if pd.notna(g) else None)
+                       for c, g in zip(ch["character_id"].astype(str), ch["gender"])}
+        #: the first-person narrator's id ("I said"), None in a third-person story
+        self.narrator = story.uns.get("params", {}).get("narrator")
         self.dead = set(ch.loc[ch["status"] == "dead", "character_id"].astype(str))
         self.style = story.uns.get("params", {}).get("quote_style") or detect_style(text)
         f = U.table(story, "facts")
@@ -164,6 +114,31 @@ class _Baseline:
         self.speaker_words: dict[str, Counter] = {}
         for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
             self.speaker_words.setdefault(cid, Counter()).update(U.words(t))
+
+
+def _read_narration(story: Any, vocab: Counter) -> PT.Narration:
+    """Person and tense of the story's narration, sentence by sentence (see
+    :mod:`~shimmy_lab.trackers.person_tense`).  Only sentences of text paragraphs are read,
+    and not those of a short first paragraph of a chapter (a summary or an epigraph:
+    "In which Anne visits her sister")."""
+    nm = U.table(story, "names")
+    people = nm["character_id"].notna()
+    if "person" in nm:
+        people |= nm["person"].fillna(0).astype(int) > 0
+    names = {w for s in nm.loc[people, "surface"].astype(str) for w in s.split()
+             if w[:1].isupper()}
+    p = U.table(story, "paragraphs")
+    p = p[p["kind"] == "text"]
+    first = p.groupby("chapter", sort=False).head(1)
+    short = first[(first["end"] - first["start"]) < SUMMARY_CHARS]
+    keep = set(p["paragraph"].astype(int)) - set(short["paragraph"].astype(int))
+    se = U.table(story, "sentences")
+    se = se[se["paragraph"].astype(int).isin(keep)]
+    qt = U.table(story, "quotes")
+    return PT.read_story(
+        story.text, zip(qt["start"].astype(int).tolist(), qt["end"].astype(int).tolist()),
+        zip(se["start"].astype(int).tolist(), se["end"].astype(int).tolist(),
+            se["paragraph"].astype(int).tolist()), vocab, names)
 
 
 _CACHE: dict[int, tuple[Any, int, _Baseline]] = {}
@@ -180,53 +155,28 @@ def _baseline(story: Any) -> _Baseline:
     return b
 
 
-def _paragraph_insights(sig: dict, base: _Baseline, s: int, e: int, min_words: int,
-                        topic_threshold: float) -> list[dict]:
-    out = []
-    if sig["n"] < min_words or sig.get("verse"):
-        return out
-    # narration that addresses "you" (a letter, a speech, a preface, an aside to the
-    # reader) is not a slip of the narrator's person or tense
-    address = sig.get("n_you", 0) >= ADDRESS_YOU
-    if not address and not base.first_person and sig["first"] >= POV_RATE and sig["n_first"] >= 3 \
-            and sig["first"] > POV_RATIO * sig["third"]:
-        sev = min(1.0, sig["first"] / 0.06)
-        out.append(U.insight(SYSTEM, "pov_shift", "important", sev,
-                             "Narration switches to the first person",
-                             f"{sig['n_first']} first-person pronouns in narration while the "
-                             "story is told in the third person.", s, e, [],
-                             "Keep the narrator in the third person (he/she, not I/we)."))
-    if not address and base.present <= 0.4 and sig["n_tense"] >= 5 and sig["present"] >= 0.65:
-        out.append(U.insight(SYSTEM, "tense_shift", "important", sig["present"],
-                             "Narration switches to the present tense",
-                             f"{sig['present']:.0%} of tense markers in narration are present "
-                             f"tense; the story's narration is past tense "
-                             f"({base.present:.0%} present).", s, e, [],
-                             "Keep the narration in the past tense."))
-    score = sig.get("novel", 0.0) + 0.05 * min(sig.get("new_names", 0), 4)
-    if sig.get("n_content", 0) >= 20 and score >= topic_threshold and base.words >= 2000:
-        out.append(U.insight(SYSTEM, "topic_drift", "important", min(1.0, score),
-                             "Passage unrelated to the story",
-                             f"{sig['novel']:.0%} of its content words and "
-                             f"{sig['new_names']} names appear nowhere else in the story.",
-                             s, e, [], "Tie the passage to the story's people, places and "
-                             "open threads."))
-    return out
+def _topic_rows(text: str, s: int, e: int, narr: str, base: _Baseline, exclude: Counter | None,
+                mentions: int, min_words: int, min_novel: float) -> list[dict]:
+    """The ``topic_drift`` row of paragraph ``text[s:e]``, if :mod:`.topic` judges it unrelated."""
+    if len(U.words(narr)) < min_words or _is_verse(narr) or base.words < 2000:
+        return []
+    sig = T.topic_signals(text, s, e, narr, base.vocab, exclude, mentions)
+    return [T.topic_row(sig, s, e, SYSTEM)] if T.is_unrelated(sig, min_novel) else []
 
 
-def _scan_story(story: Any, min_words: int, topic_threshold: float) -> None:
+def _scan_story(story: Any, min_words: int, min_novel: float) -> None:
     base = _baseline(story)
     text = story.text
     p = U.table(story, "paragraphs")
     p = p[p["kind"] == "text"]
+    ms = np.sort(U.table(story, "mentions")["start"].to_numpy(dtype=np.int64))
     rows = []
     for s, e in zip(p["start"].astype(int), p["end"].astype(int)):
         narr = U.narration(text, s, e, U.quote_mask(story, s, e))
-        exc = Counter(U.words(text[s:e]))
-        sig = _signals(narr, base.vocab, exc, base.names)
-        if sig["new_names"]:
-            sig["new_names"] = 0  # names of the story itself are in `names`; see candidate mode
-        rows += _paragraph_insights(sig, base, s, e, min_words, topic_threshold)
+        named = int(np.searchsorted(ms, e) - np.searchsorted(ms, s))
+        rows += _topic_rows(text, s, e, narr, base, Counter(U.words(text[s:e])), named,
+                            min_words, min_novel)
+    rows += PT.insight_rows(SYSTEM, base.narration, base.narration.runs)
     U.set_insights(story, SYSTEM, rows)
 
 
@@ -258,27 +208,36 @@ def _read_candidate(base: _Baseline, candidate: str) -> dict:
             ments.append((c["start"], c["end"], cid, bool(c["in_quote"])))
     narr = [(s, cid) for s, _, cid, inq in ments if not inq]
     ctx = _Ctx(base.resolve, base.gender, base.char_names, [s for s, _ in narr],
-               [c for _, c in narr])
+               [c for _, c in narr], narrator=base.narrator)
     attribute(candidate, quotes, {p["paragraph"]: p for p in paras}, ctx, [])
     facts = extract_facts(candidate, 0, len(candidate), base.resolve, [0], [0])
     return {"paragraphs": paras, "sentences": seg["sentences"], "quotes": quotes,
             "spans": spans, "mentions": ments, "facts": facts}
 
 
-def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: float,
+def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
                voice_threshold: float) -> DriftReport:
     base = _baseline(story)
     cand = _read_candidate(base, candidate)
     names = base.char_names
     spans = cand["spans"]
     rows: list[dict] = []
+    # a candidate paragraph is compared with the end of the story and the rest of the candidate
+    tail = story.text[-T.WINDOW:] + "\n\n"
+    around = tail + candidate
     for p in cand["paragraphs"]:
         if p["kind"] != "text":
             continue
         s, e = int(p["start"]), int(p["end"])
         narr = U.narration(candidate, s, e, [(a, b) for a, b in spans if b > s and a < e])
-        sig = _signals(narr, base.vocab, None, base.names)
-        rows += _paragraph_insights(sig, base, s, e, min(min_words, 15), topic_threshold)
+        named = sum(s <= m[0] < e for m in cand["mentions"])
+        for r in _topic_rows(around, s + len(tail), e + len(tail), narr, base, None, named,
+                             min(min_words, 15), min_novel):
+            rows.append({**r, "start": s, "end": e, "insight_id": f"{SYSTEM}-topic_drift-{s}"})
+    # person and tense of the candidate's sentences against the story's
+    rows += PT.insight_rows(SYSTEM, base.narration, PT.check_text(
+        base.narration, candidate, spans,
+        [(x["start"], x["end"], x["paragraph"]) for x in cand["sentences"]]))
     # facts against the story's first statement of each
     for f in cand["facts"]:
         first = base.first_fact.get((str(f["subject"]), f["attribute"]))
@@ -320,9 +279,9 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
     for r in rows:
         comp[r["kind"]] = max(comp[r["kind"]], float(r["severity"]))
     # soft topic signal even below the insight threshold
-    allsig = _signals(U.narration(candidate, 0, len(candidate), spans), base.vocab, None,
-                      base.names)
-    comp["topic_soft"] = float(min(1.0, allsig.get("novel", 0.0) / max(topic_threshold, 1e-6)))
+    whole = U.narration(candidate, 0, len(candidate), spans)
+    soft = T.topic_signals(around, len(tail), len(around), whole, base.vocab, None, 0)["novel"]
+    comp["topic_soft"] = float(min(1.0, soft / max(min_novel, 1e-6)))
     score = 1.0 - float(np.prod([1.0 - 0.9 * v for k, v in comp.items() if k != "topic_soft"]))
     score = max(score, 0.5 * comp["topic_soft"])
     rows.sort(key=lambda r: -r["severity"])
@@ -332,7 +291,7 @@ def _candidate(story: Any, candidate: str, min_words: int, topic_threshold: floa
 
 
 def drift(story: Any, candidate: str | None = None, min_words: int = 40,
-          topic_threshold: float = 0.34, voice_threshold: float = 0.62) -> Any:
+          topic_threshold: float = T.MIN_NOVEL, voice_threshold: float = 0.62) -> Any:
     """Measure drift of a candidate continuation, or scan the story's own paragraphs.
 
     Parameters
@@ -345,8 +304,9 @@ def drift(story: Any, candidate: str | None = None, min_words: int = 40,
     min_words
         Paragraphs with fewer narration words are not judged.
     topic_threshold
-        Share of never-seen content words (plus 0.05 per unknown name) that makes a
-        ``topic_drift``.
+        Least share of content words the story never uses elsewhere in a ``topic_drift``
+        paragraph (which must also name none of the story's characters and share little
+        with the text around it: :func:`shimmy_lab.trackers.topic.is_unrelated`).
     voice_threshold
         Minimum voice score of a ``voice_drift`` (candidate mode).
 
