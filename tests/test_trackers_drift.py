@@ -214,3 +214,27 @@ def test_candidate_present_third_person_is_tense_not_pov(emma):
     r2 = sl.drift(emma, past)
     kinds2 = set(r2.insights["kind"])
     assert "pov_shift" in kinds2 and "tense_shift" not in kinds2
+
+
+def test_candidate_statements_meet_the_storys_through_pronouns_and_the_storys_own_conflicts_stay_its_own():
+    s = sl.Story.from_text(STORY)  # the story itself gives Kitty blue and then green eyes
+    cand = ("Kitty Bell came down the lane in the rain. She stopped at the gate, "
+            "and her eyes, of a clear hazel, went to the mill.")
+    hits = sl.drift(s, cand).insights
+    hits = hits[hits["kind"] == "fact_contradiction"]
+    assert len(hits) == 1
+    r = hits.iloc[0]
+    assert "hazel" in cand[r["start"]:r["end"]] and "blue" in r["message"]
+    quiet = sl.drift(s, "Kitty Bell came down the lane in the rain and stopped at the gate.")
+    assert not (quiet.insights["kind"] == "fact_contradiction").any()
+
+
+def test_candidate_voice_counts_words_the_candidate_itself_brings_in(emma):
+    line = '"Rods, reels, flies, waders and the landing net are in the boat-house," said Emma.'
+    alone = sl.drift(emma, line).insights
+    assert (alone["kind"] == "voice_drift").any()
+    # the continuation brings the fishing in itself: the line is no longer out of the blue
+    told = ("Mr. Knightley had sent over fishing rods with reels, a box of flies, waders and a "
+            "landing net, and they were put in the boat-house for the boys.\n\n")
+    introduced = sl.drift(emma, told + line).insights
+    assert not (introduced["kind"] == "voice_drift").any()

@@ -211,7 +211,7 @@ def _same_person(story: Any) -> dict[str, str]:
 def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
                          reference: pd.DataFrame | None = None, system: str = SYSTEM,
                          statements: list[dict] | None = None, text: str = "",
-                         same: dict[str, str] | None = None) -> list[dict]:
+                         same: dict[str, str] | None = None, flag_from: int = 0) -> list[dict]:
     """Facts restated with an incompatible value.
 
     Without ``reference``: every fact of ``facts`` (single-valued attributes) and every
@@ -219,6 +219,8 @@ def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
     in story order; a statement that conflicts with an earlier one of the same attribute
     is flagged at its own span, with the earlier one as evidence (at most one insight
     per character and attribute; two statements both inside dialogue do not count).
+    Only statements at or after ``flag_from`` are flagged (a candidate read after its
+    story: the story's own conflicts are not the candidate's).
     With ``reference``: each fact against the first fact of ``reference``."""
     if reference is not None:
         return _reference_contradictions(facts, reference, names, system)
@@ -232,7 +234,7 @@ def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
         by_key[(r["subject"], r["attribute"])].append(r)
     for (subj, attr), rows in by_key.items():
         for i, r in enumerate(rows):
-            if r["in_quote"]:
+            if r["in_quote"] or r["start"] < flag_from:
                 continue  # a speaker's guess, opinion or lie is no statement of the story's
             bad = [e for e in rows[:i] if e["start"] != r["start"]
                    and not _compatible(attr, str(e["value"]), str(r["value"]),

@@ -32,7 +32,8 @@ from . import _util as U
 from . import person_tense as PT
 from . import schema
 from . import topic as T
-from .characters import SINGLE_VALUED, contradiction_row, dead_act_rows
+from .characters import (_death_positions, _fact_contradictions, _same_person, _statement_rows,
+                         dead_act_rows)
 from .voice import MIN_VOICE_LINE_WORDS, bigrams, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
@@ -41,6 +42,9 @@ SYSTEM = "drift"
 #: a chapter's first paragraph shorter than this (characters) may be a summary or an
 #: epigraph; its person and tense are not judged
 SUMMARY_CHARS = 300
+#: characters of story before a candidate read with it for its statements (pronouns
+#: in the candidate's first sentences refer to people named just before)
+STATEMENT_CONTEXT = 3000
 
 
 @dataclass
@@ -101,14 +105,26 @@ class _Baseline:
                        for c, g in zip(ch["character_id"].astype(str), ch["gender"])}
         #: the first-person narrator's id ("I said"), None in a third-person story
         self.narrator = story.uns.get("params", {}).get("narrator")
-        self.dead = set(ch.loc[ch["status"] == "dead", "character_id"].astype(str))
+        #: the deaths the story tells: character -> [(start, end, name form)]
+        self.deaths = _death_positions(story)
         self.style = story.uns.get("params", {}).get("quote_style") or detect_style(text)
-        f = U.table(story, "facts")
-        f = f[f["attribute"].isin(SINGLE_VALUED)].sort_values("start", kind="stable")
-        self.first_fact: dict[tuple[str, str], tuple[str, int]] = {}
-        for subj, attr, val, st in zip(f["subject"].astype(str), f["attribute"].astype(str),
-                                       f["value"].astype(str), f["start"].astype(int)):
-            self.first_fact.setdefault((subj, attr), (val, int(st)))
+        # what the story says of its characters, for the candidate's statements to meet
+        self.facts = U.table(story, "facts")
+        self.statements = _statement_rows(story)
+        self.same = _same_person(story)
+        self.last_chapter = int(U.table(story, "chapters")["chapter"].max()) \
+            if len(U.table(story, "chapters")) else 0
+        self.aliases = {str(c): str(a).split("|") for c, a in zip(ch["character_id"], ch["aliases"])}
+        tail = max(0, len(text) - STATEMENT_CONTEXT)
+        se = U.table(story, "sentences")
+        self.sentence_starts = se["start"].astype(int).tolist()
+        self.sentence_ends = se["end"].astype(int).tolist()
+        self.tail_sentences = [(a, b) for a, b in zip(self.sentence_starts, self.sentence_ends)
+                               if a >= tail]
+        me = U.table(story, "mentions")
+        self.tail_mentions = [(int(a), int(b), str(c)) for a, b, c in
+                              zip(me["start"], me["end"], me["character_id"]) if a >= tail]
+        self.tail_quotes = [(a, b) for a, b in U.quote_mask(story, tail, len(text))]
         q = U.table(story, "quotes")
         q = q[q["speaker"].notna()]
         self.speaker_words: dict[str, Counter] = {}
@@ -215,6 +231,53 @@ def _read_candidate(base: _Baseline, candidate: str) -> dict:
             "spans": spans, "mentions": ments, "facts": facts}
 
 
+class _Sum:
+    """Two counts read as one (``get`` only): the story's and the candidate's."""
+
+    def __init__(self, a: Counter, b: Counter) -> None:
+        self.a, self.b = a, b
+
+    def get(self, key: Any, default: int = 0) -> int:
+        return self.a.get(key, 0) + self.b.get(key, 0)
+
+
+def _candidate_contradictions(story: Any, base: _Baseline, cand: dict, candidate: str,
+                              names: dict[str, str]) -> list[dict]:
+    """``fact_contradiction`` rows of the candidate's statements against the story's.
+
+    The candidate is read for statements (:func:`shimmy_lab.story.attributes.find_statements`)
+    after the last :data:`STATEMENT_CONTEXT` characters of the story, then the story's
+    statements and facts and the candidate's meet in one profile per character, as
+    :func:`shimmy_lab.trackers.characters.characters` does for a whole story; only
+    conflicts at the candidate's statements are kept, with offsets into the candidate.
+    """
+    from ..story.attributes import find_statements
+
+    text = story.text
+    off = len(text) + 2
+    whole = text + "\n\n" + candidate
+    gender = {k: (v if isinstance(v, str) else None) for k, v in base.gender.items()}
+    sents = base.tail_sentences + [(int(x["start"]) + off, int(x["end"]) + off) for x in cand["sentences"]]
+    ments = base.tail_mentions + [(s + off, e + off, cid) for s, e, cid, _ in cand["mentions"]]
+    quotes = base.tail_quotes + [(s + off, e + off) for s, e in cand["spans"]]
+    found = find_statements(whole, sents, ments, gender, quotes, base.resolve, start=off,
+                            aliases=base.aliases)
+    for r in found:
+        r["chapter"] = base.last_chapter
+    facts = pd.DataFrame(cand["facts"])
+    if len(facts):
+        facts = facts.assign(start=facts["start"] + off, end=facts["end"] + off,
+                             chapter=base.last_chapter)
+        facts = pd.concat([base.facts, facts], ignore_index=True)
+    else:
+        facts = base.facts
+    rows = _fact_contradictions(facts, names, system=SYSTEM, statements=base.statements + found,
+                                text=whole, same=base.same, flag_from=off)
+    return [{**r, "start": r["start"] - off, "end": r["end"] - off,
+             "insight_id": f"{SYSTEM}-fact_contradiction-{r['start'] - off}"}
+            for r in rows if r["start"] >= off]
+
+
 def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
                voice_threshold: float) -> DriftReport:
     base = _baseline(story)
@@ -238,34 +301,35 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
     rows += PT.insight_rows(SYSTEM, base.narration, PT.check_text(
         base.narration, candidate, spans,
         [(x["start"], x["end"], x["paragraph"]) for x in cand["sentences"]]))
-    # facts against the story's first statement of each
-    for f in cand["facts"]:
-        first = base.first_fact.get((str(f["subject"]), f["attribute"]))
-        if first is None:
-            continue
-        gap = 0 if f["attribute"] == "age" else 99
-        row = contradiction_row(str(f["subject"]), f["attribute"], first[0], first[1],
-                                str(f["value"]), f["start"], f["end"], gap, names, SYSTEM)
-        if row is not None:
-            rows.append(row)
-    # dead characters acting: story deaths, candidate quotes and mentions
-    if base.dead:
+    rows += _candidate_contradictions(story, base, cand, candidate, names)
+    # dead characters acting: the story's deaths, the candidate's quotes and mentions
+    if base.deaths:
+        off = len(story.text) + 2
         sents = cand["sentences"]
-        rows += dead_act_rows(candidate, {c: -1000 for c in base.dead},  # died before it
-                              [(q["start"], q["end"], q["speaker"], q["confidence"])
-                               for q in cand["quotes"] if q["speaker"]],
-                              cand["mentions"], [x["start"] for x in sents],
-                              [x["end"] for x in sents], names, SYSTEM)
-    # voice of attributed candidate lines
+        acts = dead_act_rows(story.text + "\n\n" + candidate, base.deaths,
+                             [(q["start"] + off, q["end"] + off, q["speaker"], q["confidence"])
+                              for q in cand["quotes"] if q["speaker"]],
+                             [(s + off, e + off, cid, inq) for s, e, cid, inq in cand["mentions"]],
+                             base.sentence_starts + [x["start"] + off for x in sents],
+                             base.sentence_ends + [x["end"] + off for x in sents], names, SYSTEM)
+        rows += [{**r, "start": r["start"] - off, "end": r["end"] - off,
+                  "insight_id": f"{SYSTEM}-dead_character_acts-{r['start'] - off}"}
+                 for r in acts if r["start"] >= off]
+    # voice of attributed candidate lines: a word or word pair the candidate uses outside
+    # the line is no more new than one the story uses (as the story's own lines are judged)
+    ctoks = U.words(candidate)
+    words_seen, pairs_seen = _Sum(base.vocab, Counter(ctoks)), _Sum(base.bigrams, bigrams(ctoks))
     for q in cand["quotes"]:
         cid = q["speaker"]
         spk = base.speaker_words.get(cid) if cid else None
-        if spk is None or sum(spk.values()) < 150:
+        if spk is None or sum(spk.values()) < 150 or q["confidence"] < 0.6:
             continue
-        if len(U.words(str(q["text"]))) < MIN_VOICE_LINE_WORDS:
+        line = U.words(str(q["text"]))
+        if len(line) < MIN_VOICE_LINE_WORDS:
             continue
-        score, why = voice_line_score(str(q["text"]), spk, sum(spk.values()), base.vocab,
-                                      None, base.bigrams)
+        own = Counter(line)  # taken out of every count below, so it is counted in each first
+        score, why = voice_line_score(str(q["text"]), _Sum(spk, own), sum(spk.values()) + len(line),
+                                      words_seen, own, pairs_seen)
         if score >= voice_threshold:
             who = names.get(cid, cid)
             rows.append(U.insight(SYSTEM, "voice_drift", "important", score,
