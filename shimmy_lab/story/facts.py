@@ -16,6 +16,7 @@ import bisect
 import re
 from typing import Callable
 
+from .attributes import _TEENS, _TENS, _UNITS, age_value
 from .characters import _TITLE_ALT
 from .deaths import death_facts
 from .lexicon import NOT_NAMES
@@ -25,10 +26,6 @@ __all__ = ["extract_facts", "PATTERNS", "number_value"]
 EYE = r"blue|grey|gray|green|brown|hazel|black|dark|violet|amber"
 HAIR = (r"black|brown|fair|golden|red|auburn|chestnut|flaxen|white|grey|gray|silver|sandy|"
         r"dark|light|yellow|blond|blonde|gold-red|ginger|raven")
-_UNITS = "one two three four five six seven eight nine".split()
-_TEENS = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen "
-          "nineteen").split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 NUM = (rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
        rf"|{'|'.join(_UNITS)}|\d{{1,3}})")
 OCC = ("apothecary|surgeon|physician|doctor|lawyer|attorney|solicitor|clergyman|vicar|curate|"
@@ -96,18 +93,8 @@ _REL_ATTR = {"wife": "married_to", "husband": "married_to"}
 
 def number_value(v: str) -> str:
     """Normalise an age written in words ('forty-two') to digits ('42')."""
-    v = v.lower().replace(" ", "-")
-    if v.isdigit():
-        return v
-    total = 0
-    for part in v.split("-"):
-        if part in _UNITS:
-            total += _UNITS.index(part) + 1
-        elif part in _TEENS:
-            total += _TEENS.index(part) + 10
-        elif part in _TENS:
-            total += (_TENS.index(part) + 2) * 10
-    return str(total) if total else v
+    n = age_value(v)
+    return str(n) if n else v.lower()
 
 
 def _clean(name: str) -> str:
