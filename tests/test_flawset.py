@@ -117,3 +117,15 @@ def test_clean_candidates_are_cut_at_paragraph_starts():
     for c in cases:
         assert c["story"].endswith("\n\n") and len(c["candidate"].split()) == 50
         assert text.startswith(c["story"] + c["candidate"])
+
+
+def test_the_generators_dead_character_is_found_by_any_act_after_the_death():
+    from shimmy_lab.eval.perturb import Perturbation
+
+    p = Perturbation("dead_character_acts", "x" * 500, 400, 450, "Tom Bell dies, then acts", "Tom Bell", 100)
+    first_act = _ins(("dead_character_acts", 200, 230, ["Tom Bell"], "Tom Bell speaks after dying", ""))
+    before = _ins(("dead_character_acts", 50, 60, ["Tom Bell"], "", ""))
+    other = _ins(("dead_character_acts", 300, 330, ["Kitty"], "Kitty acts after dying", ""))
+    assert p.found_by(first_act) and not p.found_by(before) and not p.found_by(other)
+    q = Perturbation("tense_shift", "x" * 500, 400, 450, "present")
+    assert q.found_by(_ins(("tense_shift", 440, 460, [], "", ""))) and not q.found_by(first_act)

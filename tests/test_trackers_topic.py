@@ -48,3 +48,20 @@ def test_a_paragraph_that_names_a_character_is_not_unrelated():
 
 def test_short_paragraphs_are_not_judged():
     assert not is_unrelated(_signals("Insert the replacement cartridge until it clicks."))
+
+
+FOREIGN = ("Lady Wardour drove over from Pemberley that afternoon, and she told Edmund and his "
+           "cousin Julia all about the ball at Netherfield; they laughed at her account of the "
+           "quadrilles, the candles, the supper and the musicians, and she promised them a "
+           "better evening at Mansfield before the winter was out.")
+
+
+def test_a_paragraph_from_another_book_brings_people_of_its_own():
+    sig = _signals(FOREIGN)
+    assert sig["people"] >= 0.05 and sig["new_names"] >= 2
+    assert is_unrelated(sig)
+    # the same paragraph with its people taken out speaks of people the story may know
+    anon = FOREIGN
+    for name in ("Lady Wardour", "Pemberley", "Edmund", "Julia", "Netherfield", "Mansfield"):
+        anon = anon.replace(name, "the other")
+    assert _signals(anon)["new_names"] == 0 and not is_unrelated(_signals(anon))

@@ -397,3 +397,14 @@ def test_bundled_model_finds_a_foreign_line_in_emma(llama_engine, monkeypatch):
     # few false alarms on Austen's own lines: 2 in this 10,700-word excerpt (a short text
     # makes more of its words "new" than a whole novel does; docs/narrative.md)
     assert len(hits) - 1 <= 3
+
+
+def test_a_story_with_one_voice_gets_a_voice_table_without_a_nearest_voice():
+    from shimmy_lab.trackers.voice import voice_profiles
+
+    line = "I have walked along the river to the mill and back again this morning, as I always do."
+    text = "\n\n".join(f'"{line}" said Kitty Bell.' for _ in range(12)) + "\n"
+    st = characters(sl.Story.from_text(text))
+    v = st.tables["voice"]
+    assert len(v) == 1 and v["nearest"].isna().all() and v["delta_nearest"].isna().all()
+    assert len(voice_profiles(st)) == 1

@@ -81,13 +81,31 @@ _PAST_PRESENT.update({"wasn't": "isn't", "weren't": "aren't", "didn't": "doesn't
 
 @dataclass
 class Perturbation:
-    """One injected flaw: the perturbed text and the span of the flaw in it."""
+    """One injected flaw: the perturbed text and the span of the flaw in it.
+
+    For ``dead_character_acts``, ``name`` is the character and ``after`` the start of
+    the injected death: any insight of the kind naming the character at or after it
+    finds the flaw (the first act after the death may be the story's own, and it is
+    as much the flaw as the injected act), as the independent flaw sets score it.
+    """
 
     kind: str
     text: str
     start: int
     end: int
     description: str
+    name: str = ""
+    after: int = -1
+
+    def found_by(self, insights: pd.DataFrame) -> bool:
+        """Whether ``insights`` find this flaw."""
+        ins = insights[insights["kind"] == self.kind]
+        if self.kind == "dead_character_acts" and self.after >= 0:
+            last = self.name.split()[-1].lower()
+            said = (ins["characters"].map(lambda c: " ".join(map(str, c)) if c is not None else "")
+                    + " " + ins["title"].astype(str)).str.lower()
+            return bool(((ins["start"] >= self.after) & said.str.contains(last, regex=False)).any())
+        return bool(((ins["start"] < self.end) & (ins["end"] > self.start)).any())
 
 
 def _paragraph_bounds(story: Any) -> list[tuple[int, int]]:
@@ -213,9 +231,9 @@ def perturb(story: Any, kind: str, rng: random.Random, donors: list[Any] = ()) -
         pos2 = rng.choice(late)[0]
         new, s, e = _insert(text, pos2, act)
         pos1 = rng.choice(paras[int(n * 0.2): int(n * 0.5)] or paras[:1])[0]
-        new, _, _ = _insert(new, pos1, death)
+        new, d, _ = _insert(new, pos1, death)
         shift = len(death) + 2
-        return Perturbation(kind, new, s + shift, e + shift, f"{name} dies, then acts")
+        return Perturbation(kind, new, s + shift, e + shift, f"{name} dies, then acts", name, d)
     if kind == "voice_drift":
         lines = [str(t) for d in donors for t in d.quotes["text"]
                  if 12 <= len(str(t).split()) <= 45 and '"' not in str(t) and "'" not in str(t)[:1]]
@@ -343,7 +361,7 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
                     except (ValueError, IndexError):
                         continue
                     ins = analyze(Story.from_text(p.text, title=n), k).insights
-                    hit = ((ins["kind"] == k) & (ins["start"] < p.end) & (ins["end"] > p.start)).any()
+                    hit = p.found_by(ins)
                     tried[sd, k] += 1
                     found[sd, k] += int(hit)
                     if not hit:

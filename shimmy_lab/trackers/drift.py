@@ -32,8 +32,8 @@ from . import _util as U
 from . import person_tense as PT
 from . import schema
 from . import topic as T
-from .characters import (_death_positions, _fact_contradictions, _same_person, _statement_rows,
-                         dead_act_rows)
+from .characters import (_death_positions, _fact_contradictions, _profile_items, _same_person,
+                         _statement_rows, dead_act_rows)
 from .voice import MIN_VOICE_LINE_WORDS, bigrams, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
@@ -109,8 +109,9 @@ class _Baseline:
         self.deaths = _death_positions(story)
         self.style = story.uns.get("params", {}).get("quote_style") or detect_style(text)
         # what the story says of its characters, for the candidate's statements to meet
-        self.facts = U.table(story, "facts")
-        self.statements = _statement_rows(story)
+        #: the story's statements and single-valued facts in story order (see
+        #: :func:`shimmy_lab.trackers.characters._profile_items`), read once
+        self.profile = _profile_items(U.table(story, "facts"), _statement_rows(story))
         self.same = _same_person(story)
         self.last_chapter = int(U.table(story, "chapters")["chapter"].max()) \
             if len(U.table(story, "chapters")) else 0
@@ -185,11 +186,17 @@ def _scan_story(story: Any, min_words: int, min_novel: float) -> None:
     text = story.text
     p = U.table(story, "paragraphs")
     p = p[p["kind"] == "text"]
-    ms = np.sort(U.table(story, "mentions")["start"].to_numpy(dtype=np.int64))
+    m = U.table(story, "mentions").sort_values("start")
+    ms = m["start"].to_numpy(dtype=np.int64)
+    mid = m["character_id"].astype(str).tolist()
+    total = Counter(mid)
     rows = []
     for s, e in zip(p["start"].astype(int), p["end"].astype(int)):
         narr = U.narration(text, s, e, U.quote_mask(story, s, e))
-        named = int(np.searchsorted(ms, e) - np.searchsorted(ms, s))
+        # the story's characters: people it names outside this paragraph too (a paragraph
+        # from another book brings people of its own, whom the reader takes for characters)
+        here = Counter(mid[int(np.searchsorted(ms, s)):int(np.searchsorted(ms, e))])
+        named = sum(n for cid, n in here.items() if total[cid] > n)
         rows += _topic_rows(text, s, e, narr, base, Counter(U.words(text[s:e])), named,
                             min_words, min_novel)
     rows += PT.insight_rows(SYSTEM, base.narration, base.narration.runs)
@@ -268,10 +275,7 @@ def _candidate_contradictions(story: Any, base: _Baseline, cand: dict, candidate
     if len(facts):
         facts = facts.assign(start=facts["start"] + off, end=facts["end"] + off,
                              chapter=base.last_chapter)
-        facts = pd.concat([base.facts, facts], ignore_index=True)
-    else:
-        facts = base.facts
-    rows = _fact_contradictions(facts, names, system=SYSTEM, statements=base.statements + found,
+    rows = _fact_contradictions(facts, names, system=SYSTEM, statements=base.profile + found,
                                 text=whole, same=base.same, flag_from=off)
     return [{**r, "start": r["start"] - off, "end": r["end"] - off,
              "insight_id": f"{SYSTEM}-fact_contradiction-{r['start'] - off}"}

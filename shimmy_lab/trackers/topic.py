@@ -8,17 +8,20 @@ text.  A paragraph is judged on four signals of its narration (quotes removed):
   (:data:`WINDOW` characters on each side, the paragraph itself excluded);
 * ``people`` -- rate of personal pronouns (a story is about people; a recipe, a
   contract or a match report is not);
-* ``mentions`` -- how many times it names one of the story's characters.
+* ``mentions`` -- how many times it names one of the story's characters;
+* ``new_names`` -- capitalised words inside a sentence that the story uses nowhere
+  else: a paragraph from another book brings its own people and places.
 
 It is ``topic_drift`` when it names none of the story's characters, shares little
 with the text around it and brings much vocabulary of its own, and either speaks of
-no one or is almost all new vocabulary.  Vocabulary alone (the former rule) flagged
+no one, or is almost all new vocabulary, or names people and places of its own.  Vocabulary alone (the former rule) flagged
 descriptive paragraphs of the story itself: a landscape, a shop window, a fair; these
 name the story's people or share words with the pages around them.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from . import _util as U
@@ -33,6 +36,8 @@ MIN_NOVEL = 0.25
 MAX_LOCAL = 0.2
 MAX_PEOPLE = 0.05
 HIGH_NOVEL = 0.45
+NEW_NAMES = 2
+_CAP = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")
 _PEOPLE = frozenset("i me my we us our you your he him his she her hers they them their".split())
 
 
@@ -59,7 +64,7 @@ def topic_signals(text: str, start: int, end: int, narration: str, vocab: Counte
     Returns
     -------
     dict
-        ``n_content``, ``novel``, ``local``, ``people``, ``mentions``.
+        ``n_content``, ``novel``, ``local``, ``people``, ``mentions``, ``new_names``.
     """
     exclude = exclude or Counter()
     toks = U.words(narration)
@@ -70,7 +75,9 @@ def topic_signals(text: str, start: int, end: int, narration: str, vocab: Counte
             "novel": sum(vocab.get(w, 0) - exclude.get(w, 0) <= 0 for w in cw) / n,
             "local": sum(w in near for w in cw) / n,
             "people": sum(t in _PEOPLE for t in toks) / max(len(toks), 1),
-            "mentions": int(mentions)}
+            "mentions": int(mentions),
+            "new_names": sum(1 for w in set(_CAP.findall(narration))
+                             if vocab.get(w.lower(), 0) - exclude.get(w.lower(), 0) <= 0)}
 
 
 def is_unrelated(sig: dict[str, float], min_novel: float = MIN_NOVEL) -> bool:
@@ -79,19 +86,23 @@ def is_unrelated(sig: dict[str, float], min_novel: float = MIN_NOVEL) -> bool:
     It names no character, has at least :data:`MIN_CONTENT` content words, fewer than
     :data:`MAX_LOCAL` of them in the text around it, at least ``min_novel`` of them new
     to the story, and either speaks of no one (personal pronouns under
-    :data:`MAX_PEOPLE`) or is almost all new vocabulary (:data:`HIGH_NOVEL`).
+    :data:`MAX_PEOPLE`), or is almost all new vocabulary (:data:`HIGH_NOVEL`), or names
+    at least :data:`NEW_NAMES` people or places the story never names elsewhere.
     """
     return (sig["n_content"] >= MIN_CONTENT and sig["mentions"] == 0
             and sig["local"] < MAX_LOCAL and sig["novel"] >= min_novel
-            and (sig["people"] < MAX_PEOPLE or sig["novel"] >= HIGH_NOVEL))
+            and (sig["people"] < MAX_PEOPLE or sig["novel"] >= HIGH_NOVEL
+                 or sig.get("new_names", 0) >= NEW_NAMES))
 
 
 def topic_row(sig: dict[str, float], start: int, end: int, system: str) -> dict:
     """The ``topic_drift`` insight row of a paragraph :func:`is_unrelated` judged unrelated."""
     severity = min(1.0, 0.5 + sig["novel"] - sig["local"])
+    names = (f"; it names {sig['new_names']} people or places the story never names elsewhere"
+             if sig.get("new_names") else "")
     return U.insight(system, "topic_drift", "important", severity,
                      "Passage unrelated to the story",
-                     f"It names none of the story's characters; {sig['novel']:.0%} of its content "
-                     f"words appear nowhere else in the story and only {sig['local']:.0%} in the "
-                     "pages around it.", start, end, [],
+                     f"It names none of the story's characters{names}; {sig['novel']:.0%} of its "
+                     f"content words appear nowhere else in the story and only {sig['local']:.0%} "
+                     "in the pages around it.", start, end, [],
                      "Tie the passage to the story's people, places and open threads, or cut it.")

@@ -111,6 +111,8 @@ def voice_profiles(story: Any, min_words: int = 150) -> pd.DataFrame:
                  for j in range(len(rows)) if j != i]
             r["delta_nearest"], r["nearest"] = min(d)
     for r in rows:
+        r.setdefault("delta_nearest", np.nan)  # a lone voice has no nearest one
+        r.setdefault("nearest", None)
         fw = r.pop("_fw")
         r["function_words"] = json.dumps({w: round(float(x), 4) for w, x in
                                           zip(U.FUNCTION_WORDS, fw) if x > 0})
