@@ -21,6 +21,7 @@ shares little with the text around it and brings much vocabulary of its own.
 from __future__ import annotations
 
 import weakref
+from functools import cached_property
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,7 @@ class _Baseline:
         text = story.text
         toks = U.words(text)
         self.vocab = Counter(toks)
-        self.bigrams = bigrams(toks)
+        self._story = weakref.ref(story)
         self.words = sum(self.vocab.values())
         nm = U.table(story, "names")
         self.narration = _read_narration(story, self.vocab)
@@ -109,9 +110,6 @@ class _Baseline:
         self.deaths = _death_positions(story)
         self.style = story.uns.get("params", {}).get("quote_style") or detect_style(text)
         # what the story says of its characters, for the candidate's statements to meet
-        #: the story's statements and single-valued facts in story order (see
-        #: :func:`shimmy_lab.trackers.characters._profile_items`), read once
-        self.profile = _profile_items(U.table(story, "facts"), _statement_rows(story))
         self.same = _same_person(story)
         self.last_chapter = int(U.table(story, "chapters")["chapter"].max()) \
             if len(U.table(story, "chapters")) else 0
@@ -131,6 +129,19 @@ class _Baseline:
         self.speaker_words: dict[str, Counter] = {}
         for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
             self.speaker_words.setdefault(cid, Counter()).update(U.words(t))
+
+    # read only when a candidate is checked (the story scan of sl.analyze needs neither)
+    @cached_property
+    def word_pairs(self) -> Counter:
+        """Word pairs of the story (the voice check of candidate lines)."""
+        return bigrams(U.words(self._story().text))
+
+    @cached_property
+    def profile(self) -> list[dict]:
+        """The story's statements and single-valued facts in story order (see
+        :func:`shimmy_lab.trackers.characters._profile_items`)."""
+        story = self._story()
+        return _profile_items(U.table(story, "facts"), _statement_rows(story))
 
 
 def _read_narration(story: Any, vocab: Counter) -> PT.Narration:
@@ -322,7 +333,7 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
     # voice of attributed candidate lines: a word or word pair the candidate uses outside
     # the line is no more new than one the story uses (as the story's own lines are judged)
     ctoks = U.words(candidate)
-    words_seen, pairs_seen = _Sum(base.vocab, Counter(ctoks)), _Sum(base.bigrams, bigrams(ctoks))
+    words_seen, pairs_seen = _Sum(base.vocab, Counter(ctoks)), _Sum(base.word_pairs, bigrams(ctoks))
     for q in cand["quotes"]:
         cid = q["speaker"]
         spk = base.speaker_words.get(cid) if cid else None
