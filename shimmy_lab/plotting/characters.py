@@ -15,6 +15,9 @@ __all__ = ["character_timeline", "relationship_network"]
 def character_timeline(story: Any, top: int = 15, by: str = "chapter") -> Any:
     """Presence of the main characters over the story, as a heatmap of mentions.
 
+    Drawn from the ``timeline`` table (rebuilt from the other tables when a story
+    has none).
+
     Parameters
     ----------
     story
@@ -28,55 +31,100 @@ def character_timeline(story: Any, top: int = 15, by: str = "chapter") -> Any:
     -------
     plotly.graph_objects.Figure
         A ``heatmap`` trace (z = mentions per character and unit; hover shows the
-        first mention in the unit and its text) and, when a character dies, a
-        ``scatter`` trace of ``x`` markers named ``"death"`` at the death fact.
+        mentions, quotes spoken and quotes addressed to the character in the unit,
+        and the text of the first mention) and, when a character dies, a ``scatter``
+        trace of ``x`` markers named ``"death"`` in the unit of the death (hover:
+        the death fact).
     """
     if by not in ("chapter", "scene"):
         raise ValueError("by must be 'chapter' or 'scene'")
     chars = table(story, "characters").sort_values("mentions", ascending=False).head(top)
-    m = table(story, "mentions")
-    if not len(chars) or not len(m):
+    tl = _timeline(story)
+    if not len(chars) or not len(tl):
         return empty_figure("Character timeline", "no characters found")
-    m = m[m["character_id"].isin(chars["character_id"])].copy()
-    units = table(story, "chapters" if by == "chapter" else "scenes")
     key = "chapter" if by == "chapter" else "scene"
-    starts = units["start"].astype(int).to_numpy()
-    m[key] = np.searchsorted(starts, m["start"].astype(int).to_numpy(), side="right") - 1
-    m[key] = units[key].astype(int).to_numpy()[m[key].clip(lower=0)]
     ids = chars["character_id"].astype(str).tolist()
     names = dict(zip(ids, chars["name"].astype(str)))
+    tl = tl[tl["character_id"].isin(ids)]
+    per = tl.groupby(["character_id", key])[["mentions", "quotes", "addressed"]].sum()
+    units = table(story, "chapters" if by == "chapter" else "scenes")
     cols = units[key].astype(int).tolist()
-    counts = m.groupby(["character_id", key]).size()
-    first = m.groupby(["character_id", key])[["start", "end"]].first()
+    first = _first_mentions(story, ids, units, key)
     z, text = [], []
     for cid in ids:
         zr, tr = [], []
         for u in cols:
-            n = int(counts.get((cid, u), 0))
+            n, nq, na = (int(v) for v in per.loc[(cid, u)]) if (cid, u) in per.index else (0, 0, 0)
             zr.append(n)
-            if n:
-                s, e = first.loc[(cid, u)]
-                tr.append(f"<b>{names[cid]}</b> · {key} {u}<br>{n} mentions<br>first "
-                          f"[{int(s)}:{int(e)}]: <i>{span_text(story, s, int(e) + 80, 100)}</i>")
-            else:
-                tr.append(f"<b>{names[cid]}</b> · {key} {u}<br>absent")
+            tr.append(_cell_text(story, names[cid], key, u, n, nq, na, first.get((cid, u))))
         z.append(zr)
         text.append(tr)
     fig = go().Figure(go().Heatmap(
         z=z, x=[f"{key[:2]}{u}" for u in cols], y=[names[c] for c in ids], text=text,
         hoverinfo="text", colorscale="Blues", name="mentions", colorbar=dict(title="mentions")))
-    deaths = table(story, "facts")
-    deaths = deaths[(deaths["attribute"] == "death") & deaths["subject"].isin(ids)]
-    if len(deaths):
-        d_units = np.searchsorted(starts, deaths["start"].astype(int).to_numpy(), side="right") - 1
-        fig.add_trace(go().Scatter(
-            x=[f"{key[:2]}{units[key].iloc[max(i, 0)]}" for i in d_units],
-            y=[names[str(s)] for s in deaths["subject"]], mode="markers", name="death",
-            marker=dict(symbol="x", size=14, color="#d62728", line=dict(width=2)),
-            hovertext=[hover(story, r, ["subject", "attribute", "value", "chapter"])
-                       for r in deaths.to_dict("records")], hoverinfo="text"))
+    _add_deaths(fig, story, tl, names, key)
     fig.update_yaxes(autorange="reversed")
     return style(fig, "Character timeline", height=max(300, 28 * len(ids) + 120))
+
+
+def _timeline(story: Any) -> pd.DataFrame:
+    """The story's ``timeline`` table, built from its other tables if it has none."""
+    tl = table(story, "timeline")
+    if not len(tl) and len(table(story, "mentions")):
+        from ..story.timeline import timeline_table
+
+        tl = timeline_table(getattr(story, "tables", {}), getattr(story, "text", None))
+    return tl
+
+
+def _first_mentions(story: Any, ids: list[str], units: pd.DataFrame, key: str) -> dict:
+    """(character_id, unit) -> (start, end) of the character's first mention in the unit."""
+    m = table(story, "mentions")
+    m = m[m["character_id"].isin(ids)]
+    if not len(m) or not len(units):
+        return {}
+    starts = units["start"].astype(int).to_numpy()
+    row = np.searchsorted(starts, m["start"].astype(int).to_numpy(), side="right") - 1
+    unit = units[key].astype(int).to_numpy()[np.maximum(row, 0)]
+    first = pd.DataFrame({"character_id": m["character_id"].astype(str).to_numpy(), "unit": unit,
+                          "start": m["start"].astype(int).to_numpy(),
+                          "end": m["end"].astype(int).to_numpy()}).drop_duplicates(
+        ["character_id", "unit"])
+    return {(c, int(u)): (int(s), int(e)) for c, u, s, e in first.itertuples(index=False)}
+
+
+def _cell_text(story: Any, name: str, key: str, unit: int, n: int, nq: int, na: int,
+               first: tuple[int, int] | None) -> str:
+    """Hover text of one heatmap cell."""
+    head = f"<b>{name}</b> · {key} {unit}"
+    if not (n or nq or na):
+        return f"{head}<br>absent"
+    out = f"{head}<br>{n} mentions · {nq} quotes spoken · {na} addressed to them"
+    if first is not None:
+        s, e = first
+        out += f"<br>first [{s}:{e}]: <i>{span_text(story, s, e + 80, 100)}</i>"
+    return out
+
+
+def _add_deaths(fig: Any, story: Any, tl: pd.DataFrame, names: dict[str, str], key: str) -> None:
+    """An ``x`` marker (trace ``"death"``) in the unit where each shown character dies."""
+    dies = tl[tl["status"] == "dies"]
+    if not len(dies):
+        return
+    facts = table(story, "facts")
+    facts = facts[facts["attribute"] == "death"]
+    hovers = []
+    for r in dies.itertuples():
+        f = facts[(facts["subject"] == r.character_id) & (facts["start"] >= r.start)
+                  & (facts["start"] < r.end)]
+        row = f.iloc[0].to_dict() if len(f) else {"subject": r.character_id, "start": r.start,
+                                                  "end": r.start}
+        hovers.append(hover(story, row, ["subject", "attribute", "value", "chapter"]))
+    fig.add_trace(go().Scatter(
+        x=[f"{key[:2]}{int(u)}" for u in dies[key]],
+        y=[names[str(c)] for c in dies["character_id"]], mode="markers", name="death",
+        marker=dict(symbol="x", size=14, color="#d62728", line=dict(width=2)),
+        hovertext=hovers, hoverinfo="text"))
 
 
 def _layout(nodes: list[str], edges: list[tuple[str, str, float]], seed: int = 0

@@ -30,6 +30,7 @@ from typing import Callable
 
 from .characters import _TITLE_ALT, slug
 from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS
+from .turns import TurnModel, current_model, record, turn_features
 
 __all__ = ["detect_style", "find_quotes", "attribute", "first_person", "is_first_person"]
 
@@ -198,6 +199,10 @@ _NOT_SPEAKERS = frozenset("first second third same one two three rest whole last
                           "thing things question answer reply letter note paper book story fact moment "
                           "matter truth end latter's".split())
 
+#: the narrator as the subject of a clause ("I looked", "and I said")
+_I_SUBJECT = re.compile(r"\bI\b(?!')")
+#: a sentence of narration that opens with a pronoun subject ("He shook his head.")
+_HE_SHE = re.compile(r"(?:^\s*|[.!?\u201d\"]\s+)(He|She)\b")
 #: narration that opens with the narrator as subject ("I shook my head. 'No.'")
 _I_OPENS = re.compile(r"^\W*(?:(?:And|But|Then|So|Now)\s+)?I\s+[a-z]")
 
@@ -252,6 +257,11 @@ class _Ctx:
             j -= 1
         return out
 
+    def between(self, start: int, end: int) -> list[str]:
+        """Characters named in the narration between ``start`` and ``end``, in order, once each."""
+        lo, hi = bisect.bisect_left(self.m_starts, start), bisect.bisect_left(self.m_starts, end)
+        return list(dict.fromkeys(self.m_ids[lo:hi]))
+
     def surname(self, cid: str) -> str | None:
         name = self.names.get(cid) or ""
         parts = name.split()
@@ -278,7 +288,8 @@ def _pronoun(ctx: _Ctx, g: str, pos: int, para_start: int, speakers: list[str],
 
 
 def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
-         prev_speaker: str | None, exclude: str | None = None, new: bool = True) -> str | None:
+         prev_speaker: str | None, exclude: str | None = None, new: bool = True,
+         addressee: str | None = None) -> str | None:
     low = who.lower()
     if low in ("he", "she", "him", "her"):
         g = "male" if low in ("he", "him") else "female"
@@ -288,8 +299,9 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
     m = re.match(rf"(his|her|the)\s+({RELATION_NOUNS})\b", low)
     if m:
         g = "male" if m.group(1) == "his" else "female" if m.group(1) == "her" else None
-        base = next((c for c in speakers[::-1] + ctx.recent(pos)
-                     if g is None or ctx.gender.get(c) == g), None)
+        # "'My dear Tom,' said his wife": Tom's wife
+        base = next((c for c in [addressee, *speakers[::-1], *ctx.recent(pos)]
+                     if c and (g is None or ctx.gender.get(c) == g)), None)
         sur = ctx.surname(base) if base else None
         want = {"wife": "female", "lady": "female", "mother": "female", "sister": "female", "daughter": "female",
                 "aunt": "female", "niece": "female", "husband": "male", "father": "male",
@@ -371,20 +383,21 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
             m = _AFTER1.match(after) or _AFTER2.match(after)
             new = m is not None  # a description right after the quote may name a new speaker
             m = m or _BEFORE.search(before)
-            if m:
-                to = m.groupdict().get("to")
-                excl = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
-                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new)
-                if cid:
-                    q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
-                             method="tag")
-                    if found is None:
-                        found, conf, how = cid, q["confidence"], "tag"
             vm = _VOC.search(q["text"])
             if vm:
                 a = ctx.resolve(" ".join((vm.group("name") or vm.group("name2")).replace(".", " ").split()))
                 if a:
                     q["addressee"] = a
+            if m:
+                to = m.groupdict().get("to")
+                excl = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
+                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new,
+                           q["addressee"])
+                if cid:
+                    q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
+                             method="tag")
+                    if found is None:
+                        found, conf, how = cid, q["confidence"], "tag"
         addr = next((q["addressee"] for q in qs if q["addressee"]), None)
         prevp = paragraphs.get(pid - 1)
         if found is None and prevp is not None and prevp["kind"] == "text" and \
@@ -394,28 +407,29 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None, new=False)
                 if cid:
                     found, conf, how = cid, 0.8, "tag"
+        hint = None  # who the narration says acts: a guess the turn model weighs
         if found is None:
             narr = text[p["start"]:qs[0]["start"]]
             first = ctx.recent(qs[0]["start"], len(narr) + 1)
             if ctx.narrator and _I_OPENS.match(narr):
-                found, conf, how = ctx.narrator, 0.6, "subject"
+                hint = ("lead", ctx.narrator)
             elif narr.strip() and first:
-                found, conf, how = first[-1], 0.6, "subject"
+                hint = ("lead", first[-1])
             else:  # a beat after the quote: "'Is that so?' Cohn turned to me."
                 bm = _BEAT.match(text, qs[0]["end"], min(p["end"], qs[0]["end"] + 80))
                 cid = _who(ctx, bm.group("who"), qs[0]["start"], p["start"], speakers, prev_sp,
                            new=False) if bm else None
                 if cid:
-                    found, conf, how = cid, 0.6, "subject"
+                    hint = ("beat", cid)
         if found is not None and found == addr:
             found, conf, how = None, 0.0, "none"
         turn = {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
-                "fixed": found is not None, "qs": qs}
+                "fixed": found is not None, "hint": hint, "qs": qs}
         seq.append(turn)
         turns.append(turn)
     allt = [{"pid": pid, "speaker": sp, "conf": 1.0, "addr": None, "fixed": sp is not None,
              "how": "prior", "qs": []} for pid, sp in prior] + turns
-    _fill(allt, paragraphs, ctx)
+    _fill(text, allt, paragraphs, ctx)
     for t in turns:
         for q in t["qs"]:
             if q["speaker"] is None and t["speaker"] is not None:
@@ -423,19 +437,11 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                          method="paragraph" if t["how"] == "tag" else t["how"])
 
 
-#: in a first-person story, an anchor further than this many turns away is a weaker guess
-#: at the other participant than the narrator
-_NARRATOR_NEAR = 8
+def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
+    """Turn-taking: give the untagged quote paragraphs a speaker.
 
-
-def _fill(turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
-    """Turn-taking: give untagged quote paragraphs a speaker by alternation.
-
-    Turns are cut into conversations (at most one narration paragraph between quote
-    paragraphs).  An untagged turn takes the speaker of the nearest anchored turn
-    (tag, paragraph subject) when its distance is even and the other participant
-    when odd; the other participant is the nearest anchor with a different speaker,
-    else the addressee, else the most recent other character named in narration.
+    Turns are cut into conversations (at most one short narration paragraph between quote
+    paragraphs); each conversation is decided by the turn model (:mod:`.turns`).
     """
     convs: list[list[int]] = []
     for i, t in enumerate(turns):
@@ -443,55 +449,48 @@ def _fill(turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
             convs[-1].append(i)
         else:
             convs.append([i])
+    model = current_model()
     for conv in convs:
-        anchors = [k for k, i in enumerate(conv) if turns[i]["fixed"]]
-        for k, i in enumerate(conv):
-            t = turns[i]
-            if t["fixed"]:
-                continue
-            if not anchors:
-                pos = paragraphs[turns[conv[0]]["pid"]]["start"] if turns[conv[0]]["pid"] in \
-                    paragraphs else 0
-                near = ctx.recent(pos, 1500)
-                if ctx.narrator:
-                    near = [c for c in near if c != ctx.narrator][:1] + [ctx.narrator]
-                if len(near) >= 2:
-                    t.update(speaker=near[k % 2], conf=0.3, how="turn")
-                continue
-            pids = [turns[i2]["pid"] for i2 in conv]
+        _decide(text, conv, turns, paragraphs, ctx, model)
 
-            def cost(x: int) -> tuple:
-                lo, hi = min(x, k), max(x, k)
-                crossed = sum(pids[j + 1] - pids[j] - 1 for j in range(lo, hi))
-                return (hi - lo + 3 * crossed, x > k)
 
-            a = min(anchors, key=cost)
-            x = turns[conv[a]]["speaker"]
-            d = abs(a - k)
-            others = sorted((abs(b - k), turns[conv[b]]["speaker"]) for b in anchors
-                            if turns[conv[b]]["speaker"] != x)
-            y = others[0][1] if others else None
-            if ctx.narrator and x != ctx.narrator and others and others[0][0] > _NARRATOR_NEAR:
-                y = None  # the one who tells the story is more likely the other than a far anchor
-            ax = turns[conv[a]]["addr"]
-            if a < k and ax and ax != x:
-                y = ax
-            if y is None and t["addr"] and t["addr"] != x:
-                y = t["addr"]
-            if y is None:  # someone x or another speaker of the conversation calls by name
-                y = next((turns[conv[j]]["addr"] for j in sorted(range(len(conv)), key=lambda j: abs(j - k))
-                          if turns[conv[j]]["addr"] not in (None, x)), None)
-            if y is None and ctx.narrator and x != ctx.narrator:
-                y = ctx.narrator  # an "I" tells the story: the one they talk to
-            if y is None:
-                pos = paragraphs[t["pid"]]["start"] if t["pid"] in paragraphs else 0
-                y = next((c for c in ctx.recent(pos, 2000) if c != x), None)
-            sp = x if d % 2 == 0 else y
-            if sp is not None and sp == t["addr"]:
-                sp = y if sp == x else x
-            if sp is not None:
-                t.update(speaker=sp, conf=max(0.3, 0.85 - 0.1 * d) * (1 if others else 0.7),
-                         how="turn" if not t["addr"] else "vocative")
+def _narration(p: dict, qs: list[dict]) -> list[tuple[int, int]]:
+    """The spans of paragraph ``p`` outside its quotes ``qs``."""
+    out, at = [], p["start"]
+    for q in qs:
+        out.append((at, q["start"]))
+        at = q["end"]
+    return out + [(at, p["end"])]
+
+
+def _decide(text: str, conv: list[int], turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
+            model: TurnModel) -> None:
+    """Give the untagged turns of one conversation a speaker with the turn model, left to right."""
+    ts = [turns[i] for i in conv]
+    speakers = [t["speaker"] if t["fixed"] else None for t in ts]
+    anchored = [bool(t["fixed"] and t["speaker"]) for t in ts]
+    addressees = [t["addr"] for t in ts]
+    gaps = [0] + [_gap(paragraphs, a["pid"], b["pid"]) for a, b in zip(ts, ts[1:])]
+    for k, t in enumerate(ts):
+        if t["fixed"] or t["pid"] not in paragraphs:
+            continue
+        p = paragraphs[t["pid"]]
+        prev = paragraphs.get(ts[k - 1]["pid"]) if k else None
+        lead = prev["end"] if prev is not None else p["start"]
+        named_here = ctx.between(p["start"], p["end"])
+        named_between = ctx.between(lead, p["start"])
+        spans = _narration(p, t["qs"])
+        i_here = bool(ctx.narrator) and any(_I_SUBJECT.search(text, a, b) for a, b in spans)
+        he = next((m.group(1) for a, b in spans for m in [_HE_SHE.search(text[a:b])] if m), None)
+        cands, X = turn_features(k, speakers, anchored, addressees, gaps, named_here, named_between,
+                                 ctx.narrator, ctx.recent(p["start"]), i_here,
+                                 {"He": "male", "She": "female"}.get(he), ctx.gender, t.get("hint"))
+        sp, conf = model.choose(cands, X)
+        record(p["start"], p["end"], cands, X)
+        if sp is not None:
+            speakers[k] = sp
+            how = "subject" if t.get("hint") and sp == t["hint"][1] else "vocative" if t["addr"] else "turn"
+            t.update(speaker=sp, conf=round(conf, 3), how=how)
 
 
 def _gap(paragraphs: dict[int, dict], a: int, b: int, longest: int | None = None) -> int:

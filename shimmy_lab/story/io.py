@@ -142,12 +142,18 @@ def load(path: str | Path):
         version = manifest["schema_version"]
     out = {}
     for name in schema.TABLES:
+        if name == "timeline" and name not in tables:
+            continue  # saved before the timeline table existed: rebuilt below
         if name not in tables:
             raise StoryFormatError(f"{vdir}: table {name!r} is missing")
         try:
             out[name] = schema.coerce(name, tables[name])
         except (ValueError, TypeError) as exc:
             raise StoryFormatError(f"{vdir}: table {name!r} does not match the schema: {exc}") from exc
+    if "timeline" not in out:
+        from .timeline import timeline_table
+
+        out["timeline"] = timeline_table(out, text)
     story = Story(text, title=manifest.get("title"), uns=manifest.get("uns") or {}, tables=out)
     from ..trackers import schema as tracker_schema
 

@@ -24,6 +24,7 @@ from .deaths import told_deaths
 from .facts import extract_facts
 from .lexicon import FEMALE_NOUNS, MALE_NOUNS
 from .segment import SegState, segment
+from .timeline import timeline_table
 
 __all__ = ["analyse"]
 
@@ -214,6 +215,7 @@ def analyse(story, new_text_start: int | None = None) -> None:
     T["names"] = schema.coerce("names", nm[[c.name for c in schema.columns("names")]])
     T["characters"] = _characters(T, info, names, text)
     uns["analysed_to"] = len(text)
+    T["timeline"] = timeline_table(T, text)  # rebuilt from the tables above
 
 
 def st_chapter(ch: pd.DataFrame) -> int:

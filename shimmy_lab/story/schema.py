@@ -167,6 +167,26 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
             _c("pattern", "string", "name of the pattern that matched"),
         ),
     ),
+    "timeline": (
+        "one character in one scene where it is present (named, speaking, spoken to or "
+        "dying there); start/end is the scene. Built from the other tables "
+        "(shimmy_lab.story.timeline); a chapter's figures are the sum of its scenes",
+        (
+            _c("character_id", "string", "the character"),
+            _c("chapter", "Int64", "chapter index"),
+            _c("scene", "Int64", "scene index"),
+            _START,
+            _END,
+            _c("mentions", "Int64", "name mentions of the character in the scene (narration "
+               "and quotes)"),
+            _c("quotes", "Int64", "quotes opening in the scene that the character speaks "
+               "(quotes.speaker)"),
+            _c("addressed", "Int64", "quotes opening in the scene addressed to the character "
+               "(quotes.addressee)"),
+            _c("status", "string", "'dies' in the scene of the character's first death told "
+               "(as characters.status), 'dead' in the later scenes where it is present, else NA"),
+        ),
+    ),
 }
 
 

@@ -37,7 +37,7 @@ class Story:
 
     Attributes
     ----------
-    chapters, scenes, paragraphs, sentences, quotes, characters, mentions, names, facts
+    chapters, scenes, paragraphs, sentences, quotes, characters, mentions, names, facts, timeline
         The tables, as :class:`pandas.DataFrame` (``story.tables[name]``).
     """
 

@@ -1,0 +1,228 @@
+"""Turn-taking: who speaks an untagged line of a conversation, from all the evidence at once.
+
+A conversation is a run of quote paragraphs (see :func:`shimmy_lab.story.dialogue.attribute`).
+Its anchored turns (a speech tag, the paragraph's subject) are known; every other turn is
+decided left to right by a small log-linear model over the *candidates* of the turn: the
+speakers of the turns before, the speakers of the anchors ahead, the people the lines call
+by name, the people named in the narration of the paragraph and just before it, the
+first-person narrator and the characters named lately.  Each candidate is described by
+:data:`FEATURES`; the weights (``data/turns.json``) are learnt from annotated novels by
+``tools/train_turns.py``, which also reports the cross-validated accuracy (train on all
+novels but one, test on that one).
+
+The model replaces a parity rule ("even distance from an anchor: the anchor's speaker"),
+which fails wherever a speaker goes on for two paragraphs or a third person joins in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = ["FEATURES", "TurnModel", "turn_features", "load_model", "current_model", "recording"]
+
+#: what the model knows of a candidate ``c`` of turn ``k`` (one column each)
+FEATURES = (
+    "spoke_1",          # c spoke the turn before
+    "spoke_2",          # c spoke two turns before
+    "spoke_3",          # c spoke three turns before
+    "alternates",       # c spoke two turns before and not the turn before
+    "spoke_1_gap",      # c spoke the turn before and narration came between
+    "last_other",       # c is the latest speaker other than the one of the turn before
+    "anchor_ahead_even",  # the nearest anchor ahead is c, an even number of turns away (1/d)
+    "anchor_ahead_odd",   # ... an odd number of turns away (1/d)
+    "anchor_behind_even",  # the nearest anchor behind is c, even distance (1/d)
+    "anchor_behind_odd",
+    "anchor_across_narration",  # the nearest anchor (either side) is c, with narration between (1/d)
+    "called_before",    # the turn before calls c by name ("..., Tom?")
+    "called_here",      # this turn calls c by name (then c is not the speaker)
+    "named_here",       # c is named in this paragraph's narration
+    "named_between",    # c is named in the narration since the turn before
+    "narrator",         # c is the first-person narrator
+    "narrator_here",    # c is the narrator and the narration of this paragraph says "I"
+    "pronoun_here",     # the narration of this paragraph opens a sentence with c's "He"/"She"
+    "lead",             # c is the subject of the narration before the line ("Ann smiled. '...'")
+    "beat",             # c acts right after the line ("'...' Ann smiled.")
+    "recent",           # 1 / (1 + rank of c among the characters named lately)
+    "conversation",     # log(1 + anchored turns of c in this conversation)
+)
+
+
+def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
+                  addressees: list[str | None], gaps: list[int], named_here: list[str],
+                  named_between: list[str], narrator: str | None,
+                  recent: list[str], i_here: bool = False, pronoun_here: str | None = None,
+                  gender: dict[str, str | None] | None = None,
+                  hint: tuple[str, str] | None = None) -> tuple[list[str], np.ndarray]:
+    """The candidates of turn ``k`` of a conversation and their feature rows.
+
+    Parameters
+    ----------
+    k
+        The turn to decide.
+    speakers
+        The speaker of every turn of the conversation so far (decided or anchored; None
+        when unknown); turns after ``k`` count only where ``anchored``.
+    anchored
+        Whether each turn's speaker comes from a tag or the paragraph's subject.
+    addressees
+        The character each turn calls by name, or None.
+    gaps
+        Narration paragraphs between each turn and the one before.
+    named_here, named_between
+        Characters named in the narration of turn ``k``'s paragraph, and between the turn
+        before and this one.
+    narrator
+        The first-person narrator's id, or None.
+    recent
+        Characters named lately, the latest first.
+    i_here
+        Whether the narration of turn ``k``'s paragraph has the narrator's "I" as a subject.
+    pronoun_here
+        ``"male"`` or ``"female"`` when that narration opens a sentence with "He" or "She".
+    gender
+        Character id -> ``"male"``, ``"female"`` or None.
+    hint
+        ``("lead", id)`` or ``("beat", id)``: the character the narration before the
+        line, or the action right after it, is about, when the reader names one
+        (:func:`~shimmy_lab.story.dialogue.attribute`).
+
+    Returns
+    -------
+    (list of str, numpy.ndarray)
+        The candidate ids and a ``(len(candidates), len(FEATURES))`` array.
+    """
+    def before(j: int) -> str | None:
+        return speakers[k - j] if k - j >= 0 else None
+
+    ahead = next(((d, speakers[k + d]) for d in range(1, len(speakers) - k)
+                  if anchored[k + d] and speakers[k + d]), None)
+    behind = next(((d, speakers[k - d]) for d in range(1, k + 1)
+                   if anchored[k - d] and speakers[k - d]), None)
+    conv: dict[str, int] = {}
+    for sp, a in zip(speakers, anchored):
+        if a and sp:
+            conv[sp] = conv.get(sp, 0) + 1
+    called_before = addressees[k - 1] if k else None
+    last_other = next((speakers[j] for j in range(k - 1, -1, -1)
+                       if speakers[j] and speakers[j] != before(1)), None)
+    cands: list[str] = []
+    for c in [before(1), before(2), before(3), last_other, ahead and ahead[1], behind and behind[1],
+              called_before, addressees[k], hint and hint[1], *named_here, *named_between, narrator, *recent[:3],
+              *conv]:
+        if c and c not in cands:
+            cands.append(c)
+    X = np.zeros((len(cands), len(FEATURES)))
+    col = {f: i for i, f in enumerate(FEATURES)}
+    rank = {c: i for i, c in enumerate(recent)}
+    for r, c in enumerate(cands):
+        row = X[r]
+        row[col["spoke_1"]] = c == before(1)
+        row[col["spoke_2"]] = c == before(2)
+        row[col["spoke_3"]] = c == before(3)
+        row[col["alternates"]] = c == before(2) and c != before(1)
+        row[col["spoke_1_gap"]] = c == before(1) and gaps[k] > 0
+        row[col["last_other"]] = c == last_other
+        for name, anchor in (("ahead", ahead), ("behind", behind)):
+            if anchor and anchor[1] == c:
+                d = anchor[0]
+                row[col[f"anchor_{name}_{'even' if d % 2 == 0 else 'odd'}"]] = 1.0 / d
+                lo, hi = (k, k + d) if name == "ahead" else (k - d, k)
+                if any(gaps[j] for j in range(lo + 1, hi + 1)):
+                    row[col["anchor_across_narration"]] += 1.0 / d
+        row[col["called_before"]] = c == called_before
+        row[col["called_here"]] = c == addressees[k]
+        row[col["named_here"]] = c in named_here
+        row[col["named_between"]] = c in named_between
+        row[col["narrator"]] = c == narrator
+        row[col["narrator_here"]] = c == narrator and i_here
+        row[col["pronoun_here"]] = pronoun_here is not None and (gender or {}).get(c) == pronoun_here
+        if hint and hint[1] == c:
+            row[col[hint[0]]] = 1.0
+        row[col["recent"]] = 1.0 / (1 + rank[c]) if c in rank else 0.0
+        row[col["conversation"]] = math.log1p(conv.get(c, 0))
+    return cands, X
+
+
+class TurnModel:
+    """A log-linear choice among a turn's candidates.
+
+    Parameters
+    ----------
+    weights
+        One weight per name of :data:`FEATURES` (missing names weigh 0).
+    """
+
+    def __init__(self, weights: dict[str, float]):
+        unknown = set(weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown turn features: {sorted(unknown)}")
+        self.weights = dict(weights)
+        self._w = np.array([weights.get(f, 0.0) for f in FEATURES])
+
+    def choose(self, cands: list[str], X: np.ndarray) -> tuple[str | None, float]:
+        """The most likely candidate and its probability (None, 0.0 when there is none)."""
+        if not cands:
+            return None, 0.0
+        s = X @ self._w
+        p = np.exp(s - s.max())
+        p /= p.sum()
+        i = int(p.argmax())
+        return cands[i], float(p[i])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": list(FEATURES), "weights": self.weights}
+
+
+_DATA = Path(__file__).with_name("data") / "turns.json"
+
+#: hand-set weights (alternate, follow the anchors' parity, the one called by name answers):
+#: the start of training, and the model when no learnt one is shipped
+PRIOR = {"alternates": 2.0, "spoke_1": -1.0, "anchor_ahead_even": 2.0, "anchor_ahead_odd": -1.0,
+         "anchor_behind_even": 1.0, "anchor_behind_odd": -0.5, "called_before": 1.5,
+         "called_here": -3.0, "named_here": 0.5, "lead": 2.0, "beat": 2.0, "recent": 0.5}
+
+#: while :func:`recording` runs: the model in use and every decided turn (for training)
+_RECORD: dict[str, Any] | None = None
+
+
+@contextmanager
+def recording(model: TurnModel | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Collect ``{"start", "end", "candidates", "X"}`` of every turn decided while the
+    block runs, reading with ``model`` instead of the shipped one when given (training)."""
+    global _RECORD
+    out: list[dict[str, Any]] = []
+    _RECORD = {"model": model, "turns": out}
+    try:
+        yield out
+    finally:
+        _RECORD = None
+
+
+def record(start: int, end: int, cands: list[str], X: np.ndarray) -> None:
+    """Keep one decided turn (paragraph ``start``..``end``) while :func:`recording`."""
+    if _RECORD is not None:
+        _RECORD["turns"].append({"start": start, "end": end, "candidates": cands, "X": X})
+
+
+def current_model() -> TurnModel:
+    """The model to read with: the one given to :func:`recording`, else the shipped one."""
+    if _RECORD is not None and _RECORD["model"] is not None:
+        return _RECORD["model"]
+    return load_model()
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None) -> TurnModel:
+    """The turn model in ``path`` (default: the shipped ``data/turns.json``; :data:`PRIOR`
+    when no model is shipped)."""
+    p = Path(path) if path else _DATA
+    if path is None and not p.is_file():
+        return TurnModel(PRIOR)
+    return TurnModel(json.loads(p.read_text(encoding="utf-8"))["weights"])

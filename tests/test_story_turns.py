@@ -1,0 +1,75 @@
+"""The turn-taking model: candidates, features, the shipped weights, recording for training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from shimmy_lab.story import Story
+from shimmy_lab.story.turns import FEATURES, PRIOR, TurnModel, load_model, recording, turn_features
+
+COL = {f: i for i, f in enumerate(FEATURES)}
+
+
+def _row(cands, X, cid):
+    return {f: X[cands.index(cid)][COL[f]] for f in FEATURES}
+
+
+def test_features_of_an_alternating_exchange():
+    # anne (tag), ben (tag), ?, ?, anne (tag): turn 2 and 3 are free
+    speakers = ["anne", "ben", None, None, "anne"]
+    anchored = [True, True, False, False, True]
+    cands, X = turn_features(2, speakers, anchored, [None, "anne", None, None, None], [0, 0, 0, 0, 0],
+                             named_here=[], named_between=[], narrator=None, recent=["ben", "anne", "carl"])
+    assert X.shape == (len(cands), len(FEATURES))
+    assert set(cands) == {"anne", "ben", "carl"}
+    anne, ben, carl = (_row(cands, X, c) for c in ("anne", "ben", "carl"))
+    assert anne["spoke_2"] == anne["alternates"] == anne["last_other"] == 1
+    assert anne["called_before"] == 1  # ben's line called anne by name
+    assert anne["anchor_ahead_even"] == 0.5 and anne["anchor_behind_even"] == 0  # ben is nearer behind
+    assert ben["spoke_1"] == 1 and ben["alternates"] == 0 and ben["anchor_behind_odd"] == 1.0
+    assert carl["recent"] == pytest.approx(1 / 3) and sum(carl.values()) == pytest.approx(1 / 3)
+
+
+def test_narration_between_and_narrator_features():
+    cands, X = turn_features(1, ["me", None], [True, False], [None, None], [0, 1],
+                             named_here=["dora"], named_between=["eli"], narrator="me", recent=[],
+                             i_here=True, pronoun_here="female", gender={"dora": "female"},
+                             hint=("beat", "dora"))
+    dora, eli, me = (_row(cands, X, c) for c in ("dora", "eli", "me"))
+    assert dora["named_here"] == dora["pronoun_here"] == dora["beat"] == 1 and dora["lead"] == 0
+    assert eli["named_between"] == 1 and eli["named_here"] == 0
+    assert me["narrator"] == me["narrator_here"] == me["spoke_1"] == me["spoke_1_gap"] == 1
+
+
+def test_model_chooses_the_highest_score():
+    m = TurnModel({"alternates": 2.0, "spoke_1": -1.0})
+    X = np.zeros((2, len(FEATURES)))
+    X[0, COL["spoke_1"]] = 1
+    X[1, COL["alternates"]] = 1
+    who, p = m.choose(["a", "b"], X)
+    assert who == "b" and 0.9 < p < 1
+    assert m.choose([], np.zeros((0, len(FEATURES)))) == (None, 0.0)
+    with pytest.raises(ValueError, match="unknown turn features"):
+        TurnModel({"no_such_feature": 1.0})
+
+
+def test_the_shipped_model_knows_every_feature(tmp_path):
+    shipped = load_model()
+    assert set(shipped.weights) == set(FEATURES)
+    p = tmp_path / "turns.json"
+    p.write_text(json.dumps(TurnModel(PRIOR).to_json()))
+    assert load_model(str(p)).weights == PRIOR
+
+
+def test_recording_collects_every_decided_turn():
+    text = ('"Ready?" said Nora.\n\n"Yes," said Owen.\n\n"Then go."\n\n"Now?"\n\n'
+            '"Now," said Nora.\n')
+    with recording(TurnModel(PRIOR)) as rec:
+        st = Story.from_text(text)
+    assert [text[r["start"]:r["start"] + 4] for r in rec] == ['"The', '"Now']
+    q = st.quotes.set_index(st.quotes["text"].str.strip())["speaker"]
+    assert q["Then go."] == q["Ready?"] and q["Now?"] == q["Yes,"]
+    assert all(r["X"].shape == (len(r["candidates"]), len(FEATURES)) for r in rec)
