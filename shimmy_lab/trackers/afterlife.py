@@ -57,11 +57,21 @@ ACT_AFTER = re.compile(
     rf"(?:and[ \t\n]+[a-z][^,.;:!?\"]{{0,40}}?"
     rf"[ \t\n]+(?=were[ \t\n]+[a-z]+ing\b))?"
     rf"(?P<verb>(?:{_IRREGULAR})\b|[a-z]{{3,}}ed\b|(?:was|were)[ \t\n]+[a-z]{{3,}}ing\b"
+    # presence in their own clothes or rooms: "Dr. Lane was in his dressing-gown"
+    rf"|(?:was|were)[ \t\n]+in[ \t\n]+(?:his|her)[ \t\n]+(?!(?:grave|coffin|tomb|last|death|"
+    rf"memory|memories|thoughts|mind|youth|childhood|day)\b)[a-z]"
     rf"|(?:could|did)(?:[ \t\n]+not)?[ \t\n]+(?:but[ \t\n]+)?[a-z]{{3,}}\b)")
 _NOT_ING = frozenset("being lying dying going buried living wanting missing mourning".split())
 _SEE_BEFORE = re.compile(
     r"\b(?:saw|see|seen|sees|found|find|finds|discovered|watched|beheld|noticed|perceived|"
     r"caught|met)\s+$", re.I)
+#: a passive whose agent the mention is: "he was hurried away by ", "being greeted by "
+_BY_AGENT = re.compile(
+    r"\b(?:was|were|been|being)\s+(?:[a-z]+ly\s+)?(?!(?:killed|murdered|buried|mourned|loved|"
+    r"survived|left|named|remembered|forgotten|born|known)\b)[a-z]{3,}(?:ed|en)"
+    r"(?:\s+(?:off|away|out|up|in|back|on|over|down|along|aside))?\s+by\s+$")
+#: an empty match: the act is the mention itself
+_HERE = re.compile(r"")
 _ING_AFTER = re.compile(r"[ \t]*\n?[ \t]*(?P<verb>[a-z]{3,}ing)\b")
 _OBJECT_BEFORE = re.compile(
     r"(?<![\w'])(?:of|to|for|with|from|at|in|on|upon|than|like|about|by|towards|toward|"
@@ -97,7 +107,10 @@ def same_person(death_form: str, form: str) -> bool:
 
 
 def _narr_subject(text: str, s: int, e: int, para_floor: int) -> re.Match | None:
-    """The act after a narration mention ``text[s:e]`` when it is a subject."""
+    """The act after a narration mention ``text[s:e]`` when it is a subject (or the agent
+    of a passive: "was led away by Tom")."""
+    if _BY_AGENT.search(text, max(para_floor, s - 40), s):
+        return _HERE.match(text, e)
     if _OBJECT_BEFORE.search(text, max(para_floor, s - 12), s):
         if _SEE_BEFORE.search(text, max(para_floor, s - 14), s):
             im = _ING_AFTER.match(text, e, min(len(text), e + 30))
