@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from .._version import __version__
 from .corpus import Work, as_works, checksum, read_work_text
 
 __all__ = ["evaluate", "evaluate_work", "summarize"]
@@ -33,8 +34,6 @@ BACKENDS = ("local", "processes", "dask")
 
 
 def _params_key(systems: Sequence[str] | None, voice_model: str = "none") -> tuple[dict[str, Any], str]:
-    from .. import __version__
-
     params = {"systems": sorted(systems) if systems is not None else None, "version": __version__,
               "voice_model": voice_model}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
@@ -133,8 +132,6 @@ def evaluate_work(work: Work, systems: Sequence[str] | None = None,
     insights : list of dict
         The story's insights with ``work_id`` added.
     """
-    from .. import __version__
-
     params, _ = _params_key(systems, voice_model)
     base = {"work_id": work.work_id, "title": work.title, "version": __version__,
             "params": json.dumps(params, sort_keys=True)}

@@ -15,22 +15,28 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .errors import PayloadTooLarge, error_body
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from starlette.middleware.cors import CORSMiddleware
 
-if TYPE_CHECKING:  # pragma: no cover
-    from fastapi import FastAPI
-
-    from ..lab import Lab
-    from ..settings import Settings
+from .._version import __version__
+from ..lab import Lab
+from ..settings import LIVE_FIELDS, Settings, config_path
+from .errors import PayloadTooLarge, error_body, install_error_handlers
+from .metrics import Metrics
+from .narrative import StoryLocks
+from .narrative import router as narrative_router
+from .routes_openai import router
+from .scheduler import SchedulerPool
 
 __all__ = ["create_app"]
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
-def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> "FastAPI":
+def create_app(lab: Lab | None = None, settings: Settings | None = None) -> FastAPI:
     """Build the OpenAI-compatible app.
 
     Parameters
@@ -44,21 +50,8 @@ def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> 
     -------
     fastapi.FastAPI
     """
-    from fastapi import FastAPI
-    from fastapi.responses import JSONResponse, Response
-
-    from .. import __version__
-    from ..settings import Settings
-    from .errors import install_error_handlers
-    from .metrics import Metrics
-    from .narrative import router as narrative_router
-    from .routes_openai import router
-    from .scheduler import SchedulerPool
-
     settings = settings if settings is not None else Settings.load()
     if lab is None:
-        from ..lab import Lab
-
         lab = Lab(settings.model, max_loaded=settings.models_max_loaded, engine_kwargs=settings.engine_kwargs())
 
     app = FastAPI(title="shimmy-lab", version=__version__, lifespan=_lifespan,
@@ -72,6 +65,7 @@ def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> 
     app.state.ready = False
     app.state.ready_error = None
     app.state.api_keys = settings.all_api_keys()
+    app.state.story_locks = StoryLocks()
 
     install_error_handlers(app)
     app.include_router(router)
@@ -99,8 +93,6 @@ def create_app(lab: "Lab | None" = None, settings: "Settings | None" = None) -> 
 
     app.add_middleware(ShimmyMiddleware, state=app.state)
     if settings.cors_origins:
-        from starlette.middleware.cors import CORSMiddleware
-
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["x-request-id", "retry-after"])
     return app
@@ -131,8 +123,6 @@ async def _load_default(app: Any) -> None:
 
 async def _watch_config(app: Any) -> None:
     """Reload the live settings (limits, log level, narrative) when the TOML file changes."""
-    from ..settings import LIVE_FIELDS, config_path
-
     path = config_path(app.state.settings._overrides)
     if path is None:
         return

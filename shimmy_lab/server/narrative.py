@@ -27,12 +27,30 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from ..assistant import analyze, context, drift
 from ..errors import InvalidParameterError, ShimmyError
+from ..report import story_page
+from ..story import Story
+from .schemas import parse
 
-__all__ = ["router", "StoryNotFoundError", "story_for_request", "NarrativeJob"]
+__all__ = ["router", "StoryLocks", "StoryNotFoundError", "story_for_request", "NarrativeJob"]
 
 router = APIRouter()
-_LOCK = threading.RLock()  # stories are mutated by append; one writer at a time
+
+
+class StoryLocks:
+    """One lock per story id, per app: a story is mutated by one append at a time, and
+    stories of other ids (or of another app in the same process) do not wait for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+        #: held while a new story is given its id and added to the lab
+        self.index = threading.Lock()
+
+    def __call__(self, story_id: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(story_id, threading.RLock())
 
 
 class StoryNotFoundError(ShimmyError, LookupError):
@@ -76,16 +94,11 @@ def _summary(story_id: str, story: Any) -> dict[str, Any]:
 
 
 def _analyze(story: Any, settings: Any) -> Any:
-    from ..assistant import analyze
-
     return analyze(story, settings=settings)  # the whole Settings: [narrative] is read from it
 
 
 @router.post("/narrative/stories", status_code=201)
 async def create_story(request: Request):
-    from ..story import Story
-    from .routes_openai import parse
-
     body = await parse(request, StoryCreate)
     lab = request.app.state.lab
     settings = request.app.state.settings
@@ -95,7 +108,7 @@ async def create_story(request: Request):
         return _analyze(story, settings) if body.analyze else story
 
     story = await run_in_threadpool(build)
-    with _LOCK:
+    with request.app.state.story_locks.index:
         sid = lab.add_story(story, body.story_id or body.title)
     return JSONResponse(_summary(sid, story), status_code=201)
 
@@ -113,8 +126,6 @@ async def get_story(request: Request, story_id: str):
 
 @router.post("/narrative/stories/{story_id}/append")
 async def append_story(request: Request, story_id: str):
-    from .routes_openai import parse
-
     body = await parse(request, StoryText)
     story = _get(request, story_id)
     await run_in_threadpool(append_text, request.app, story_id, story, body.text)
@@ -123,7 +134,7 @@ async def append_story(request: Request, story_id: str):
 
 def append_text(app: Any, story_id: str, story: Any, text: str) -> None:
     """Append ``text`` to a story, re-run the narrative systems, tell the lab's listeners."""
-    with _LOCK:
+    with app.state.story_locks(story_id):
         story.append(text)
         _analyze(story, app.state.settings)
     app.state.lab.notify("story_changed", story_id)
@@ -147,8 +158,6 @@ async def story_table(request: Request, story_id: str, name: str):
 
 @router.post("/narrative/stories/{story_id}/drift")
 async def story_drift(request: Request, story_id: str):
-    from .routes_openai import parse
-
     body = await parse(request, StoryText)
     story = _get(request, story_id)
     report = await run_in_threadpool(_drift, story, body.text)
@@ -158,8 +167,6 @@ async def story_drift(request: Request, story_id: str):
 @router.get("/narrative/stories/{story_id}/context")
 async def story_context(request: Request, story_id: str, assertiveness: float | None = None,
                         max_tokens: int = 300):
-    from ..assistant import context
-
     story = _get(request, story_id)
     a = request.app.state.settings.narrative.assertiveness if assertiveness is None else assertiveness
     if not 0 <= a <= 1:
@@ -170,15 +177,11 @@ async def story_context(request: Request, story_id: str, assertiveness: float | 
 
 @router.get("/narrative/visualize/{story_id}", response_class=HTMLResponse)
 async def visualize(request: Request, story_id: str):
-    from ..report import story_page
-
     story = _get(request, story_id)
     return HTMLResponse(await run_in_threadpool(story_page, story, story_id))
 
 
 def _drift(story: Any, text: str) -> dict[str, Any]:
-    from ..assistant import drift
-
     report = drift(story, text)
     return {"drift_score": round(float(report.score), 4),
             "components": {k: round(float(v), 4) for k, v in report.components.items()},
@@ -209,8 +212,6 @@ class NarrativeJob:
 
     def messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``messages`` with the story context in front (merged into a leading system message)."""
-        from ..assistant import context
-
         brief = context(self.story, assertiveness=self.assertiveness)
         if not brief:
             return messages

@@ -14,11 +14,10 @@ import json
 import struct
 import threading
 import time
-from typing import Any, AsyncIterator, Iterator, TypeVar
+from typing import Any, AsyncIterator, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ..engines import openai_shapes as shapes
@@ -26,29 +25,15 @@ from ..engines.base import check_messages
 from ..engines.params import GenerationParams
 from ..errors import InvalidParameterError, ModelNotFoundError, ShimmyError, UnsupportedParameterError
 from .narrative import story_for_request
-from .schemas import ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest, TokenizeRequest
+from .schemas import (ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest,
+                      TokenizeRequest, parse)
 
 __all__ = ["router"]
 
 router = APIRouter()
-B = TypeVar("B", bound=BaseModel)
 
 
 # ---------------------------------------------------------------------------- helpers
-async def parse(request: Request, model: type[B]) -> B:
-    """Read the JSON body and validate it (errors become 400 OpenAI errors)."""
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError.from_exception_data(
-            "body", [{"type": "json_invalid", "loc": ("body",), "input": raw[:100], "ctx": {"error": str(exc)}}]
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidParameterError("The request body must be a JSON object.", code="invalid_type")
-    return model.model_validate(data)
-
-
 class SSEResponse(StreamingResponse):
     """``text/event-stream`` that always closes its generator (which cancels the job)."""
 
@@ -78,46 +63,18 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
                     collect, job: Any = None) -> Any:
     """Run a generation job; answer with SSE or with the collected object.
 
-    ``job`` (a :class:`~shimmy_lab.server.narrative.NarrativeJob`) adds the story side:
-    the ``narrative`` object, and the choice of the best of N candidates.
+    The chunks of the scheduler pass through a chain of small steps: metrics
+    (:func:`_observed`), the usage chunk kept only when asked for, the narrative hook
+    (:func:`_with_narrative`: ``job``, a :class:`~shimmy_lab.server.narrative.NarrativeJob`,
+    adds the ``narrative`` object and the choice of the best of N candidates), then SSE
+    framing (:func:`_events`) or collection (:func:`_answer`).
     """
-    app = request.app
-    t0 = time.perf_counter()
-    sched = await app.state.pool.get(model)
+    sched = await request.app.state.pool.get(model)
     cancel = threading.Event()
-    metrics = app.state.metrics
-    first = {"done": False}
-
-    def observe(chunk: dict[str, Any]) -> None:
-        if not first["done"] and _has_text(chunk):
-            first["done"] = True
-            metrics.ttft.labels(sched.model_id).observe(time.perf_counter() - t0)
-        use = chunk.get("usage")
-        if use and not chunk.get("choices"):
-            metrics.tokens.labels(sched.model_id).inc(use.get("completion_tokens", 0))
-            metrics.prompt_tokens.labels(sched.model_id).inc(use.get("prompt_tokens", 0))
-
     agen = sched.stream(make, cancel)
+    observe = _observer(request.app.state.metrics, sched.model_id)
     if not stream:
-        chunks: list[dict[str, Any]] = []
-        waiter = _watch_disconnect(request, cancel)
-        try:
-            async for chunk in agen:
-                observe(chunk)
-                chunks.append(chunk)
-        finally:
-            waiter.cancel()
-            await agen.aclose()
-        if cancel.is_set() and await request.is_disconnected():
-            return JSONResponse({}, status_code=499)
-        result = collect(iter(chunks))
-        if job is not None:
-            texts = [c["message"]["content"] or "" for c in result["choices"]]
-            best, result["narrative"] = await run_in_threadpool(job.finish, texts)
-            if job.stabilize > 1:
-                result["choices"] = [{**result["choices"][best], "index": 0}]
-        return JSONResponse(result)
-
+        return await _answer(request, agen, cancel, observe, collect, job)
     try:  # errors before the first chunk (bad parameters, context too long) are plain HTTP errors
         head = await agen.__anext__()
     except StopAsyncIteration:
@@ -125,51 +82,116 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
     except BaseException:
         await agen.aclose()
         raise
+    chunks = _observed(_chain(head, agen), observe)
+    if not include_usage:
+        chunks = _without_usage(chunks)
+    if job is not None:
+        chunks = _with_narrative(chunks, job)
+    return SSEResponse(_events(request, chunks, cancel, agen))
 
-    async def events() -> AsyncIterator[str]:
-        try:
-            pending = [head] if head is not None else []
-            buffered = job is not None and job.stabilize > 1  # best of N: choose, then send
-            texts: dict[int, list[str]] = {}
-            kept: list[dict[str, Any]] = []
-            while True:
-                for chunk in pending:
-                    observe(chunk)
-                    for choice in chunk.get("choices") or () if job is not None else ():
-                        texts.setdefault(choice["index"], []).append(choice["delta"].get("content") or "")
-                    if chunk.get("usage") and not chunk.get("choices") and not include_usage:
-                        continue
-                    if job is None:
-                        yield _sse(chunk)
-                        continue
-                    if kept and not buffered:  # hold one chunk back: the narrative rides on the last
-                        yield _sse(kept.pop())
-                    kept.append(chunk)
-                try:
-                    pending = [await agen.__anext__()]
-                except StopAsyncIteration:
-                    break
-            if job is not None:
-                n = max(texts) + 1 if texts else 1
-                best, narrative = await run_in_threadpool(job.finish, ["".join(texts.get(i, [])) for i in range(n)])
-                if buffered:
-                    kept = [_reindex(c) for c in kept if not c["choices"] or c["choices"][0]["index"] == best]
-                for chunk in kept[:-1]:
-                    yield _sse(chunk)
-                last = kept[-1] if kept else {"object": "chat.completion.chunk", "choices": []}
-                yield _sse({**last, "narrative": narrative})
-            yield "data: [DONE]\n\n"
-        except ShimmyError as exc:
-            yield _sse(exc.to_openai())
-        except Exception:
-            app.state.log.exception("stream failed (request %s)", request.scope.get("state", {}).get("request_id"))
-            yield _sse({"error": {"message": "The server had an error while generating.", "type": "server_error",
-                                  "param": None, "code": "internal_error"}})
-        finally:
-            cancel.set()
-            await agen.aclose()
 
-    return SSEResponse(events())
+def _observer(metrics: Any, model_id: str):
+    """A function that records time to first token and token counts of one job's chunks."""
+    t0 = time.perf_counter()
+    first = {"done": False}
+
+    def observe(chunk: dict[str, Any]) -> None:
+        if not first["done"] and _has_text(chunk):
+            first["done"] = True
+            metrics.ttft.labels(model_id).observe(time.perf_counter() - t0)
+        use = chunk.get("usage")
+        if use and not chunk.get("choices"):
+            metrics.tokens.labels(model_id).inc(use.get("completion_tokens", 0))
+            metrics.prompt_tokens.labels(model_id).inc(use.get("prompt_tokens", 0))
+    return observe
+
+
+async def _answer(request: Request, agen: Any, cancel: threading.Event, observe, collect,
+                  job: Any) -> JSONResponse:
+    """The non-streamed answer: every chunk collected into one object (499 if the client left)."""
+    chunks: list[dict[str, Any]] = []
+    waiter = _watch_disconnect(request, cancel)
+    try:
+        async for chunk in agen:
+            observe(chunk)
+            chunks.append(chunk)
+    finally:
+        waiter.cancel()
+        await agen.aclose()
+    if cancel.is_set() and await request.is_disconnected():
+        return JSONResponse({}, status_code=499)
+    result = collect(iter(chunks))
+    if job is not None:
+        texts = [c["message"]["content"] or "" for c in result["choices"]]
+        best, result["narrative"] = await run_in_threadpool(job.finish, texts)
+        if job.stabilize > 1:
+            result["choices"] = [{**result["choices"][best], "index": 0}]
+    return JSONResponse(result)
+
+
+async def _chain(head: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    if head is not None:
+        yield head
+    async for chunk in rest:
+        yield chunk
+
+
+async def _observed(chunks: AsyncIterator[dict[str, Any]], observe) -> AsyncIterator[dict[str, Any]]:
+    async for chunk in chunks:
+        observe(chunk)
+        yield chunk
+
+
+async def _without_usage(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """Drop the usage-only chunk (sent only with ``stream_options.include_usage``)."""
+    async for chunk in chunks:
+        if not (chunk.get("usage") and not chunk.get("choices")):
+            yield chunk
+
+
+async def _with_narrative(chunks: AsyncIterator[dict[str, Any]], job: Any) -> AsyncIterator[dict[str, Any]]:
+    """The narrative hook of a stream: the ``narrative`` object rides on the last chunk.
+
+    One chunk is held back so the last can carry it; with best of N (``job.stabilize > 1``)
+    every chunk is held, the best candidate chosen and only its chunks sent, as choice 0.
+    """
+    buffered = job.stabilize > 1
+    texts: dict[int, list[str]] = {}
+    kept: list[dict[str, Any]] = []
+    async for chunk in chunks:
+        for choice in chunk.get("choices") or ():
+            texts.setdefault(choice["index"], []).append(choice["delta"].get("content") or "")
+        if kept and not buffered:
+            yield kept.pop()
+        kept.append(chunk)
+    n = max(texts) + 1 if texts else 1
+    best, narrative = await run_in_threadpool(job.finish, ["".join(texts.get(i, [])) for i in range(n)])
+    if buffered:
+        kept = [_reindex(c) for c in kept if not c["choices"] or c["choices"][0]["index"] == best]
+    for chunk in kept[:-1]:
+        yield chunk
+    last = kept[-1] if kept else {"object": "chat.completion.chunk", "choices": []}
+    yield {**last, "narrative": narrative}
+
+
+async def _events(request: Request, chunks: AsyncIterator[dict[str, Any]], cancel: threading.Event,
+                  agen: Any) -> AsyncIterator[str]:
+    """SSE framing: one ``data:`` event per chunk, ``[DONE]``, errors as OpenAI error events;
+    the job is cancelled and closed however the stream ends."""
+    try:
+        async for chunk in chunks:
+            yield _sse(chunk)
+        yield "data: [DONE]\n\n"
+    except ShimmyError as exc:
+        yield _sse(exc.to_openai())
+    except Exception:
+        request.app.state.log.exception("stream failed (request %s)",
+                                        request.scope.get("state", {}).get("request_id"))
+        yield _sse({"error": {"message": "The server had an error while generating.", "type": "server_error",
+                              "param": None, "code": "internal_error"}})
+    finally:
+        cancel.set()
+        await agen.aclose()
 
 
 def _reindex(chunk: dict[str, Any]) -> dict[str, Any]:

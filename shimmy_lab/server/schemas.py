@@ -6,9 +6,29 @@ Unknown fields are ignored (as OpenAI does); wrong types are errors (strict mode
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+import json
+from typing import Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import InvalidParameterError
+
+B = TypeVar("B", bound=BaseModel)
+
+
+async def parse(request: Request, model: type[B]) -> B:
+    """Read the JSON body and validate it against ``model`` (errors become 400 OpenAI errors)."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError.from_exception_data(
+            "body", [{"type": "json_invalid", "loc": ("body",), "input": raw[:100], "ctx": {"error": str(exc)}}]
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError("The request body must be a JSON object.", code="invalid_type")
+    return model.model_validate(data)
 
 __all__ = [
     "ChatMessage", "StreamOptions", "ResponseFormat", "ChatCompletionRequest", "CompletionRequest",
