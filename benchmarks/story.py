@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import shimmy_lab as sl  # noqa: E402
 from shimmy_lab.story import Story  # noqa: E402
-from shimmy_lab.story.evaluate import evaluate  # noqa: E402
+from shimmy_lab.eval.labelled import evaluate  # noqa: E402
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -37,7 +37,7 @@ def _best(fn, repeat: int = 3) -> float:
 
 
 def main() -> None:
-    r = evaluate()
+    r = evaluate(Path(__file__).resolve().parents[1] / "tests" / "data" / "story_eval.json")
     q = r["quotes"]
     print("== quality (hand-labelled set: tests/data/story_eval.json)")
     for row in q.itertuples():

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import shimmy_lab as sl
+from shimmy_lab.eval.labelled import dataset_story, evaluate
 from shimmy_lab.story import Story, read_text, schema
-from shimmy_lab.story.evaluate import dataset_story, evaluate
 
 PP = '''CHAPTER I
 
@@ -236,7 +237,7 @@ def test_datasets():
 
 
 def test_evaluation_figures():
-    r = evaluate()
+    r = evaluate(Path(__file__).parent / "data" / "story_eval.json")
     q = r["quotes"]
     assert (q["recall"] >= 0.95).all() and (q["precision"] >= 0.95).all()
     acc = q["speaker_correct"].sum() / q["speaker_n"].sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shimmy_lab.story import Story
-from shimmy_lab.story.evaluate import dataset_story
+from shimmy_lab.eval.labelled import dataset_story
 from shimmy_lab.story.segment import parse_numeral, split_sentences
 
 

@@ -155,11 +155,9 @@ def load(path: str | Path):
 
         out["timeline"] = timeline_table(out, text)
     story = Story(text, title=manifest.get("title"), uns=manifest.get("uns") or {}, tables=out)
-    from ..trackers import schema as tracker_schema
-
     for name in tables.keys() - schema.TABLES.keys():  # tables written by the narrative systems
-        df = _lists_back(tables[name])
-        story.tables[name] = tracker_schema.coerce(name, df) if name in tracker_schema.TABLES else df
+        # parquet keeps their pandas dtypes; list cells come back as arrays
+        story.tables[name] = _lists_back(tables[name])
     return story
 
 

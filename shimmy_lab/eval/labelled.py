@@ -1,6 +1,8 @@
-"""Evaluation against the hand-labelled set in ``tests/data/story_eval.json``.
+"""Evaluation against the project's own hand-labelled set (``tests/data/story_eval.json``
+in the source tree: the set is not shipped, the path is passed in).
 
-Used by ``benchmarks/story.py`` and the tests.  Metrics:
+Used by ``benchmarks/story.py`` and the tests.  The independent figures are those of
+:mod:`shimmy_lab.eval.attribution` (PDNC).  Metrics:
 
 - quote detection: a gold quote is found when a predicted quote inside the region
   starts with its prefix (in order); precision counts predicted quotes in the region.
@@ -21,25 +23,20 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["gold_path", "load_gold", "dataset_story", "eval_quotes", "eval_characters",
-           "eval_facts", "evaluate"]
+from .. import datasets
+from ..story import Story
+
+__all__ = ["load_gold", "dataset_story", "eval_quotes", "eval_characters", "eval_facts", "evaluate"]
 
 
-def gold_path() -> Path:
-    """The labelled set, found relative to the repository (editable installs)."""
-    return Path(__file__).resolve().parents[2] / "tests" / "data" / "story_eval.json"
-
-
-def load_gold(path: str | Path | None = None) -> dict:
-    return json.loads(Path(path or gold_path()).read_text(encoding="utf-8"))
+def load_gold(path: str | Path) -> dict:
+    """Read a labelled set (JSON) from ``path``."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=8)
-def dataset_story(name: str):
+def dataset_story(name: str) -> Story:
     """A bundled dataset read into a Story (cached per process)."""
-    from .. import datasets
-    from .story import Story
-
     return Story.from_text(datasets.load(name), title=name)
 
 
@@ -111,9 +108,6 @@ def eval_characters(story, item: dict) -> dict:
 
 def eval_facts(gold: dict) -> dict:
     """Inject the labelled sentences into a chapter and compare extracted facts."""
-    from .. import datasets
-    from .story import Story
-
     spec = gold["facts"]
     text = datasets.load(spec["dataset"])
     at = text.index(spec["inject_after"])
@@ -148,9 +142,10 @@ def eval_facts(gold: dict) -> dict:
             [str(k) for k in pred_out if k not in clean_gold]}
 
 
-def evaluate(gold: dict | None = None) -> dict[str, pd.DataFrame]:
-    """Run every evaluation; returns one DataFrame per task."""
-    gold = gold or load_gold()
+def evaluate(gold: dict | str | Path) -> dict[str, pd.DataFrame]:
+    """Run every evaluation of the labelled set ``gold`` (a dict, or the path of its JSON);
+    returns one DataFrame per task."""
+    gold = gold if isinstance(gold, dict) else load_gold(gold)
     quotes = [eval_quotes(dataset_story(it["dataset"]), it) for it in gold["quotes"]]
     chars = [eval_characters(dataset_story(it["dataset"]), it) for it in gold["characters"]]
     facts = eval_facts(gold)
