@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .settings import DEFAULT_ASSERTIVENESS
 from .trackers import SYSTEMS, _util as U, schema
 
 __all__ = ["analyze", "context", "drift", "enabled_systems", "rank", "resolve_voice_model",
@@ -129,7 +130,7 @@ def rank(insights: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
-            assertiveness: float = 0.6, settings: Any = None, title: str | None = None,
+            assertiveness: float | None = None, settings: Any = None, title: str | None = None,
             voice_model: Any = None) -> Any:
     """Run the enabled narrative systems and rank their insights into ``story.insights``.
 
@@ -142,6 +143,8 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         (see :func:`enabled_systems`).
     assertiveness
         0..1, recorded for :func:`context`; it also drops ``minor`` insights below 0.3.
+        Default: the settings' ``narrative.assertiveness``, else
+        :data:`~shimmy_lab.settings.DEFAULT_ASSERTIVENESS`.
     settings
         A :class:`shimmy_lab.settings.Settings` whose ``[narrative]`` section may
         switch systems off and name a ``voice_model``.
@@ -186,6 +189,9 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         extra["insight_id"] = [f"{r['system']}-{i}" for i, r in enumerate(plugin_rows)]
         ins = pd.concat([ins, schema.coerce("insights", extra)], ignore_index=True)
     ins = rank(ins)
+    if assertiveness is None:
+        narrative = getattr(settings, "narrative", None)
+        assertiveness = getattr(narrative, "assertiveness", DEFAULT_ASSERTIVENESS)
     if assertiveness < 0.3:
         ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
     story.tables["insights"] = ins
@@ -201,7 +207,7 @@ def _tokens(s: str) -> int:
     return max(1, round(len(s.split()) * 1.3))
 
 
-def context(story: Any, assertiveness: float = 0.6, max_tokens: int = 300) -> str:
+def context(story: Any, assertiveness: float = DEFAULT_ASSERTIVENESS, max_tokens: int = 300) -> str:
     """The system message given to a model: a short, token-budgeted narrative brief.
 
     Its budget is ``assertiveness * max_tokens`` (about 1.3 tokens per word): 0 gives

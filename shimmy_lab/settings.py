@@ -28,7 +28,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings", "NarrativeSettings", "LIVE_FIELDS", "config_path"]
+__all__ = ["Settings", "NarrativeSettings", "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "config_path"]
+
+#: How much narrative context goes to a model (0..1) when nothing else says: the one default
+#: of ``sl.analyze``, ``sl.context``, the Writer widget and the server's ``[narrative]``.
+DEFAULT_ASSERTIVENESS = 0.6
 
 #: Settings that a running server picks up when ``shimmy.toml`` changes.
 LIVE_FIELDS = ("max_body_bytes", "max_prompt_tokens", "queue_timeout", "log_level", "narrative")
@@ -41,7 +45,7 @@ class NarrativeSettings(BaseModel):
 
     enabled: bool = Field(True, description="Attach narrative context and insights to generations "
                           "that name a story (metadata.story_id or X-Shimmy-Story).")
-    assertiveness: float = Field(0.5, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
+    assertiveness: float = Field(DEFAULT_ASSERTIVENESS, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
     voice_model: str = Field("none", description="Model that also scores unusual lines for voice drift "
                              "(a model id, or 'bundled': slower); 'none' (default): the lexical check only.")
 

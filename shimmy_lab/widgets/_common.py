@@ -51,6 +51,6 @@ def ensure_analysed(story: Any, force: bool = False) -> Any:
     done = story.uns.get("narrative_analysed_to")
     if force or done != len(story.text) or "insights" not in story.tables:
         last = story.uns.get("params", {}).get("assistant", {})
-        analyze(story, systems=last.get("systems"), assertiveness=last.get("assertiveness", 0.6),
+        analyze(story, systems=last.get("systems"), assertiveness=last.get("assertiveness"),
                 voice_model=last.get("voice_model"))
     return story

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..settings import DEFAULT_ASSERTIVENESS
 from ._common import ensure_analysed, story_id_in
 
 __all__ = ["Writer"]
@@ -51,7 +52,7 @@ class Writer:
                                 value=default if default in models or not models else models[0])
         self.prompt = W.Textarea(value="Continue the story.", description="prompt",
                                  layout=W.Layout(width="95%", height="70px"))
-        self.assertiveness = W.FloatSlider(value=0.6, min=0, max=1, step=0.05,
+        self.assertiveness = W.FloatSlider(value=DEFAULT_ASSERTIVENESS, min=0, max=1, step=0.05,
                                            description="assertive")
         self.max_tokens = W.IntSlider(value=96, min=8, max=512, step=8, description="tokens")
         self.temperature = W.FloatSlider(value=0.8, min=0, max=1.5, step=0.05,
