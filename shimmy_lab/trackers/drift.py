@@ -20,6 +20,7 @@ shares little with the text around it and brings much vocabulary of its own.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from functools import cached_property
 from collections import Counter
@@ -169,17 +170,20 @@ def _read_narration(story: Any, vocab: Counter) -> PT.Narration:
             se["paragraph"].astype(int).tolist()), vocab, names)
 
 
-_CACHE: dict[int, tuple[Any, int, _Baseline]] = {}
+#: story -> (length of its text when read, baseline): a story's baseline is read once per
+#: version of its text; the entry goes with the story (weak keys, never a reused ``id()``)
+_BASELINES: "weakref.WeakKeyDictionary[Any, tuple[int, _Baseline]]" = weakref.WeakKeyDictionary()
+_BASELINES_LOCK = threading.Lock()
 
 
 def _baseline(story: Any) -> _Baseline:
-    hit = _CACHE.get(id(story))
-    if hit is not None and hit[0]() is story and hit[1] == len(story.text):
-        return hit[2]
+    with _BASELINES_LOCK:
+        hit = _BASELINES.get(story)
+    if hit is not None and hit[0] == len(story.text):
+        return hit[1]
     b = _Baseline(story)
-    _CACHE[id(story)] = (weakref.ref(story), len(story.text), b)
-    for k in [k for k, v in _CACHE.items() if v[0]() is None]:
-        del _CACHE[k]
+    with _BASELINES_LOCK:
+        _BASELINES[story] = (len(story.text), b)
     return b
 
 
