@@ -238,3 +238,20 @@ def test_candidate_voice_counts_words_the_candidate_itself_brings_in(emma):
             "landing net, and they were put in the boat-house for the boys.\n\n")
     introduced = sl.drift(emma, told + line).insights
     assert not (introduced["kind"] == "voice_drift").any()
+
+
+def test_baseline_cache_follows_the_story():
+    import gc
+
+    from shimmy_lab.story import Story
+    from shimmy_lab.trackers import drift as D
+
+    story = Story.from_text("Ann walked home. She was tired, and the rain fell on the road.\n")
+    b = D._baseline(story)
+    assert D._baseline(story) is b  # same text: read once
+    story.append("\n\nAnn slept.\n")
+    assert D._baseline(story) is not b  # a new version of the text: read again
+    key = id(story)
+    del story, b
+    gc.collect()
+    assert key not in D._BASELINES

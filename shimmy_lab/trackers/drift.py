@@ -170,21 +170,30 @@ def _read_narration(story: Any, vocab: Counter) -> PT.Narration:
             se["paragraph"].astype(int).tolist()), vocab, names)
 
 
-#: story -> (length of its text when read, baseline): a story's baseline is read once per
-#: version of its text; the entry goes with the story (weak keys, never a reused ``id()``)
-_BASELINES: "weakref.WeakKeyDictionary[Any, tuple[int, _Baseline]]" = weakref.WeakKeyDictionary()
+#: id(story) -> (length of its text when read, baseline): a story's baseline is read once
+#: per version of its text; the entry is dropped when the story is (so no reused ``id()``
+#: ever finds another story's baseline)
+_BASELINES: dict[int, tuple[int, _Baseline]] = {}
 _BASELINES_LOCK = threading.Lock()
 
 
 def _baseline(story: Any) -> _Baseline:
+    key = id(story)
     with _BASELINES_LOCK:
-        hit = _BASELINES.get(story)
+        hit = _BASELINES.get(key)
     if hit is not None and hit[0] == len(story.text):
         return hit[1]
     b = _Baseline(story)
     with _BASELINES_LOCK:
-        _BASELINES[story] = (len(story.text), b)
+        if key not in _BASELINES:
+            weakref.finalize(story, _forget, key)
+        _BASELINES[key] = (len(story.text), b)
     return b
+
+
+def _forget(key: int) -> None:
+    with _BASELINES_LOCK:
+        _BASELINES.pop(key, None)
 
 
 def _topic_rows(text: str, s: int, e: int, narr: str, base: _Baseline, exclude: Counter | None,
