@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import time
+import warnings
 from typing import Any, Iterable
 
 import numpy as np
@@ -131,7 +132,7 @@ def rank(insights: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
             assertiveness: float | None = None, settings: Any = None, title: str | None = None,
-            voice_model: Any = None) -> Any:
+            voice_model: Any = None, strict: bool = False) -> Any:
     """Run the enabled narrative systems and rank their insights into ``story.insights``.
 
     Parameters
@@ -154,7 +155,11 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         Scoring model of the ``voice_drift`` check (an engine, a model id or
         ``"bundled"``; see :func:`shimmy_lab.trackers.characters`), or ``"none"``
         (also ``""`` or ``False``) for the lexical check only; default: see
-        :func:`resolve_voice_model` (the bundled model unless settings or env say otherwise).
+        :func:`resolve_voice_model` (the lexical check unless settings or env say otherwise).
+    strict
+        Raise the error of a failing system.  By default a failing system is reported
+        (a :class:`RuntimeWarning` naming it and the reason, the log, and
+        ``uns["params"]["assistant"]["failed"]``) and the others go on.
 
     Returns
     -------
@@ -177,8 +182,12 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         try:
             getattr(importlib.import_module(f"shimmy_lab.trackers.{name}"), name)(story, **options.get(name, {}))
         except Exception as exc:  # a failing system is reported, the others go on
-            log.warning("narrative system %s failed: %s", name, exc)
+            if strict:
+                raise
             failed[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("narrative system %s failed: %s", name, failed[name])
+            warnings.warn(f"narrative system {name!r} failed, its tables and insights are missing: "
+                          f"{failed[name]}", RuntimeWarning, stacklevel=2)
         timings[name] = round(time.perf_counter() - t0, 4)
     from .plugins import publish_story
 

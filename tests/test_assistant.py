@@ -77,9 +77,12 @@ def test_failing_system_does_not_stop_analysis(monkeypatch):
     def boom(story, **kw):
         raise RuntimeError("broken")
     monkeypatch.setattr(rec, "recursion", boom)
-    s = assistant.analyze(STORY)
-    assert "recursion" in s.uns["params"]["assistant"]["failed"]
+    with pytest.warns(RuntimeWarning, match="'recursion' failed.*RuntimeError: broken"):
+        s = assistant.analyze(STORY)
+    assert s.uns["params"]["assistant"]["failed"]["recursion"] == "RuntimeError: broken"
     assert len(s.insights)
+    with pytest.raises(RuntimeError, match="broken"):
+        assistant.analyze(STORY, strict=True)
 
 
 def test_perturb_injects_at_known_span():
