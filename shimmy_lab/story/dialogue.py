@@ -20,12 +20,18 @@ the next paragraph opens with a quote mark, the usual convention for long speech
 4. ``vocative`` / ``turn``: in a run of quote paragraphs, speakers alternate; a name
    used as a vocative inside the quote is the addressee, not the speaker.  In a story
    told by an "I", the narrator is the likeliest other participant of a conversation.
+
+``speaker_start``/``speaker_end`` is the span of the tag's name, pronoun or description
+the speaker was read from (``tag`` and ``paragraph``; NA for the others).  Once every
+speaker is decided, a quote with no vocative is addressed to the character the tag names
+("said Emma to Harriet"), else to the other speaker of a two-person exchange.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from typing import Callable
 
 from .characters import _TITLE_ALT, slug
@@ -158,7 +164,7 @@ def _q(text: str, s: int, e: int, para: dict, n: int) -> dict:
     inner = text[s + 1:e - 1] if text[e - 1] in "\"'\u201d\u2019" else text[s + 1:e]
     return {"start": s, "end": e, "paragraph": para["paragraph"], "chapter": para["chapter"],
             "text": inner, "n_paragraphs": n, "speaker": None, "confidence": 0.0,
-            "method": "none", "addressee": None}
+            "method": "none", "addressee": None, "speaker_start": None, "speaker_end": None}
 
 
 _NAMEP = rf"(?:(?:{_TITLE_ALT})\.?\s+)?[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){{0,2}}"
@@ -178,7 +184,7 @@ _INTRO = re.compile(rf"{_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried
                     rf"replied|answered|began|continued|added|observed|asked|thus)\b[^.;!?\"]{{0,40}}"
                     rf"(?:[,:]|--|\u2014)\s*$")
 _BEFORE = re.compile(
-    rf"{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|{_NAMEP}))?"
+    rf"{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|(?P<to>{_NAMEP})))?"
     r"(?:\s*,?\s+[a-z]+ly)?\s*[,:.\u2014\-]*\s*$"
 )
 _VOC = re.compile(rf"^(?:(?:Oh|O|Ah|Well|Dear|My dear|Come|No|Yes|Nay),?\s+)?(?P<name>{_NAMEP})\s*(?=[,!])"
@@ -207,6 +213,13 @@ _HE_SHE = re.compile(r"(?:^\s*|[.!?\u201d\"]\s+)(He|She)\b")
 _I_OPENS = re.compile(r"^\W*(?:(?:And|But|Then|So|Now)\s+)?I\s+[a-z]")
 
 Resolver = Callable[[str], "str | None"]
+
+#: a speaker known only by a description ("the stranger") is a character from this many quotes
+#: on (the reader drops the others' speaker: ``pipeline.MIN_DESCRIBED``, the same rule)
+MIN_DESCRIBED = 2
+
+#: the character id of a first-person narrator nobody has named yet (as the reader gives it)
+UNNAMED_NARRATOR = "narrator"
 
 
 class _Ctx:
@@ -352,7 +365,8 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
 
 def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
               prior: list[tuple[int, str | None]] = ()) -> None:
-    """Fill ``speaker``, ``confidence``, ``method`` and ``addressee`` of ``quotes`` in place.
+    """Fill ``speaker``, ``confidence``, ``method``, ``addressee``, ``speaker_start`` and
+    ``speaker_end`` of ``quotes`` in place.
 
     ``prior`` is the (paragraph, speaker) list of the quote paragraphs just before
     ``quotes`` (for turn-taking across an :meth:`Story.append`).
@@ -375,6 +389,8 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
         speakers = [t["speaker"] for t in seq if t["speaker"]]
         prev_sp = seq[-1]["speaker"] if seq else None
         found, conf, how = None, 0.0, "none"
+        mention: tuple[int, int] | None = None  # span of the tag's name or pronoun
+        tag_to: dict[int, str] = {}  # quote index -> character named in "said X to Y"
         for k, q in enumerate(qs):
             nxt = qs[k + 1]["start"] if k + 1 < len(qs) else p["end"]
             prv = qs[k - 1]["end"] if k else p["start"]
@@ -382,31 +398,39 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
             before = text[max(prv, q["start"] - 120):q["start"]]
             m = _AFTER1.match(after) or _AFTER2.match(after)
             new = m is not None  # a description right after the quote may name a new speaker
-            m = m or _BEFORE.search(before)
+            off = q["end"]  # where the tag regex was run
+            if m is None:
+                m, off = _BEFORE.search(before), max(prv, q["start"] - 120)
             vm = _VOC.search(q["text"])
             if vm:
                 a = ctx.resolve(" ".join((vm.group("name") or vm.group("name2")).replace(".", " ").split()))
                 if a:
                     q["addressee"] = a
             if m:
-                to = m.groupdict().get("to")
-                excl = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
+                to = m.group("to")
+                to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
+                excl = to if new else None
                 cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new,
                            q["addressee"])
                 if cid:
                     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
-                             method="tag")
+                             method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
+                    if to and to != cid:
+                        tag_to[k] = to
                     if found is None:
                         found, conf, how = cid, q["confidence"], "tag"
+                        mention = (q["speaker_start"], q["speaker_end"])
         addr = next((q["addressee"] for q in qs if q["addressee"]), None)
         prevp = paragraphs.get(pid - 1)
         if found is None and prevp is not None and prevp["kind"] == "text" and \
                 not text[p["start"]:qs[0]["start"]].strip():
-            im = _INTRO.search(text[max(prevp["start"], prevp["end"] - 220):prevp["end"]])
+            at = max(prevp["start"], prevp["end"] - 220)
+            im = _INTRO.search(text[at:prevp["end"]])
             if im:
                 cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None, new=False)
                 if cid:
                     found, conf, how = cid, 0.8, "tag"
+                    mention = (at + im.start("who"), at + im.end("who"))
         hint = None  # who the narration says acts: a guess the turn model weighs
         if found is None:
             narr = text[p["start"]:qs[0]["start"]]
@@ -422,26 +446,34 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 if cid:
                     hint = ("beat", cid)
         if found is not None and found == addr:
-            found, conf, how = None, 0.0, "none"
+            found, conf, how, mention = None, 0.0, "none", None
         turn = {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
-                "fixed": found is not None, "hint": hint, "qs": qs}
+                "fixed": found is not None, "hint": hint, "qs": qs, "mention": mention, "to": tag_to}
         seq.append(turn)
         turns.append(turn)
     allt = [{"pid": pid, "speaker": sp, "conf": 1.0, "addr": None, "fixed": sp is not None,
              "how": "prior", "qs": []} for pid, sp in prior] + turns
-    _fill(text, allt, paragraphs, ctx)
+    convs = _fill(text, allt, paragraphs, ctx)
     for t in turns:
         for q in t["qs"]:
             if q["speaker"] is None and t["speaker"] is not None:
                 q.update(speaker=t["speaker"], confidence=round(t["conf"], 3),
                          method="paragraph" if t["how"] == "tag" else t["how"])
+                if t["how"] == "tag" and t["mention"]:
+                    q["speaker_start"], q["speaker_end"] = t["mention"]
+    _addressees(allt, convs, ctx)
 
 
-def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> None:
+def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> list[list[int]]:
     """Turn-taking: give the untagged quote paragraphs a speaker.
 
     Turns are cut into conversations (at most one short narration paragraph between quote
     paragraphs); each conversation is decided by the turn model (:mod:`.turns`).
+
+    Returns
+    -------
+    list of list of int
+        The conversations, as indices into ``turns``.
     """
     convs: list[list[int]] = []
     for i, t in enumerate(turns):
@@ -452,6 +484,41 @@ def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) 
     model = current_model()
     for conv in convs:
         _decide(text, conv, turns, paragraphs, ctx, model)
+    return convs
+
+
+def _addressees(turns: list[dict], convs: list[list[int]], ctx: _Ctx) -> None:
+    """Give the quotes of ``turns`` with no vocative an addressee once speakers are decided.
+
+    The character named in the tag ("said Emma to Harriet"), else the other speaker of
+    the exchange: the one who speaks the turn before or after, when that is one person;
+    when they are two people (a three-person exchange), the one who answers, if a tag
+    tells who that is, else none.  A speaker known only by a description ("the
+    stranger") that speaks fewer than :data:`MIN_DESCRIBED` times counts as unknown: the
+    reader drops it.  On PDNC's development novels (pooled) this took addressee recall
+    from 0.10 to 0.79 at a precision of 0.85 (vocatives alone 0.84; without the
+    three-person rule 0.71 and 0.85).  The turn model never sees these: its ``addr``
+    stays the vocative.
+    """
+    n = Counter(q["speaker"] for t in turns for q in t["qs"] if q["speaker"] in ctx.described)
+    unknown = {None, *(c for c in ctx.described if n[c] < MIN_DESCRIBED)}
+    for conv in convs:
+        ts = [turns[i] for i in conv]
+        for k, t in enumerate(ts):
+            around = {ts[j]["speaker"] for j in (k - 1, k + 1) if 0 <= j < len(ts)}
+            other = around - unknown - {t["speaker"]}
+            for j, q in enumerate(t["qs"]):
+                if q["addressee"] or q["speaker"] is None:
+                    continue
+                to = t.get("to", {}).get(j)
+                if to:
+                    q["addressee"] = to
+                elif q["speaker"] != t["speaker"]:
+                    continue
+                elif len(other) == 1:
+                    q["addressee"] = next(iter(other))
+                elif len(other) == 2 and ts[k + 1]["fixed"]:  # the one who answers, by a tag
+                    q["addressee"] = ts[k + 1]["speaker"]
 
 
 def _narration(p: dict, qs: list[dict]) -> list[tuple[int, int]]:
@@ -510,6 +577,8 @@ def _gap(paragraphs: dict[int, dict], a: int, b: int, longest: int | None = None
 def narrator_votes(rows, narrator: str) -> dict[str, int]:
     """Names the other speakers call the narrator: the vocative addressees of the quote
     paragraphs next to one the narrator is tagged in ("'Well, Tom?' -- 'Yes,' I said.").
+    An addressee that is the unnamed narrator itself (:data:`UNNAMED_NARRATOR`, given by
+    turn-taking, since no vocative can name it) is no vote.
 
     ``rows`` are (paragraph, speaker, method, addressee) of the story's quotes.
     """
@@ -517,6 +586,8 @@ def narrator_votes(rows, narrator: str) -> dict[str, int]:
     votes: dict[str, int] = {}
     seen = set()
     for p, sp, _, a in rows:
+        if a == UNNAMED_NARRATOR:  # no name: the line is the narrator's by turn-taking
+            continue
         if a and p not in mine and (p - 1 in mine or p + 1 in mine) \
                 and (p, a) not in seen:
             seen.add((p, a))

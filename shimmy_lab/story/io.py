@@ -26,12 +26,15 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import schema
+from .timeline import timeline_table
 
-__all__ = ["save", "load", "FORMAT", "MIGRATIONS", "StoryFormatError"]
+__all__ = ["save", "read", "FORMAT", "MIGRATIONS", "StoryFormatError"]
 
 FORMAT = "shimmy_lab.story"
 #: schema_version -> function(manifest, tables) -> (manifest, tables) one version up
@@ -113,10 +116,16 @@ def _version_dir(root: Path) -> Path:
     return root / cur.read_text(encoding="utf-8").strip()
 
 
-def load(path: str | Path):
-    """Load a story saved with :func:`save` (migrating older schema versions)."""
-    from .story import Story
+def read(path: str | Path) -> dict[str, Any]:
+    """Read a story saved with :func:`save` (migrating older schema versions).
 
+    Returns
+    -------
+    dict
+        ``text``, ``title``, ``uns``, ``tables`` (the story's tables, checked against
+        their schema) and ``extra`` (the tables the narrative systems wrote), from which
+        :meth:`Story.load <shimmy_lab.story.Story.load>` builds the story.
+    """
     vdir = _version_dir(Path(path))
     try:
         manifest = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
@@ -151,20 +160,15 @@ def load(path: str | Path):
         except (ValueError, TypeError) as exc:
             raise StoryFormatError(f"{vdir}: table {name!r} does not match the schema: {exc}") from exc
     if "timeline" not in out:
-        from .timeline import timeline_table
-
         out["timeline"] = timeline_table(out, text)
-    story = Story(text, title=manifest.get("title"), uns=manifest.get("uns") or {}, tables=out)
-    for name in tables.keys() - schema.TABLES.keys():  # tables written by the narrative systems
-        # parquet keeps their pandas dtypes; list cells come back as arrays
-        story.tables[name] = _lists_back(tables[name])
-    return story
+    # the tables of the narrative systems: parquet keeps their dtypes; list cells come back as arrays
+    extra = {name: _lists_back(tables[name]) for name in tables.keys() - schema.TABLES.keys()}
+    return {"text": text, "title": manifest.get("title"), "uns": manifest.get("uns") or {},
+            "tables": out, "extra": extra}
 
 
 def _lists_back(df: pd.DataFrame) -> pd.DataFrame:
     """Parquet returns list cells (e.g. ``insights.characters``) as numpy arrays; make them lists."""
-    import numpy as np
-
     for col in df.columns:
         if df[col].dtype == object and df[col].map(lambda v: isinstance(v, np.ndarray)).any():
             df[col] = df[col].map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)

@@ -16,9 +16,13 @@ from collections import Counter
 import pandas as pd
 
 from . import schema
-from .characters import NAME_RE, cluster, count_lower, is_person, parse_surface, scan_names
+from .characters import (
+    NAME_RE, cast_forms, cast_words, cluster, count_lower, description_pattern, is_person,
+    parse_surface, scan_descriptions, scan_names,
+)
 from .dialogue import (
-    _Ctx, attribute, detect_style, find_quotes, first_person, is_first_person, narrator_votes,
+    MIN_DESCRIBED, UNNAMED_NARRATOR, _Ctx, attribute, detect_style, find_quotes, first_person,
+    is_first_person, narrator_votes,
 )
 from .deaths import told_deaths
 from .facts import extract_facts
@@ -46,8 +50,10 @@ def _cut_point(tables: dict[str, pd.DataFrame]) -> int:
     return cut
 
 
-def _evidence(text: str, start: int, end: int, quote_spans) -> tuple[list[dict], pd.DataFrame]:
-    cands = scan_names(text, start, end, quote_spans)
+def _evidence(text: str, start: int, end: int, quote_spans, keep: frozenset = frozenset(),
+              descs=None) -> tuple[list[dict], pd.DataFrame]:
+    cands = scan_names(text, start, end, quote_spans, keep)
+    cands += scan_descriptions(text, start, end, descs, quote_spans)
     if not cands:
         return cands, pd.DataFrame(columns=["surface", "start", "end"] + _NAME_COLS)
     df = pd.DataFrame(cands)
@@ -70,6 +76,9 @@ def _names_frame(tables: dict) -> pd.DataFrame:
 def analyse(story, new_text_start: int | None = None) -> None:
     """Analyse the unread tail of ``story.text`` and update ``story.tables`` in place."""
     text, T, uns = story.text, story.tables, story.uns
+    cast = uns.get("params", {}).get("cast") or []  # a cast list from the user (parse_cast)
+    keep, cast_map = cast_words(cast), cast_forms(cast)
+    descs = description_pattern(cast_map)  # "the stranger" when the cast has "The Stranger"
     cut = _cut_point(T)
     old_end = uns.get("analysed_to", 0)
     # -- take back the evidence of the tail that is re-read ------------------------
@@ -77,7 +86,7 @@ def analyse(story, new_text_start: int | None = None) -> None:
     if cut < old_end:
         old_q = T["quotes"]
         spans = list(zip(old_q["start"].astype(int), old_q["end"].astype(int)))
-        _, sub = _evidence(text, cut, old_end, spans)
+        _, sub = _evidence(text, cut, old_end, spans, keep, descs)
         if len(sub):
             sub = sub.set_index("surface")
             names.loc[sub.index, _ADD] -= sub[_ADD].values
@@ -117,7 +126,7 @@ def analyse(story, new_text_start: int | None = None) -> None:
         p["n_quotes"] = qcount.get(p["paragraph"], 0)
     spans = [(q["start"], q["end"]) for q in quotes]
     # -- names and characters -----------------------------------------------------------
-    cands, add = _evidence(text, cut, len(text), spans)
+    cands, add = _evidence(text, cut, len(text), spans, keep, descs)
     if len(add):
         add = add.set_index("surface")
         known = add.index.intersection(names.index)
@@ -139,21 +148,23 @@ def analyse(story, new_text_start: int | None = None) -> None:
         for s, r in single.items():
             title, words, _ = parse_surface(s)
             kind = "titled" if title else "single" if len(words) == 1 else "multi"
-            if kind == stage and is_person(s, r["count"], r["initial"], r["lower"],
-                                           r["person"], r["place"], known):
-                persons[s] = int(r["count"])
+            if kind == stage and (s in cast_map or is_person(
+                    s, r["count"], r["initial"], r["lower"], r["person"], r["place"], known)):
+                persons[s] = int(r["count"])  # a cast's forms are persons ("Mrs Hall")
         known |= {w for s in persons for w in parse_surface(s)[1]}
     old_map = {s: c for s, c in names["character_id"].items() if isinstance(c, str)}
     votes = {s: (int(r["male"]), int(r["female"])) for s, r in single.items()}
-    surf_map, info = cluster(persons, votes, old_map, set(T["characters"]["character_id"].dropna()))
+    surf_map, info = cluster(persons, votes, old_map, set(T["characters"]["character_id"].dropna()),
+                             cast)
     names["character_id"] = [surf_map.get(s) for s in names.index]
     remap = {old_map[s]: surf_map[s] for s in old_map if s in surf_map}
     # -- mentions ------------------------------------------------------------------------
     ment = T["mentions"]
     ment = ment.assign(character_id=ment["surface"].astype(object).map(surf_map)).dropna(
         subset=["character_id"])
-    promoted = [s for s in surf_map if s not in old_map and single[s]["start"] < cut]
-    back = _backfill(text, promoted, cut, T["quotes"]) if promoted else []
+    promoted = [s for s in surf_map
+                if s not in old_map and s in single and single[s]["start"] < cut]
+    back = _backfill(text, promoted, cut, T["quotes"], keep) if promoted else []
     newm = [c for c in cands if c["surface"] in surf_map] + back
     chs = ch["start"].astype(int).tolist()
     chi = ch["chapter"].astype(int).tolist()
@@ -233,7 +244,8 @@ def _resolver(surf_map: dict[str, str]):
     return resolve
 
 
-def _backfill(text: str, surfaces: list[str], cut: int, quotes: pd.DataFrame) -> list[dict]:
+def _backfill(text: str, surfaces: list[str], cut: int, quotes: pd.DataFrame,
+              keep: frozenset = frozenset()) -> list[dict]:
     """Occurrences before ``cut`` of forms that have just become characters."""
     pats = []
     for s in surfaces:
@@ -246,7 +258,7 @@ def _backfill(text: str, surfaces: list[str], cut: int, quotes: pd.DataFrame) ->
     spans = list(zip(quotes["start"].astype(int), quotes["end"].astype(int)))
     want, out, seen = set(surfaces), [], set()
     for m in rx.finditer(text, 0, cut):
-        for c in scan_names(text, max(0, m.start() - 12), min(cut, m.end() + 30), spans):
+        for c in scan_names(text, max(0, m.start() - 12), min(cut, m.end() + 30), spans, keep):
             if c["surface"] in want and c["start"] <= m.start() < c["end"] and c["start"] not in seen:
                 seen.add(c["start"])
                 out.append(c)
@@ -254,7 +266,7 @@ def _backfill(text: str, surfaces: list[str], cut: int, quotes: pd.DataFrame) ->
 
 
 #: id of a first-person narrator the text never names
-NARRATOR = "narrator"
+NARRATOR = UNNAMED_NARRATOR  # the narrator's id until the story names them
 
 
 def _narrator(text: str, old_quotes: pd.DataFrame, spans: list[tuple[int, int]], info: dict,
@@ -274,14 +286,11 @@ def _narrator(text: str, old_quotes: pd.DataFrame, spans: list[tuple[int, int]],
     prev = params.get("narrator")
     prev = remap.get(prev, prev)
     if prev not in info:
-        prev = NARRATOR
-        info[NARRATOR] = {"name": "the narrator", "gender": None}
+        prev = NARRATOR  # a cast member with the id "narrator" keeps its name
+        info.setdefault(NARRATOR, {"name": "the narrator", "gender": None})
     params["narrator"] = prev
     return prev
 
-
-#: a speaker known only by a description ("the stranger") is a character from this many quotes on
-MIN_DESCRIBED = 2
 
 
 def _noun_gender(desc: str) -> str | None:
@@ -302,7 +311,7 @@ def _described(quotes: list[dict], described: dict[str, str], info: dict, uns: d
             info[cid] = {"name": name, "gender": _noun_gender(name)}
     for q in quotes:
         if q["speaker"] in described and q["speaker"] not in keep:
-            q.update(speaker=None, confidence=0.0, method="none")
+            q.update(speaker=None, confidence=0.0, method="none", speaker_start=None, speaker_end=None)
 
 
 #: the narrator tells their name in their own words ("My name is Tom Hale")
@@ -330,7 +339,8 @@ def _name_narrator(quotes: pd.DataFrame, nid: str, info: dict, uns: dict, resolv
         return
     for col in ("speaker", "addressee"):
         quotes.loc[quotes[col] == nid, col] = best
-    if nid == NARRATOR:
+    cast_ids = {m["character_id"] for m in uns["params"].get("cast") or []}
+    if nid == NARRATOR and NARRATOR not in cast_ids:  # a cast's "narrator" stays
         info.pop(NARRATOR, None)
     uns["params"]["narrator"] = best
 

@@ -101,7 +101,14 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
             _c("confidence", "float64", "0..1 confidence of the speaker (0 when NA)"),
             _c("method", "string", "how the speaker was found: tag, paragraph, subject, "
                "vocative, turn, none"),
-            _c("addressee", "string", "character_id named as vocative inside the quote, or NA"),
+            _c("addressee", "string", "character_id the quote is spoken to: named as vocative "
+               "inside it, else in the tag ('said Emma to Harriet'), else the other speaker of "
+               "the turns around it (in a three-person exchange, the one a tag says answers); "
+               "NA if unknown"),
+            _c("speaker_start", "Int64", "start in story.text of the mention the speaker was read "
+               "from (the name or pronoun of the speech tag, e.g. 'Mrs. Bennet' in 'cried Mrs. "
+               "Bennet'); NA when the speaker came from turn-taking or no mention"),
+            _c("speaker_end", "Int64", "end of that mention (half-open), NA with speaker_start"),
         ),
     ),
     "characters": (

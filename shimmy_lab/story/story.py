@@ -55,9 +55,38 @@ class Story:
 
     # -- construction ---------------------------------------------------------------
     @classmethod
-    def from_text(cls, text: str, title: str | None = None) -> Story:
-        """Read ``text`` (newlines normalised to ``\\n``) into a new story."""
+    def from_text(cls, text: str, title: str | None = None, characters: Any = None) -> Story:
+        """Read ``text`` (newlines normalised to ``\\n``) into a new story.
+
+        Parameters
+        ----------
+        text
+            The story text.
+        title
+            A title for display and for the saved manifest.
+        characters
+            A cast list that fixes the characters: a DataFrame or a list of dicts with
+            ``name``, ``aliases`` (list of strings or one '|'-separated string) and
+            ``gender`` ('male', 'female' or None).  Every name and alias of a member
+            (with or without the period after a title) is that member: its
+            ``character_id`` is the slug of the name, its ``name`` and ``gender`` those
+            given.  Names outside the cast are still found as without one, and may join
+            a member as they would join a character found in the text.  Kept in
+            ``uns["params"]["cast"]`` (:func:`~shimmy_lab.story.characters.parse_cast`)
+            for :meth:`append` and saving.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A bad cast list (see :func:`~shimmy_lab.story.characters.parse_cast`).
+        """
         story = cls("", title=title)
+        if characters is not None:
+            from .characters import parse_cast
+
+            cast = parse_cast(characters)
+            if cast:
+                story.uns["params"] = {"cast": cast}
         story.append(text)
         return story
 
@@ -66,7 +95,8 @@ class Story:
 
         Only the new text and the last paragraph already read are (re)analysed;
         character clustering and per-character aggregates are recomputed from the
-        ``names`` and ``mentions`` tables, which is cheap.
+        ``names`` and ``mentions`` tables, which is cheap.  A cast given to
+        :meth:`from_text` (``uns["params"]["cast"]``) still fixes the characters.
         """
         from .pipeline import analyse
 
@@ -119,7 +149,10 @@ class Story:
     @classmethod
     def load(cls, path: str | Path) -> Story:
         """Load a story saved with :meth:`save`."""
-        return io.load(path)
+        parts = io.read(path)
+        story = cls(parts["text"], title=parts["title"], uns=parts["uns"], tables=parts["tables"])
+        story.tables.update(parts["extra"])
+        return story
 
     def equals(self, other: object) -> bool:
         """True if text, title and every table are equal (table by table)."""
@@ -168,7 +201,8 @@ class Story:
 _TITLE_RE = re.compile(r"^\s*\[(?P<t>[^\]]+?)(?: by [^\]]+)?\]")
 
 
-def read_text(path: str | Path, title: str | None = None, encoding: str | None = None) -> Story:
+def read_text(path: str | Path, title: str | None = None, encoding: str | None = None,
+              characters: Any = None) -> Story:
     """Read a plain-text file into a :class:`Story`, removing Gutenberg boilerplate.
 
     Parameters
@@ -178,9 +212,13 @@ def read_text(path: str | Path, title: str | None = None, encoding: str | None =
     title
         Defaults to the ``[Title by Author]`` line of NLTK/Gutenberg files, else the
         file name.
+    encoding
+        The file's encoding (default: UTF-8, else Latin-1).
+    characters
+        A cast list that fixes the characters (see :meth:`Story.from_text`).
     """
     text = read_file(path, encoding)
     if title is None:
         m = _TITLE_RE.match(text)
         title = m.group("t") if m else Path(path).stem
-    return Story.from_text(text, title=title)
+    return Story.from_text(text, title=title, characters=characters)

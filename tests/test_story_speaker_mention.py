@@ -1,0 +1,125 @@
+"""Quotes: the mention the speaker was read from (speaker_start/end) and the addressee."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from shimmy_lab.story import Story, schema
+
+TEXT = '''CHAPTER I
+
+Mrs. Hollis and her son Peter sat by the fire in the long room, and the rain beat on the glass.
+
+"The roof will leak again tonight," cried Mrs. Hollis.
+
+"It will hold," he replied at once.
+
+Mrs. Hollis said, "You mended the shed in the spring."
+
+"Not the roof," said she. "The roof is older than you."
+
+"Then I shall go up tomorrow."
+
+"Take the ladder, Peter."
+
+"Well," Peter said to Mrs. Hollis, "I will take it."
+'''
+
+# three speakers in a row: the middle one answers one and is answered by another
+THREE = '''Anna Webb, Bertram Cole and Clara Finch stood at the gate of the orchard in the evening.
+
+"The apples are late this year," said Anna Webb.
+
+"The frost was hard in May," said Bertram Cole to Clara Finch.
+
+"My mother lost every plum," said Clara Finch.
+
+"Then we shall have no jam," said Bertram Cole.
+'''
+
+
+def _mention(story: Story, i: int) -> str | None:
+    q = story.quotes.iloc[i]
+    if pd.isna(q["speaker_start"]):
+        assert pd.isna(q["speaker_end"])
+        return None
+    return story.text[int(q["speaker_start"]):int(q["speaker_end"])]
+
+
+def _at(text: str, word: str, nth: int = 0) -> tuple[int, int]:
+    i = -1
+    for _ in range(nth + 1):
+        i = text.index(word, i + 1)
+    return i, i + len(word)
+
+
+def test_speaker_mention_is_the_span_of_the_tag_name_or_pronoun():
+    st = Story.from_text(TEXT)
+    q = st.quotes
+    assert q["speaker_start"].dtype == "Int64" and q["speaker_end"].dtype == "Int64"
+    spans = list(zip(q["speaker_start"].astype(object), q["speaker_end"].astype(object)))
+    assert spans[0] == _at(TEXT, "Mrs. Hollis", 1)  # cried Mrs. Hollis (not the narration's)
+    he, she = TEXT.index(" he replied") + 1, TEXT.index("said she") + 5
+    assert spans[1] == (he, he + 2)
+    assert spans[2] == _at(TEXT, "Mrs. Hollis", 2)  # Mrs. Hollis said, "..."
+    assert spans[3] == spans[4] == (she, she + 3)  # "said she. "..."": the paragraph's tag
+    peter = TEXT.index("Peter said to")  # after the first quote, before the second
+    assert spans[7] == spans[8] == (peter, peter + 5)
+    assert [_mention(st, i) for i in range(len(q))] == [
+        "Mrs. Hollis", "he", "Mrs. Hollis", "she", "she", None, None, "Peter", "Peter"]
+    assert list(q["method"]) == ["tag", "tag", "tag", "tag", "paragraph", "turn", "vocative", "tag", "tag"]
+    assert list(q["speaker"]) == ["mrs_hollis", "peter", "mrs_hollis", "mrs_hollis", "mrs_hollis",
+                                  "peter", "mrs_hollis", "peter", "peter"]
+
+
+def test_the_paragraph_convention_shares_the_tag_mention():
+    st = Story.from_text(TEXT)
+    q = st.quotes
+    para = q[q["method"] == "paragraph"].iloc[0]
+    tagged = q[(q["paragraph"] == para["paragraph"]) & (q["method"] == "tag")].iloc[0]
+    assert (para["speaker_start"], para["speaker_end"]) == (tagged["speaker_start"], tagged["speaker_end"])
+
+
+def test_addressee_from_vocative_tag_and_the_other_speaker():
+    st = Story.from_text(TEXT)
+    assert list(st.quotes["addressee"]) == ["peter", "mrs_hollis", "peter", "peter", "peter",
+                                            "mrs_hollis", "peter", "mrs_hollis", "mrs_hollis"]
+    three = Story.from_text(THREE)
+    # Anna is answered by Bertram; Bertram speaks "to Clara Finch"; Clara sits between
+    # Bertram's two lines; Bertram's last line answers Clara
+    assert list(three.quotes["speaker"]) == ["anna_webb", "bertram_cole", "clara_finch", "bertram_cole"]
+    assert list(three.quotes["addressee"]) == ["bertram_cole", "clara_finch", "bertram_cole", "clara_finch"]
+
+
+def test_a_turn_between_two_other_speakers_is_to_the_one_a_tag_says_answers():
+    text = THREE.replace(" to Clara Finch", "")
+    st = Story.from_text(text)
+    assert list(st.quotes["speaker"]) == ["anna_webb", "bertram_cole", "clara_finch", "bertram_cole"]
+    assert st.quotes["addressee"].iloc[1] == "clara_finch"  # "said Clara Finch" answers
+    # the answer is Clara's by the narration, not a tag: Anna or Clara, none is given
+    text = text.replace('"My mother lost every plum," said Clara Finch.',
+                        'Clara Finch shook her head. "My mother lost every plum."')
+    st = Story.from_text(text)
+    assert list(st.quotes["speaker"]) == ["anna_webb", "bertram_cole", "clara_finch", "bertram_cole"]
+    assert list(st.quotes["method"]) == ["tag", "tag", "subject", "tag"]
+    assert pd.isna(st.quotes["addressee"].iloc[1])
+
+
+def test_a_speech_intro_in_the_narration_before_gives_its_mention():
+    text = ('Mrs. Hollis put down her cup, and after a while she said to her son:\n\n'
+            '"You will fall and break your neck."\n\n"I will not," said Peter Hollis.\n')
+    st = Story.from_text(text)
+    assert [_mention(st, i) for i in range(2)] == ["Mrs. Hollis", "Peter Hollis"]
+    assert int(st.quotes["speaker_start"].iloc[0]) == 0
+    assert int(st.quotes["speaker_start"].iloc[1]) == text.index("Peter Hollis")
+
+
+def test_a_story_saved_without_the_mention_columns_loads(tmp_path):
+    st = Story.from_text(TEXT)
+    v = st.save(tmp_path / "s")
+    old = pd.read_parquet(v / "quotes.parquet").drop(columns=["speaker_start", "speaker_end"])
+    old.to_parquet(v / "quotes.parquet", index=False)
+    back = Story.load(tmp_path / "s")
+    schema.validate("quotes", back.quotes, back.text)
+    assert back.quotes["speaker_start"].isna().all() and back.quotes["speaker_end"].isna().all()
+    assert list(back.quotes["speaker"]) == list(st.quotes["speaker"])
