@@ -1,11 +1,11 @@
 """Bundled public-domain texts.
 
-The texts live in the ``datasets/`` folder at the root of the repository, next to
-the ``shimmy_lab`` package, and are found relative to this file
-(``Path(__file__).parents[1] / "datasets"``).  This works for a source checkout and
-for an editable install (``pip install -e .``); a regular wheel does not ship them.
-Set ``SHIMMY_DATASETS`` to point at another folder with the same layout
-(``MANIFEST.json`` plus the ``.txt`` files).
+The texts live in the ``datasets/`` folder at the root of the repository (with their
+``MANIFEST.json``: source, licence, checksum).  The package reaches them as package data,
+``shimmy_lab/data/datasets`` (a link to that folder in the source tree; real files in the
+wheel), so they are there after ``pip install shimmy-lab`` as in a checkout.  Set
+``SHIMMY_DATASETS`` to point at another folder with the same layout (``MANIFEST.json``
+plus the ``.txt`` files).
 
 Examples
 --------
@@ -30,15 +30,15 @@ __all__ = ["root", "list", "path", "load", "verify"]
 def root() -> Path:
     """Return the folder that holds ``MANIFEST.json`` and the texts."""
     env = os.environ.get("SHIMMY_DATASETS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "datasets"
+    return Path(env) if env else Path(__file__).parent / "data" / "datasets"
 
 
 def _manifest() -> builtins.list[dict]:
     mf = root() / "MANIFEST.json"
     if not mf.exists():
         raise FileNotFoundError(
-            f"no dataset manifest at {mf}; the datasets ship with the source tree "
-            "(use an editable install) or set SHIMMY_DATASETS"
+            f"no dataset manifest at {mf}: the bundled texts are missing from this install; "
+            "reinstall shimmy-lab or set SHIMMY_DATASETS to a folder of texts with a MANIFEST.json"
         )
     return json.loads(mf.read_text(encoding="utf-8"))["datasets"]
 
