@@ -44,6 +44,15 @@ def test_narration_between_and_narrator_features():
     assert me["narrator"] == me["narrator_here"] == me["spoke_1"] == me["spoke_1_gap"] == 1
 
 
+def test_names_inside_the_lines_and_questions():
+    cands, X = turn_features(2, ["ann", "bo", None], [True, True, False], [None, None, None], [0, 0, 0],
+                             named_here=[], named_between=[], narrator=None, recent=["cy"],
+                             in_line=["cy"], in_previous=["ann"], asked=True)
+    ann, bo, cy = (_row(cands, X, c) for c in ("ann", "bo", "cy"))
+    assert ann["answers"] == ann["named_in_previous"] == 1 and bo["answers"] == 0
+    assert cy["named_in_line"] == 1 and ann["named_in_line"] == 0
+
+
 def test_model_chooses_the_highest_score():
     m = TurnModel({"alternates": 2.0, "spoke_1": -1.0})
     X = np.zeros((2, len(FEATURES)))

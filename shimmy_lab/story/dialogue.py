@@ -227,9 +227,12 @@ class _Ctx:
 
     def __init__(self, resolve: Resolver, gender: dict, names: dict,
                  m_starts: list[int], m_ids: list[str], narrator: str | None = None,
-                 forms: dict[str, str] | None = None):
+                 forms: dict[str, str] | None = None,
+                 quoted: tuple[list[int], list[str]] = ([], [])):
         self.resolve, self.gender, self.names = resolve, gender, names
         self.m_starts, self.m_ids = m_starts, m_ids
+        #: the name mentions inside quotes: (sorted starts, character ids)
+        self.q_starts, self.q_ids = quoted
         #: the first-person narrator's character id ("I said"), None in a third-person story
         self.narrator = narrator
         #: every name form -> character id (for "the Hatter", "the count": a word of a form)
@@ -274,6 +277,14 @@ class _Ctx:
         """Characters named in the narration between ``start`` and ``end``, in order, once each."""
         lo, hi = bisect.bisect_left(self.m_starts, start), bisect.bisect_left(self.m_starts, end)
         return list(dict.fromkeys(self.m_ids[lo:hi]))
+
+    def named_in(self, spans: list[tuple[int, int]]) -> list[str]:
+        """Characters named inside the quotes ``spans`` (vocatives included), once each."""
+        out: list[str] = []
+        for s, e in spans:
+            lo, hi = bisect.bisect_left(self.q_starts, s), bisect.bisect_left(self.q_starts, e)
+            out += self.q_ids[lo:hi]
+        return list(dict.fromkeys(out))
 
     def surname(self, cid: str) -> str | None:
         name = self.names.get(cid) or ""
@@ -549,9 +560,13 @@ def _decide(text: str, conv: list[int], turns: list[dict], paragraphs: dict[int,
         spans = _narration(p, t["qs"])
         i_here = bool(ctx.narrator) and any(_I_SUBJECT.search(text, a, b) for a, b in spans)
         he = next((m.group(1) for a, b in spans for m in [_HE_SHE.search(text[a:b])] if m), None)
+        prev_qs = ts[k - 1].get("qs") or [] if k else []
+        asked = bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?")
         cands, X = turn_features(k, speakers, anchored, addressees, gaps, named_here, named_between,
                                  ctx.narrator, ctx.recent(p["start"]), i_here,
-                                 {"He": "male", "She": "female"}.get(he), ctx.gender, t.get("hint"))
+                                 {"He": "male", "She": "female"}.get(he), ctx.gender, t.get("hint"),
+                                 ctx.named_in([(q["start"], q["end"]) for q in t["qs"]]),
+                                 ctx.named_in([(q["start"], q["end"]) for q in prev_qs]), asked)
         sp, conf = model.choose(cands, X)
         record(p["start"], p["end"], cands, X)
         if sp is not None:

@@ -183,12 +183,14 @@ def analyse(story, new_text_start: int | None = None) -> None:
     for col in ("speaker", "addressee"):
         oldq[col] = oldq[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
         oldq.loc[~oldq[col].isin(list(info)), col] = None
-    narr = ment[~ment["in_quote"].astype(bool)]
+    inq = ment["in_quote"].astype(bool)
+    narr, quoted = ment[~inq], ment[inq]
     resolve = _resolver(surf_map)
     ctx = _Ctx(resolve, {k: v["gender"] for k, v in info.items()},
                {k: v["name"] for k, v in info.items()},
                narr["start"].astype(int).tolist(), narr["character_id"].astype(str).tolist(),
-               narrator=nid, forms=surf_map)
+               narrator=nid, forms=surf_map,
+               quoted=(quoted["start"].astype(int).tolist(), quoted["character_id"].astype(str).tolist()))
     first_new = new_paras[0]["paragraph"] if new_paras else 0
     pq = oldq[oldq["paragraph"] >= first_new - 4].groupby("paragraph")["speaker"].first()
     prior = [(int(p), s if isinstance(s, str) else None) for p, s in pq.items()]

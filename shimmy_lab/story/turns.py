@@ -49,6 +49,9 @@ FEATURES = (
     "pronoun_here",     # the narration of this paragraph opens a sentence with c's "He"/"She"
     "lead",             # c is the subject of the narration before the line ("Ann smiled. '...'")
     "beat",             # c acts right after the line ("'...' Ann smiled.")
+    "named_in_line",    # c is named inside this turn's own lines (people seldom name themselves)
+    "named_in_previous",  # c is named inside the lines of the turn before
+    "answers",          # c alternates and the turn before asked a question
     "recent",           # 1 / (1 + rank of c among the characters named lately)
     "conversation",     # log(1 + anchored turns of c in this conversation)
 )
@@ -59,7 +62,8 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                   named_between: list[str], narrator: str | None,
                   recent: list[str], i_here: bool = False, pronoun_here: str | None = None,
                   gender: dict[str, str | None] | None = None,
-                  hint: tuple[str, str] | None = None) -> tuple[list[str], np.ndarray]:
+                  hint: tuple[str, str] | None = None, in_line: list[str] = (),
+                  in_previous: list[str] = (), asked: bool = False) -> tuple[list[str], np.ndarray]:
     """The candidates of turn ``k`` of a conversation and their feature rows.
 
     Parameters
@@ -92,6 +96,10 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         ``("lead", id)`` or ``("beat", id)``: the character the narration before the
         line, or the action right after it, is about, when the reader names one
         (:func:`~shimmy_lab.story.dialogue.attribute`).
+    in_line, in_previous
+        Characters named inside the quotes of turn ``k`` and of the turn before.
+    asked
+        Whether the last line of the turn before ends with a question mark.
 
     Returns
     -------
@@ -147,6 +155,9 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
             row[col[hint[0]]] = 1.0
         row[col["recent"]] = 1.0 / (1 + rank[c]) if c in rank else 0.0
         row[col["conversation"]] = math.log1p(conv.get(c, 0))
+        row[col["named_in_line"]] = c in in_line
+        row[col["named_in_previous"]] = c in in_previous
+        row[col["answers"]] = asked and c == before(2) and c != before(1)
     return cands, X
 
 
