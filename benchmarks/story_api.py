@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import statistics
+import tempfile
 import time
 
 
@@ -39,7 +41,8 @@ def main() -> None:
 
     text = _excerpt(a.words)
     extra = '"I wonder what Mr. Knightley will say to all this," said Emma, and went to the window.'
-    handle = serve(background=True, port=0, config_reload=0)
+    store = tempfile.mkdtemp(prefix="shimmy-bench-store-")  # every create/append is saved, as served
+    handle = serve(background=True, port=0, config_reload=0, store=store)
     try:
         handle.wait_ready(120)
         base = handle.base_url.rsplit("/v1", 1)[0]
@@ -56,6 +59,7 @@ def main() -> None:
                 append.append(time.perf_counter() - t0)
     finally:
         handle.stop()
+        shutil.rmtree(store, ignore_errors=True)
     print(f"POST /narrative/stories, {len(text.split()):,} words, default analysis: median "
           f"{statistics.median(create):.2f} s over {a.runs} runs (max {max(create):.2f} s; goal < 10 s); "
           f"append of one paragraph: median {statistics.median(append):.2f} s")

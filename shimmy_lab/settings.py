@@ -28,7 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings", "NarrativeSettings", "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "config_path"]
+__all__ = ["Settings", "NarrativeSettings", "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "config_path", "default_store"]
 
 #: How much narrative context goes to a model (0..1) when nothing else says: the one default
 #: of ``sl.analyze``, ``sl.context``, the Writer widget and the server's ``[narrative]``.
@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
     config: Path | None = Field(None, description="shimmy.toml path (also $SHIMMY_CONFIG).")
     config_reload: float = Field(1.0, ge=0, description="Seconds between checks of the config file (0: never).")
+    store: Path | None = Field(default_factory=lambda: default_store(), description="Folder where the server "
+                               "saves the stories created or appended through /narrative/stories ('none': keep "
+                               "them in memory only). Default: the per-user data folder.")
     narrative: NarrativeSettings = Field(default_factory=NarrativeSettings)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -95,6 +98,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _no_store(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and v.strip().lower() in ("", "none") else v
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -166,6 +174,14 @@ class Settings(BaseSettings):
         threads = self.threads or max(1, (os.cpu_count() or 1) // self.parallel)
         kwargs["n_threads"] = threads
         return kwargs
+
+
+def default_store() -> Path:
+    """The default story folder of the server: ``stories`` in the per-user data folder
+    (``platformdirs.user_data_dir("shimmy-lab")``, e.g. ``~/.local/share/shimmy-lab/stories``)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("shimmy-lab", appauthor=False)) / "stories"
 
 
 def config_path(init_kwargs: dict[str, Any] | None = None) -> Path | None:

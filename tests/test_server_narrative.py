@@ -4,6 +4,7 @@ the real ``openai`` client (``metadata`` / ``extra_body``) and raw HTTP."""
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -29,8 +30,8 @@ def lab():
 
 
 @pytest.fixture(scope="module")
-def server(lab):
-    with running(lab, n_ctx=2048) as handle:
+def server(lab, tmp_path_factory):
+    with running(lab, n_ctx=2048, store=str(tmp_path_factory.mktemp("stories"))) as handle:
         yield handle
 
 
@@ -61,7 +62,10 @@ def test_story_routes(server, lab):
     assert httpx.get(base + "/kitty/context", params={"assertiveness": 0}).json()["context"] == ""
     before = len(lab.stories["copy"].text)
     r = httpx.post(base + "/copy/append", json={"text": "\n\nKitty walked to the sea."}, timeout=60)
-    assert r.status_code == 200 and len(lab.stories["copy"].text) > before
+    assert r.status_code == 200 and len(lab.stories["copy"].text) > before and r.json()["stored"]
+    r = httpx.post(base, json={"text": STORY, "story_id": "gone", "analyze": False}, timeout=60)
+    assert httpx.delete(base + "/gone").json()["deleted"] is True and "gone" not in lab.stories
+    assert httpx.delete(base + "/gone").status_code == 404
 
 
 def test_drift_route_finds_injected_flaws(server):
@@ -87,6 +91,19 @@ def test_errors_are_openai_shaped(server):
                    json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
                          "metadata": {"story_id": "missing"}})
     assert r.status_code == 404 and r.json()["error"]["code"] == "story_not_found"
+    for where in ({"json": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
+                            "metadata": {"story_id": "../kitty"}}},
+                  {"json": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+                   "headers": {"X-Shimmy-Story": "a/b"}}):
+        r = httpx.post(server.base_url + "/chat/completions", **where)
+        err = validate_openai(r.json(), "ErrorResponse")["error"]
+        assert r.status_code == 400 and (err["param"], err["code"]) == ("story_id", "invalid_story_id")
+    r = httpx.get(base + "/..%2Fkitty")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "story_id"
+    # a literal "../" (httpx would remove the dot segment before sending)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"GET /narrative/stories/../kitty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(200).startswith(b"HTTP/1.1 400")
 
 
 def test_chat_with_story_carries_narrative(client):
@@ -131,6 +148,7 @@ def test_stream_narrative_rides_on_last_chunk(server, lab):
     validate_sse(raw)  # every chunk is still a valid OpenAI chunk
     text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
     assert lab.stories["copy"].text[before:].strip() == text.strip()
+    assert sl.Story.load(server.app.state.store.root / "copy").text == lab.stories["copy"].text  # saved too
 
 
 def test_openai_stream_client_unchanged(client):

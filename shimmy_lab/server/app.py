@@ -1,8 +1,10 @@
 """``create_app(lab, settings)``: the FastAPI application.
 
 All state lives on ``app.state`` (``lab``, ``settings``, ``pool`` of schedulers,
-``metrics``, ``log``), never in module globals, so two apps can run in one process
-and an app started from a Jupyter kernel serves the kernel's own :class:`Lab`.
+``metrics``, ``log``, ``store`` of stories), never in module globals, so two apps can run
+in one process and an app started from a Jupyter kernel serves the kernel's own
+:class:`Lab`. (Apps of one process whose ``store`` is the same folder share one
+:class:`~shimmy_lab.server.store.FolderStore`: a folder has one owner.)
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from ..lab import Lab
 from ..settings import LIVE_FIELDS, Settings, config_path
 from .errors import PayloadTooLarge, error_body, install_error_handlers
 from .metrics import Metrics
-from .narrative import StoryLocks
+from .narrative import StoryLocks, bad_story_path
 from .narrative import router as narrative_router
 from .routes_openai import router
 from .scheduler import SchedulerPool
+from .store import open_store
 
 __all__ = ["create_app"]
 
@@ -66,6 +69,9 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
     app.state.ready_error = None
     app.state.api_keys = settings.all_api_keys()
     app.state.story_locks = StoryLocks()
+    app.state.store = open_store(settings.store)
+    if settings.store is not None:
+        app.state.log.info("stories are saved in %s (%d stored)", settings.store, len(app.state.store.ids()))
 
     install_error_handlers(app)
     app.include_router(router)
@@ -155,7 +161,7 @@ def _mtime(path: Path) -> float | None:
 
 # ---------------------------------------------------------------------------- middleware
 class ShimmyMiddleware:
-    """Request id, API keys, body size limit, metrics, and OpenAI-shaped 500s.
+    """Request id, API keys, story ids in paths, body size limit, metrics, and OpenAI-shaped 500s.
 
     Pure ASGI (no buffering), so streamed responses pass straight through.
     """
@@ -185,6 +191,10 @@ class ShimmyMiddleware:
             denied = self._check_auth(scope)
             if denied is not None:
                 await _send_json(send_wrapper, 401, denied, {"WWW-Authenticate": "Bearer"})
+                return
+            bad_id = bad_story_path(scope)
+            if bad_id is not None:  # before routing: an encoded slash would only make the route unknown
+                await _send_json(send_wrapper, 400, bad_id.to_openai())
                 return
             limit = settings.max_body_bytes
             length = _header(scope, b"content-length")

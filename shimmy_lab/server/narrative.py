@@ -14,6 +14,12 @@ A chat completion names a story with ``metadata.story_id`` (or the header
    ``narrative`` object (ignored by OpenAI clients): ``story_id``, ``drift_score``,
    ``components``, ``suggestion``, ``insights``, ``candidates``, ``appended``;
 4. with ``metadata.append = "true"`` the text is appended to the story.
+
+Every story created or appended through these routes is saved in the app's story store
+(``app.state.store``, :mod:`shimmy_lab.server.store`, the ``store`` setting) before the
+response is sent, inside the story's lock. Stored stories are listed when the app
+starts and loaded into ``lab.stories`` when a request first names them. Story ids are
+checked by :func:`~shimmy_lab.server.store.check_story_id` wherever they come in.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -32,8 +39,10 @@ from ..errors import InvalidParameterError, ShimmyError
 from ..report import story_page
 from ..story import Story
 from .schemas import parse
+from .store import InvalidStoryIdError, check_story_id, story_id_from_title
 
-__all__ = ["router", "StoryLocks", "StoryNotFoundError", "story_for_request", "NarrativeJob"]
+__all__ = ["router", "StoryLocks", "StoryNotFoundError", "story_for_request", "NarrativeJob", "current_story",
+           "add_story", "append_text", "remove_story", "bad_story_path"]
 
 router = APIRouter()
 
@@ -60,7 +69,8 @@ class StoryNotFoundError(ShimmyError, LookupError):
     default_code = "story_not_found"
 
     def __init__(self, story_id: str, available: list[str]):
-        known = ", ".join(sorted(available)) or "none"
+        names = sorted(available)
+        known = ", ".join(names[:20]) + (f" ... ({len(names)} in all)" if len(names) > 20 else "") or "none"
         super().__init__(f"The story {story_id!r} does not exist. Stories: {known}.", param="story_id")
 
 
@@ -79,77 +89,195 @@ def _records(df: Any) -> list[dict[str, Any]]:
     return json.loads(df.to_json(orient="records", date_format="iso")) if len(df) else []
 
 
-def _get(request: Request, story_id: str):
-    stories = request.app.state.lab.stories
-    if story_id not in stories:
-        raise StoryNotFoundError(story_id, list(stories))
-    return stories[story_id]
+# ------------------------------------------------------------------------- stories: memory + store
+def current_story(app: Any, story_id: str) -> Any:
+    """The story ``story_id``: the one in ``lab.stories``, else loaded from the store (then kept
+    in ``lab.stories``). Raises :class:`InvalidStoryIdError` or :class:`StoryNotFoundError`."""
+    check_story_id(story_id)
+    lab = app.state.lab
+    story = lab.stories.get(story_id)
+    if story is not None:
+        return story
+    with app.state.story_locks(story_id):  # one load, even when several requests name it at once
+        story = lab.stories.get(story_id)
+        if story is None:
+            if story_id not in app.state.store:
+                raise StoryNotFoundError(story_id, [*lab.stories, *app.state.store.ids()])
+            story = app.state.store.load(story_id)
+            lab.add_story(story, story_id)
+    return story
 
 
-def _summary(story_id: str, story: Any) -> dict[str, Any]:
+async def _get(request: Request, story_id: str) -> Any:
+    check_story_id(story_id)
+    story = request.app.state.lab.stories.get(story_id)
+    return story if story is not None else await run_in_threadpool(current_story, request.app, story_id)
+
+
+def add_story(app: Any, story: Any, story_id: str | None = None) -> tuple[str, str | None]:
+    """Save a new story in the store, then attach it to the lab; returns (its id, its version).
+
+    Without ``story_id`` the id is made from the title, else it is the first free ``story-N``.
+    An existing story of the same id is replaced.
+    """
+    locks = app.state.story_locks
+    if story_id is None:
+        story_id = story_id_from_title(story.title or "")
+    if story_id:
+        with locks(check_story_id(story_id)):
+            return story_id, _attach(app, story_id, story)
+    with locks.index:  # a new story-N
+        taken = {*app.state.lab.stories, *app.state.store.ids()}
+        story_id = next(f"story-{n}" for n in range(1, len(taken) + 2) if f"story-{n}" not in taken)
+        with locks(story_id):
+            return story_id, _attach(app, story_id, story)
+
+
+def _attach(app: Any, story_id: str, story: Any) -> str | None:
+    version = app.state.store.save(story_id, story)
+    app.state.lab.add_story(story, story_id)
+    return version
+
+
+def append_text(app: Any, story_id: str, text: str) -> tuple[Any, str | None]:
+    """Append ``text`` to a story, re-run the narrative systems and save it, in the story's lock;
+    then tell the lab's listeners. Returns (the story, its new version).
+
+    When any step fails the story leaves memory if the store holds it, so the next request
+    reads the last saved version, not a half-appended one.
+    """
+    with app.state.story_locks(story_id):
+        story = current_story(app, story_id)
+        try:
+            story.append(text)
+            _analyze(story, app.state.settings)
+            version = app.state.store.save(story_id, story)
+        except BaseException:
+            if app.state.store.version(story_id) is not None and app.state.lab.stories.get(story_id) is story:
+                del app.state.lab.stories[story_id]
+            raise
+    app.state.lab.notify("story_changed", story_id)
+    return story, version
+
+
+def remove_story(app: Any, story_id: str) -> bool:
+    """Remove a story from the lab and from the store; returns whether it existed."""
+    check_story_id(story_id)
+    with app.state.story_locks(story_id):
+        in_memory = app.state.lab.stories.pop(story_id, None) is not None
+        stored = app.state.store.delete(story_id)
+    if in_memory or stored:
+        app.state.lab.notify("story_removed", story_id)
+    return in_memory or stored
+
+
+_STORY_PATHS = ("/narrative/stories/", "/narrative/visualize/")
+
+
+def bad_story_path(scope: dict[str, Any]) -> InvalidStoryIdError | None:
+    """The error for a request whose path names an invalid story id, else None.
+
+    Reads the path as it was sent (``raw_path``), so an encoded slash (``..%2Fx``) is seen
+    as part of the id, not as a separator that would only make the route unknown.
+    """
+    raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
+    path = raw.decode("latin-1").split("?", 1)[0]
+    for prefix in _STORY_PATHS:
+        if path.startswith(prefix):
+            segment = unquote(path[len(prefix):].split("/", 1)[0], errors="replace")
+            try:
+                check_story_id(segment)
+            except InvalidStoryIdError as exc:
+                return exc if segment else None
+    return None
+
+
+def _summary(story_id: str, story: Any, app: Any = None, version: str | None = None) -> dict[str, Any]:
     summary = {k: v for k, v in story.summary().items() if k != "title"}
     ins = story.tables.get("insights")
     top = _records(ins.head(5)) if ins is not None else []
-    return {"id": story_id, "object": "story", "title": story.title, "summary": summary, "top_insights": top}
+    out = {"id": story_id, "object": "story", "title": story.title, "summary": summary, "top_insights": top,
+           "loaded": True}
+    if app is not None:
+        version = version or app.state.store.version(story_id)
+        out.update(stored=version is not None, version=version)
+    return out
 
 
 def _analyze(story: Any, settings: Any) -> Any:
     return analyze(story, settings=settings)  # the whole Settings: [narrative] is read from it
 
 
+def _normal_id(story_id: str) -> str:
+    """A requested story id as ``Lab.add_story`` writes it (stripped, lowercase, spaces as '-'), checked."""
+    return check_story_id(story_id.strip().lower().replace(" ", "-"))
+
+
 @router.post("/narrative/stories", status_code=201)
 async def create_story(request: Request):
     body = await parse(request, StoryCreate)
-    lab = request.app.state.lab
-    settings = request.app.state.settings
+    app = request.app
+    settings = app.state.settings
+    wanted = None if body.story_id is None else _normal_id(body.story_id)
 
     def build():
         story = Story.from_text(body.text, title=body.title)
         return _analyze(story, settings) if body.analyze else story
 
     story = await run_in_threadpool(build)
-    with request.app.state.story_locks.index:
-        sid = lab.add_story(story, body.story_id or body.title)
-    return JSONResponse(_summary(sid, story), status_code=201)
+    sid, version = await run_in_threadpool(add_story, app, story, wanted)
+    return JSONResponse(_summary(sid, story, app, version), status_code=201)
 
 
 @router.get("/narrative/stories")
 async def list_stories(request: Request):
-    stories = request.app.state.lab.stories
-    return {"object": "list", "data": [_summary(sid, s) for sid, s in stories.items()]}
+    """Loaded stories (their summaries) first, then the stored ones not loaded yet (id only)."""
+    app = request.app
+    loaded = dict(app.state.lab.stories)
+    stored = app.state.store.ids()
+    on_disk = set(stored)
+    data = [{**_summary(sid, s), "stored": sid in on_disk} for sid, s in loaded.items()]
+    data += [{"id": sid, "object": "story", "loaded": False, "stored": True} for sid in stored if sid not in loaded]
+    return {"object": "list", "data": data}
 
 
 @router.get("/narrative/stories/{story_id}")
 async def get_story(request: Request, story_id: str):
-    return _summary(story_id, _get(request, story_id))
+    return _summary(story_id, await _get(request, story_id), request.app)
+
+
+@router.delete("/narrative/stories/{story_id}")
+async def delete_story(request: Request, story_id: str):
+    check_story_id(story_id)
+    app = request.app
+    if not await run_in_threadpool(remove_story, app, story_id):
+        raise StoryNotFoundError(story_id, [*app.state.lab.stories, *app.state.store.ids()])
+    return {"id": story_id, "object": "story.deleted", "deleted": True}
 
 
 @router.post("/narrative/stories/{story_id}/append")
 async def append_story(request: Request, story_id: str):
     body = await parse(request, StoryText)
-    story = _get(request, story_id)
-    await run_in_threadpool(append_text, request.app, story_id, story, body.text)
-    return _summary(story_id, story)
+    check_story_id(story_id)
+    return await run_in_threadpool(_append_and_summarise, request.app, story_id, body.text)
 
 
-def append_text(app: Any, story_id: str, story: Any, text: str) -> None:
-    """Append ``text`` to a story, re-run the narrative systems, tell the lab's listeners."""
-    with app.state.story_locks(story_id):
-        story.append(text)
-        _analyze(story, app.state.settings)
-    app.state.lab.notify("story_changed", story_id)
+def _append_and_summarise(app: Any, story_id: str, text: str) -> dict[str, Any]:
+    with app.state.story_locks(story_id):  # the summary is of the version just saved (an RLock)
+        story, version = append_text(app, story_id, text)
+        return _summary(story_id, story, app, version)
 
 
 @router.get("/narrative/stories/{story_id}/insights")
 async def story_insights(request: Request, story_id: str):
-    story = _get(request, story_id)
+    story = await _get(request, story_id)
     ins = story.tables.get("insights")
     return {"object": "list", "data": _records(ins) if ins is not None else []}
 
 
 @router.get("/narrative/stories/{story_id}/tables/{name}")
 async def story_table(request: Request, story_id: str, name: str):
-    story = _get(request, story_id)
+    story = await _get(request, story_id)
     if name not in story.tables:
         raise InvalidParameterError(f"Unknown table {name!r}. Tables: {', '.join(sorted(story.tables))}.",
                                     param="name", code="table_not_found")
@@ -159,7 +287,7 @@ async def story_table(request: Request, story_id: str, name: str):
 @router.post("/narrative/stories/{story_id}/drift")
 async def story_drift(request: Request, story_id: str):
     body = await parse(request, StoryText)
-    story = _get(request, story_id)
+    story = await _get(request, story_id)
     report = await run_in_threadpool(_drift, story, body.text)
     return {"object": "narrative.drift", "story_id": story_id, **report}
 
@@ -167,7 +295,7 @@ async def story_drift(request: Request, story_id: str):
 @router.get("/narrative/stories/{story_id}/context")
 async def story_context(request: Request, story_id: str, assertiveness: float | None = None,
                         max_tokens: int = 300):
-    story = _get(request, story_id)
+    story = await _get(request, story_id)
     a = request.app.state.settings.narrative.assertiveness if assertiveness is None else assertiveness
     if not 0 <= a <= 1:
         raise InvalidParameterError("assertiveness must be between 0 and 1.", param="assertiveness")
@@ -177,7 +305,7 @@ async def story_context(request: Request, story_id: str, assertiveness: float | 
 
 @router.get("/narrative/visualize/{story_id}", response_class=HTMLResponse)
 async def visualize(request: Request, story_id: str):
-    story = _get(request, story_id)
+    story = await _get(request, story_id)
     return HTMLResponse(await run_in_threadpool(story_page, story, story_id))
 
 
@@ -228,7 +356,7 @@ class NarrativeJob:
                "candidates": [{"index": i, "drift_score": r["drift_score"]} for i, r in enumerate(reports)],
                "chosen": best, "appended": False}
         if self.append and texts[best].strip():
-            append_text(self.app, self.story_id, self.story, ("\n\n" + texts[best].strip()))
+            append_text(self.app, self.story_id, "\n\n" + texts[best].strip())
             out["appended"] = True
         return best, out
 
@@ -239,4 +367,4 @@ def story_for_request(request: Request, metadata: dict[str, str] | None) -> Narr
     story_id = metadata.get("story_id") or request.headers.get("x-shimmy-story")
     if not story_id or not request.app.state.settings.narrative.enabled:
         return None
-    return NarrativeJob(request.app, story_id, _get(request, story_id), metadata)
+    return NarrativeJob(request.app, story_id, current_story(request.app, story_id), metadata)
