@@ -23,7 +23,7 @@ CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(shell for f in $(LLAMA_SIMD); do \
   else echo "-DGGML_$${f#*:}=OFF"; fi; done)
 export CMAKE_ARGS
 
-.PHONY: install browser run test bench clean
+.PHONY: install browser redis run test bench clean
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,7 +48,14 @@ browser:
 	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || \
 	  echo "npm ci failed: the JupyterLab widget test will be skipped"
 
-test: install browser
+# Replicas sharing stories are tested against a real redis-server (Debian's package).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server) >/dev/null; \
+	  else echo "redis-server is missing (apt-get install redis-server); the Redis tests will be skipped"; fi; }
+
+test: install browser redis
 	$(PY) -m pytest
 
 bench: install

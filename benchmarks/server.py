@@ -184,7 +184,7 @@ def ratio(a: list[dict], b: list[dict]) -> float:
 
 
 def direct_vs_http(tokens: int, reps: int, eos: list[int], n_ctx: int, threads: int) -> dict:
-    from shimmy_lab.engines import load_engine
+    from shimmy_lab.lab import load_engine
 
     proc, url = shimmy(1, n_ctx, threads)
     eng = load_engine(n_ctx=n_ctx, n_threads=threads)
@@ -224,7 +224,7 @@ def main() -> None:
     ap.add_argument("--skip-direct", action="store_true", help="skip (a)")
     args = ap.parse_args()
 
-    from shimmy_lab.engines import load_engine
+    from shimmy_lab.lab import load_engine
 
     probe = load_engine(n_ctx=256)
     eos = sorted({probe.llm.token_eos(), *probe.tokenize("<|im_end|><|endoftext|>", add_special=False)})

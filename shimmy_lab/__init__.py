@@ -20,7 +20,7 @@ _LAZY = {
     "Lab": ("shimmy_lab.lab", "Lab"),
     "models": ("shimmy_lab.lab", "models"),
     "default_lab": ("shimmy_lab.lab", "default_lab"),
-    "load_engine": ("shimmy_lab.engines", "load_engine"),
+    "load_engine": ("shimmy_lab.lab", "load_engine"),
     "convert": ("shimmy_lab.engines.convert", "convert"),
     "Story": ("shimmy_lab.story", "Story"),
     "read_text": ("shimmy_lab.story", "read_text"),

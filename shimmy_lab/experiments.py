@@ -152,7 +152,8 @@ def continuation(corpus: Any = "datasets", engine: Any = None, n_prompts: int = 
     ContinuationResult
     """
     from .assistant import analyze, context
-    from .engines import Engine, load_engine
+    from .engines import Engine
+    from .lab import load_engine
     from .eval.corpus import as_works, read_work_text
     from .story import Story
 

@@ -2,12 +2,15 @@
 
 One ``Lab`` is shared by inline notebook calls, the HTTP server started from the
 kernel, and the widgets, so a story attached in a cell is the one the server sees.
+Engines are built here only: :meth:`Lab.engine` (kept in the lab's LRU) and
+:func:`load_engine` (a new engine its caller closes).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -18,7 +21,7 @@ from .registry import BUNDLED_ID, ModelEntry, discover, resolve
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["Lab", "default_lab", "models"]
+__all__ = ["Lab", "default_lab", "load_engine", "models"]
 
 
 class Lab:
@@ -33,26 +36,30 @@ class Lab:
         How many engines stay loaded; the least recently used is closed beyond that.
     engine_kwargs : dict, optional
         Passed to every engine that this lab loads (e.g. ``{"n_ctx": 4096}``).
+    entries : sequence of ModelEntry, optional
+        The models this lab knows, instead of those found on disk
+        (:func:`~shimmy_lab.registry.discover`); ``refresh`` then keeps them.
     """
 
     def __init__(self, default_model: str | None = None, *, max_loaded: int = 2,
-                 engine_kwargs: dict[str, Any] | None = None):
+                 engine_kwargs: dict[str, Any] | None = None, entries: Sequence[ModelEntry] | None = None):
         if max_loaded < 1:
             raise ValueError("max_loaded must be >= 1")
         self.default_model = default_model or BUNDLED_ID
         self.max_loaded = max_loaded
         self.engine_kwargs = dict(engine_kwargs or {})
         self.stories: dict[str, Any] = {}
-        self._engines: OrderedDict[tuple[str, str], Engine] = OrderedDict()
-        self._entries: list[ModelEntry] | None = None
+        self._engines: OrderedDict[tuple, Engine] = OrderedDict()  # (id, engine, options) -> engine
+        self._fixed = entries is not None
+        self._entries: list[ModelEntry] | None = list(entries) if entries is not None else None
         self._lock = threading.RLock()
         self.listeners: list[Any] = []
 
     # ------------------------------------------------------------------ registry
     def entries(self, refresh: bool = False) -> list[ModelEntry]:
-        """Models on disk (cached; ``refresh=True`` scans again)."""
+        """Models on disk (cached; ``refresh=True`` scans again), or the lab's fixed ``entries``."""
         with self._lock:
-            if self._entries is None or refresh:
+            if self._entries is None or (refresh and not self._fixed):
                 self._entries = discover()
             return list(self._entries)
 
@@ -64,22 +71,44 @@ class Lab:
         """Discovered models as a DataFrame, with a ``loaded`` column."""
         import pandas as pd
 
-        loaded = {entry_id for entry_id, _ in self._engines}
+        loaded = {key[0] for key in self._engines}
         rows = [{**e.to_dict(), "loaded": e.id in loaded} for e in self.entries(refresh)]
         cols = ["id", "engine", "format", "path", "size_bytes", "context_length", "quantization", "source", "loaded"]
         return pd.DataFrame(rows, columns=cols)
 
     # ------------------------------------------------------------------ engines
-    def engine(self, model: str | Path | None = None, engine: str | None = None) -> Engine:
-        """The loaded engine for ``model`` (loading it, and evicting the LRU one, if needed)."""
+    def engine(self, model: str | Path | None = None, engine: str | None = None, *, keep: bool = True,
+               **options: Any) -> Engine:
+        """The loaded engine for ``model`` (loading it, and evicting the LRU one, if needed).
+
+        Parameters
+        ----------
+        model : str or path, optional
+            Model id or path (default model if omitted).
+        engine : str, optional
+            Engine name (default: the registry's engine for the model).
+        keep : bool
+            Keep the engine in this lab (default). ``False`` builds a new engine that the
+            caller owns and closes (e.g. a server's extra slots).
+        **options
+            Engine options on top of the lab's ``engine_kwargs``; engines loaded with
+            other options are kept apart (e.g. the small scoring context of
+            :func:`shimmy_lab.trackers.fit.fit_engine`).
+
+        Returns
+        -------
+        Engine
+        """
         entry = self.resolve(model)
         name = engine or entry.engine
-        key = (entry.id, name)
+        if not keep:
+            return _build(entry, name, {**self.engine_kwargs, **options})
+        key = (entry.id, name, tuple(sorted((k, repr(v)) for k, v in options.items())))
         with self._lock:
             if key in self._engines:
                 self._engines.move_to_end(key)
                 return self._engines[key]
-            eng = engine_class(name)(entry.path, model_id=entry.id, **self.engine_kwargs)
+            eng = _build(entry, name, {**self.engine_kwargs, **options})
             self._engines[key] = eng
             while len(self._engines) > self.max_loaded:
                 _, old = self._engines.popitem(last=False)
@@ -137,10 +166,17 @@ class Lab:
     def serve(self, **kwargs: Any) -> Any:
         """Serve this lab over the OpenAI-compatible API (in the background by default).
 
+        .. deprecated:: 0.1.0
+            Use ``sl.serve(lab=lab, background=True, ...)`` or the ``%shimmy serve`` magic.
+            This shim (the one import from the lab up to the server) stays for old
+            notebooks and warns with a ``DeprecationWarning``.
+
         ``lab.serve(port="auto")`` returns a handle with ``.url`` and ``.stop()``; the
         server sees this lab's models and stories. See :func:`shimmy_lab.serve`.
         """
-        from .server.run import serve
+        warnings.warn("Lab.serve is deprecated: use sl.serve(lab=lab, background=True, ...) "
+                      "or %shimmy serve.", DeprecationWarning, stacklevel=2)
+        from .server.run import serve  # allowed upward import: this deprecated shim only
 
         kwargs.setdefault("background", True)
         return serve(self, **kwargs)
@@ -177,6 +213,32 @@ def _show_stream(pieces: Iterator[str]) -> str:
         sys.stdout.flush()
     sys.stdout.write("\n")
     return text
+
+
+def _build(entry: ModelEntry, name: str, options: dict[str, Any]) -> Engine:
+    """Construct engine ``name`` on a registry entry: the one place engines are built."""
+    return engine_class(name)(entry.path, model_id=entry.id, **options)
+
+
+def load_engine(model: str | Path | None = None, engine: str | None = None, **kwargs: Any) -> Engine:
+    """Load a model into a new engine (its caller closes it; :meth:`Lab.engine` keeps engines).
+
+    Parameters
+    ----------
+    model : str or path, optional
+        A model id known to the registry, or a path to a GGUF file or model
+        directory. Default: the bundled SmolLM2-135M-Instruct.
+    engine : {"llama_cpp", "transformers", "safetensors"}, optional
+        Backend (or an installed engine's name); guessed from the path when omitted.
+    **kwargs
+        Passed to the engine (e.g. ``n_ctx``, ``n_threads``).
+
+    Returns
+    -------
+    Engine
+    """
+    entry = resolve(model)
+    return _build(entry, engine or entry.engine, kwargs)
 
 
 _DEFAULT: Lab | None = None

@@ -28,14 +28,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings", "NarrativeSettings", "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "config_path", "default_store"]
+__all__ = ["Settings", "NarrativeSettings", "LimitSettings", "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "config_path",
+           "default_store"]
 
 #: How much narrative context goes to a model (0..1) when nothing else says: the one default
 #: of ``sl.analyze``, ``sl.context``, the Writer widget and the server's ``[narrative]``.
 DEFAULT_ASSERTIVENESS = 0.6
 
 #: Settings that a running server picks up when ``shimmy.toml`` changes.
-LIVE_FIELDS = ("max_body_bytes", "max_prompt_tokens", "queue_timeout", "log_level", "narrative")
+LIVE_FIELDS = ("max_body_bytes", "max_prompt_tokens", "queue_timeout", "log_level", "narrative", "limits")
 
 
 class NarrativeSettings(BaseModel):
@@ -48,6 +49,18 @@ class NarrativeSettings(BaseModel):
     assertiveness: float = Field(DEFAULT_ASSERTIVENESS, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
     voice_model: str = Field("none", description="Model that also scores unusual lines for voice drift "
                              "(a model id, or 'bundled': slower); 'none' (default): the lexical check only.")
+
+
+class LimitSettings(BaseModel):
+    """The ``[limits]`` section: per-client rate limits of the server (0: no limit).
+
+    A client is its API key, or its address when the server has no keys; see
+    :mod:`shimmy_lab.server.limits`.
+    """
+
+    requests_per_minute: int = Field(0, ge=0, description="Requests per minute per client (0: no limit).")
+    tokens_per_minute: int = Field(0, ge=0, description="Prompt + completion tokens per minute per client "
+                                   "(0: no limit).")
 
 
 class Settings(BaseSettings):
@@ -89,7 +102,11 @@ class Settings(BaseSettings):
     store: Path | None = Field(default_factory=lambda: default_store(), description="Folder where the server "
                                "saves the stories created or appended through /narrative/stories ('none': keep "
                                "them in memory only). Default: the per-user data folder.")
+    redis: str | None = Field(None, description="Redis URL (redis://host:6379/0) through which server replicas "
+                              "share their stories: the story texts live in Redis, --store is not used ('none' "
+                              "or unset: no Redis).")
     narrative: NarrativeSettings = Field(default_factory=NarrativeSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -99,7 +116,7 @@ class Settings(BaseSettings):
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
 
-    @field_validator("store", mode="before")
+    @field_validator("store", "redis", mode="before")
     @classmethod
     def _no_store(cls, v: Any) -> Any:
         return None if isinstance(v, str) and v.strip().lower() in ("", "none") else v

@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled model loaded once per session, and a fake engine."""
+"""Shared fixtures: the bundled model loaded once per session, and the fake engine."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["SHIMMY_STORE"] = "none"  # servers keep stories in memory unless a test gives a store
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
@@ -35,9 +36,28 @@ def llama_engine():
     eng.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fake_engine_installed(tmp_path_factory):
+    """The ``fake`` engine (:mod:`fake_engine`), installed as another package would install
+    an engine: a distribution whose entry point is in the ``shimmy_lab.engines`` group."""
+    from shimmy_lab.engines import ENTRY_POINT_GROUP, available_engines
+
+    site = tmp_path_factory.mktemp("site")
+    info = site / "shimmy_lab_test_engines-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shimmy-lab-test-engines\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nfake = fake_engine:FakeEngine\n")
+    sys.path.append(str(site))
+    available_engines(refresh=True)
+    yield
+    sys.path.remove(str(site))
+    available_engines(refresh=True)
+
+
 @pytest.fixture
 def fake_engine():
-    """A duck-typed engine over a tiny character vocabulary (fast unit tests)."""
-    from fakes import FakeEngine
+    """The fake engine over a tiny character vocabulary (fast unit tests): it says
+    ``"Hello, world! Bye."`` and stops, in a context of 64 tokens."""
+    from fake_engine import SCRIPT, FakeEngine
 
-    return FakeEngine()
+    return FakeEngine(context_length=64, script=SCRIPT, repeat=False)

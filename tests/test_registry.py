@@ -1,13 +1,19 @@
-"""Model discovery on a temporary tree, the Lab's LRU, and error messages."""
+"""Model discovery on a temporary tree, the engine table, the Lab's LRU, and error messages."""
 
 import json
 import shutil
+from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
 import shimmy_lab as sl
-from shimmy_lab.engines import ENGINES, engine_class, guess_engine
+from fake_engine import FAKE_ID, FakeEngine, fake_entry, fake_lab
+from shimmy_lab.engines import (ENGINES, ENTRY_POINT_GROUP, available_engines, engine_class, engine_classes,
+                                guess_engine)
+from shimmy_lab.engines.files import read_gguf_header
 from shimmy_lab.errors import EngineNotFoundError, ModelNotFoundError
+from shimmy_lab.lab import Lab, load_engine
 from shimmy_lab.registry import BUNDLED_ID, bundled_model_path, discover, resolve
 
 
@@ -69,29 +75,122 @@ def test_unknown_model_lists_known_ids():
 def test_unknown_engine_lists_installed():
     with pytest.raises(EngineNotFoundError) as err:
         engine_class("vllm")
-    assert all(name in str(err.value) for name in ENGINES)
+    assert all(name in str(err.value) for name in available_engines())
+    assert set(ENGINES) < set(err.value.available)
 
 
 def test_guess_engine(model_tree):
     assert guess_engine(bundled_model_path()) == "llama_cpp"
     assert guess_engine(model_tree / "env" / "tiny-hf") == "transformers"
+    (model_tree / "env" / "tiny-hf" / "shimmy_convert.json").write_text("{}")
+    assert guess_engine(model_tree / "env" / "tiny-hf") == "safetensors"
 
 
-def test_lab_lru_evicts_and_closes(monkeypatch):
-    from fakes import FakeEngine
+def test_engine_classes_open_and_describe_model_files(model_tree):
+    classes = dict(engine_classes())
+    gguf, hf = model_tree / "local" / "story-model.gguf", model_tree / "env" / "tiny-hf"
+    assert classes["llama_cpp"].guess_can_open(gguf) and not classes["llama_cpp"].guess_can_open(hf)
+    assert classes["llama_cpp"].guess_can_open(model_tree / "ollama" / "blobs" / "sha256-abc")  # by its magic
+    assert not classes["llama_cpp"].guess_can_open(hf / "config.json")
+    assert classes["transformers"].guess_can_open(hf) and not classes["safetensors"].guess_can_open(hf)
+    assert classes["llama_cpp"].describe(gguf) == {
+        "id": "story-model", "engine": "llama_cpp", "format": "gguf", "size_bytes": gguf.stat().st_size,
+        "context_length": 8192, "quantization": "Q4_1"}
+    assert classes["transformers"].describe(hf) == {
+        "id": "tiny-hf", "engine": "transformers", "format": "hf", "size_bytes": 16,
+        "context_length": 2048, "quantization": "bfloat16"}
+    assert read_gguf_header(gguf) == (8192, "Q4_1") and read_gguf_header(hf / "config.json") == (None, None)
 
-    monkeypatch.setitem(ENGINES, "fake", "fakes:FakeEngine")
-    lab = sl.Lab(max_loaded=1)
-    a = lab.engine(engine="fake")
-    assert lab.engine(engine="fake") is a
-    b = lab.engine(str(bundled_model_path()), engine="fake")
+
+def test_an_installed_package_adds_an_engine(tmp_path, monkeypatch):
+    """An engine declared in the entry-point group is listed, asked about files, and loaded."""
+    import shimmy_lab.engines as engines
+
+    class Other(FakeEngine):
+        name = "other"
+
+        @classmethod
+        def guess_can_open(cls, path):
+            return Path(path).suffix == ".other"
+
+    monkeypatch.setattr(FakeEngine, "Other", Other, raising=False)
+    ep = EntryPoint("other", "fake_engine:FakeEngine.Other", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(engines, "entry_points", lambda group: [ep] if group == ENTRY_POINT_GROUP else [])
+    (tmp_path / "tiny.other").write_bytes(b"\0" * 5)
+    (tmp_path / "tiny.fake").write_bytes(b"\0" * 3)  # "fake" is no longer installed
+    found = {e.id: e for e in discover([("local", tmp_path)])}
+    assert found["tiny"].engine == "other" and found["tiny"].size_bytes == 5 and found["tiny"].format == "other"
+    assert list(available_engines())[:3] == list(ENGINES) and engine_class("other") is Other
+    assert isinstance(load_engine(tmp_path / "tiny.other"), Other)
+    monkeypatch.undo()
+    available_engines(refresh=True)
+
+
+def test_the_fake_engine_is_installed_through_its_entry_point(tmp_path):
+    (tmp_path / "tiny.fake").write_bytes(b"\0" * 3)
+    entry = resolve(tmp_path / "tiny.fake")
+    assert (entry.id, entry.engine, entry.context_length, entry.source) == ("tiny", "fake", 512, "path")
+    assert {e.id: e.engine for e in discover([("local", tmp_path)])}["tiny"] == "fake"
+    eng = load_engine(tmp_path / "tiny.fake", n_ctx=9)
+    assert isinstance(eng, FakeEngine) and eng.model_id == "tiny" and eng.options == {"n_ctx": 9}
+
+
+def test_capabilities_are_attributes():
+    classes = dict(engine_classes())
+    assert classes["llama_cpp"].supports_batching and classes["llama_cpp"].supports_grammar
+    assert not classes["transformers"].supports_batching and not classes["safetensors"].supports_grammar
+    assert all(classes[n].supports_logprobs for n in ENGINES)
+    assert classes["llama_cpp"].scoring_options(512) == {"n_ctx": 512, "logprobs_ctx": 512}
+    assert classes["transformers"].scoring_options(512) == {}
+    with pytest.raises(sl.errors.UnsupportedParameterError, match="batching"):
+        FakeEngine().batched(2)
+
+
+def test_lab_with_fixed_entries_keeps_them():
+    lab = fake_lab()
+    assert [e.id for e in lab.entries(refresh=True)] == [FAKE_ID, "other-model"]
+    assert lab.resolve(None).id == FAKE_ID and set(lab.models()["id"]) == {FAKE_ID, "other-model"}
+
+
+def test_lab_lru_evicts_and_closes():
+    lab = fake_lab(max_loaded=1)
+    a = lab.engine()
+    assert lab.engine(engine="fake") is a and isinstance(a, FakeEngine)
+    b = lab.engine("other-model")
     assert a.closed and lab.loaded == [b]
-    assert isinstance(b, FakeEngine)
+    assert lab.models().set_index("id")["loaded"].to_dict() == {FAKE_ID: False, "other-model": True}
 
 
-def test_lab_chat_streams_and_returns_text(monkeypatch, capsys):
-    monkeypatch.setitem(ENGINES, "fake", "fakes:FakeEngine")
-    lab = sl.Lab()
-    monkeypatch.setattr(lab, "engine", lambda model=None: engine_class("fake")("x"))
+def test_lab_engine_options_and_unkept_engines():
+    lab = fake_lab(engine_kwargs={"n_threads": 2})
+    plain, small = lab.engine(), lab.engine(n_ctx=512)
+    assert plain is not small and lab.engine(n_ctx=512) is small
+    assert plain.options == {"n_threads": 2} and small.options == {"n_threads": 2, "n_ctx": 512}
+    own = lab.engine(keep=False)
+    assert own not in lab.loaded and own is not plain and own.options == {"n_threads": 2}
+
+
+def test_fit_engine_comes_from_the_lab():
+    from shimmy_lab.trackers.fit import fit_engine
+
+    lab = fake_lab(max_loaded=1)
+    eng = fit_engine(FAKE_ID, lab=lab)
+    assert lab.loaded == [eng] and fit_engine(FAKE_ID, lab=lab) is eng
+    assert eng.options == {}  # the fake engine asks for no scoring options
+    lab.engine("other-model")  # the lab's limit applies to the scoring engine too
+    assert eng.closed and fit_engine(FAKE_ID, lab=lab) is not eng
+
+
+def test_lab_serve_is_a_deprecated_shim(monkeypatch):
+    import shimmy_lab.server.run as run
+
+    monkeypatch.setattr(run, "serve", lambda lab, **kw: (lab, kw))
+    lab = fake_lab()
+    with pytest.warns(DeprecationWarning, match="sl.serve"):
+        assert lab.serve(port=0) == (lab, {"port": 0, "background": True})
+
+
+def test_lab_chat_streams_and_returns_text(capsys):
+    lab = Lab(FAKE_ID, entries=[fake_entry()], engine_kwargs={"script": "Hello, world! Bye.", "repeat": False})
     assert lab.chat("hi") == "Hello, world! Bye."
     assert "Hello, world! Bye." in capsys.readouterr().out

@@ -125,7 +125,7 @@ def test_server_visualize_route_in_chromium(story, tmp_path):
     """The real server (sharing a Lab) serves GET /narrative/visualize/{id}; Chromium renders it."""
     lab = sl.Lab()
     lab.add_story(story, "the-mill")
-    handle = lab.serve(port=0, n_ctx=512, config_reload=0)
+    handle = sl.serve(lab=lab, background=True, port=0, n_ctx=512, config_reload=0)
     try:
         url = handle.url + "/narrative/visualize/the-mill"
         dom = _chromium(["--dump-dom", url], tmp_path / "profile")

@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+import shimmy_lab as sl
 from openai_schema import validate_openai, validate_sse
 from servers import openai_client, running
 
@@ -195,7 +196,7 @@ def test_lab_serve_shares_the_lab():
 
     lab = sl.Lab()
     lab.add_story(sl.Story.from_text('"Hi," said Anna.'), "anna")
-    handle = lab.serve(port=0, n_ctx=512, config_reload=0)
+    handle = sl.serve(lab=lab, background=True, port=0, n_ctx=512, config_reload=0)
     try:
         handle.wait_ready(60)
         ids = [s["id"] for s in httpx.get(handle.url + "/narrative/stories").json()["data"]]

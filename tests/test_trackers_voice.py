@@ -34,6 +34,13 @@ class EchoScorer:
 
     model_id = "echo"
 
+    def __init__(self, path=None, **options):  # as an engine class: built by the Lab (see echo_lab)
+        self.options = options
+
+    @classmethod
+    def scoring_options(cls, context):
+        return {}
+
     def tokenize(self, text, add_special=False):
         return [hash(w) % 100_003 for w in text.lower().split()] or [0]
 
@@ -45,6 +52,26 @@ class EchoScorer:
 def _kind(s, kind):
     ins = s.tables["insights"]
     return ins[ins["kind"] == kind]
+
+
+@pytest.fixture
+def echo_lab(monkeypatch):
+    """The voice check's default lab, serving :class:`EchoScorer` as ``echo-model`` and as the
+    bundled model (an ``echo`` engine, declared in the entry-point group as a package would)."""
+    from importlib.metadata import EntryPoint
+
+    import shimmy_lab.engines as engines
+    from shimmy_lab.registry import BUNDLED_ID, ModelEntry
+    from shimmy_lab.trackers import fit
+
+    installed = engines.entry_points
+    echo = EntryPoint("echo", f"{__name__}:EchoScorer", engines.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(engines, "entry_points", lambda group: [*installed(group=group), echo])
+    lab = sl.Lab(entries=[ModelEntry(i, "echo", "echo", i, 0, 4096, None, "test") for i in ("echo-model", BUNDLED_ID)])
+    monkeypatch.setattr(fit, "default_lab", lambda: lab)
+    yield lab
+    monkeypatch.undo()
+    engines.available_engines(refresh=True)
 
 
 def test_line_fit_is_the_gain_from_context():
@@ -289,11 +316,9 @@ def test_model_stage_flags_the_foreign_line_only():
     assert not len(_kind(clean, "voice_drift"))
 
 
-def test_analyze_takes_the_voice_model_from_settings(monkeypatch):
+def test_analyze_takes_the_voice_model_from_settings(echo_lab):
     from shimmy_lab.settings import Settings
-    from shimmy_lab.trackers import fit
 
-    monkeypatch.setitem(fit._ENGINES, "echo-model", EchoScorer())
     foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
     settings = Settings(narrative={"voice_model": "echo-model"})
     st = sl.analyze(_mill_story(foreign), systems=["characters"], settings=settings)
@@ -301,12 +326,10 @@ def test_analyze_takes_the_voice_model_from_settings(monkeypatch):
     assert st.uns["params"]["characters"]["voice_model"] == "echo-model"
 
 
-def test_analyze_runs_the_lexical_check_by_default_and_the_model_behind_one_switch(monkeypatch):
+def test_analyze_runs_the_lexical_check_by_default_and_the_model_behind_one_switch(monkeypatch, echo_lab):
     from shimmy_lab.assistant import resolve_voice_model
-    from shimmy_lab.trackers import fit
 
     monkeypatch.delenv("SHIMMY_NARRATIVE_VOICE_MODEL")
-    monkeypatch.setitem(fit._ENGINES, "bundled", EchoScorer())
     foreign = '"Promise me, upon your honour, that you will never breathe a syllable of it," said Kitty.'
     default = sl.analyze(_mill_story(foreign), systems=["characters"])
     assert default.uns["params"]["characters"]["voice_model"] is None

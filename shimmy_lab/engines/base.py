@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 from ..errors import ContextLengthExceededError, InvalidParameterError, UnsupportedParameterError
 from . import openai_shapes as shapes
@@ -147,10 +147,70 @@ class Engine(ABC):
     ``render_chat`` and ``_generate_ids``; ``embed`` where the backend can.
     ``unsupported`` names the parameters a backend cannot honour: giving one a
     non-default value raises :class:`~shimmy_lab.errors.UnsupportedParameterError`.
+
+    The registry asks each engine class, without loading anything, whether it opens a
+    model file or folder (:meth:`guess_can_open`) and what to list about it
+    (:meth:`describe`). What an engine can do is said by class attributes, so callers
+    need no type checks:
+
+    ``supports_batching``
+        :meth:`batched` serves several requests from one batched context.
+    ``supports_logprobs``
+        :meth:`token_logprobs` scores tokens (and ``logprobs=True`` is honoured).
+    ``supports_grammar``
+        ``response_format`` (JSON object or schema) constrains the output.
     """
 
     name: ClassVar[str] = "base"
     unsupported: ClassVar[frozenset[str]] = frozenset()
+    supports_batching: ClassVar[bool] = False
+    supports_logprobs: ClassVar[bool] = False
+    supports_grammar: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ model files
+    @classmethod
+    def guess_can_open(cls, path: str | Path) -> bool:
+        """Whether this engine is the natural one for the model file or folder ``path``.
+
+        Cheap (it looks at names and at most a file's first bytes): the registry asks it
+        of every file and folder it walks. The default answers ``False``.
+        """
+        return False
+
+    @classmethod
+    def describe(cls, path: str | Path) -> dict[str, Any]:
+        """What the registry lists about the model at ``path``, without loading it.
+
+        Returns
+        -------
+        dict
+            ``id`` (default for the registry's id), ``engine``, ``format``,
+            ``size_bytes``, ``context_length`` and ``quantization`` (``None`` when
+            unknown). The default gives the name, the suffix and the size on disk.
+
+        Raises
+        ------
+        OSError, ValueError
+            If the model cannot be read (the registry then skips it).
+        """
+        path = Path(path)
+        if path.is_file():
+            size = path.stat().st_size
+        else:
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        return {"id": path.stem if path.is_file() else path.name, "engine": cls.name,
+                "format": path.suffix.lstrip(".").lower() or cls.name, "size_bytes": size,
+                "context_length": None, "quantization": None}
+
+    @classmethod
+    def scoring_options(cls, context: int) -> dict[str, Any]:
+        """Options of an engine used only to score sequences of at most ``context`` tokens.
+
+        Passed to :meth:`shimmy_lab.lab.Lab.engine` by the line-fit scorer
+        (:mod:`shimmy_lab.trackers.fit`); an engine whose memory grows with its context
+        returns a smaller one here. The default is no option.
+        """
+        return {}
 
     # ------------------------------------------------------------------ backend API
     @property
@@ -202,6 +262,30 @@ class Engine(ABC):
             If ``prefix + ids`` does not fit the scoring context.
         """
         raise UnsupportedParameterError("logprobs", self.name, "This engine cannot score tokens.")
+
+    def batched(self, n_seq: int, *, base: "Callable[[], Engine] | None" = None,
+                n_threads: int | None = None) -> "Engine":
+        """An engine generating up to ``n_seq`` requests together in one batched context.
+
+        Only where ``supports_batching`` is true. The returned engine's ``batch``
+        is the shared context: its owner closes it.
+
+        Parameters
+        ----------
+        n_seq : int
+            Requests decoded together.
+        base : callable, optional
+            Returns the engine that serves what the batch cannot (``logprobs``, grammar)
+            and gives the tokenizer and chat template; default this engine.
+        n_threads : int, optional
+            Threads of the batched context (default: all cores).
+
+        Raises
+        ------
+        UnsupportedParameterError
+            If the engine cannot batch.
+        """
+        raise UnsupportedParameterError("batching", self.name, "This engine cannot batch requests.")
 
     def close(self) -> None:
         """Free the model's memory (the engine is unusable afterwards)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameterError, ModelNotFoundError
+from .files import bundled_model_path, read_gguf_header
 
 __all__ = ["convert", "load_gguf_model", "export_pretrained"]
 
@@ -207,7 +208,6 @@ def convert(gguf_path: str | Path | None = None, out_dir: str | Path = "models/s
     >>> path = sl.convert(out_dir="models/smollm2")          # doctest: +SKIP
     >>> eng = sl.load_engine(path, engine="safetensors")      # doctest: +SKIP
     """
-    from ..registry import _gguf_meta, bundled_model_path
     from .sampling import torch_dtype
 
     src = Path(gguf_path).expanduser().resolve() if gguf_path is not None else bundled_model_path()
@@ -219,7 +219,7 @@ def convert(gguf_path: str | Path | None = None, out_dir: str | Path = "models/s
         raise InvalidParameterError(
             f"{out} already exists; pass overwrite=True to replace it.", param="out_dir", code="output_exists"
         )
-    _, quant = _gguf_meta(str(src), src.stat().st_mtime)
+    _, quant = read_gguf_header(src)
     model, tokenizer = load_gguf_model(src, dtype)
     provenance = {"source": str(src), "source_format": "gguf", "source_quantization": quant,
                   "source_size_bytes": src.stat().st_size}

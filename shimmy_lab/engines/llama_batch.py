@@ -298,6 +298,8 @@ class BatchedEngine(Engine):
     """
 
     name = "llama_cpp"
+    supports_logprobs = True  # served by the base engine
+    supports_grammar = True  # served by the base engine
 
     def __init__(self, base: Callable[[], Any], batch: BatchedLlama):
         self._base = base
@@ -322,6 +324,10 @@ class BatchedEngine(Engine):
 
     def embed(self, texts):
         return self.base.embed(texts)
+
+    def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
+        """Scored by the base engine (see :meth:`Engine.token_logprobs`)."""
+        return self.base.token_logprobs(prefix, ids)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
         return self.batch.generate(prompt_ids, params, max_new)

@@ -26,6 +26,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import ContextLengthExceededError, InvalidParameterError, ModelNotFoundError
 from . import openai_shapes as shapes
 from .base import Engine, EngineInfo, TokenStep, check_messages, check_scoring
+from .files import is_gguf, read_gguf_header
 from .params import GenerationParams
 
 __all__ = ["LlamaCppEngine"]
@@ -65,6 +66,9 @@ class LlamaCppEngine(Engine):
     """
 
     name = "llama_cpp"
+    supports_batching = True
+    supports_logprobs = True
+    supports_grammar = True
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
                  n_threads: int | None = None, logprobs_ctx: int = 2048, **llama_kwargs: Any):
@@ -92,14 +96,43 @@ class LlamaCppEngine(Engine):
             eos_token=self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace"),
             bos_token=self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace"),
         )
-        from ..registry import _gguf_meta
-
-        _, quant = _gguf_meta(str(path), path.stat().st_mtime)
+        _, quant = read_gguf_header(path)
         self._info = EngineInfo(
             id=self._id, engine=self.name, path=str(path), format="gguf",
             context_length=self.llm.n_ctx(), quantization=quant,
             family=meta.get("general.architecture"),
         )
+
+    # ------------------------------------------------------------------ model files
+    @classmethod
+    def guess_can_open(cls, path: str | Path) -> bool:
+        """A GGUF file (see :func:`~shimmy_lab.engines.files.is_gguf`)."""
+        return is_gguf(path)
+
+    @classmethod
+    def describe(cls, path: str | Path) -> dict[str, Any]:
+        """Context length and quantization from the GGUF header (see :meth:`Engine.describe`)."""
+        path = Path(path)
+        ctx, quant = read_gguf_header(path)
+        return {"id": path.stem, "engine": cls.name, "format": "gguf", "size_bytes": path.stat().st_size,
+                "context_length": ctx, "quantization": quant}
+
+    @classmethod
+    def scoring_options(cls, context: int) -> dict[str, Any]:
+        """A context of ``context`` tokens, for generation and logits (the logits of a
+        2048-token context would hold ~400 MB)."""
+        return {"n_ctx": context, "logprobs_ctx": context}
+
+    def batched(self, n_seq: int, *, base=None, n_threads: int | None = None) -> Engine:
+        """A :class:`~shimmy_lab.engines.llama_batch.BatchedEngine` over a new
+        :class:`~shimmy_lab.engines.llama_batch.BatchedLlama` of ``n_seq`` sequences,
+        with this engine's context length and llama.cpp parameters (see :meth:`Engine.batched`)."""
+        from .llama_batch import BatchedEngine, BatchedLlama
+
+        batch = BatchedLlama(str(self._path), n_seq=n_seq, n_ctx=self._info.context_length,
+                             n_threads=n_threads or os.cpu_count() or 1,
+                             model_params=self.llm.model_params, context_params=self.llm.context_params)
+        return BatchedEngine(base or (lambda: self), batch)
 
     # ------------------------------------------------------------------ protocol
     @property

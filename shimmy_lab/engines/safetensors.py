@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep, check_scoring
+from .files import describe_model_dir, is_model_dir
 from .params import GenerationParams
 from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, resolve_context,
                        token_loop, torch_dtype)
@@ -113,6 +114,7 @@ class SafetensorsEngine(Engine):
 
     name = "safetensors"
     unsupported = frozenset({"response_format"})
+    supports_logprobs = True
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
                  dtype: str = "float32", n_threads: int | None = None, **kw: Any):
@@ -147,6 +149,18 @@ class SafetensorsEngine(Engine):
             context_length=resolve_context(n_ctx, self.model.cfg.max_position_embeddings),
             quantization=str(self.dtype).replace("torch.", ""), family=self.model.cfg.model_type,
         )
+
+    # ------------------------------------------------------------------ model files
+    @classmethod
+    def guess_can_open(cls, path: str | Path) -> bool:
+        """A model directory written by :func:`shimmy_lab.convert` (it holds
+        ``shimmy_convert.json``); pass ``engine="safetensors"`` for another Llama-like one."""
+        return is_model_dir(path) and (Path(path) / "shimmy_convert.json").is_file()
+
+    @classmethod
+    def describe(cls, path: str | Path) -> dict[str, Any]:
+        """From ``config.json`` (see :func:`~shimmy_lab.engines.files.describe_model_dir`)."""
+        return {**describe_model_dir(path), "engine": cls.name, "format": "safetensors"}
 
     # ------------------------------------------------------------------ protocol
     @property

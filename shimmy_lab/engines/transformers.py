@@ -16,10 +16,9 @@ import inspect
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import torch
-
 from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep, check_scoring
+from .files import describe_model_dir, is_model_dir, read_gguf_header
 from .params import GenerationParams
 from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, resolve_context,
                        token_loop, torch_dtype)
@@ -55,9 +54,11 @@ class TransformersEngine(Engine):
 
     name = "transformers"
     unsupported = frozenset({"response_format"})
+    supports_logprobs = True
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
                  dtype: str = "float32", n_threads: int | None = None, **kw: Any):
+        import torch  # heavy: imported when a model is loaded, not when the registry asks the class
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         check_extra(self.name, kw)
@@ -80,9 +81,7 @@ class TransformersEngine(Engine):
         trained = int(getattr(config, "max_position_embeddings", None) or 2048)
         quant = str(self.dtype).replace("torch.", "")
         if is_gguf:
-            from ..registry import _gguf_meta
-
-            quant = _gguf_meta(str(self.path), self.path.stat().st_mtime)[1] or quant
+            quant = read_gguf_header(self.path)[1] or quant
         self._info = EngineInfo(
             id=model_id or (self.path.stem if is_gguf else self.path.name),
             engine=self.name, path=str(self.path), format="gguf" if is_gguf else "hf",
@@ -97,6 +96,17 @@ class TransformersEngine(Engine):
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5.x
         self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    # ------------------------------------------------------------------ model files
+    @classmethod
+    def guess_can_open(cls, path: str | Path) -> bool:
+        """A Hugging Face model directory (``config.json`` and weights)."""
+        return is_model_dir(path)
+
+    @classmethod
+    def describe(cls, path: str | Path) -> dict[str, Any]:
+        """From ``config.json`` (see :func:`~shimmy_lab.engines.files.describe_model_dir`)."""
+        return {**describe_model_dir(path), "engine": cls.name, "format": "hf"}
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -119,6 +129,7 @@ class TransformersEngine(Engine):
         return check_params(self, kwargs, self.model.config.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
+        import torch
         from transformers import DynamicCache
 
         model = self.model
@@ -132,24 +143,28 @@ class TransformersEngine(Engine):
 
         return token_loop(forward, prompt_ids, params, max_new, self.eog_ids)
 
-    @torch.inference_mode()
     def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
         """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`)."""
-        prefix, ids = check_scoring(prefix, ids, self.info.context_length)
-        logits = self.model(input_ids=torch.tensor([prefix + ids], dtype=torch.long)).logits[0]
-        return gather_logprobs(logits[len(prefix) - 1: -1], ids)
+        import torch
 
-    @torch.inference_mode()
+        prefix, ids = check_scoring(prefix, ids, self.info.context_length)
+        with torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([prefix + ids], dtype=torch.long)).logits[0]
+            return gather_logprobs(logits[len(prefix) - 1: -1], ids)
+
     def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised last hidden states, one vector per text."""
+        import torch
+
         if isinstance(texts, str):
             texts = [texts]
         base = getattr(self.model, self.model.base_model_prefix, self.model)
         out = []
-        for text in texts:
-            ids = self.tokenize(text, add_special=True) or [self.tokenizer.eos_token_id or 0]
-            hidden = base(input_ids=torch.tensor([ids], dtype=torch.long)).last_hidden_state[0]
-            out.append(torch.nn.functional.normalize(hidden.float().mean(0), dim=0).tolist())
+        with torch.inference_mode():
+            for text in texts:
+                ids = self.tokenize(text, add_special=True) or [self.tokenizer.eos_token_id or 0]
+                hidden = base(input_ids=torch.tensor([ids], dtype=torch.long)).last_hidden_state[0]
+                out.append(torch.nn.functional.normalize(hidden.float().mean(0), dim=0).tolist())
         return out
 
     def close(self) -> None:

@@ -4,7 +4,9 @@ All state lives on ``app.state`` (``lab``, ``settings``, ``pool`` of schedulers,
 ``metrics``, ``log``, ``store`` of stories), never in module globals, so two apps can run
 in one process and an app started from a Jupyter kernel serves the kernel's own
 :class:`Lab`. (Apps of one process whose ``store`` is the same folder share one
-:class:`~shimmy_lab.server.store.FolderStore`: a folder has one owner.)
+:class:`~shimmy_lab.server.store.FolderStore`: a folder has one owner. With ``redis`` set,
+the stories are in Redis, shared by every server process that names it:
+:class:`~shimmy_lab.server.store.RedisStore`.)
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 
 from .._version import __version__
+from ..assistant import analyze
 from ..lab import Lab
 from ..settings import LIVE_FIELDS, Settings, config_path
 from .errors import PayloadTooLarge, error_body, install_error_handlers
+from .limits import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware
 from .metrics import Metrics
 from .narrative import StoryLocks, bad_story_path
 from .narrative import router as narrative_router
@@ -69,8 +73,12 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
     app.state.ready_error = None
     app.state.api_keys = settings.all_api_keys()
     app.state.story_locks = StoryLocks()
-    app.state.store = open_store(settings.store)
-    if settings.store is not None:
+    app.state.story_versions = {}  # story id -> (the story in memory, the stored version it is)
+    app.state.store = open_store(settings.store, redis=settings.redis,
+                                 analyze=lambda story: analyze(story, settings=app.state.settings))
+    if settings.redis:
+        app.state.log.info("stories are shared through %s", app.state.store.location)
+    elif settings.store is not None:
         app.state.log.info("stories are saved in %s (%d stored)", settings.store, len(app.state.store.ids()))
 
     install_error_handlers(app)
@@ -97,10 +105,14 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
         body, content_type = app.state.metrics.render()
         return Response(body, media_type=content_type)
 
+    # per-client rate limits ([limits]), inside the auth middleware; a store shared by
+    # replicas (Redis) replaces the in-process one: app.state.limiter = RateLimiter(store)
+    app.state.limiter = RateLimiter()
+    app.add_middleware(RateLimitMiddleware, state=app.state, public_paths=PUBLIC_PATHS)
     app.add_middleware(ShimmyMiddleware, state=app.state)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=["x-request-id", "retry-after"])
+                           allow_headers=["*"], expose_headers=["x-request-id", "retry-after", "retry-after-ms", *RATE_LIMIT_HEADERS])
     return app
 
 

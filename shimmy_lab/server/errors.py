@@ -9,6 +9,7 @@ a real bug (500, logged with the request id).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,8 +19,8 @@ from starlette.responses import JSONResponse
 from ..errors import ShimmyError
 
 __all__ = [
-    "QueueFullError", "OverloadedError", "AuthError", "PayloadTooLarge", "error_body", "error_response",
-    "validation_error", "install_error_handlers",
+    "QueueFullError", "OverloadedError", "AuthError", "RateLimitError", "PayloadTooLarge", "error_body",
+    "error_response", "validation_error", "install_error_handlers",
 ]
 
 log = logging.getLogger("shimmy_lab.server")
@@ -48,6 +49,24 @@ class OverloadedError(ShimmyError):
     def __init__(self, message: str, retry_after: int = 1):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimitError(ShimmyError):
+    """A client is over its requests or tokens per minute (429, ``Retry-After``).
+
+    ``type`` is the kind of limit (``"requests"`` or ``"tokens"``), as OpenAI sends it;
+    ``wait`` the seconds until the request fits, ``retry_after`` the same in whole seconds
+    (at least 1); both ``None`` when the request can never fit (larger than the limit).
+    """
+
+    status = 429
+    default_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, kind: str, wait: float | None):
+        super().__init__(message)
+        self.type = kind
+        self.wait = wait
+        self.retry_after = None if wait is None else max(1, math.ceil(wait))
 
 
 class AuthError(ShimmyError):

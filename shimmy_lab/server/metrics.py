@@ -37,6 +37,8 @@ class Metrics:
         self.rejected = Counter("shimmy_rejected", "Requests rejected by the scheduler.", ["model", "reason"],
                                 registry=r)
         self.loaded = Gauge("shimmy_models_loaded", "Models loaded in the lab.", registry=r)
+        self.rate_limited = Counter("shimmy_rate_limited", "Requests refused by the per-client rate limits, "
+                                    "by the limit hit (requests or tokens).", ["kind"], registry=r)
         if loaded_models is not None:
             self.loaded.set_function(lambda: float(loaded_models()))
 

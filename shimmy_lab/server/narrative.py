@@ -20,6 +20,12 @@ Every story created or appended through these routes is saved in the app's story
 response is sent, inside the story's lock. Stored stories are listed when the app
 starts and loaded into ``lab.stories`` when a request first names them. Story ids are
 checked by :func:`~shimmy_lab.server.store.check_story_id` wherever they come in.
+
+With a store shared by replicas (``--redis``: :class:`~shimmy_lab.server.store.RedisStore`)
+every request that names a story checks the stored version first and catches up
+(:func:`current_story`), and an append also holds the story's lock in the store, so the
+appends of all replicas are applied in one order (:func:`append_text`). Kept in
+``app.state.story_versions``: for each story in memory, the stored version it is.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from ..errors import InvalidParameterError, ShimmyError
 from ..report import story_page
 from ..story import Story
 from .schemas import parse
-from .store import InvalidStoryIdError, check_story_id, story_id_from_title
+from .store import InvalidStoryIdError, StoreConflictError, check_story_id, story_id_from_title
 
 __all__ = ["router", "StoryLocks", "StoryNotFoundError", "story_for_request", "NarrativeJob", "current_story",
            "add_story", "append_text", "remove_story", "bad_story_path"]
@@ -92,26 +98,65 @@ def _records(df: Any) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------- stories: memory + store
 def current_story(app: Any, story_id: str) -> Any:
     """The story ``story_id``: the one in ``lab.stories``, else loaded from the store (then kept
-    in ``lab.stories``). Raises :class:`InvalidStoryIdError` or :class:`StoryNotFoundError`."""
+    in ``lab.stories``). Raises :class:`InvalidStoryIdError` or :class:`StoryNotFoundError`.
+
+    With a shared store (Redis) the story held in memory is checked against the stored
+    version first (one read) and caught up when another replica changed it: the texts it
+    lacks are replayed, or it is loaded again when it was replaced; a story deleted by
+    another replica leaves memory (404).
+    """
     check_story_id(story_id)
-    lab = app.state.lab
+    lab, store = app.state.lab, app.state.store
     story = lab.stories.get(story_id)
-    if story is not None:
+    if story is not None and not store.shared:
         return story
     with app.state.story_locks(story_id):  # one load, even when several requests name it at once
         story = lab.stories.get(story_id)
+        if story is not None and store.shared:
+            story = _catch_up(app, story_id, story)
         if story is None:
-            if story_id not in app.state.store:
-                raise StoryNotFoundError(story_id, [*lab.stories, *app.state.store.ids()])
-            story = app.state.store.load(story_id)
+            try:
+                story, version = store.load_version(story_id)
+            except KeyError:
+                raise StoryNotFoundError(story_id, [*lab.stories, *store.ids()]) from None
             lab.add_story(story, story_id)
+            app.state.story_versions[story_id] = (story, version)
     return story
+
+
+def _catch_up(app: Any, story_id: str, story: Any) -> Any:
+    """``story`` (held in memory) brought to the shared store's version, or None to load it again."""
+    store, versions = app.state.store, app.state.story_versions
+    held = versions.get(story_id)
+    if held is None or held[0] is not story:
+        return story  # attached in this process only (a notebook): memory wins, as with a folder
+    current = store.version(story_id)
+    if current == held[1]:
+        return story
+    change = store.changes(story_id, held[1]) if current is not None else None
+    _forget(app, story_id)
+    if change is None:
+        return None  # replaced or deleted by another replica: load it again (or 404)
+    version, texts = change
+    store.replay(story, texts)  # if it fails the story has left memory: the next request loads it
+    app.state.lab.stories[story_id] = story
+    versions[story_id] = (story, version)
+    app.state.lab.notify("story_changed", story_id)
+    return story
+
+
+def _forget(app: Any, story_id: str) -> None:
+    """Take a story out of memory (the store keeps it)."""
+    app.state.lab.stories.pop(story_id, None)
+    app.state.story_versions.pop(story_id, None)
 
 
 async def _get(request: Request, story_id: str) -> Any:
     check_story_id(story_id)
     story = request.app.state.lab.stories.get(story_id)
-    return story if story is not None else await run_in_threadpool(current_story, request.app, story_id)
+    if story is not None and not request.app.state.store.shared:
+        return story
+    return await run_in_threadpool(current_story, request.app, story_id)
 
 
 def add_story(app: Any, story: Any, story_id: str | None = None) -> tuple[str, str | None]:
@@ -136,27 +181,50 @@ def add_story(app: Any, story: Any, story_id: str | None = None) -> tuple[str, s
 def _attach(app: Any, story_id: str, story: Any) -> str | None:
     version = app.state.store.save(story_id, story)
     app.state.lab.add_story(story, story_id)
+    app.state.story_versions[story_id] = (story, version)
     return version
 
 
+#: Attempts of an append whose story another replica changed meanwhile (shared store only).
+APPEND_ATTEMPTS = 3
+
+
 def append_text(app: Any, story_id: str, text: str) -> tuple[Any, str | None]:
-    """Append ``text`` to a story, re-run the narrative systems and save it, in the story's lock;
-    then tell the lab's listeners. Returns (the story, its new version).
+    """Append ``text`` to a story, re-run the narrative systems and save it, in the story's lock
+    (and, with a shared store, the story's lock in the store); then tell the lab's listeners.
+    Returns (the story, its new version).
 
     When any step fails the story leaves memory if the store holds it, so the next request
-    reads the last saved version, not a half-appended one.
+    reads the last saved version, not a half-appended one. An append that finds the stored
+    story changed by another replica (:class:`~shimmy_lab.server.store.StoreConflictError`)
+    is tried again on the caught-up story, up to :data:`APPEND_ATTEMPTS` times.
     """
-    with app.state.story_locks(story_id):
-        story = current_story(app, story_id)
+    for attempt in range(1, APPEND_ATTEMPTS + 1):
+        try:
+            story, version = _append_once(app, story_id, text)
+            break
+        except StoreConflictError:
+            if attempt == APPEND_ATTEMPTS:
+                raise
+    app.state.lab.notify("story_changed", story_id)
+    return story, version
+
+
+def _append_once(app: Any, story_id: str, text: str) -> tuple[Any, str | None]:
+    store = app.state.store
+    with app.state.story_locks(story_id), store.lock(story_id):
+        story = current_story(app, story_id)  # caught up with the store
+        held = app.state.story_versions.get(story_id)
+        stored = held[1] if held is not None and held[0] is story else None
         try:
             story.append(text)
             _analyze(story, app.state.settings)
-            version = app.state.store.save(story_id, story)
+            version = store.append(story_id, story, text, stored)
         except BaseException:
-            if app.state.store.version(story_id) is not None and app.state.lab.stories.get(story_id) is story:
-                del app.state.lab.stories[story_id]
+            if stored is not None and app.state.lab.stories.get(story_id) is story:
+                _forget(app, story_id)
             raise
-    app.state.lab.notify("story_changed", story_id)
+        app.state.story_versions[story_id] = (story, version)
     return story, version
 
 
@@ -165,6 +233,7 @@ def remove_story(app: Any, story_id: str) -> bool:
     check_story_id(story_id)
     with app.state.story_locks(story_id):
         in_memory = app.state.lab.stories.pop(story_id, None) is not None
+        app.state.story_versions.pop(story_id, None)
         stored = app.state.store.delete(story_id)
     if in_memory or stored:
         app.state.lab.notify("story_removed", story_id)

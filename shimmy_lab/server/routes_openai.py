@@ -232,7 +232,7 @@ async def chat_completions(request: Request):
     _validate(kwargs)
     messages = check_messages([m.plain() for m in body.messages])
     app = request.app
-    job = story_for_request(request, body.metadata)
+    job = await run_in_threadpool(story_for_request, request, body.metadata)  # may load or catch up a story
     if job is not None:
         messages = job.messages(messages)
         if job.stabilize > 1:

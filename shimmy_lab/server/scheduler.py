@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
@@ -93,7 +92,7 @@ class ModelScheduler:
         loop = asyncio.get_running_loop()
         primary = await loop.run_in_executor(None, self.lab.engine, self.model_ref)
         self.engines = [primary]
-        if self.batching and getattr(primary, "name", None) == "llama_cpp" and hasattr(primary, "llm"):
+        if self.batching and getattr(primary, "supports_batching", False):
             await loop.run_in_executor(None, self._start_batch, primary)
         for _ in range(self.n_slots - 1 if self.batch is None else 0):
             extra = await loop.run_in_executor(None, self._new_engine, primary)
@@ -106,20 +105,13 @@ class ModelScheduler:
         return self
 
     def _start_batch(self, primary: "Engine") -> None:
-        from ..engines.llama_batch import BatchedEngine, BatchedLlama
-
-        llm = primary.llm
-        self.batch = BatchedLlama(primary.info.path, n_seq=self.n_slots, n_ctx=primary.info.context_length,
-                                  n_threads=self.batch_threads or os.cpu_count() or 1,
-                                  model_params=llm.model_params, context_params=llm.context_params)
-        view = BatchedEngine(lambda: self.lab.engine(self.model_ref), self.batch)
+        view = primary.batched(self.n_slots, base=lambda: self.lab.engine(self.model_ref),
+                               n_threads=self.batch_threads)
+        self.batch = view.batch
         self._views = [view] * self.n_slots
 
     def _new_engine(self, primary: "Engine") -> "Engine":
-        from ..engines import engine_class
-
-        entry = self.lab.resolve(self.model_ref)
-        return engine_class(primary.name)(entry.path, model_id=entry.id, **self.lab.engine_kwargs)
+        return self.lab.engine(self.model_ref, engine=primary.name, keep=False)
 
     def close(self) -> None:
         """Stop running jobs and free the extra engines (slot 0 belongs to the lab)."""

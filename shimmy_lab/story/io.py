@@ -45,7 +45,8 @@ class StoryFormatError(ValueError):
     """A folder is not a saved story, or was written by an unsupported schema version."""
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries to disk (a rename in it survives a power cut); no-op where unsupported."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # pragma: no cover - not supported on this platform
@@ -85,7 +86,7 @@ def save(story, path: str | Path) -> Path:
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         final = root / stamp
         os.rename(tmp, final)
         ptr = root / f".CURRENT-{uuid.uuid4().hex[:8]}"
@@ -94,7 +95,7 @@ def save(story, path: str | Path) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(ptr, root / "CURRENT")
-        _fsync_dir(root)
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -36,7 +36,7 @@ from . import schema
 from . import topic as T
 from .characters import (_death_positions, _fact_contradictions, _profile_items, _same_person,
                          _statement_rows, dead_act_rows)
-from .voice import MIN_VOICE_LINE_WORDS, bigrams, voice_line_score
+from .voice import MIN_VOICE_LINE_WORDS, TURN_METHODS, bigrams, voice_line_score
 
 __all__ = ["drift", "DriftReport"]
 
@@ -350,7 +350,7 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
     for q in cand["quotes"]:
         cid = q["speaker"]
         spk = base.speaker_words.get(cid) if cid else None
-        if spk is None or sum(spk.values()) < 150 or q["confidence"] < 0.6:
+        if spk is None or sum(spk.values()) < 150 or q["confidence"] < 0.6 or q["method"] in TURN_METHODS:
             continue
         line = U.words(str(q["text"]))
         if len(line) < MIN_VOICE_LINE_WORDS:

@@ -22,8 +22,9 @@ tracker uses the fit as the second stage of the ``voice_drift`` check (see
 :mod:`shimmy_lab.trackers.voice`).
 
 The model is any engine with :meth:`~shimmy_lab.engines.base.Engine.token_logprobs`;
-:func:`fit_engine` resolves a model id (or ``"bundled"``) once per process and keeps
-the engine for later calls.  All passes start with the model's start-of-text token
+:func:`fit_engine` gets a model id (or ``"bundled"``) from a :class:`~shimmy_lab.lab.Lab`
+(the session's default lab unless one is given), which keeps the engine for later
+calls under its limit of loaded models.  All passes start with the model's start-of-text token
 where its tokenizer adds one (``tokenize("", add_special=True)``: Gemma and Llama
 models do, SmolLM2 does not).  The lines are scored passage by passage, so an engine
 that keeps the prefix of its last call (the llama.cpp engine) reads each passage once.
@@ -44,6 +45,10 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from ..engines import engine_class
+from ..lab import Lab, default_lab
+from ..registry import BUNDLED_ID
 
 __all__ = ["line_fit", "fit_engine", "clear_cache", "reference_passages", "CONTEXT_TOKENS", "LINE_TOKENS",
            "CACHE_SIZE", "REFERENCE_WEIGHT", "REFERENCE_TOKENS"]
@@ -66,8 +71,7 @@ _NULL_PREFIX = "\n\n"
 #: Line scores kept per process (least recently used dropped first).
 CACHE_SIZE = 50_000
 
-_ENGINES: dict[str, Any] = {}
-_FAILED: dict[str, str] = {}
+_FAILED: dict[str, str] = {}  # model -> why it could not be loaded (not tried again)
 _LOCK = threading.Lock()
 _CACHE: OrderedDict[bytes, float] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -112,15 +116,18 @@ def _store(key: bytes | None, value: float) -> None:
             _CACHE.popitem(last=False)
 
 
-def fit_engine(model: Any) -> Any:
+def fit_engine(model: Any, lab: Lab | None = None) -> Any:
     """The engine to score with: ``model`` itself if it is an engine, else a loaded model.
 
     Parameters
     ----------
     model
         An engine (anything with ``token_logprobs`` and ``tokenize``), a model id or
-        path known to :func:`shimmy_lab.engines.load_engine`, or ``"bundled"`` for the
-        bundled SmolLM2 model.  Loaded engines are kept for the process.
+        path known to the lab, or ``"bundled"`` for the bundled SmolLM2 model.
+    lab : Lab, optional
+        Where the engine comes from (default :func:`~shimmy_lab.lab.default_lab`): it
+        is loaded with the engine's :meth:`~shimmy_lab.engines.base.Engine.scoring_options`
+        and kept there, under the lab's limit of loaded models.
 
     Returns
     -------
@@ -135,32 +142,26 @@ def fit_engine(model: Any) -> Any:
     if hasattr(model, "token_logprobs") and hasattr(model, "tokenize"):
         return model
     key = str(model)
+    ref = BUNDLED_ID if key == "bundled" else key
+    lab = default_lab() if lab is None else lab
     with _LOCK:
         if key in _FAILED:
             raise RuntimeError(_FAILED[key])
-        if key not in _ENGINES:
-            from ..engines import load_engine
-            from ..registry import resolve
-
-            try:
-                entry = resolve(None if key == "bundled" else key)
-                # a llama.cpp scorer needs a context of one line and its prefix only (the
-                # logits of a 2048-token context would hold ~400 MB)
-                n_ctx = _scoring_ctx()
-                small = {"n_ctx": n_ctx, "logprobs_ctx": n_ctx} if entry.engine == "llama_cpp" else {}
-                # one process per core (Dask workers, the "processes" backend) set OMP_NUM_THREADS:
-                # llama.cpp threads beyond the free cores spin and slow every process down
-                if small and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-                    small["n_threads"] = max(1, int(os.environ["OMP_NUM_THREADS"]))
-                _ENGINES[key] = load_engine(None if key == "bundled" else key, **small)
-            except Exception as exc:
-                _FAILED[key] = f"cannot load scoring model {key!r}: {type(exc).__name__}: {exc}"
-                raise RuntimeError(_FAILED[key]) from exc
-        return _ENGINES[key]
+        try:
+            # a scorer needs a context of one line and its prefix only
+            options = engine_class(lab.resolve(ref).engine).scoring_options(_scoring_ctx())
+            # one process per core (Dask workers, the "processes" backend) set OMP_NUM_THREADS:
+            # llama.cpp threads beyond the free cores spin and slow every process down
+            if options and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+                options["n_threads"] = max(1, int(os.environ["OMP_NUM_THREADS"]))
+            return lab.engine(ref, **options)
+        except Exception as exc:
+            _FAILED[key] = f"cannot load scoring model {key!r}: {type(exc).__name__}: {exc}"
+            raise RuntimeError(_FAILED[key]) from exc
 
 
 def _scoring_ctx() -> int:
-    """Context of a llama.cpp scoring engine: room for the longer of the story context and
+    """Context of a scoring engine: room for the longer of the story context and
     the reference passages, plus a line, in steps of 256 (512 with the defaults)."""
     need = max(CONTEXT_TOKENS, REFERENCE_TOKENS) + LINE_TOKENS + 2
     return max(512, -(-need // 256) * 256)

@@ -43,6 +43,8 @@ __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "li
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
 #: too little evidence, and most of the false alarms were short lines.
 MIN_VOICE_LINE_WORDS = 10
+#: ``quotes.method`` values of speakers found by turn-taking alone (not judged for voice)
+TURN_METHODS = ("turn", "vocative")
 #: Minimum lexical score of a ``voice_drift`` insight without a scoring model.
 VOICE_THRESHOLD = 0.62
 #: Minimum combined score of a ``voice_drift`` insight with a scoring model.
@@ -279,8 +281,10 @@ def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[di
     q = q[q["speaker"].notna()]
     # a speaker is judged on the lines the story gives them, however surely each is attributed ...
     nq = q["speaker"].astype(str).value_counts()
-    # ... and only on (and against) the lines attributed with confidence
-    q = q[q["confidence"] >= 0.6]
+    # ... and only on (and against) the lines attributed with confidence by what the text
+    # says (a tag, the paragraph's subject): a turn-taking guess that reads unlike its
+    # speaker is more often a wrong guess than a wrong voice
+    q = q[(q["confidence"] >= 0.6) & ~q["method"].isin(TURN_METHODS)]
     if not len(q):
         return []
     toks = U.words(story.text)
