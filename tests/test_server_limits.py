@@ -314,3 +314,30 @@ def test_apps_sharing_one_bucket_store_share_the_limit():
         a.app.state.limiter = b.app.state.limiter = shared
         codes = [c.get("/v1/models").status_code for c in (a, b, a, b, a, b)]
         assert codes == [200, 200, 200, 429, 429, 429]
+
+
+def test_replicas_on_one_redis_share_the_limit(tmp_path):
+    """Two apps configured with the same real Redis (``--redis``) allow the limit together;
+    the buckets are gone once they would be full again; Redis down lets requests through."""
+    from test_server_redis import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed and could not be (make redis)")
+    import redis
+
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        with make_client(limits_requests_per_minute=3, redis=server.url) as a, \
+                make_client(limits_requests_per_minute=3, redis=server.url) as b:
+            assert type(a.app.state.limiter.store).__name__ == "RedisBuckets"
+            r = [c.get("/v1/models") for c in (a, b, a, b, a)]
+            assert [x.status_code for x in r] == [200, 200, 200, 429, 429]
+            assert r[2].headers["x-ratelimit-remaining-requests"] == "0"
+            assert r[3].json()["error"]["code"] == "rate_limit_exceeded"
+            keys = redis.Redis.from_url(server.url).keys("shimmy:rl:*")
+            assert len(keys) == 1 and redis.Redis.from_url(server.url).pttl(keys[0]) > 0
+            server.kill()
+            assert a.get("/v1/models").status_code == 200  # fails open, logged
+    finally:
+        server.kill()

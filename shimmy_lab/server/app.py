@@ -30,7 +30,7 @@ from ..assistant import analyze
 from ..lab import Lab
 from ..settings import LIVE_FIELDS, Settings, config_path
 from .errors import PayloadTooLarge, error_body, install_error_handlers
-from .limits import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware
+from .limits import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware, RedisBuckets
 from .metrics import Metrics
 from .narrative import StoryLocks, bad_story_path
 from .narrative import router as narrative_router
@@ -105,9 +105,9 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
         body, content_type = app.state.metrics.render()
         return Response(body, media_type=content_type)
 
-    # per-client rate limits ([limits]), inside the auth middleware; a store shared by
-    # replicas (Redis) replaces the in-process one: app.state.limiter = RateLimiter(store)
-    app.state.limiter = RateLimiter()
+    # per-client rate limits ([limits]), inside the auth middleware; with Redis the buckets
+    # are shared by the replicas (together they allow the limit, not twice it)
+    app.state.limiter = RateLimiter(RedisBuckets(settings.redis) if settings.redis else None)
     app.add_middleware(RateLimitMiddleware, state=app.state, public_paths=PUBLIC_PATHS)
     app.add_middleware(ShimmyMiddleware, state=app.state)
     if settings.cors_origins:

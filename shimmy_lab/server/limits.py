@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
 import time
@@ -41,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from .errors import RateLimitError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Want", "Quota", "BucketStore", "MemoryBuckets", "RateLimiter", "RateLimitMiddleware",
            "refill", "client_id", "estimate_tokens", "format_reset", "TOKEN_ROUTES"]
@@ -173,6 +176,95 @@ class MemoryBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+#: one take for every bucket of a request, atomically, on the Redis server's clock:
+#: KEYS = one hash per bucket, ARGV = per_minute, cost per bucket; returns
+#: [allowed, level before, level after, ...] (numbers as strings: Lua would truncate them)
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local levels, allowed = {}, 1
+for i = 1, #KEYS do
+  local pm, cost = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local h = redis.call('HMGET', KEYS[i], 'level', 'stamp')
+  local level = pm
+  if h[1] then level = math.min(pm, tonumber(h[1]) + math.max(0, now - tonumber(h[2])) * pm / 60) end
+  levels[i] = level
+  if cost > 0 and level < cost then allowed = 0 end
+end
+local out = {tostring(allowed)}
+for i = 1, #KEYS do
+  local pm, cost = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local after = levels[i]
+  if allowed == 1 then after = after - cost end
+  redis.call('HSET', KEYS[i], 'level', tostring(after), 'stamp', tostring(now))
+  redis.call('PEXPIRE', KEYS[i], math.ceil(math.max(0, pm - after) * 60000 / pm) + 1000)
+  table.insert(out, tostring(levels[i]))
+  table.insert(out, tostring(after))
+end
+return out
+"""
+
+#: give a cost back (or take more, when negative): KEYS[1], ARGV = per_minute, cost
+_GIVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local pm, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+local h = redis.call('HMGET', KEYS[1], 'level', 'stamp')
+local level = pm
+if h[1] then level = math.min(pm, tonumber(h[1]) + math.max(0, now - tonumber(h[2])) * pm / 60) end
+level = math.min(pm, level + cost)
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'stamp', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(0, pm - level) * 60000 / pm) + 1000)
+return tostring(level)
+"""
+
+
+class RedisBuckets:
+    """The buckets in Redis, shared by every replica that names the same server: two
+    replicas together allow the limit, not twice it.
+
+    One hash ``shimmy:rl:{client}:{kind}`` per bucket (``level``, ``stamp``), changed by one
+    Lua script per call on the Redis server's clock, expiring once the bucket would be full
+    again.  When Redis cannot be reached the request is let through (logged): a rate limit
+    must not take the API down with it.
+
+    Parameters
+    ----------
+    url
+        ``redis://`` URL (the ``redis`` setting).
+    """
+
+    def __init__(self, url: str):
+        import redis  # the server's optional Redis support
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._take = self.redis.register_script(_TAKE)
+        self._give = self.redis.register_script(_GIVE)
+        self._errors = redis.RedisError
+
+    @staticmethod
+    def key(client: str, kind: str) -> str:
+        return f"shimmy:rl:{{{client}}}:{kind}"
+
+    async def take(self, client: str, wants: Sequence[Want]) -> list[Quota]:
+        keys = [self.key(client, w.kind) for w in wants]
+        args = [x for w in wants for x in (w.per_minute, w.cost)]
+        try:
+            res = [r.decode() if isinstance(r, bytes) else str(r) for r in self._take(keys=keys, args=args)]
+        except self._errors as exc:
+            log.warning("rate limits: Redis unavailable, request let through: %s", exc)
+            return [Quota(w.kind, w.per_minute, w.cost, float(w.per_minute), True, 0.0) for w in wants]
+        allowed = res[0] == "1"
+        return [Quota(w.kind, w.per_minute, w.cost, float(res[2 + 2 * i]), allowed,
+                      _wait(float(res[1 + 2 * i]), w)) for i, w in enumerate(wants)]
+
+    async def give(self, client: str, want: Want) -> None:
+        try:
+            self._give(keys=[self.key(client, want.kind)], args=[want.per_minute, want.cost])
+        except self._errors as exc:
+            log.warning("rate limits: Redis unavailable, usage not settled: %s", exc)
 
 
 def _wait(level: float, want: Want) -> float:
