@@ -24,7 +24,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import tomllib
 import urllib.error
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from venvs import fresh_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -254,14 +254,6 @@ def _build_wheel(out: Path) -> Path:
     return whl
 
 
-def _fresh_venv(venv: Path) -> None:
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    py = venv / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "shimmy_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-
-
 def _get(url: str) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -292,7 +284,7 @@ def test_runtime_stage_install_and_start_commands(tmp_path):
     wheels = tmp_path / "wheels"
     _build_wheel(wheels)
     venv = tmp_path / "opt-shimmy"
-    _fresh_venv(venv)
+    fresh_venv(venv)
     r = subprocess.run(["sh", str(ROOT / "docker" / "install-runtime.sh"), str(venv), str(wheels),
                         "--no-deps", "--no-index", "-q"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]

@@ -1,10 +1,7 @@
 """The package as a user installs it: a wheel built from this tree, installed into a fresh
 virtual environment, used from a folder outside the source tree (tests/wheel_smoke.py).
 
-The fresh environment takes the package from the wheel only; its third-party
-dependencies come from the test environment's site-packages through a ``.pth`` line (a
-folder added that way is not a site folder, so the editable install's own ``.pth`` hooks
-there do not run), which saves rebuilding llama.cpp for every test run.
+The fresh environment takes the package from the wheel only (tests/venvs.py).
 """
 
 from __future__ import annotations
@@ -12,11 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
+from venvs import fresh_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -50,12 +47,7 @@ def test_wheel_holds_what_the_package_reads(wheel):
 
 
 def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    py = venv / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "shimmy_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    py = fresh_venv(tmp_path / "venv")
     r = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
