@@ -50,7 +50,16 @@ def test_cast_fixes_ids_names_genders_and_speakers():
 
 def test_without_a_cast_the_word_names_are_missed():
     story = sl.Story.from_text(INN)
-    assert story.character("Mrs. Hall") is None  # "Hall" reads as a place
+    said = _speakers(story)
+    assert said["Then send for the smith"] == "janny"  # not known to be Mrs. Hall
+    assert pd.isna(said["No"])  # "the stranger" speaks once: nobody
+
+
+def test_a_titled_surname_that_is_a_place_word_is_a_person():
+    story = sl.Story.from_text(INN)
+    assert _speakers(story)["Will you take some tea"] == story.character("Mrs. Hall") == "mrs_hall"
+    assert story.character("Mr Hall") == "mr_hall"
+    assert sl.Story.from_text("They drove up to Kellynch Hall at noon.\n").character("Kellynch Hall") is None
 
 
 def test_names_outside_the_cast_are_still_characters():

@@ -252,3 +252,19 @@ def test_text_ending_in_a_sentence_opener_and_all_datasets_read():
         s = dataset_story(name)
         s.validate()
         assert len(s.chapters) > 10 and len(s.quotes) > 500
+
+
+def test_a_term_quoted_inside_a_sentence_is_no_speech():
+    text = ('He had always held the word "jolly" to be vulgar, and he walked to the '
+            '"Three Bells" without a word.\n\n"Stop thief!" they shouted, and ran.\n\n'
+            'She said nothing but "never mind" and left.\n')
+    story = sl.Story.from_text(text)
+    assert story.quotes["text"].str.strip(" ,.!").tolist() == ["Stop thief", "never mind"]
+
+
+def test_a_short_name_goes_to_the_full_name_that_uses_it():
+    text = ("Thomas Gradwell was a stern man. Tom Gradwell was his son.\n\n"
+            '"I shall go out," said Tom.\n\n"You will not," said Thomas Gradwell.\n\n'
+            '"But I must," said Tom.\n')
+    story = sl.Story.from_text(text)
+    assert story.character("Tom") == story.character("Tom Gradwell") != story.character("Thomas Gradwell")

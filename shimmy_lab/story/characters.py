@@ -312,8 +312,7 @@ def scan_names(text: str, start: int, end: int,
             surface = " ".join(words)
         before = text[max(0, ms - 24):ms]
         after = text[me:me + 100]
-        place = (not title and bool(_PLACE_BEFORE.search(before))) or (
-            last in PLACE_WORDS and not (len(words) > 1 and _given_gender(words[0])))
+        place = (not title and bool(_PLACE_BEFORE.search(before))) or _names_place(title, words)
         person = bool(title) or bool(_TAG_BEFORE.search(before)) or bool(
             _PERSON_AFTER.match(after))
         pm = _PRONOUN_AFTER.match(after)
@@ -376,11 +375,29 @@ def count_lower(text: str, words: list[str], start: int = 0, end: int | None = N
     return Counter(m.group(1) for m in pat.finditer(text, start, len(text) if end is None else end))
 
 
+#: titles a surname follows, so "Mrs. Hall" is a person where "Kellynch Hall" is a place
+_SURNAME_TITLES = frozenset("Mr Mrs Miss Ms Mister Dr Doctor Madame Mme Mademoiselle Mlle Monsieur "
+                            "Herr Signor Captain Colonel Major Inspector Sergeant Admiral".split())
+
+
+def _names_place(title: str | None, words: list[str]) -> bool:
+    """Whether a name form's last word makes it a place ("Kellynch Hall", "the Crown Inn").
+
+    Not when a given name leads it ("Eliza Lodge") or when it is one surname after a
+    person's title ("Mrs. Hall", "Mr. Wood").
+    """
+    if words[-1] not in PLACE_WORDS:
+        return False
+    if title and title.rstrip(".") in _SURNAME_TITLES and len(words) == 1:
+        return False
+    return not (len(words) > 1 and _given_gender(words[0]))
+
+
 def is_person(surface: str, count: int, initial: int, lower: int, person: int,
               place: int, accepted: set[str] = frozenset()) -> bool:
     """Decide from the summed evidence whether a name form names a person."""
     title, words, definite = parse_surface(surface)
-    if not words or (words[-1] in PLACE_WORDS and not _given_gender(words[0])):
+    if not words or _names_place(title, words):
         return False
     if title:
         return place * 2 <= count
@@ -544,9 +561,9 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
             persons.append(p)
         else:
             w = words[0]
-            cands = list(by_first.get(w, []))
-            for formal in NICKNAMES.get(w, ()):
-                cands += by_first.get(formal, [])
+            # "Tom" is the Tom of "Tom Gradgrind" before the Thomas of "Thomas Gradgrind"
+            cands = list(by_first.get(w, [])) or [
+                p for formal in NICKNAMES.get(w, ()) for p in by_first.get(formal, [])]
             sur = [p for p in persons if p.last == w]
             male = [p for p in sur if "Mr" in p.titles or (p.first is None and p.gender == "male")]
             cands += male or sur

@@ -157,7 +157,32 @@ def find_quotes(text: str, paragraphs: list[dict], style: str) -> list[dict]:
         prev = p
     if open_at is not None and prev is not None:
         quotes.append(_q(text, open_at, prev["end"], open_para, n_par))
-    return [q for q in quotes if q["text"].strip()]
+    return [q for q in quotes if q["text"].strip() and not quoted_term(text, q["start"], q["end"])]
+
+
+#: words near a quote that make it speech even inside a sentence ("shouting 'Stop thief!'")
+_SPEECH_NEAR = re.compile(rf"\b(?:{SPEECH_VERBS}|say|says|saying|tell|told|call|called|cry)\b",
+                          re.IGNORECASE)
+
+
+def quoted_term(text: str, start: int, end: int) -> bool:
+    """Whether the quote ``text[start:end]`` is a term quoted inside a sentence, not speech.
+
+    A scare-quoted word, a name of an inn or a phrase the narrator holds at a distance
+    ("the singular coincidence of 'jemmies' being..."): at most four words, inside a
+    sentence on both sides (a lower-case word before the opening mark, a lower-case word
+    or a comma after the closing one), not an exclamation or question, and no speech
+    verb within a few words either side.
+    """
+    inner = text[start + 1:end - 1].strip()
+    if len(inner.split()) > 4 or inner[-1:] in "!?":
+        return False
+    before = text[max(0, start - 25):start]
+    after = text[end:end + 25]
+    prev, nxt = before.rstrip()[-1:], after.lstrip()[:1]
+    if not (prev.isalpha() and prev.islower()) or not (nxt.islower() or nxt in (",", ";", ")")):
+        return False
+    return not (_SPEECH_NEAR.search(before) or _SPEECH_NEAR.search(after))
 
 
 def _q(text: str, s: int, e: int, para: dict, n: int) -> dict:

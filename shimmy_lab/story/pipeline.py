@@ -371,7 +371,7 @@ def _characters(T: dict, info: dict, names: pd.DataFrame, text: str = "") -> pd.
     q = T["quotes"]["speaker"].dropna().value_counts()
     dead = _dead(T, text)
     nm = names.dropna(subset=["character_id"]).sort_values("count", ascending=False)
-    aliases = nm.groupby("character_id", sort=False).apply(lambda d: "|".join(d.index)) \
+    aliases = nm.groupby("character_id", sort=False).apply(lambda d: "|".join(_with_bare(d.index))) \
         if len(nm) else pd.Series(dtype=object)
     rows = []
     for cid, r in agg.iterrows():
@@ -387,6 +387,16 @@ def _characters(T: dict, info: dict, names: pd.DataFrame, text: str = "") -> pd.
     rows += _speaker_rows(T, info, q, set(agg.index))
     rows.sort(key=lambda r: (-r["mentions"], r["character_id"]))
     return schema.coerce("characters", rows)
+
+
+def _with_bare(forms) -> list[str]:
+    """Name forms plus the bare name of each capitalised definite one ("the March Hare"
+    is also "March Hare"), first form first."""
+    out = dict.fromkeys(forms)
+    for f in list(out):
+        if f.startswith("the ") and f[4:5].isupper():
+            out.setdefault(f[4:])
+    return list(out)
 
 
 def _speaker_rows(T: dict, info: dict, nq: pd.Series, named: set[str]) -> list[dict]:
