@@ -1,10 +1,10 @@
-"""The analysis pipeline behind :meth:`Story.from_text` and :meth:`Story.append`.
+"""The reader behind :meth:`Story.from_text` and :meth:`Story.append`.
 
-:func:`analyse` re-reads only ``text[cut:]`` where ``cut`` is the start of the last
+:func:`read_tail` re-reads only ``text[cut:]`` where ``cut`` is the start of the last
 paragraph already read (or of a quote still open there): rows from ``cut`` on are
 dropped and recomputed, evidence tables are updated by subtracting the old tail and
 adding the new text, and only the per-character aggregates are recomputed over the
-whole story (vectorised, cheap).  A full read is ``analyse`` on an empty story.
+whole story (vectorised, cheap).  A full read is ``read_tail`` on an empty story.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .lexicon import FEMALE_NOUNS, MALE_NOUNS
 from .segment import SegState, segment
 from .timeline import timeline_table
 
-__all__ = ["analyse"]
+__all__ = ["read_tail"]
 
 _NAME_COLS = ["count", "initial", "lower", "person", "place", "male", "female"]
 _ADD = ["count", "initial", "person", "place", "male", "female"]
@@ -73,15 +73,47 @@ def _names_frame(tables: dict) -> pd.DataFrame:
     return out.set_index("surface")
 
 
-def analyse(story, new_text_start: int | None = None) -> None:
-    """Analyse the unread tail of ``story.text`` and update ``story.tables`` in place."""
+def read_tail(story) -> None:
+    """Read the unread tail of ``story.text`` and update ``story.tables`` in place.
+
+    The steps, each a function below: take back the evidence of the tail that is read
+    again (:func:`_take_back`), then structure, quotes, names and characters, mentions,
+    speakers and facts of ``text[cut:]``, and write the tables back.
+    """
     text, T, uns = story.text, story.tables, story.uns
     cast = uns.get("params", {}).get("cast") or []  # a cast list from the user (parse_cast)
     keep, cast_map = cast_words(cast), cast_forms(cast)
     descs = description_pattern(cast_map)  # "the stranger" when the cast has "The Stranger"
     cut = _cut_point(T)
-    old_end = uns.get("analysed_to", 0)
-    # -- take back the evidence of the tail that is re-read ------------------------
+    names = _take_back(text, T, cut, uns.get("analysed_to", 0), keep, descs)
+    ch, sc, seg = _structure(text, T, uns, cut)
+    quotes = _quotes(text, seg["paragraphs"], uns, cut)
+    spans = [(q["start"], q["end"]) for q in quotes]
+    cands, names = _add_evidence(text, names, cut, spans, keep, descs)
+    surf_map, info, old_map = _cluster_names(T, names, cast, cast_map)
+    remap = {old_map[s]: surf_map[s] for s in old_map if s in surf_map}  # ids that changed
+    names["character_id"] = [surf_map.get(s) for s in names.index]
+    ment = _mentions(text, T, names, surf_map, old_map, cands, cut, ch, keep)
+    resolve = _resolver(surf_map)
+    _speakers(text, T, uns, quotes, spans, ment, seg["paragraphs"], info, remap, surf_map, resolve)
+    _facts(text, T, info, remap, resolve, cut, ch)
+    T["chapters"], T["scenes"] = schema.coerce("chapters", ch), schema.coerce("scenes", sc)
+    T["paragraphs"] = pd.concat([T["paragraphs"], schema.coerce("paragraphs", seg["paragraphs"])],
+                                ignore_index=True)
+    T["sentences"] = pd.concat([T["sentences"], schema.coerce("sentences", seg["sentences"])],
+                               ignore_index=True)
+    T["mentions"] = ment
+    nm = names.reset_index().rename(columns={"index": "surface"})
+    nm = nm.sort_values(["start", "surface"], kind="stable")
+    T["names"] = schema.coerce("names", nm[[c.name for c in schema.columns("names")]])
+    T["characters"] = _characters(T, info, names, text)
+    uns["analysed_to"] = len(text)
+    T["timeline"] = timeline_table(T, text)  # rebuilt from the tables above
+
+
+def _take_back(text: str, T: dict, cut: int, old_end: int, keep: frozenset, descs) -> pd.DataFrame:
+    """The names table without the evidence of ``text[cut:old_end]``; rows of the tables
+    from ``cut`` on are dropped (they are read again)."""
     names = _names_frame(T)
     if cut < old_end:
         old_q = T["quotes"]
@@ -93,11 +125,13 @@ def analyse(story, new_text_start: int | None = None) -> None:
             lw = count_lower(text, [s for s in sub.index if " " not in s], cut, old_end)
             for s in sub.index:
                 names.loc[s, "lower"] -= lw.get(s.lower(), 0)
-    for t in ("paragraphs", "sentences", "quotes", "mentions", "facts"):
+    for t in ("paragraphs", "sentences", "quotes", "mentions", "facts", "chapters", "scenes"):
         T[t] = T[t][T[t]["start"] < cut].reset_index(drop=True)
-    T["chapters"] = T["chapters"][T["chapters"]["start"] < cut].reset_index(drop=True)
-    T["scenes"] = T["scenes"][T["scenes"]["start"] < cut].reset_index(drop=True)
-    # -- structure ---------------------------------------------------------------------
+    return names
+
+
+def _structure(text: str, T: dict, uns: dict, cut: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Chapters and scenes with those of ``text[cut:]`` added, and the new segments."""
     ch, sc, pa = T["chapters"], T["scenes"], T["paragraphs"]
     st = SegState(
         chapter=int(ch["chapter"].iloc[-1]) if len(ch) else 0,
@@ -114,8 +148,12 @@ def analyse(story, new_text_start: int | None = None) -> None:
     ch["end"] = pd.array(list(ch["start"].iloc[1:]) + [len(text)], dtype="Int64")
     sc = pd.concat([sc, schema.coerce("scenes", seg["scenes"])], ignore_index=True)
     sc["end"] = pd.array(list(sc["start"].iloc[1:]) + [len(text)], dtype="Int64")
-    new_paras = seg["paragraphs"]
-    # -- quotes --------------------------------------------------------------------------
+    return ch, sc, seg
+
+
+def _quotes(text: str, new_paras: list[dict], uns: dict, cut: int) -> list[dict]:
+    """The quotes of the new paragraphs (their ``n_quotes`` is set); the quote style is
+    detected once, on the first text read."""
     style = uns["params"].get("quote_style")
     if style is None:
         style = detect_style(text[cut:])
@@ -124,8 +162,12 @@ def analyse(story, new_text_start: int | None = None) -> None:
     qcount = Counter(q["paragraph"] for q in quotes)
     for p in new_paras:
         p["n_quotes"] = qcount.get(p["paragraph"], 0)
-    spans = [(q["start"], q["end"]) for q in quotes]
-    # -- names and characters -----------------------------------------------------------
+    return quotes
+
+
+def _add_evidence(text: str, names: pd.DataFrame, cut: int, spans: list, keep: frozenset,
+                  descs) -> tuple[list[dict], pd.DataFrame]:
+    """The name occurrences of ``text[cut:]`` and the names table with their evidence added."""
     cands, add = _evidence(text, cut, len(text), spans, keep, descs)
     if len(add):
         add = add.set_index("surface")
@@ -140,12 +182,18 @@ def analyse(story, new_text_start: int | None = None) -> None:
         f["lower"] = [lw_all.get(s.lower(), 0) for s in fresh]
         f["character_id"] = None
         names = pd.concat([names, f[names.columns]])
-    names = names[names["count"] > 0]
-    single = {s: r for s, r in names.iterrows()}
+    return cands, names[names["count"] > 0]
+
+
+def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict
+                   ) -> tuple[dict[str, str], dict[str, dict], dict[str, str]]:
+    """Which name forms are persons, merged into characters: (form -> id, id -> name and
+    gender, form -> id before this read)."""
+    rows = dict(names.iterrows())
     persons: dict[str, int] = {}
     known: set[str] = set()
     for stage in ("titled", "single", "multi"):
-        for s, r in single.items():
+        for s, r in rows.items():
             title, words, _ = parse_surface(s)
             kind = "titled" if title else "single" if len(words) == 1 else "multi"
             if kind == stage and (s in cast_map or is_person(
@@ -153,29 +201,37 @@ def analyse(story, new_text_start: int | None = None) -> None:
                 persons[s] = int(r["count"])  # a cast's forms are persons ("Mrs Hall")
         known |= {w for s in persons for w in parse_surface(s)[1]}
     old_map = {s: c for s, c in names["character_id"].items() if isinstance(c, str)}
-    votes = {s: (int(r["male"]), int(r["female"])) for s, r in single.items()}
+    votes = {s: (int(r["male"]), int(r["female"])) for s, r in rows.items()}
     surf_map, info = cluster(persons, votes, old_map, set(T["characters"]["character_id"].dropna()),
                              cast)
-    names["character_id"] = [surf_map.get(s) for s in names.index]
-    remap = {old_map[s]: surf_map[s] for s in old_map if s in surf_map}
-    # -- mentions ------------------------------------------------------------------------
+    return surf_map, info, old_map
+
+
+def _mentions(text: str, T: dict, names: pd.DataFrame, surf_map: dict, old_map: dict,
+              cands: list[dict], cut: int, ch: pd.DataFrame, keep: frozenset) -> pd.DataFrame:
+    """The mentions table: old mentions under their new ids, those of forms that have just
+    become characters found again before ``cut``, and the new ones."""
     ment = T["mentions"]
     ment = ment.assign(character_id=ment["surface"].astype(object).map(surf_map)).dropna(
         subset=["character_id"])
-    promoted = [s for s in surf_map
-                if s not in old_map and s in single and single[s]["start"] < cut]
+    promoted = [s for s in surf_map if s not in old_map and s in names.index
+                and names.at[s, "start"] < cut]
     back = _backfill(text, promoted, cut, T["quotes"], keep) if promoted else []
     newm = [c for c in cands if c["surface"] in surf_map] + back
-    chs = ch["start"].astype(int).tolist()
-    chi = ch["chapter"].astype(int).tolist()
+    chs, chi = ch["start"].astype(int).tolist(), ch["chapter"].astype(int).tolist()
     for c in newm:
         c["character_id"] = surf_map[c["surface"]]
         c["chapter"] = chi[bisect.bisect_right(chs, c["start"]) - 1] if chs else 0
     add_m = schema.coerce("mentions", [{k: c[k] for k in ("character_id", "surface", "start", "end",
                                                          "chapter", "in_quote")} for c in newm])
     ment = pd.concat([schema.coerce("mentions", ment), add_m], ignore_index=True)
-    ment = ment.sort_values("start", kind="stable").reset_index(drop=True)
-    # -- speakers ------------------------------------------------------------------------
+    return ment.sort_values("start", kind="stable").reset_index(drop=True)
+
+
+def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, ment: pd.DataFrame,
+              new_paras: list[dict], info: dict, remap: dict, surf_map: dict, resolve) -> None:
+    """Attribute the new quotes (turn-taking goes on from the quotes just before them) and
+    write the quotes table: old quotes with their speakers under the new ids."""
     nid = _narrator(text, T["quotes"], spans, info, uns, remap)
     for cid, name in uns["params"].get("described", {}).items():
         info.setdefault(cid, {"name": name, "gender": _noun_gender(name)})
@@ -185,7 +241,6 @@ def analyse(story, new_text_start: int | None = None) -> None:
         oldq.loc[~oldq[col].isin(list(info)), col] = None
     inq = ment["in_quote"].astype(bool)
     narr, quoted = ment[~inq], ment[inq]
-    resolve = _resolver(surf_map)
     ctx = _Ctx(resolve, {k: v["gender"] for k, v in info.items()},
                {k: v["name"] for k, v in info.items()},
                narr["start"].astype(int).tolist(), narr["character_id"].astype(str).tolist(),
@@ -194,6 +249,7 @@ def analyse(story, new_text_start: int | None = None) -> None:
     first_new = new_paras[0]["paragraph"] if new_paras else 0
     pq = oldq[oldq["paragraph"] >= first_new - 4].groupby("paragraph")["speaker"].first()
     prior = [(int(p), s if isinstance(s, str) else None) for p, s in pq.items()]
+    pa = T["paragraphs"]
     pdict = {int(r.paragraph): {"start": int(r.start), "end": int(r.end), "kind": r.kind}
              for r in pa[pa["paragraph"] >= first_new - 6].itertuples()}
     pdict.update({p["paragraph"]: p for p in new_paras})
@@ -206,29 +262,22 @@ def analyse(story, new_text_start: int | None = None) -> None:
                             ignore_index=True)
     if nid is not None:
         _name_narrator(T["quotes"], nid, info, uns, resolve)
-    # -- facts ---------------------------------------------------------------------------
+
+
+def _facts(text: str, T: dict, info: dict, remap: dict, resolve, cut: int, ch: pd.DataFrame) -> None:
+    """The facts table: old facts under the new ids (those of characters that are gone
+    dropped) and the facts of ``text[cut:]``."""
     oldf = T["facts"].copy()
     for col in ("subject", "value_id"):
         oldf[col] = oldf[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
     oldf = oldf[oldf["subject"].isin(list(info))]
     rel = oldf["value_id"].notna()
     oldf.loc[rel, "value"] = oldf.loc[rel, "value_id"]
+    chs, chi = ch["start"].astype(int).tolist(), ch["chapter"].astype(int).tolist()
     facts = extract_facts(text, cut, len(text), resolve, chs, chi,
                           gender=lambda c: info.get(c, {}).get("gender"))
     T["facts"] = pd.concat([schema.coerce("facts", oldf), schema.coerce("facts", facts)],
                            ignore_index=True)
-    # -- write back ----------------------------------------------------------------------
-    T["chapters"], T["scenes"] = schema.coerce("chapters", ch), schema.coerce("scenes", sc)
-    T["paragraphs"] = pd.concat([pa, schema.coerce("paragraphs", new_paras)], ignore_index=True)
-    T["sentences"] = pd.concat([T["sentences"], schema.coerce("sentences", seg["sentences"])],
-                               ignore_index=True)
-    T["mentions"] = ment
-    nm = names.reset_index().rename(columns={"index": "surface"})
-    nm = nm.sort_values(["start", "surface"], kind="stable")
-    T["names"] = schema.coerce("names", nm[[c.name for c in schema.columns("names")]])
-    T["characters"] = _characters(T, info, names, text)
-    uns["analysed_to"] = len(text)
-    T["timeline"] = timeline_table(T, text)  # rebuilt from the tables above
 
 
 def st_chapter(ch: pd.DataFrame) -> int:

@@ -91,20 +91,20 @@ class Story:
         return story
 
     def append(self, text: str) -> Story:
-        """Add ``text`` at the end and analyse it incrementally; returns ``self``.
+        """Add ``text`` at the end and read it incrementally; returns ``self``.
 
-        Only the new text and the last paragraph already read are (re)analysed;
+        Only the new text and the last paragraph already read are (re)read;
         character clustering and per-character aggregates are recomputed from the
         ``names`` and ``mentions`` tables, which is cheap.  A cast given to
         :meth:`from_text` (``uns["params"]["cast"]``) still fixes the characters.
         """
-        from .pipeline import analyse
+        from .pipeline import read_tail
 
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         t0 = time.perf_counter()
         self.text += text
         if self.text.strip():  # nothing to read in an empty or blank text: the tables stay empty
-            analyse(self)
+            read_tail(self)
         log = self.uns.setdefault("log", [])
         log.append({"op": "append", "chars": len(text),
                     "seconds": round(time.perf_counter() - t0, 4)})
