@@ -268,3 +268,17 @@ def test_a_short_name_goes_to_the_full_name_that_uses_it():
             '"But I must," said Tom.\n')
     story = sl.Story.from_text(text)
     assert story.character("Tom") == story.character("Tom Gradwell") != story.character("Thomas Gradwell")
+
+
+def test_a_titled_surname_joins_the_full_name_unless_named_together():
+    one = ("Mr. Toby Crackit came in from the rain.\n\n"
+           '"Wet night," said Mr. Crackit, and sat down.\n\n'
+           '"It is," said Nancy.\n\n"Wetter yet," said Mr. Crackit.\n')
+    story = sl.Story.from_text(one)
+    assert story.character("Mr. Crackit") == story.character("Mr. Toby Crackit")
+    two = ("Mr. Knightley and Mr. John Knightley walked in together.\n\n"
+           '"Good day," said Mr. Knightley.\n\n'
+           "Mr. John Knightley nodded to Mr. Knightley and sat down.\n\n"
+           '"Cold," said Mr. John Knightley.\n')
+    story = sl.Story.from_text(two)
+    assert story.character("Mr. Knightley") != story.character("Mr. John Knightley")

@@ -458,13 +458,18 @@ class _Person:
             self.titles.add(title)
 
 
+def _named_with(surface: str, p: _Person, together: set[frozenset] | None) -> bool:
+    """Whether ``surface`` is named in the same paragraphs as one of ``p``'s forms."""
+    return bool(together) and any(frozenset((surface, f)) in together for f in p.surfaces)
+
+
 def _compatible(p: _Person, gender: str | None) -> bool:
     return gender is None or p.gender is None or p.gender == gender
 
 
 def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
-            old: dict[str, str], taken: set[str] = frozenset(), cast: list[dict] = ()
-            ) -> tuple[dict[str, str], dict[str, dict]]:
+            old: dict[str, str], taken: set[str] = frozenset(), cast: list[dict] = (),
+            together: set[frozenset] | None = None) -> tuple[dict[str, str], dict[str, dict]]:
     """Merge person name forms into characters.
 
     Parameters
@@ -481,6 +486,11 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         Members from :func:`parse_cast`: each is a character with its id, name and
         gender (inferred when None); its forms (:func:`cast_forms`) are its own and the
         other forms join it as they would join a character found in the text.
+    together
+        Pairs of surfaces (frozensets) named in the same paragraphs often enough to be
+        two people ("Mr. Knightley" and "Mr. John Knightley"): a titled surname joins a
+        full name with the same title ("Mr Sikes", "Mr Bill Sikes") only when they are
+        not named together. None (no such evidence): it never joins a titled full name.
 
     Returns
     -------
@@ -537,12 +547,14 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
             p = titled_surname.get(key)
             if p is None:
                 same = [q for q in persons if q.last == w and q.first is not None
-                        and _compatible(q, g) and title in ("Mr", "Miss")]
+                        and _compatible(q, g) and title in ("Mr", "Miss", "Master")]
                 if title == "Miss":
                     same = [q for q in same if q.gender == "female" and q.titles <= {"Miss"}]
-                else:
-                    same = [q for q in same if not q.titled_full and not q.titles]
-                if len(same) == 1:
+                else:  # "Mr Sikes" is "Bill Sikes" (or "Mr Bill Sikes") when never named with him
+                    same = [q for q in same if (q.titles <= {title} and together is not None)
+                            or (not q.titled_full and not q.titles)]
+                # a Mr named in the same paragraphs as the full name is someone else (father, son)
+                if len(same) == 1 and (title == "Miss" or not _named_with(s, same[0], together)):
                     p = same[0]
                 else:
                     p = _Person(None, w, g)

@@ -90,7 +90,8 @@ def read_tail(story) -> None:
     quotes = _quotes(text, seg["paragraphs"], uns, cut)
     spans = [(q["start"], q["end"]) for q in quotes]
     cands, names = _add_evidence(text, names, cut, spans, keep, descs)
-    surf_map, info, old_map = _cluster_names(T, names, cast, cast_map)
+    together = _named_together(T["mentions"], cands, T["paragraphs"], seg["paragraphs"])
+    surf_map, info, old_map = _cluster_names(T, names, cast, cast_map, together)
     remap = {old_map[s]: surf_map[s] for s in old_map if s in surf_map}  # ids that changed
     names["character_id"] = [surf_map.get(s) for s in names.index]
     ment = _mentions(text, T, names, surf_map, old_map, cands, cut, ch, keep)
@@ -185,7 +186,26 @@ def _add_evidence(text: str, names: pd.DataFrame, cut: int, spans: list, keep: f
     return cands, names[names["count"] > 0]
 
 
-def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict
+#: paragraphs two name forms must share to be two people (:func:`cluster`'s ``together``)
+TOGETHER_PARAGRAPHS = 2
+
+
+def _named_together(old_mentions: pd.DataFrame, cands: list[dict], old_paras: pd.DataFrame,
+                    new_paras: list[dict]) -> set[frozenset]:
+    """Pairs of name forms both named in at least :data:`TOGETHER_PARAGRAPHS` paragraphs
+    (mentions before the cut and the new occurrences alike)."""
+    starts = old_paras["start"].astype(int).tolist() + [p["start"] for p in new_paras]
+    spots = list(zip(old_mentions["start"].astype(int), old_mentions["surface"].astype(str)))
+    spots += [(c["start"], c["surface"]) for c in cands]
+    by_para: dict[int, set[str]] = {}
+    for start, surface in spots:
+        by_para.setdefault(bisect.bisect_right(starts, start), set()).add(surface)
+    pairs = Counter(frozenset((a, b)) for forms in by_para.values() if len(forms) > 1
+                    for a in forms for b in forms if a < b)
+    return {pair for pair, n in pairs.items() if n >= TOGETHER_PARAGRAPHS}
+
+
+def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict, together: set[frozenset]
                    ) -> tuple[dict[str, str], dict[str, dict], dict[str, str]]:
     """Which name forms are persons, merged into characters: (form -> id, id -> name and
     gender, form -> id before this read)."""
@@ -203,7 +223,7 @@ def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict
     old_map = {s: c for s, c in names["character_id"].items() if isinstance(c, str)}
     votes = {s: (int(r["male"]), int(r["female"])) for s, r in rows.items()}
     surf_map, info = cluster(persons, votes, old_map, set(T["characters"]["character_id"].dropna()),
-                             cast)
+                             cast, together)
     return surf_map, info, old_map
 
 
