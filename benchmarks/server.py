@@ -7,7 +7,15 @@
     (``--parallel 2`` and ``--parallel 4``, one thread each) and with batched decoding
     of 4 sequences in one context (``--parallel 4 --batching``, all cores and 1 thread);
 (c) the same load against llama-cpp-python's own server (``python -m
-    llama_cpp.server``, needs ``starlette-context``; skipped if it cannot start).
+    llama_cpp.server``, needs ``starlette-context``; skipped if it cannot start) and
+    against llama.cpp's C++ ``llama-server`` with its defaults (built once by
+    benchmarks/build_llama_server.sh; skipped if it cannot be built);
+(e) with (b): the seconds of one request alone, the defaults (``--parallel auto``)
+    against the defaults before it (1 slot with every core);
+(d) with ``--tools`` (and nothing else): a tool round trip (a call under the grammar,
+    then the tool's result and the answer) against a plain chat of the same length
+    (the same prompts, the tools written into them as text, and as many tokens
+    generated, no grammar); median of per-repetition ratios (goal <= 1.15).
 
 Every server runs in its own subprocess with the same context size; EOS is banned
 with ``logit_bias`` so that every request generates exactly ``--tokens`` tokens.
@@ -15,6 +23,7 @@ with ``logit_bias`` so that every request generates exactly ``--tokens`` tokens.
 Usage::
 
     python benchmarks/server.py [--tokens 64] [--reps 5] [--clients 4] [--rounds 5]
+    python benchmarks/server.py --tools [--reps 15] [--tokens 32]
 
 (b) and (c) run interleaved: all servers are up at once (idle ones use no CPU) and
 take turns, one burst of ``--clients`` concurrent streams each, for ``--rounds``
@@ -41,7 +50,8 @@ MSG = [{"role": "user", "content": "Tell me a long story about a fox and a crow.
 CORES = os.cpu_count() or 1
 # (name, --parallel, --threads (None: default), --batching)
 SHIMMY_CONFIGS = [
-    ("shimmy_1_slot", 1, None, False),
+    ("shimmy_default", "auto", None, False),  # the defaults: --parallel auto, cores shared by need
+    ("shimmy_1_slot", 1, None, False),  # the defaults before --parallel auto
     ("shimmy_1_slot_1_thread", 1, 1, False),
     ("shimmy_contexts_2", 2, 1, False),  # 2 llama.cpp contexts, 1 thread each
     ("shimmy_contexts_4", 4, 1, False),  # 4 llama.cpp contexts, 1 thread each
@@ -80,7 +90,7 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def shimmy(parallel: int, n_ctx: int, threads: int | None = None,
+def shimmy(parallel: int | str, n_ctx: int, threads: int | None = None,
            batching: bool = False) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -101,6 +111,29 @@ def llama_server(n_ctx: int, threads: int) -> tuple[subprocess.Popen, str]:
            "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--host", "127.0.0.1", "--port", str(port),
            "--interrupt_requests", "False"]  # its default (True) cuts a running stream when a new request comes
     return start(cmd, url, "/v1/models"), url
+
+
+def cpp_llama_server(n_ctx: int) -> tuple[subprocess.Popen, str]:
+    """llama.cpp's own C++ ``llama-server`` with its defaults (built by
+    benchmarks/build_llama_server.sh from the llama.cpp source llama-cpp-python vendors)."""
+    from shimmy_lab.registry import bundled_model_path
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    binary = subprocess.run(["sh", os.path.join(here, "build_llama_server.sh"), sys.executable],
+                            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [binary, "--model", str(bundled_model_path()), "--alias", MODEL, "--ctx-size", str(n_ctx),
+           "--host", "127.0.0.1", "--port", str(port), "--jinja"]
+    return start(cmd, url, "/health"), url
+
+
+def single_request(servers: dict[str, str], payload: dict, rounds: int) -> dict:
+    """(e) one streamed request at a time against each server (interleaved): seconds per
+    request, median; the latency a lone user sees."""
+    runs = interleaved(servers, payload, 1, rounds)
+    return {name: round(statistics.median(payload["max_tokens"] / b["tokens_per_s"] for b in bursts), 3)
+            for name, bursts in runs.items()}
 
 
 def body(tokens: int, eos: list[int], stream: bool = False) -> dict:
@@ -211,6 +244,87 @@ def direct_vs_http(tokens: int, reps: int, eos: list[int], n_ctx: int, threads: 
             "median_pair_ratio": round(pairs, 3)}
 
 
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The current weather of a city.",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "enum": ["Paris", "Oslo", "Rome"]},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city", "unit"], "additionalProperties": False}}}
+
+
+def _timed_post(c: httpx.Client, url: str, payload: dict) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    r = c.post(url + "/v1/chat/completions", json=payload)
+    r.raise_for_status()
+    return time.perf_counter() - t0, r.json()
+
+
+def _round_trip(c: httpx.Client, url: str, rep: int, tokens: int,
+                eos: list[int]) -> tuple[float, list[int], list[dict]]:
+    """Seconds of a call, then the tool's result and an answer of ``tokens`` tokens; the
+    completion tokens of both requests; the messages of the second."""
+    ask = [{"role": "system", "content": f"Session {rep:04d}."},  # a new prompt start: no prefix cache
+           {"role": "user", "content": "What is the weather in Paris?"}]
+    t1, call = _timed_post(c, url, {"model": MODEL, "messages": ask, "tools": [WEATHER], "tool_choice": "required",
+                                     "parallel_tool_calls": False, "max_tokens": 64, "temperature": 0})
+    msg = call["choices"][0]["message"]
+    history = ask + [msg, {"role": "tool", "tool_call_id": msg["tool_calls"][0]["id"], "content": "21 C, sunny"}]
+    t2, answer = _timed_post(c, url, {"model": MODEL, "messages": history, "tools": [WEATHER], "max_tokens": tokens,
+                                      "temperature": 0, "logit_bias": {str(t): -100 for t in eos}})
+    return t1 + t2, [call["usage"]["completion_tokens"], answer["usage"]["completion_tokens"]], history
+
+
+def _plain_pair(c: httpx.Client, url: str, history: list[dict], counts: list[int], eos: list[int]) -> float:
+    """The same two prompts as plain chats (tools and calls written as text by
+    :func:`shimmy_lab.engines.tools.render_history`), generating as many tokens, no grammar."""
+    from shimmy_lab.engines import tools as tool_format
+
+    specs = tool_format.check_tools([WEATHER])
+    first = tool_format.render_history(history[:2], specs)
+    second = tool_format.render_history(history, specs)
+    bias = {str(t): -100 for t in eos}
+    total = 0.0
+    for messages, n in ((first, counts[0]), (second, counts[1])):
+        t, out = _timed_post(c, url, {"model": MODEL, "messages": messages, "max_tokens": n, "temperature": 0,
+                                      "logit_bias": bias})
+        assert out["usage"]["completion_tokens"] == n
+        total += t
+    return total
+
+
+def tool_round_trip(reps: int, tokens: int, eos: list[int], n_ctx: int, threads: int) -> dict:
+    """(d): a tool round trip against plain chats of the same prompts and lengths, in
+    alternating order, each from a new prompt start (its own session line: the prefix
+    cache helps neither); ratio = median over repetitions of round trip / plain."""
+    proc, url = shimmy(1, n_ctx, threads)
+    tool_s, plain_s, counts = [], [], []
+    try:
+        with httpx.Client(timeout=300) as c:
+            _round_trip(c, url, 9999, tokens, eos)  # warm up
+            _, shape, template = _round_trip(c, url, 9998, tokens, eos)  # the plain pair's prompts and lengths
+            for rep in range(reps):
+                if rep % 2:  # alternate which goes first
+                    plain_s.append(_plain_pair(c, url, _fresh(template, rep + 5000), shape, eos))
+                t, n, _ = _round_trip(c, url, rep, tokens, eos)
+                tool_s.append(t)
+                counts.append(n)
+                if not rep % 2:
+                    plain_s.append(_plain_pair(c, url, _fresh(template, rep + 5000), shape, eos))
+    finally:
+        stop(proc)
+    return {"round_trip_median_s": round(statistics.median(tool_s), 3),
+            "plain_median_s": round(statistics.median(plain_s), 3),
+            "median_ratio": round(statistics.median(t / p for t, p in zip(tool_s, plain_s)), 3),
+            "ratios": [round(t / p, 3) for t, p in zip(tool_s, plain_s)],
+            "completion_tokens": counts[0] if all(n == counts[0] for n in counts) else counts,
+            "plain_completion_tokens": shape, "reps": reps}
+
+
+def _fresh(history: list[dict], rep: int) -> list[dict]:
+    """``history`` with another session number (a prompt the cache has not seen)."""
+    return [{"role": "system", "content": f"Session {rep:04d}."}, *history[1:]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=64)
@@ -219,9 +333,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="bursts of --clients requests per server")
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads for (a), direct and HTTP alike")
-    ap.add_argument("--skip-llama-server", action="store_true")
+    ap.add_argument("--skip-llama-server", action="store_true",
+                    help="skip (c): llama_cpp.server and the C++ llama-server")
     ap.add_argument("--only", default="", help="comma-separated server names to run in (b)/(c) (default: all)")
     ap.add_argument("--skip-direct", action="store_true", help="skip (a)")
+    ap.add_argument("--tools", action="store_true", help="run only (d), the tool round trip")
     args = ap.parse_args()
 
     from shimmy_lab.lab import load_engine
@@ -232,6 +348,11 @@ def main() -> None:
 
     report: dict = {"machine": {"cores": CORES, "load_avg_at_start": os.getloadavg()[0]},
                     "tokens_per_request": args.tokens}
+    if args.tools:
+        report["tool_round_trip"] = tool_round_trip(args.reps, args.tokens, eos, args.n_ctx, args.threads)
+        report["machine"]["load_avg_at_end"] = os.getloadavg()[0]
+        print(json.dumps(report, indent=1))
+        return
     if not args.skip_direct:
         report["direct_vs_http"] = direct_vs_http(args.tokens, args.reps, eos, args.n_ctx, args.threads)
         print(json.dumps(report["direct_vs_http"]), flush=True)
@@ -254,7 +375,16 @@ def main() -> None:
                     procs.append(proc)
                 except Exception as exc:  # e.g. starlette-context missing
                     report[name] = f"skipped: {exc}"
+            if not only or "llama_server_cpp" in only:
+                try:
+                    proc, servers["llama_server_cpp"] = cpp_llama_server(args.n_ctx)
+                    procs.append(proc)
+                except Exception as exc:  # no compiler, no network for the source
+                    report["llama_server_cpp"] = f"skipped: {exc}"
         runs = interleaved(servers, payload, args.clients, args.rounds)
+        lone = {n: u for n, u in servers.items() if n in ("shimmy_default", "shimmy_1_slot")}
+        if len(lone) == 2:
+            report["single_request_s"] = single_request(lone, payload, args.rounds)
     finally:
         for proc in procs:
             stop(proc)

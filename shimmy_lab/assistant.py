@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import time
 import warnings
 from typing import Any, Iterable
@@ -24,7 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .settings import DEFAULT_ASSERTIVENESS
+from .settings import DEFAULT_ASSERTIVENESS, Settings
 from .trackers import SYSTEMS, _util as U, schema
 
 __all__ = ["analyze", "context", "drift", "enabled_systems", "rank", "resolve_voice_model",
@@ -41,8 +40,17 @@ def _truthy(v: str) -> bool:
     return v.strip().lower() not in ("0", "false", "no", "off", "")
 
 
+def _narrative(settings: Any = None) -> Any:
+    """The ``[narrative]`` settings: those of ``settings``, else :meth:`Settings.load`'s
+    (``SHIMMY_NARRATIVE_*`` > shimmy.toml > defaults): the one place configuration is read."""
+    if settings is None:  # loaded per call: a changed environment or file counts
+        settings = Settings.load()
+    return getattr(settings, "narrative", None)
+
+
 def enabled_systems(systems: Iterable[str] | None = None, settings: Any = None) -> list[str]:
-    """Resolve which systems run: ``systems`` > env ``SHIMMY_NARRATIVE_<SYS>`` > settings.
+    """Resolve which systems run: ``systems`` > the settings' ``narrative.<system>``
+    (``[narrative] dna = false`` in shimmy.toml, ``SHIMMY_NARRATIVE_DNA=0``) > all.
 
     Unknown names raise ``ValueError`` listing the known systems.
     """
@@ -52,17 +60,12 @@ def enabled_systems(systems: Iterable[str] | None = None, settings: Any = None) 
         if bad:
             raise ValueError(f"unknown narrative system(s) {bad}; known: {', '.join(SYSTEMS)}")
         return [s for s in SYSTEMS if s in systems]
-    narrative = getattr(settings, "narrative", None)
+    narrative = _narrative(settings)
     extra = dict(getattr(narrative, "model_extra", None) or {}) if narrative is not None else {}
     out = []
     for s in SYSTEMS:
-        on = True
-        if s in extra:
-            on = bool(extra[s]) if not isinstance(extra[s], str) else _truthy(extra[s])
-        env = os.environ.get(f"SHIMMY_NARRATIVE_{s.upper()}")
-        if env is not None:
-            on = _truthy(env)
-        if on:
+        on = extra.get(s, True)
+        if on if not isinstance(on, str) else _truthy(on):
             out.append(s)
     return out
 
@@ -79,8 +82,8 @@ _OFF = ("", "none", "off", "false", "0", "no")
 def resolve_voice_model(voice_model: Any = None, settings: Any = None) -> Any:
     """The scoring model the ``voice_drift`` check runs with, or ``None`` for lexical only.
 
-    Resolution: ``voice_model`` if given > the settings' ``narrative.voice_model`` >
-    env ``SHIMMY_NARRATIVE_VOICE_MODEL`` > :data:`DEFAULT_VOICE_MODEL` (``"none"``:
+    Resolution: ``voice_model`` if given > the settings' ``narrative.voice_model`` (given,
+    else loaded: env ``SHIMMY_NARRATIVE_VOICE_MODEL``, shimmy.toml) > :data:`DEFAULT_VOICE_MODEL` (``"none"``:
     the lexical check; ``"bundled"`` scores unusual lines with the bundled SmolLM2).  ``"none"``, ``"off"``, ``""`` and ``False`` switch the model stage off.
 
     Examples
@@ -90,10 +93,10 @@ def resolve_voice_model(voice_model: Any = None, settings: Any = None) -> Any:
     >>> resolve_voice_model("bundled")
     'bundled'
     """
-    if voice_model is None and settings is not None:
-        voice_model = getattr(getattr(settings, "narrative", None), "voice_model", None)
     if voice_model is None:
-        voice_model = os.environ.get("SHIMMY_NARRATIVE_VOICE_MODEL", DEFAULT_VOICE_MODEL)
+        voice_model = getattr(_narrative(settings), "voice_model", None)
+    if voice_model is None:
+        voice_model = DEFAULT_VOICE_MODEL
     if voice_model is False or (isinstance(voice_model, str) and voice_model.strip().lower() in _OFF):
         return None
     return voice_model

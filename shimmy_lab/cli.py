@@ -105,12 +105,11 @@ def _load_settings(kwargs: dict[str, Any]):
 
 def _serve(**kwargs: Any) -> None:
     """Serve the OpenAI-compatible API (flags > SHIMMY_* > shimmy.toml > defaults)."""
-    import logging
-
+    from .server.logs import configure_logging
     from .server.run import serve
 
     settings = _load_settings(kwargs)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, settings.log_level)  # --log-format json: one JSON object per line
     serve(settings=settings)
 
 

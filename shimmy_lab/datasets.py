@@ -19,18 +19,19 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
+
+from .settings import Settings
 
 __all__ = ["root", "list", "path", "load", "verify"]
 
 
 def root() -> Path:
     """Return the folder that holds ``MANIFEST.json`` and the texts."""
-    env = os.environ.get("SHIMMY_DATASETS")
-    return Path(env) if env else Path(__file__).parent / "data" / "datasets"
+    folder = Settings.load().datasets  # SHIMMY_DATASETS, shimmy.toml
+    return Path(folder) if folder else Path(__file__).parent / "data" / "datasets"
 
 
 def _manifest() -> builtins.list[dict]:

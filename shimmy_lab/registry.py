@@ -1,7 +1,8 @@
 """Model discovery: GGUF files, Hugging Face and safetensors directories on disk.
 
 Searched, in order: the bundled model (always listed), ``./models``, every folder in
-``SHIMMY_MODEL_PATHS`` (``os.pathsep``-separated), the Hugging Face hub cache,
+the settings' ``model_paths`` (``SHIMMY_MODEL_PATHS``, ``os.pathsep``-separated), the
+Hugging Face hub cache (``HF_HUB_CACHE``, as the hub reads it),
 Ollama's manifests (``~/.ollama/models``) and LM Studio folders. Nothing is
 downloaded: a model is whatever is already on disk.
 
@@ -21,6 +22,7 @@ from typing import Iterable, Iterator
 from .engines import Engine, engine_classes
 from .engines.files import BUNDLED_ID, bundled_model_path
 from .errors import ModelNotFoundError
+from .settings import Settings
 
 __all__ = ["ModelEntry", "BUNDLED_ID", "bundled_model_path", "discover", "resolve", "search_paths"]
 
@@ -51,9 +53,7 @@ def search_paths() -> list[tuple[str, Path]]:
     """``(source, folder)`` pairs searched for models, existing or not."""
     home = Path.home()
     paths: list[tuple[str, Path]] = [("local", Path.cwd() / "models")]
-    for p in os.environ.get("SHIMMY_MODEL_PATHS", "").split(os.pathsep):
-        if p.strip():
-            paths.append(("env", Path(p).expanduser()))
+    paths += [("env", p) for p in Settings.load().model_paths]  # SHIMMY_MODEL_PATHS, shimmy.toml
     hf_home = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface"))
     paths.append(("huggingface", Path(os.environ.get("HF_HUB_CACHE", hf_home / "hub"))))
     paths.append(("ollama", Path(os.environ.get("OLLAMA_MODELS", home / ".ollama" / "models"))))

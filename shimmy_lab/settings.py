@@ -28,15 +28,19 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings", "NarrativeSettings", "LimitSettings", "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "config_path",
-           "default_store"]
+__all__ = ["Settings", "NarrativeSettings", "LimitSettings", "ResourceSettings", "CacheSettings", "TracingSettings",
+           "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "LEVELS", "config_path", "default_store"]
 
 #: How much narrative context goes to a model (0..1) when nothing else says: the one default
 #: of ``sl.analyze``, ``sl.context``, the Writer widget and the server's ``[narrative]``.
 DEFAULT_ASSERTIVENESS = 0.6
 
 #: Settings that a running server picks up when ``shimmy.toml`` changes.
-LIVE_FIELDS = ("max_body_bytes", "max_prompt_tokens", "queue_timeout", "log_level", "narrative", "limits")
+LIVE_FIELDS = ("max_body_bytes", "max_prompt_tokens", "queue_timeout", "log_level", "narrative", "limits",
+               "resources")
+
+#: The analysis intensity levels of the server's resource manager, lowest first.
+LEVELS = ("minimal", "reduced", "normal", "maximum")
 
 
 class NarrativeSettings(BaseModel):
@@ -63,6 +67,64 @@ class LimitSettings(BaseModel):
                                    "(0: no limit).")
 
 
+class ResourceSettings(BaseModel):
+    """The ``[resources]`` section: the analysis intensity level chosen from CPU and memory use.
+
+    A level is kept while CPU use stays below its ``cpu_*_below`` and memory use below its
+    ``memory_*_below`` (percent of the machine, sampled by ``psutil`` every ``interval`` s):
+    ``maximum`` (every enabled system and the model stage of ``voice_drift``), ``normal``
+    (every enabled system, lexical voice check), ``reduced`` (``reduced_systems``),
+    ``minimal`` (``minimal_systems``). See :mod:`shimmy_lab.server.resources`.
+    """
+
+    level: Literal["auto", "minimal", "reduced", "normal", "maximum"] = Field(
+        "auto", description="Analysis intensity: 'auto' (from CPU and memory use) or a fixed level.")
+    cpu_maximum_below: float = Field(50.0, ge=0, le=100, description="CPU use (%) under which the level is maximum.")
+    cpu_normal_below: float = Field(85.0, ge=0, le=100, description="CPU use (%) under which it is at least normal.")
+    cpu_reduced_below: float = Field(95.0, ge=0, le=100, description="CPU use (%) under which it is at least "
+                                     "reduced (above: minimal).")
+    memory_maximum_below: float = Field(60.0, ge=0, le=100, description="Memory use (%) under which the level "
+                                        "is maximum.")
+    memory_normal_below: float = Field(80.0, ge=0, le=100, description="Memory use (%) under which it is at least "
+                                       "normal.")
+    memory_reduced_below: float = Field(90.0, ge=0, le=100, description="Memory use (%) under which it is at "
+                                        "least reduced (above: minimal).")
+    interval: float = Field(2.0, ge=0, description="Seconds between two samples of CPU and memory use.")
+    reduced_systems: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["characters", "drift", "dna", "engagement"],
+        description="Narrative systems run on an append at the reduced level.")
+    minimal_systems: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["characters"], description="Narrative systems run on an append at the minimal level.")
+    max_stories: int = Field(256, ge=0, description="Stored stories held in memory at most (the least recently "
+                             "used leave memory, not the store; 0: no cap).")
+    insight_history: int = Field(200, ge=0, description="Insights raised by appends remembered per story.")
+
+    @field_validator("reduced_systems", "minimal_systems", mode="before")
+    @classmethod
+    def _systems(cls, v: Any) -> Any:
+        return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+
+
+class CacheSettings(BaseModel):
+    """The ``[cache]`` section: the analysis cache (L1 memory, L2 store folder, L3 Redis)."""
+
+    entries: int = Field(128, ge=0, description="Analyses kept in the process (L1, least recently used out; "
+                         "0: no L1).")
+    folder: bool = Field(True, description="Keep analyses in the store folder (L2, with a folder --store).")
+    folder_entries: int = Field(2048, ge=1, description="Analyses kept in the store folder at most.")
+    redis: bool = Field(True, description="Keep analyses in Redis (L3, with --redis).")
+    redis_ttl: int = Field(7 * 24 * 3600, ge=1, description="Seconds an analysis stays in Redis.")
+
+
+class TracingSettings(BaseModel):
+    """The ``[tracing]`` section: OpenTelemetry traces (off unless an endpoint is set)."""
+
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint, e.g. "
+                                      "http://collector:4318/v1/traces (unset: no traces).")
+    service_name: str = Field("shimmy-lab", description="service.name of the traces.")
+    sample_ratio: float = Field(1.0, ge=0, le=1, description="Share of requests traced.")
+
+
 class Settings(BaseSettings):
     """Every option of the server, the CLI and the Jupyter magics.
 
@@ -82,6 +144,11 @@ class Settings(BaseSettings):
     port: int | Literal["auto"] = Field(11435, description="Port to bind, or 'auto' for the first free port from 11435.")
     model: str | None = Field(None, description="Default model id or path (default: bundled SmolLM2-135M-Instruct).")
     models_max_loaded: int = Field(2, ge=1, description="How many models stay loaded (LRU).")
+    model_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, json_schema_extra={"cli": "--model-path"},
+        description="Extra folders searched for models (SHIMMY_MODEL_PATHS: separated by the OS path separator).")
+    datasets: Path | None = Field(None, description="Folder of texts with a MANIFEST.json read by sl.datasets "
+                                  "(default: the bundled texts).")
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Accepted API keys (none: no auth).",
                                 json_schema_extra={"cli": "--api-key"})
     api_key_file: Path | None = Field(None, description="File with one accepted API key per line.")
@@ -89,7 +156,8 @@ class Settings(BaseSettings):
                                     json_schema_extra={"cli": "--cors-origin"})
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1, description="Largest accepted request body in bytes.")
     max_prompt_tokens: int | None = Field(None, ge=1, description="Longest accepted prompt in tokens (default: the context).")
-    parallel: int = Field(1, ge=1, le=64, description="Generation slots per model (llama.cpp contexts).")
+    parallel: int | Literal["auto"] = Field("auto", description="Generation slots per model (llama.cpp contexts), "
+                                            "or 'auto': one per core, at most 4 (see auto_slots).")
     batching: bool = Field(False, description="llama.cpp models: decode the --parallel requests together in one "
                            "context (llama.cpp batch API) instead of one context per slot.")
     queue_size: int = Field(16, ge=0, description="Requests that may wait for a slot before 429.")
@@ -97,6 +165,8 @@ class Settings(BaseSettings):
     n_ctx: int | None = Field(None, ge=16, description="Context length of loaded models (default: the model's).")
     threads: int | None = Field(None, ge=1, description="CPU threads per slot (default: cores / parallel).")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines as text, or as JSON objects (time, "
+                                                "level, logger, message, request_id).")
     config: Path | None = Field(None, description="shimmy.toml path (also $SHIMMY_CONFIG).")
     config_reload: float = Field(1.0, ge=0, description="Seconds between checks of the config file (0: never).")
     store: Path | None = Field(default_factory=lambda: default_store(), description="Folder where the server "
@@ -107,9 +177,21 @@ class Settings(BaseSettings):
                               "or unset: no Redis).")
     narrative: NarrativeSettings = Field(default_factory=NarrativeSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("parallel", mode="before")
+    @classmethod
+    def _parallel(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().isdigit():  # "4" from the environment or a flag
+            v = int(v)
+        if isinstance(v, int) and not 1 <= v <= 64:
+            raise ValueError("parallel must be 'auto' or an integer from 1 to 64")
+        return v
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -120,6 +202,13 @@ class Settings(BaseSettings):
     @classmethod
     def _no_store(cls, v: Any) -> Any:
         return None if isinstance(v, str) and v.strip().lower() in ("", "none") else v
+
+    @field_validator("model_paths", mode="before")
+    @classmethod
+    def _paths(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: "a:b" (";" on Windows)
+            return [Path(p).expanduser() for p in v.split(os.pathsep) if p.strip()]
+        return [Path(p).expanduser() for p in v] if isinstance(v, (list, tuple)) else v
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -188,9 +277,33 @@ class Settings(BaseSettings):
         kwargs: dict[str, Any] = {}
         if self.n_ctx:
             kwargs["n_ctx"] = self.n_ctx
-        threads = self.threads or max(1, (os.cpu_count() or 1) // self.parallel)
-        kwargs["n_threads"] = threads
+        cores = os.cpu_count() or 1
+        kwargs["n_threads"] = self.threads or (cores if self.adaptive_threads else max(1, cores // self.slots()))
         return kwargs
+
+    def slots(self) -> int:
+        """Generation slots per model: ``parallel``, or :func:`auto_slots` for this machine."""
+        return auto_slots(os.cpu_count() or 1) if self.parallel == "auto" else int(self.parallel)
+
+    @property
+    def adaptive_threads(self) -> bool:
+        """Whether the slots share the cores by need (``parallel`` 'auto' and no fixed
+        ``threads``): a request running alone gets every core, N running requests get
+        ``cores // N`` each."""
+        return self.parallel == "auto" and self.threads is None
+
+
+def auto_slots(cores: int) -> int:
+    """The number of generation slots ``--parallel auto`` gives a machine with ``cores``.
+
+    One slot per core, at most 4 (llama.cpp's ``llama-server`` also starts 4 slots by
+    default). Each slot is a context of its own; with :attr:`Settings.adaptive_threads`
+    the slots share the cores by need, so a lone request still runs on every core.
+
+    >>> auto_slots(2), auto_slots(16)
+    (2, 4)
+    """
+    return max(1, min(4, int(cores)))
 
 
 def default_store() -> Path:

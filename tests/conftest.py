@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["SHIMMY_STORE"] = "none"  # servers keep stories in memory unless a test gives a store
+os.environ["SHIMMY_RESOURCES_LEVEL"] = "normal"  # the same analysis on a busy machine (tests of the levels set their own)
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 

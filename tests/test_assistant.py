@@ -51,8 +51,12 @@ def test_settings_section_switches(monkeypatch):
     from shimmy_lab.settings import Settings
     st = Settings(narrative={"dna": False, "enabled": True})
     assert "dna" not in assistant.enabled_systems(settings=st)
-    monkeypatch.setenv("SHIMMY_NARRATIVE_DNA", "1")
-    assert "dna" in assistant.enabled_systems(settings=st)
+    assert "dna" in assistant.enabled_systems()  # no settings given: loaded ones, all on
+    monkeypatch.setenv("SHIMMY_NARRATIVE_DNA", "0")  # ... which read the environment
+    assert "dna" not in assistant.enabled_systems()
+    assert "dna" not in assistant.enabled_systems(settings=Settings.load())
+    monkeypatch.setenv("SHIMMY_NARRATIVE_VOICE_MODEL", "bundled")
+    assert assistant.resolve_voice_model() == "bundled" and assistant.resolve_voice_model(settings=st) is None
 
 
 def test_context_budget_follows_assertiveness(story):

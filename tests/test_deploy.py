@@ -307,7 +307,7 @@ def test_runtime_stage_install_and_start_commands(tmp_path):
                                 stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert _wait(url + "/health", proc) == {"status": "ok"}
+        assert _wait(url + "/health", proc)["status"] == "ok"
         assert _wait(url + "/ready", proc, timeout=300)["status"] == "ready"
         check = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "docker" / "healthcheck.py")],
                                env=env, capture_output=True, text=True, timeout=30)

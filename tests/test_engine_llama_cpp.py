@@ -209,3 +209,17 @@ def test_engines_left_open_are_closed_at_exit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "closed", out.stderr
     assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_set_threads_changes_the_context_and_not_the_tokens(llama_engine):
+    import llama_cpp
+
+    greedy = dict(max_tokens=12, temperature=0)
+    before = llama_engine.chat(MSGS, **greedy)["choices"][0]["message"]["content"]
+    try:
+        llama_engine.set_threads(1)
+        assert llama_cpp.llama_n_threads(llama_engine.llm.ctx) == 1
+        assert llama_engine.chat(MSGS, **greedy)["choices"][0]["message"]["content"] == before
+    finally:
+        llama_engine.set_threads(llama_engine._threads)
+    assert llama_cpp.llama_n_threads(llama_engine.llm.ctx) == llama_engine._threads

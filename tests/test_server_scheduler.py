@@ -119,7 +119,7 @@ def test_health_answers_while_the_model_is_busy(server, slow):
     worst = 0.0
     for _ in range(10):
         t0 = time.perf_counter()
-        assert httpx.get(server.url + "/health").json() == {"status": "ok"}
+        assert httpx.get(server.url + "/health").json()["status"] == "ok"
         worst = max(worst, time.perf_counter() - t0)
     busy = server.app.state.pool.schedulers[FAKE_ID].status()
     for w in workers:
@@ -273,3 +273,47 @@ def test_batched_server_disconnect_frees_the_sequence(batched_server):
         time.sleep(0.02)
     assert not sched.batch._active and sched.busy == 0
     assert len(sched.batch._free_ids) == 4
+
+
+def test_running_slots_share_the_cores(monkeypatch):
+    """--parallel auto: a request alone gets every core, two running requests half each."""
+    import asyncio
+
+    from shimmy_lab.server.scheduler import ModelScheduler
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    calls: list[tuple[int, int]] = []  # (engine, threads)
+
+    class Recording(FakeEngine):
+        def set_threads(self, n_threads):
+            calls.append((id(self), n_threads))
+
+    lab = fake_lab()
+    lab.engine = lambda *a, **k: Recording()  # an engine per slot
+    go = threading.Event()
+
+    def make(engine):
+        go.wait(5)
+        return ["done"]
+
+    async def collect(sched):
+        return [x async for x in sched.stream(make)]
+
+    async def run():
+        sched = await ModelScheduler(lab, FAKE_ID, slots=2, share_cores=True).start()
+        go.set()
+        await collect(sched)  # alone
+        alone = list(calls)
+        go.clear()
+        both = [asyncio.ensure_future(collect(sched)) for _ in range(2)]
+        while len(calls) < len(alone) + 3:  # the second start re-spreads both slots
+            await asyncio.sleep(0.01)
+        go.set()
+        await asyncio.gather(*both)
+        sched.close()
+        return alone
+
+    alone = asyncio.run(asyncio.wait_for(run(), 10))
+    assert [n for _, n in alone] == [4]
+    shared = calls[len(alone):len(alone) + 3]
+    assert [n for _, n in shared] == [4, 2, 2] and len({e for e, _ in shared[1:]}) == 2

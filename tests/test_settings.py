@@ -19,7 +19,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_defaults():
     s = Settings.load()
-    assert (s.host, s.port, s.api_keys, s.cors_origins, s.parallel) == ("127.0.0.1", 11435, [], [], 1)
+    assert (s.host, s.port, s.api_keys, s.cors_origins, s.parallel) == ("127.0.0.1", 11435, [], [], "auto")
     assert s.narrative.enabled is True and 0 <= s.narrative.assertiveness <= 1
     assert set(s.sources().values()) == {"default"}
 
@@ -81,3 +81,36 @@ def test_reload_keeps_overrides(tmp_path):
     cfg.write_text("max_prompt_tokens = 20\nport = 99\n")
     r = s.reload()
     assert r.max_prompt_tokens == 20 and r.port == 1234
+
+
+def test_parallel_auto_takes_a_slot_per_core_up_to_four(monkeypatch):
+    from shimmy_lab.settings import auto_slots
+
+    assert [auto_slots(c) for c in (1, 2, 3, 4, 16)] == [1, 2, 3, 4, 4]
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    auto = Settings.load()
+    assert auto.slots() == 2 and auto.adaptive_threads and auto.engine_kwargs()["n_threads"] == 2
+    fixed = Settings.load(parallel=2)
+    assert fixed.slots() == 2 and not fixed.adaptive_threads and fixed.engine_kwargs()["n_threads"] == 1
+    assert not Settings.load(threads=1).adaptive_threads  # fixed threads: no sharing
+    monkeypatch.setenv("SHIMMY_PARALLEL", "3")
+    assert Settings.load().parallel == 3
+    for bad in (0, 65, "many"):
+        with pytest.raises(ValueError, match="parallel"):
+            Settings.load(parallel=bad)
+
+
+def test_model_paths_and_datasets_are_settings(monkeypatch, tmp_path):
+    import os
+
+    from shimmy_lab import datasets
+    from shimmy_lab.registry import search_paths
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    monkeypatch.setenv("SHIMMY_MODEL_PATHS", f"{a}{os.pathsep}{b}")
+    monkeypatch.setenv("SHIMMY_DATASETS", str(tmp_path))
+    s = Settings.load()
+    assert s.model_paths == [a, b] and s.datasets == tmp_path
+    assert [p for src, p in search_paths() if src == "env"] == [a, b]
+    assert datasets.root() == tmp_path
+    assert Settings.load(model_paths=[str(a)]).model_paths == [a]

@@ -19,7 +19,12 @@ from ..errors import ContextLengthExceededError, InvalidParameterError, Unsuppor
 from . import openai_shapes as shapes
 from .params import GenerationParams
 
-__all__ = ["Engine", "EngineInfo", "TokenStep", "check_messages"]
+__all__ = ["Engine", "EngineInfo", "TokenStep", "check_messages", "TOOLS_HINT"]
+
+#: Why an engine without ``supports_tools`` refuses ``tools``.
+TOOLS_HINT = ("Tool calls are generated under a grammar of the functions' schemas, which this engine cannot "
+              "apply (the 'llama_cpp' engine can, and the torch engines with the 'llguidance' package); "
+              "tool_choice 'none' is accepted.")
 
 
 @dataclass(frozen=True)
@@ -72,38 +77,77 @@ class TokenStep:
 def check_messages(messages: Any) -> list[dict[str, Any]]:
     """Validate an OpenAI ``messages`` list and return it with text contents.
 
-    Content given as a list of ``{"type": "text", "text": ...}`` parts is joined.
+    Content given as a list of ``{"type": "text", "text": ...}`` parts is joined (an
+    assistant's ``refusal`` parts are dropped). ``developer`` becomes ``system``. An
+    assistant message keeps its ``tool_calls`` and a ``tool`` message its
+    ``tool_call_id`` (see :func:`shimmy_lab.engines.tools.render_history`).
 
     Raises
     ------
     InvalidParameterError
-        If the list is empty or a message has no valid role or content.
+        If the list is empty, a message has no valid role or content, or a content part
+        is not text (an image, audio or file part: ``param`` names the part, e.g.
+        ``messages[0].content[1]``).
     """
     if not isinstance(messages, (list, tuple)) or not messages:
         raise InvalidParameterError("messages must be a non-empty list.", param="messages")
+    return [_check_message(i, msg) for i, msg in enumerate(messages)]
+
+
+def _check_message(i: int, msg: Any) -> dict[str, Any]:
+    if not isinstance(msg, dict) or msg.get("role") not in ("system", "developer", "user", "assistant", "tool"):
+        raise InvalidParameterError(
+            f"messages[{i}] must be an object with a role of system, developer, user, assistant or tool.",
+            param=f"messages[{i}]",
+        )
+    content = _text_content(i, msg.get("content"))
+    role = "system" if msg["role"] == "developer" else msg["role"]
+    out: dict[str, Any] = {"role": role, "content": content}
+    if role == "assistant" and msg.get("tool_calls"):
+        out["tool_calls"] = _check_tool_calls(i, msg["tool_calls"])
+    if role == "tool":
+        if not isinstance(msg.get("tool_call_id", ""), str):
+            raise InvalidParameterError(f"messages[{i}].tool_call_id must be a string.",
+                                        param=f"messages[{i}].tool_call_id")
+        out["tool_call_id"] = msg.get("tool_call_id") or ""
+    return out
+
+
+def _text_content(i: int, content: Any) -> str:
+    if isinstance(content, list):
+        parts = []
+        for j, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "refusal":
+                continue
+            if kind != "text" or not isinstance(part.get("text"), str):
+                what = f"a {kind!r} part" if isinstance(kind, str) else "not a text part"
+                raise InvalidParameterError(
+                    f"messages[{i}].content[{j}] is {what}: this server accepts only text content parts.",
+                    param=f"messages[{i}].content[{j}]", code="unsupported_content_type" if kind else "invalid_value",
+                )
+            parts.append(part["text"])
+        content = "".join(parts)
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        raise InvalidParameterError(f"messages[{i}].content must be a string.", param=f"messages[{i}].content")
+    return content
+
+
+def _check_tool_calls(i: int, calls: Any) -> list[dict[str, Any]]:
+    param = f"messages[{i}].tool_calls"
+    if not isinstance(calls, list):
+        raise InvalidParameterError(f"{param} must be a list.", param=param)
     out = []
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, dict) or msg.get("role") not in ("system", "developer", "user", "assistant", "tool"):
-            raise InvalidParameterError(
-                f"messages[{i}] must be an object with a role of system, developer, user, assistant or tool.",
-                param=f"messages[{i}]",
-            )
-        content = msg.get("content")
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                    raise InvalidParameterError(
-                        f"messages[{i}].content parts must be text parts.", param=f"messages[{i}].content"
-                    )
-                parts.append(part["text"])
-            content = "".join(parts)
-        if content is None:
-            content = ""
-        if not isinstance(content, str):
-            raise InvalidParameterError(f"messages[{i}].content must be a string.", param=f"messages[{i}].content")
-        role = "system" if msg["role"] == "developer" else msg["role"]
-        out.append({"role": role, "content": content})
+    for j, call in enumerate(calls):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) \
+                or not isinstance(fn.get("arguments", ""), str):
+            raise InvalidParameterError(f"{param}[{j}] must be a function call with a name and arguments (a string).",
+                                        param=f"{param}[{j}]")
+        out.append({"id": str(call.get("id") or ""), "type": "function",
+                    "function": {"name": fn["name"], "arguments": fn.get("arguments") or "{}"}})
     return out
 
 
@@ -159,6 +203,10 @@ class Engine(ABC):
         :meth:`token_logprobs` scores tokens (and ``logprobs=True`` is honoured).
     ``supports_grammar``
         ``response_format`` (JSON object or schema) constrains the output.
+    ``supports_tools``
+        ``tools`` may be called (calls generated under a GBNF ``grammar`` of the
+        functions' schemas, :mod:`shimmy_lab.engines.tools`); elsewhere a request whose
+        tools may be called is refused (``tool_choice="none"`` is accepted everywhere).
     """
 
     name: ClassVar[str] = "base"
@@ -166,6 +214,7 @@ class Engine(ABC):
     supports_batching: ClassVar[bool] = False
     supports_logprobs: ClassVar[bool] = False
     supports_grammar: ClassVar[bool] = False
+    supports_tools: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ model files
     @classmethod
@@ -234,6 +283,18 @@ class Engine(ABC):
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
         """Yield up to ``max_new`` generated tokens, stopping early at end-of-sequence."""
 
+    def chat_prompt(self, messages: Sequence[dict[str, Any]], tools: Sequence[Any] | None = None) -> str:
+        """The prompt text of a chat: messages checked, ``tools`` and the tool calls and
+        results of the history rendered (the generic format of
+        :mod:`shimmy_lab.engines.tools`), then the chat template (:meth:`render_chat`)."""
+        from . import tools as tool_format
+
+        msgs = check_messages(messages)
+        specs = tool_format.check_tools(tools)
+        if specs or any(m.get("tool_calls") or m["role"] == "tool" for m in msgs):
+            msgs = tool_format.render_history(msgs, specs)
+        return self.render_chat(msgs)
+
     def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
         """Embedding vectors, one per text (mean-pooled hidden states where supported)."""
         raise UnsupportedParameterError("input", self.name, "This engine cannot compute embeddings.")
@@ -287,6 +348,10 @@ class Engine(ABC):
         """
         raise UnsupportedParameterError("batching", self.name, "This engine cannot batch requests.")
 
+    def set_threads(self, n_threads: int) -> None:
+        """Use ``n_threads`` CPU threads from the next forward pass on (the server's slots
+        share the cores this way); engines without a thread setting ignore it."""
+
     def close(self) -> None:
         """Free the model's memory (the engine is unusable afterwards)."""
 
@@ -301,6 +366,10 @@ class Engine(ABC):
         for name in self.unsupported:
             if getattr(params, name) != getattr(defaults, name):
                 raise UnsupportedParameterError(name, self.name)
+        if params.tools and not self.supports_tools:
+            raise UnsupportedParameterError("tools", self.name, TOOLS_HINT)
+        if params.grammar and not self.supports_tools:
+            raise UnsupportedParameterError("grammar", self.name, TOOLS_HINT)
         return params
 
     def _budget(self, n_prompt: int, params: GenerationParams, param: str) -> int:
@@ -382,7 +451,9 @@ class Engine(ABC):
         dict or iterator of dict
         """
         params = self._params(kwargs)
-        prompt = self.render_chat(check_messages(messages))
+        if params.tool_spec() is not None:
+            return self._tool_chat(messages, params, stream_options or {}, stream)
+        prompt = self.chat_prompt(messages, params.tools)
         prompt_ids = self.tokenize(prompt, add_special=False)
         max_new = self._budget(len(prompt_ids), params, "messages")
         chunks = self._chat_chunks(prompt_ids, params, max_new, stream_options or {}, stream)
@@ -406,6 +477,56 @@ class Engine(ABC):
         use = shapes.usage(len(prompt_ids), total)
         if not stream or stream_options.get("include_usage"):
             yield shapes.chat_chunk(id=cid, model=model, created=created, usage=use, choices=False)
+
+    def _tool_chat(self, messages, params: GenerationParams, stream_options: dict[str, Any], stream: bool):
+        """A chat whose answer may call functions (:func:`~shimmy_lab.engines.tools.tool_turn`
+        over :meth:`_tool_generator`): ``tool_calls`` deltas, ``finish_reason`` ``tool_calls``."""
+        from .tools import call_grammar
+
+        specs, choice = params.tool_spec()
+        call_grammar(specs)  # every schema can be enforced (else a 400 naming the tool), before any chunk
+        prompt = self.chat_prompt(messages, specs)  # all of them (a stable prefix); the grammar narrows
+        n_prompt = len(self.tokenize(prompt))
+        max_new = self._budget(n_prompt, params, "messages")
+        chunks = self._tool_chunks(prompt, params, (specs, choice), n_prompt, max_new, stream_options, stream)
+        return chunks if stream else shapes.collect_chat_chunks(chunks)
+
+    def _tool_chunks(self, prompt, params, spec, n_prompt, max_new, stream_options, stream):
+        from .tools import tool_turn
+
+        cid, created, model = shapes.new_id("chatcmpl"), int(time.time()), self.model_id
+        total = 0
+        for index in range(params.n):
+            generate = self._tool_generator(prompt, _with_seed(params, index), max_new)
+            yield shapes.chat_chunk(id=cid, model=model, created=created, index=index, delta={"role": "assistant"})
+            for event in tool_turn(generate, prompt, *spec, parallel=params.parallel_tool_calls):
+                finish = event.reason if event.kind == "finish" else None
+                if finish:
+                    total += min(len(self.tokenize(event.text)), max_new) if event.text else 0
+                yield shapes.chat_chunk(id=cid, model=model, created=created, index=index,
+                                        delta=tool_delta(event), finish_reason=finish)
+        if not stream or stream_options.get("include_usage"):
+            yield shapes.chat_chunk(id=cid, model=model, created=created, choices=False,
+                                    usage=shapes.usage(n_prompt, total))
+
+    def _tool_generator(self, prompt: str, params: GenerationParams, max_new: int):
+        """``generate(text, grammar)`` for :func:`~shimmy_lab.engines.tools.tool_turn`: a
+        completion of ``text`` (``prompt`` and what the turn wrote so far) within the turn's
+        budget of ``max_new`` tokens, under the GBNF ``grammar`` (then without stop sequences)."""
+        from dataclasses import replace
+
+        spent = [0]  # tokens generated by the earlier runs of the turn
+
+        def generate(text: str, grammar: str | None):
+            p = replace(params, tools=None, tool_choice=None, grammar=grammar, logprobs=False, top_logprobs=None,
+                        stop=[] if grammar else params.stop, n=1)
+            n = 0
+            try:
+                for piece, _lps, finish, n in self._text_stream(self.tokenize(text), p, max(max_new - spent[0], 1)):
+                    yield piece, finish
+            finally:
+                spent[0] += n
+        return generate
 
     def complete(self, prompt: str, *, stream: bool = False, echo: bool = False,
                  stream_options: dict[str, Any] | None = None, **kwargs: Any):
@@ -471,6 +592,19 @@ def _with_seed(params: GenerationParams, index: int) -> GenerationParams:
     from dataclasses import replace
 
     return replace(params, seed=params.seed + index)
+
+
+def tool_delta(event: Any) -> dict[str, Any]:
+    """The chunk delta of a :class:`~shimmy_lab.engines.tools.ToolEvent`: ``content``, or a
+    ``tool_calls`` item (``index``, and ``id``/``type``/``name`` first, then ``arguments``)."""
+    if event.kind == "content":
+        return {"content": event.text}
+    if event.kind == "call":
+        return {"tool_calls": [{"index": event.index, "id": event.id, "type": "function",
+                                "function": {"name": event.name, "arguments": ""}}]}
+    if event.kind == "arguments":
+        return {"tool_calls": [{"index": event.index, "function": {"arguments": event.text}}]}
+    return {}
 
 
 def _text_choice(index: int, text: str, logprobs: dict | None, finish: str | None) -> dict[str, Any]:

@@ -300,6 +300,7 @@ class BatchedEngine(Engine):
     name = "llama_cpp"
     supports_logprobs = True  # served by the base engine
     supports_grammar = True  # served by the base engine
+    supports_tools = True  # served by the base engine
 
     def __init__(self, base: Callable[[], Any], batch: BatchedLlama):
         self._base = base
@@ -322,6 +323,10 @@ class BatchedEngine(Engine):
     def render_chat(self, messages: list[dict[str, Any]]) -> str:
         return self.base.render_chat(messages)
 
+    def chat_prompt(self, messages, tools=None) -> str:
+        """The base engine's prompt (its template may render tools itself)."""
+        return self.base.chat_prompt(messages, tools)
+
     def embed(self, texts):
         return self.base.embed(texts)
 
@@ -336,10 +341,11 @@ class BatchedEngine(Engine):
     def _needs_base(kwargs: dict[str, Any]) -> bool:
         fmt = kwargs.get("response_format")
         grammar = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
-        return bool(kwargs.get("logprobs")) or grammar
+        tools = bool(kwargs.get("tools")) and kwargs.get("tool_choice") != "none"
+        return bool(kwargs.get("logprobs")) or grammar or tools or bool(kwargs.get("grammar"))
 
     def chat(self, messages, *, stream: bool = False, stream_options=None, **kwargs: Any):
-        """Chat completion (see :meth:`Engine.chat`); logprobs and grammar go to the base engine."""
+        """Chat completion (see :meth:`Engine.chat`); logprobs, grammar and tools go to the base engine."""
         if self._needs_base(kwargs):
             return self.base.chat(messages, stream=stream, stream_options=stream_options, **kwargs)
         return super().chat(messages, stream=stream, stream_options=stream_options, **kwargs)

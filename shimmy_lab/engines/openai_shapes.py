@@ -109,11 +109,17 @@ def embedding_list(vectors: Iterable[list[float]], model: str, prompt_tokens: in
 
 
 def collect_chat_chunks(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """Assemble a ``chat.completion`` from a stream of chunks (any number of choices)."""
+    """Assemble a ``chat.completion`` from a stream of chunks (any number of choices).
+
+    ``tool_calls`` deltas are merged by their ``index`` (the first gives ``id``, ``type``
+    and the name, the others fragments of ``arguments``); a message with calls and no
+    text has ``content: null``.
+    """
     first: dict[str, Any] | None = None
     texts: dict[int, list[str]] = {}
     finish: dict[int, str | None] = {}
     logprobs: dict[int, list[dict[str, Any]]] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
     final_usage = None
     for chunk in chunks:
         first = first or chunk
@@ -122,6 +128,8 @@ def collect_chat_chunks(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
         for choice in chunk["choices"]:
             i = choice["index"]
             texts.setdefault(i, []).append(choice["delta"].get("content") or "")
+            for call in choice["delta"].get("tool_calls") or ():
+                _merge_call(calls.setdefault(i, {}), call)
             if choice.get("finish_reason"):
                 finish[i] = choice["finish_reason"]
             if choice.get("logprobs"):
@@ -131,7 +139,7 @@ def collect_chat_chunks(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
     choices = [
         {
             "index": i,
-            "message": {"role": "assistant", "content": "".join(texts[i]), "refusal": None},
+            "message": _message("".join(texts[i]), [calls[i][k] for k in sorted(calls.get(i, {}))]),
             "logprobs": {"content": logprobs[i], "refusal": None} if i in logprobs else None,
             "finish_reason": finish.get(i) or "stop",
         }
@@ -141,6 +149,22 @@ def collect_chat_chunks(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
         id=first["id"], model=first["model"], created=first["created"], choices=choices,
         usage=final_usage or usage(0, 0),
     )
+
+
+def _merge_call(calls: dict[int, dict[str, Any]], delta: dict[str, Any]) -> None:
+    call = calls.setdefault(delta["index"], {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+    if delta.get("id"):
+        call["id"] = delta["id"]
+    fn = delta.get("function") or {}
+    call["function"]["name"] += fn.get("name") or ""
+    call["function"]["arguments"] += fn.get("arguments") or ""
+
+
+def _message(text: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """An assistant message: its text, and its ``tool_calls`` when it made any."""
+    if not calls:
+        return {"role": "assistant", "content": text, "refusal": None}
+    return {"role": "assistant", "content": text if text.strip() else None, "refusal": None, "tool_calls": calls}
 
 
 def collect_text_chunks(chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:

@@ -64,6 +64,17 @@ class GenerationParams:
         With ``logprobs``, also return this many alternatives per position (0-20).
     response_format : dict, optional
         ``{"type": "text" | "json_object" | "json_schema", "json_schema": {...}}``.
+    tools : list of dict, optional
+        Function tools (OpenAI chat shape, see :func:`~shimmy_lab.engines.tools.check_tools`);
+        normalised, and ``None`` when ``tool_choice`` is ``"none"``.
+    tool_choice : str or dict, optional
+        ``none``, ``auto`` (default with tools), ``required``, a named function or
+        ``allowed_tools`` (see :func:`~shimmy_lab.engines.tools.check_tool_choice`).
+    parallel_tool_calls : bool
+        Allow several calls in one answer.
+    grammar : str, optional
+        A GBNF grammar (llama.cpp's syntax) the generated text must follow; engines with
+        ``supports_tools`` apply it (their tool calls are generated this way).
     """
 
     max_tokens: int | None = None
@@ -81,6 +92,10 @@ class GenerationParams:
     logprobs: bool = False
     top_logprobs: int | None = None
     response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool = True
+    grammar: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None:
@@ -106,6 +121,34 @@ class GenerationParams:
                     "top_logprobs requires logprobs to be true.", param="top_logprobs"
                 )
         self.response_format = self._check_response_format(self.response_format)
+        self._check_tools()
+        if self.grammar is not None and (not isinstance(self.grammar, str) or not self.grammar.strip()):
+            raise InvalidParameterError("grammar must be a non-empty GBNF grammar string.", param="grammar")
+
+    def _check_tools(self) -> None:
+        from . import tools
+
+        specs = tools.check_tools(self.tools)
+        choice = tools.check_tool_choice(self.tool_choice, specs)
+        if not isinstance(self.parallel_tool_calls, bool):
+            raise InvalidParameterError("parallel_tool_calls must be a boolean.", param="parallel_tool_calls")
+        if choice.mode == "none":  # nothing may be called: the request is a plain chat
+            self.tools, self.tool_choice = None, None
+            return
+        if self.response_format is not None:
+            raise InvalidParameterError("response_format cannot be combined with tools that may be called.",
+                                        param="response_format")
+        self.tools = [t.to_openai() for t in specs]
+
+    def tool_spec(self) -> "tuple[list[Any], Any] | None":
+        """``(tools, choice)`` (:class:`~shimmy_lab.engines.tools.Tool` list and
+        :class:`~shimmy_lab.engines.tools.ToolChoice`) when functions may be called, else None."""
+        if not self.tools:
+            return None
+        from . import tools
+
+        specs = tools.check_tools(self.tools)
+        return specs, tools.check_tool_choice(self.tool_choice, specs)
 
     @staticmethod
     def _check_stop(stop: Any) -> list[str]:

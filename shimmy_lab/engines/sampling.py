@@ -17,6 +17,10 @@ Order of operations for one step, on the logits of the last position:
    tempered distribution (the Hugging Face order), and a token is drawn with a
    ``torch.Generator`` seeded per request (same seed -> same tokens).
 
+A GBNF ``grammar`` (tool calls: :mod:`shimmy_lab.engines.tools`) is applied by a
+:class:`GrammarConstraint` (the ``llguidance`` package): before step 1 every token
+the grammar does not allow gets ``-inf``, and each chosen token advances the grammar.
+
 Log-probabilities are those of the model, i.e. ``log_softmax`` of the raw logits
 before any bias, penalty or temperature; ``top_logprobs`` lists the most likely
 alternatives under the same distribution.
@@ -35,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["Sampler", "token_loop", "end_of_generation_ids", "RESPONSE_FORMAT_HINT", "reject_unsupported",
-           "torch_dtype", "resolve_context", "check_extra", "check_params"]
+           "torch_dtype", "resolve_context", "check_extra", "check_params", "GrammarConstraint", "grammar_constraint"]
 
 #: Tokens that end a turn in common chat vocabularies (llama.cpp calls them "EOG" tokens).
 EOG_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>", "</s>")
@@ -158,10 +162,12 @@ class Sampler:
         Window of ``repeat_penalty`` (llama.cpp's default is 64).
     """
 
-    def __init__(self, params: GenerationParams, prompt_ids: Sequence[int] = (), *, repeat_last_n: int = 64):
+    def __init__(self, params: GenerationParams, prompt_ids: Sequence[int] = (), *, repeat_last_n: int = 64,
+                 constraint: "GrammarConstraint | None" = None):
         import torch
 
         self.params = params
+        self.constraint = constraint
         self.repeat_last_n = repeat_last_n
         self.history: list[int] = list(prompt_ids)
         self.counts: dict[int, int] = {}
@@ -198,6 +204,8 @@ class Sampler:
             ids = torch.tensor(list(self.counts), dtype=torch.long)
             counts = torch.tensor(list(self.counts.values()), dtype=torch.float32)
             x[ids] -= counts * p.frequency_penalty + p.presence_penalty
+        if self.constraint is not None:
+            self.constraint.apply(x)
         return x
 
     def choose(self, x: "torch.Tensor") -> int:
@@ -223,7 +231,9 @@ class Sampler:
         return int(torch.multinomial(probs / probs.sum(), 1, generator=self.generator))
 
     def accept(self, token_id: int) -> None:
-        """Record a generated token (for the penalties)."""
+        """Record a generated token (for the penalties and the grammar)."""
+        if self.constraint is not None:
+            self.constraint.accept(token_id)
         self.history.append(token_id)
         self.counts[token_id] = self.counts.get(token_id, 0) + 1
 
@@ -257,6 +267,7 @@ def token_loop(
     params: GenerationParams,
     max_new: int,
     eog_ids: Iterable[int],
+    constraint: "GrammarConstraint | None" = None,
 ) -> Iterator[TokenStep]:
     """Generate up to ``max_new`` tokens with a stateful ``forward``.
 
@@ -274,13 +285,15 @@ def token_loop(
         Upper bound on generated tokens.
     eog_ids : iterable of int
         End-of-generation ids: generation stops there, and the id is not yielded.
+    constraint : GrammarConstraint, optional
+        The grammar the tokens must follow (see :func:`grammar_constraint`).
 
     Yields
     ------
     TokenStep
     """
     eog = frozenset(eog_ids)
-    sampler = Sampler(params, prompt_ids)
+    sampler = Sampler(params, prompt_ids, constraint=constraint)
     logits = forward(list(prompt_ids))
     for i in range(max_new):
         step = sampler.step(logits)
@@ -289,3 +302,71 @@ def token_loop(
         yield step
         if i + 1 < max_new:
             logits = forward([step.token_id])
+
+
+class GrammarConstraint:
+    """The tokens a GBNF grammar allows, step by step (an ``llguidance`` matcher).
+
+    Parameters
+    ----------
+    tokenizer : llguidance.LLTokenizer
+        The model's tokenizer for llguidance (see :func:`grammar_constraint`).
+    grammar : str
+        GBNF text (llama.cpp's syntax), converted to llguidance's Lark form.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the grammar is not valid (``param`` ``grammar``).
+    """
+
+    def __init__(self, tokenizer: Any, grammar: str):
+        import llguidance
+        import llguidance.torch as lt
+        from llguidance.gbnf_to_lark import gbnf_to_lark
+
+        try:
+            lark = gbnf_to_lark(grammar)
+        except Exception as exc:  # noqa: BLE001 - GbnfToLarkError and parser errors
+            raise InvalidParameterError(f"The grammar cannot be read: {exc}", param="grammar") from None
+        self.matcher = llguidance.LLMatcher(tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0)
+        if self.matcher.is_error():
+            raise InvalidParameterError(f"The grammar is not valid: {self.matcher.get_error()}", param="grammar")
+        self._lt = lt
+        self.mask = lt.allocate_token_bitmask(1, tokenizer.vocab_size)
+
+    def apply(self, logits: "torch.Tensor") -> None:
+        """Set the logits of the tokens the grammar does not allow next to ``-inf`` (in place, 1-D)."""
+        self._lt.fill_next_token_bitmask(self.matcher, self.mask)
+        self._lt.apply_token_bitmask_inplace(logits, self.mask)
+
+    def accept(self, token_id: int) -> None:
+        """Advance the grammar by the chosen token (an end-of-generation token ends it)."""
+        self.matcher.consume_token(int(token_id))
+
+
+def grammar_constraint(engine: Any, grammar: str | None, tokenizer_json: Callable[[], str],
+                       eos_ids: Iterable[int], vocab_size: int) -> GrammarConstraint | None:
+    """The :class:`GrammarConstraint` of ``grammar`` for a torch engine (``None`` without one).
+
+    The llguidance tokenizer, built from the engine's ``tokenizer.json`` text (about a
+    second), is kept on the engine.
+
+    Raises
+    ------
+    UnsupportedParameterError
+        If ``llguidance`` is not installed (``param`` ``tools``).
+    """
+    if grammar is None:
+        return None
+    try:
+        import llguidance
+    except ImportError:
+        raise UnsupportedParameterError(
+            "tools", engine.name, "Tool calls on the torch engines need the 'llguidance' package "
+            "(pip install llguidance).") from None
+    tok = getattr(engine, "_llg_tokenizer", None)
+    if tok is None:
+        tok = engine._llg_tokenizer = llguidance.LLTokenizer(tokenizer_json(), n_vocab=vocab_size,
+                                                             eos_token=sorted(eos_ids))
+    return GrammarConstraint(tok, grammar)

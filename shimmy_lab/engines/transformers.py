@@ -20,8 +20,8 @@ from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep, check_scoring
 from .files import describe_model_dir, is_model_dir, read_gguf_header
 from .params import GenerationParams
-from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, resolve_context,
-                       token_loop, torch_dtype)
+from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, grammar_constraint,
+                       resolve_context, token_loop, torch_dtype)
 
 __all__ = ["TransformersEngine"]
 
@@ -55,6 +55,7 @@ class TransformersEngine(Engine):
     name = "transformers"
     unsupported = frozenset({"response_format"})
     supports_logprobs = True
+    supports_tools = True  # with the llguidance package (sampling.GrammarConstraint)
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
                  dtype: str = "float32", n_threads: int | None = None, **kw: Any):
@@ -141,7 +142,9 @@ class TransformersEngine(Engine):
             out = model(input_ids=torch.tensor([ids], dtype=torch.long), **kwargs)
             return out.logits[0, -1]
 
-        return token_loop(forward, prompt_ids, params, max_new, self.eog_ids)
+        constraint = grammar_constraint(self, params.grammar, self.tokenizer.backend_tokenizer.to_str, self.eog_ids,
+                                        self.model.config.vocab_size)
+        return token_loop(forward, prompt_ids, params, max_new, self.eog_ids, constraint)
 
     def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
         """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`)."""

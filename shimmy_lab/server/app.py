@@ -1,7 +1,8 @@
 """``create_app(lab, settings)``: the FastAPI application.
 
 All state lives on ``app.state`` (``lab``, ``settings``, ``pool`` of schedulers,
-``metrics``, ``log``, ``store`` of stories), never in module globals, so two apps can run
+``metrics``, ``log``, ``store`` of stories, ``cache`` of analyses, ``resources`` (the
+analysis level), ``tracing``), never in module globals, so two apps can run
 in one process and an app started from a Jupyter kernel serves the kernel's own
 :class:`Lab`. (Apps of one process whose ``store`` is the same folder share one
 :class:`~shimmy_lab.server.store.FolderStore`: a folder has one owner. With ``redis`` set,
@@ -16,6 +17,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
@@ -26,17 +28,22 @@ from fastapi.responses import JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 
 from .._version import __version__
-from ..assistant import analyze
 from ..lab import Lab
 from ..settings import LIVE_FIELDS, Settings, config_path
 from .errors import PayloadTooLarge, error_body, install_error_handlers
 from .limits import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware, RedisBuckets
 from .metrics import Metrics
-from .narrative import StoryLocks, bad_story_path
+from .cache import AnalysisCache
+from .logs import request_id as request_id_var
+from .narrative import StoryLocks, bad_story_path, replay_analysis
 from .narrative import router as narrative_router
+from .responses import router as responses_router
+from .responses_store import open_responses
 from .routes_openai import router
 from .scheduler import SchedulerPool
+from .resources import InsightHistory, ResourceManager, StoryMemory
 from .store import open_store
+from .tracing import Tracing
 
 __all__ = ["create_app"]
 
@@ -74,8 +81,8 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
     app.state.api_keys = settings.all_api_keys()
     app.state.story_locks = StoryLocks()
     app.state.story_versions = {}  # story id -> (the story in memory, the stored version it is)
-    app.state.store = open_store(settings.store, redis=settings.redis,
-                                 analyze=lambda story: analyze(story, settings=app.state.settings))
+    app.state.store = open_store(settings.store, redis=settings.redis, analyze=replay_analysis(app))
+    _production_state(app)
     if settings.redis:
         app.state.log.info("stories are shared through %s", app.state.store.location)
     elif settings.store is not None:
@@ -84,11 +91,14 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(narrative_router)
+    app.state.responses = open_responses(app.state.store)  # stored /v1/responses, next to the stories
+    app.include_router(responses_router)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        """Process is alive (never waits for a model)."""
-        return {"status": "ok"}
+        """Process is alive (never waits for a model); the analysis level and the cache levels."""
+        return {"status": "ok", "resources": app.state.resources.status(),
+                "cache": {"levels": app.state.cache.levels, "analyses": app.state.cache.analyses}}
 
     @app.get("/ready")
     async def ready() -> Any:
@@ -116,10 +126,30 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
     return app
 
 
+def _production_state(app: Any) -> None:
+    """The resource manager, the analysis cache, the bounded histories and the tracing of an app."""
+    from ..trackers import SYSTEMS
+
+    state, metrics = app.state, app.state.metrics
+    resources = state.settings.resources
+    unknown = sorted(set(resources.reduced_systems + resources.minimal_systems) - set(SYSTEMS))
+    if unknown:
+        raise ValueError(f"[resources] names unknown narrative systems {unknown}; known: {', '.join(SYSTEMS)}")
+    state.resources = ResourceManager(lambda: app.state.settings, on_level=metrics.observe_level)
+    state.cache = AnalysisCache.for_app(state.settings, state.store, metrics)
+    state.story_memory = StoryMemory()
+    state.insight_history = InsightHistory()
+    state.tracing = Tracing(state.settings.tracing)
+    metrics.watch_stories(lambda: len(state.lab.stories), lambda: len(state.store.ids()))
+    metrics.level.set(-1)  # not sampled yet (a fixed level is known at once)
+    if state.settings.resources.level != "auto":
+        metrics.observe_level(state.settings.resources.level)
+
+
 # ---------------------------------------------------------------------------- lifespan
 @contextlib.asynccontextmanager
 async def _lifespan(app: Any):
-    tasks = [asyncio.ensure_future(_load_default(app))]
+    tasks = [asyncio.ensure_future(_load_default(app)), asyncio.ensure_future(_sample_resources(app))]
     if app.state.settings.config_reload > 0:
         tasks.append(asyncio.ensure_future(_watch_config(app)))
     try:
@@ -128,6 +158,18 @@ async def _lifespan(app: Any):
         for task in tasks:
             task.cancel()
         app.state.pool.close()
+        app.state.tracing.shutdown()
+        app.state.cache.close()
+
+
+async def _sample_resources(app: Any) -> None:
+    """Keep the resource level (and its gauges) fresh between requests."""
+    while True:
+        await asyncio.sleep(max(0.5, app.state.settings.resources.interval))
+        try:
+            app.state.resources.level()
+        except Exception:  # pragma: no cover - psutil failing must not end the server
+            app.state.log.exception("sampling CPU and memory use failed")
 
 
 async def _load_default(app: Any) -> None:
@@ -173,7 +215,9 @@ def _mtime(path: Path) -> float | None:
 
 # ---------------------------------------------------------------------------- middleware
 class ShimmyMiddleware:
-    """Request id, API keys, story ids in paths, body size limit, metrics, and OpenAI-shaped 500s.
+    """Request id (kept from an ``x-request-id`` header, else made; set for the logs), the request's
+    trace span, API keys, story ids in paths, body size limit, metrics, the JSON access line,
+    and OpenAI-shaped 500s.
 
     Pure ASGI (no buffering), so streamed responses pass straight through.
     """
@@ -186,10 +230,20 @@ class ShimmyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = "req_" + uuid.uuid4().hex[:20]
+        rid = _incoming_request_id(scope) or "req_" + uuid.uuid4().hex[:20]
         scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)  # on every log record of this request (logs.RequestIdFilter)
+        try:
+            status: dict[str, Any] = {"code": 500, "started": False, "route": "unmatched"}
+            with self.state.tracing.request(scope, rid) as span:
+                await self._serve(scope, receive, send, rid, status)
+                if span is not None:
+                    _end_request_span(span, scope, status["code"], status["route"])
+        finally:
+            request_id_var.reset(token)
+
+    async def _serve(self, scope, receive, send, rid: str, status: dict[str, Any]) -> None:
         t0 = time.perf_counter()
-        status = {"code": 500, "started": False}
         settings = self.state.settings
 
         async def send_wrapper(message: dict[str, Any]) -> None:
@@ -223,8 +277,13 @@ class ShimmyMiddleware:
                     type="server_error", code="internal_error"))
         finally:
             route = scope.get("route")
-            name = getattr(route, "path", None) or "unmatched"
-            self.state.metrics.observe_request(name, scope.get("method", ""), status["code"], time.perf_counter() - t0)
+            name = status["route"] = getattr(route, "path", None) or "unmatched"
+            seconds = time.perf_counter() - t0
+            self.state.metrics.observe_request(name, scope.get("method", ""), status["code"], seconds)
+            if settings.log_format == "json":
+                _ACCESS.info("%s %s %s", scope.get("method"), scope.get("path"), status["code"], extra={"fields": {
+                    "method": scope.get("method"), "path": scope.get("path"), "route": name,
+                    "status": status["code"], "seconds": round(seconds, 6)}})
 
     def _check_auth(self, scope: dict[str, Any]) -> dict[str, Any] | None:
         keys = self.state.api_keys
@@ -238,6 +297,26 @@ class ShimmyMiddleware:
         if not any(hmac.compare_digest(token.encode(), k.encode()) for k in keys):
             return error_body("Incorrect API key provided.", code="invalid_api_key")
         return None
+
+
+_ACCESS = logging.getLogger("shimmy_lab.server.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _incoming_request_id(scope: dict[str, Any]) -> str | None:
+    """The client's (or the load balancer's) ``x-request-id``, kept when it is 1-128 plain characters."""
+    value = _header(scope, b"x-request-id")
+    return value if value is not None and _REQUEST_ID.fullmatch(value) else None
+
+
+def _end_request_span(span: Any, scope: dict[str, Any], code: int, route: str) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    span.update_name(f"{scope.get('method', '')} {route}")
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", code)
+    if code >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

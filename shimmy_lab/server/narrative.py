@@ -4,7 +4,9 @@ Stories live in the shared :class:`~shimmy_lab.Lab` (``lab.stories``), so a stor
 attached in a notebook cell is the one the endpoint sees, and the other way round.
 
 A chat completion names a story with ``metadata.story_id`` (or the header
-``X-Shimmy-Story``). Then, when ``[narrative] enabled`` is true:
+``X-Shimmy-Story``); so do a completion (the context goes in front of its prompt:
+:meth:`NarrativeJob.prompt`) and a response of ``/v1/responses``. Then, when
+``[narrative] enabled`` is true:
 
 1. the story's context (:func:`shimmy_lab.context`) is put in front of the messages
    as a system message, its size following ``metadata.assertiveness`` or the setting;
@@ -26,12 +28,21 @@ every request that names a story checks the stored version first and catches up
 (:func:`current_story`), and an append also holds the story's lock in the store, so the
 appends of all replicas are applied in one order (:func:`append_text`). Kept in
 ``app.state.story_versions``: for each story in memory, the stored version it is.
+
+Every analysis goes through the app's analysis cache (``app.state.cache``,
+:mod:`shimmy_lab.server.cache`) at the level of the resource manager
+(``app.state.resources``, :mod:`shimmy_lab.server.resources`), which decides the systems
+an append runs. At most ``[resources] max_stories`` stored stories stay in memory (the
+least recently used leave it; the store keeps them), and the insights raised by each
+story's appends are remembered (``GET .../insights?history=true``), the newest
+``[resources] insight_history``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,17 +51,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..assistant import analyze, context, drift
+from ..assistant import context, drift
 from ..errors import InvalidParameterError, ShimmyError
 from ..report import story_page
 from ..story import Story
-from .schemas import parse
+from .schemas import ERROR_RESPONSES, openapi_body, parse
 from .store import InvalidStoryIdError, StoreConflictError, check_story_id, story_id_from_title
+from .tracing import set_attributes, span
 
 __all__ = ["router", "StoryLocks", "StoryNotFoundError", "story_for_request", "NarrativeJob", "current_story",
-           "add_story", "append_text", "remove_story", "bad_story_path"]
+           "add_story", "append_text", "remove_story", "bad_story_path", "trim_memory", "replay_analysis"]
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 class StoryLocks:
@@ -108,8 +120,10 @@ def current_story(app: Any, story_id: str) -> Any:
     check_story_id(story_id)
     lab, store = app.state.lab, app.state.store
     story = lab.stories.get(story_id)
+    app.state.story_memory.touch(story_id)
     if story is not None and not store.shared:
         return story
+    loaded = False
     with app.state.story_locks(story_id):  # one load, even when several requests name it at once
         story = lab.stories.get(story_id)
         if story is not None and store.shared:
@@ -121,7 +135,34 @@ def current_story(app: Any, story_id: str) -> Any:
                 raise StoryNotFoundError(story_id, [*lab.stories, *store.ids()]) from None
             lab.add_story(story, story_id)
             app.state.story_versions[story_id] = (story, version)
+            loaded = True
+    if loaded:
+        trim_memory(app)
     return story
+
+
+def trim_memory(app: Any) -> list[str]:
+    """Take the least recently used stored stories out of memory until at most
+    ``[resources] max_stories`` are there (a story busy in another request stays); returns their ids."""
+    versions = app.state.story_versions
+
+    def stored(story_id: str) -> bool:
+        held = versions.get(story_id)
+        return held is not None and held[1] is not None and app.state.lab.stories.get(story_id) is held[0]
+
+    def evict(story_id: str) -> bool:
+        lock = app.state.story_locks(story_id)
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            if stored(story_id):
+                _forget(app, story_id)
+            return True
+        finally:
+            lock.release()
+
+    cap = app.state.settings.resources.max_stories
+    return app.state.story_memory.trim(app.state.lab.stories, stored, cap, evict)
 
 
 def _catch_up(app: Any, story_id: str, story: Any) -> Any:
@@ -155,6 +196,7 @@ async def _get(request: Request, story_id: str) -> Any:
     check_story_id(story_id)
     story = request.app.state.lab.stories.get(story_id)
     if story is not None and not request.app.state.store.shared:
+        request.app.state.story_memory.touch(story_id)
         return story
     return await run_in_threadpool(current_story, request.app, story_id)
 
@@ -170,18 +212,23 @@ def add_story(app: Any, story: Any, story_id: str | None = None) -> tuple[str, s
         story_id = story_id_from_title(story.title or "")
     if story_id:
         with locks(check_story_id(story_id)):
-            return story_id, _attach(app, story_id, story)
-    with locks.index:  # a new story-N
-        taken = {*app.state.lab.stories, *app.state.store.ids()}
-        story_id = next(f"story-{n}" for n in range(1, len(taken) + 2) if f"story-{n}" not in taken)
-        with locks(story_id):
-            return story_id, _attach(app, story_id, story)
+            version = _attach(app, story_id, story)
+    else:
+        with locks.index:  # a new story-N
+            taken = {*app.state.lab.stories, *app.state.store.ids()}
+            story_id = next(f"story-{n}" for n in range(1, len(taken) + 2) if f"story-{n}" not in taken)
+            with locks(story_id):
+                version = _attach(app, story_id, story)
+    trim_memory(app)
+    return story_id, version
 
 
 def _attach(app: Any, story_id: str, story: Any) -> str | None:
     version = app.state.store.save(story_id, story)
     app.state.lab.add_story(story, story_id)
     app.state.story_versions[story_id] = (story, version)
+    app.state.story_memory.touch(story_id)
+    app.state.insight_history.drop(story_id)
     return version
 
 
@@ -189,7 +236,7 @@ def _attach(app: Any, story_id: str, story: Any) -> str | None:
 APPEND_ATTEMPTS = 3
 
 
-def append_text(app: Any, story_id: str, text: str) -> tuple[Any, str | None]:
+def append_text(app: Any, story_id: str, text: str, info: dict[str, Any] | None = None) -> tuple[Any, str | None]:
     """Append ``text`` to a story, re-run the narrative systems and save it, in the story's lock
     (and, with a shared store, the story's lock in the store); then tell the lab's listeners.
     Returns (the story, its new version).
@@ -197,35 +244,62 @@ def append_text(app: Any, story_id: str, text: str) -> tuple[Any, str | None]:
     When any step fails the story leaves memory if the store holds it, so the next request
     reads the last saved version, not a half-appended one. An append that finds the stored
     story changed by another replica (:class:`~shimmy_lab.server.store.StoreConflictError`)
-    is tried again on the caught-up story, up to :data:`APPEND_ATTEMPTS` times.
+    is tried again on the caught-up story, up to :data:`APPEND_ATTEMPTS` times. ``info``, when
+    given, receives the analysis' ``level``, ``systems`` and ``source`` (see :func:`_analyze`).
     """
-    for attempt in range(1, APPEND_ATTEMPTS + 1):
-        try:
-            story, version = _append_once(app, story_id, text)
-            break
-        except StoreConflictError:
-            if attempt == APPEND_ATTEMPTS:
-                raise
+    with span("narrative.append", **{"shimmy.story_id": story_id, "shimmy.append_chars": len(text)}):
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            try:
+                story, version = _append_once(app, story_id, text, info)
+                break
+            except StoreConflictError:
+                if attempt == APPEND_ATTEMPTS:
+                    raise
     app.state.lab.notify("story_changed", story_id)
     return story, version
 
 
-def _append_once(app: Any, story_id: str, text: str) -> tuple[Any, str | None]:
+def _append_once(app: Any, story_id: str, text: str, info: dict[str, Any] | None) -> tuple[Any, str | None]:
     store = app.state.store
     with app.state.story_locks(story_id), store.lock(story_id):
         story = current_story(app, story_id)  # caught up with the store
         held = app.state.story_versions.get(story_id)
         stored = held[1] if held is not None and held[0] is story else None
         try:
+            before = _insight_ids(story)
             story.append(text)
-            _analyze(story, app.state.settings)
+            done = _analyze(app, story, append=True)
+            if info is not None:
+                info.update(done)
             version = store.append(story_id, story, text, stored)
         except BaseException:
             if stored is not None and app.state.lab.stories.get(story_id) is story:
                 _forget(app, story_id)
             raise
         app.state.story_versions[story_id] = (story, version)
+        _raised(app, story_id, story, before, version)
     return story, version
+
+
+def _insight_ids(story: Any) -> set[str]:
+    ins = story.tables.get("insights")
+    return set() if ins is None or not len(ins) else set(ins["insight_id"].astype(str))
+
+
+def _raised(app: Any, story_id: str, story: Any, before: set[str], version: str | None) -> None:
+    """Count the insights an analysis raised (not in ``before``) and add them to the story's history."""
+    ins = story.tables.get("insights")
+    if ins is None or not len(ins):
+        return
+    new = ins[~ins["insight_id"].astype(str).isin(before)]
+    if not len(new):
+        return
+    app.state.metrics.observe_insights(new["kind"].astype(str), "analysis")
+    cap = app.state.settings.resources.insight_history
+    if cap > 0:
+        when = int(time.time())
+        rows = [{**r, "version": version, "raised_at": when} for r in _records(new)]
+        app.state.insight_history.add(story_id, rows, cap)
 
 
 def remove_story(app: Any, story_id: str) -> bool:
@@ -234,6 +308,8 @@ def remove_story(app: Any, story_id: str) -> bool:
     with app.state.story_locks(story_id):
         in_memory = app.state.lab.stories.pop(story_id, None) is not None
         app.state.story_versions.pop(story_id, None)
+        app.state.story_memory.forget(story_id)
+        app.state.insight_history.drop(story_id)
         stored = app.state.store.delete(story_id)
     if in_memory or stored:
         app.state.lab.notify("story_removed", story_id)
@@ -273,8 +349,34 @@ def _summary(story_id: str, story: Any, app: Any = None, version: str | None = N
     return out
 
 
-def _analyze(story: Any, settings: Any) -> Any:
-    return analyze(story, settings=settings)  # the whole Settings: [narrative] is read from it
+def _analyze(app: Any, story: Any, append: bool = True) -> dict[str, Any]:
+    """Analyse ``story`` through the app's cache, at the resource manager's level; returns
+    ``{"level", "systems", "source"}`` (``source``: the cache level that had it, or ``"analysis"``).
+
+    An append runs the level's systems; a create (``append=False``) every enabled one. The
+    model stage of ``voice_drift`` runs at the ``maximum`` level only.
+    """
+    from ..assistant import enabled_systems
+
+    settings = app.state.settings  # the whole Settings: [narrative] is read from it
+    plan = app.state.resources.plan(append=append)
+    systems = enabled_systems(plan.systems, settings)
+    with span("narrative.analysis", **{"shimmy.narrative.level": plan.level, "shimmy.narrative.systems": systems,
+                                       "shimmy.story_chars": len(story.text)}) as current:
+        _, source = app.state.cache.analyze(story, settings, systems, plan.voice_model)
+        if current is not None:
+            current.set_attribute("shimmy.cache.source", source)
+    return {"level": plan.level, "systems": systems, "source": source}
+
+
+def replay_analysis(app: Any) -> Any:
+    """The analysis a shared store replays after each stored text: the one the writing
+    replica stored in the cache for that text, else one at this replica's level."""
+    def run(story: Any) -> Any:
+        plan = app.state.resources.plan(append=True)
+        app.state.cache.analyze(story, app.state.settings, plan.systems, plan.voice_model, replay=True)
+        return story
+    return run
 
 
 def _normal_id(story_id: str) -> str:
@@ -282,20 +384,28 @@ def _normal_id(story_id: str) -> str:
     return check_story_id(story_id.strip().lower().replace(" ", "-"))
 
 
-@router.post("/narrative/stories", status_code=201)
+@router.post("/narrative/stories", status_code=201, openapi_extra=openapi_body(StoryCreate))
 async def create_story(request: Request):
     body = await parse(request, StoryCreate)
     app = request.app
-    settings = app.state.settings
     wanted = None if body.story_id is None else _normal_id(body.story_id)
+
+    info: dict[str, Any] = {}
 
     def build():
         story = Story.from_text(body.text, title=body.title)
-        return _analyze(story, settings) if body.analyze else story
+        if body.analyze:
+            info.update(_analyze(app, story, append=False))
+        return story
 
     story = await run_in_threadpool(build)
     sid, version = await run_in_threadpool(add_story, app, story, wanted)
-    return JSONResponse(_summary(sid, story, app, version), status_code=201)
+    if body.analyze:
+        app.state.metrics.observe_insights(story.tables["insights"]["kind"].astype(str), "analysis")
+    out = _summary(sid, story, app, version)
+    if info:
+        out["analysis"] = info
+    return JSONResponse(out, status_code=201)
 
 
 @router.get("/narrative/stories")
@@ -324,7 +434,7 @@ async def delete_story(request: Request, story_id: str):
     return {"id": story_id, "object": "story.deleted", "deleted": True}
 
 
-@router.post("/narrative/stories/{story_id}/append")
+@router.post("/narrative/stories/{story_id}/append", openapi_extra=openapi_body(StoryText))
 async def append_story(request: Request, story_id: str):
     body = await parse(request, StoryText)
     check_story_id(story_id)
@@ -332,14 +442,18 @@ async def append_story(request: Request, story_id: str):
 
 
 def _append_and_summarise(app: Any, story_id: str, text: str) -> dict[str, Any]:
+    info: dict[str, Any] = {}
     with app.state.story_locks(story_id):  # the summary is of the version just saved (an RLock)
-        story, version = append_text(app, story_id, text)
-        return _summary(story_id, story, app, version)
+        story, version = append_text(app, story_id, text, info)
+        return {**_summary(story_id, story, app, version), "analysis": info}
 
 
 @router.get("/narrative/stories/{story_id}/insights")
-async def story_insights(request: Request, story_id: str):
+async def story_insights(request: Request, story_id: str, history: bool = False):
+    """The story's insights; with ``history=true`` the insights its appends raised, oldest first."""
     story = await _get(request, story_id)
+    if history:
+        return {"object": "list", "data": request.app.state.insight_history.get(story_id)}
     ins = story.tables.get("insights")
     return {"object": "list", "data": _records(ins) if ins is not None else []}
 
@@ -353,11 +467,11 @@ async def story_table(request: Request, story_id: str, name: str):
     return {"object": "list", "table": name, "data": _records(story.tables[name])}
 
 
-@router.post("/narrative/stories/{story_id}/drift")
+@router.post("/narrative/stories/{story_id}/drift", openapi_extra=openapi_body(StoryText))
 async def story_drift(request: Request, story_id: str):
     body = await parse(request, StoryText)
     story = await _get(request, story_id)
-    report = await run_in_threadpool(_drift, story, body.text)
+    report = await run_in_threadpool(_drift, story, body.text, request.app, story_id)
     return {"object": "narrative.drift", "story_id": story_id, **report}
 
 
@@ -378,8 +492,13 @@ async def visualize(request: Request, story_id: str):
     return HTMLResponse(await run_in_threadpool(story_page, story, story_id))
 
 
-def _drift(story: Any, text: str) -> dict[str, Any]:
-    report = drift(story, text)
+def _drift(story: Any, text: str, app: Any = None, story_id: str | None = None) -> dict[str, Any]:
+    with span("narrative.drift", **{"shimmy.story_id": story_id, "shimmy.candidate_chars": len(text)}) as current:
+        report = drift(story, text)
+        if current is not None:
+            current.set_attribute("shimmy.drift_score", float(report.score))
+    if app is not None and len(report.insights):
+        app.state.metrics.observe_insights(report.insights["kind"].astype(str), "drift")
     return {"drift_score": round(float(report.score), 4),
             "components": {k: round(float(v), 4) for k, v in report.components.items()},
             "suggestion": report.suggestion, "insights": _records(report.insights)}
@@ -409,31 +528,44 @@ class NarrativeJob:
 
     def messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``messages`` with the story context in front (merged into a leading system message)."""
-        brief = context(self.story, assertiveness=self.assertiveness)
+        with span("narrative.context", **{"shimmy.story_id": self.story_id,
+                                          "shimmy.narrative.assertiveness": self.assertiveness}):
+            brief = context(self.story, assertiveness=self.assertiveness)
         if not brief:
             return messages
         if messages and messages[0]["role"] == "system":
             return [{"role": "system", "content": brief + "\n\n" + messages[0]["content"]}, *messages[1:]]
         return [{"role": "system", "content": brief}, *messages]
 
+    def prompt(self, prompt: str) -> str:
+        """A completion ``prompt`` with the story context in front."""
+        with span("narrative.context", **{"shimmy.story_id": self.story_id,
+                                          "shimmy.narrative.assertiveness": self.assertiveness}):
+            brief = context(self.story, assertiveness=self.assertiveness)
+        return brief + "\n\n" + prompt if brief else prompt
+
     def finish(self, texts: list[str]) -> tuple[int, dict[str, Any]]:
         """Score every candidate; returns (index of the best, the ``narrative`` object)."""
-        reports = [_drift(self.story, t) if t.strip() else {"drift_score": 1.0, "components": {},
-                                                              "suggestion": "", "insights": []} for t in texts]
+        reports = [_drift(self.story, t, self.app, self.story_id) if t.strip() else
+                   {"drift_score": 1.0, "components": {}, "suggestion": "", "insights": []} for t in texts]
         best = min(range(len(texts)), key=lambda i: reports[i]["drift_score"])
+        self.app.state.metrics.drift.observe(reports[best]["drift_score"])
         out = {"story_id": self.story_id, **reports[best], "stabilize": self.stabilize,
                "candidates": [{"index": i, "drift_score": r["drift_score"]} for i, r in enumerate(reports)],
-               "chosen": best, "appended": False}
+               "chosen": best, "appended": False, "level": self.app.state.resources.level()}
         if self.append and texts[best].strip():
-            append_text(self.app, self.story_id, "\n\n" + texts[best].strip())
-            out["appended"] = True
+            info: dict[str, Any] = {}
+            append_text(self.app, self.story_id, "\n\n" + texts[best].strip(), info)
+            out.update(appended=True, level=info.get("level", out["level"]))
         return best, out
 
 
 def story_for_request(request: Request, metadata: dict[str, str] | None) -> NarrativeJob | None:
-    """The narrative job of a chat request, or None when it names no story or narrative is off."""
+    """The narrative job of a generating request (chat, completions, responses), or None when it
+    names no story or narrative is off."""
     metadata = metadata or {}
     story_id = metadata.get("story_id") or request.headers.get("x-shimmy-story")
     if not story_id or not request.app.state.settings.narrative.enabled:
         return None
+    set_attributes(**{"shimmy.story_id": story_id})  # on the request's span, when tracing
     return NarrativeJob(request.app, story_id, current_story(request.app, story_id), metadata)

@@ -25,12 +25,13 @@ from ..engines.base import check_messages
 from ..engines.params import GenerationParams
 from ..errors import InvalidParameterError, ModelNotFoundError, ShimmyError, UnsupportedParameterError
 from .narrative import story_for_request
-from .schemas import (ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest,
-                      TokenizeRequest, parse)
+from .tracing import generation_observer
+from .schemas import (ERROR_RESPONSES, ChatCompletionRequest, CompletionRequest, DetokenizeRequest,
+                      EmbeddingRequest, TokenizeRequest, openapi_body, parse)
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)  # bodies are parsed by hand: declared with openapi_body
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -54,27 +55,30 @@ def _sse(obj: Any) -> str:
 
 def _has_text(chunk: dict[str, Any]) -> bool:
     for choice in chunk.get("choices") or ():
-        if (choice.get("delta") or {}).get("content") or choice.get("text"):
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls") or choice.get("text"):
             return True
     return False
 
 
 async def _generate(request: Request, model: str | None, make, include_usage: bool, stream: bool,
-                    collect, job: Any = None) -> Any:
+                    collect, job: Any = None, shape: Any = None) -> Any:
     """Run a generation job; answer with SSE or with the collected object.
 
     The chunks of the scheduler pass through a chain of small steps: metrics
     (:func:`_observed`), the usage chunk kept only when asked for, the narrative hook
     (:func:`_with_narrative`: ``job``, a :class:`~shimmy_lab.server.narrative.NarrativeJob`,
     adds the ``narrative`` object and the choice of the best of N candidates), then SSE
-    framing (:func:`_events`) or collection (:func:`_answer`).
+    framing (:func:`_events`) or collection (:func:`_answer`). ``shape`` (another API's
+    shapes over the chat chunks: :func:`generate`) turns the collected object into its
+    own (``await shape.answer(obj)``) and frames the stream itself (``shape.events(chunks)``).
     """
     sched = await request.app.state.pool.get(model)
     cancel = threading.Event()
     agen = sched.stream(make, cancel)
-    observe = _observer(request.app.state.metrics, sched.model_id)
+    observe = generation_observer(_observer(request.app.state.metrics, sched.model_id), sched.model_id)
     if not stream:
-        return await _answer(request, agen, cancel, observe, collect, job)
+        return await _answer(request, agen, cancel, observe, collect, job, shape)
     try:  # errors before the first chunk (bad parameters, context too long) are plain HTTP errors
         head = await agen.__anext__()
     except StopAsyncIteration:
@@ -87,7 +91,15 @@ async def _generate(request: Request, model: str | None, make, include_usage: bo
         chunks = _without_usage(chunks)
     if job is not None:
         chunks = _with_narrative(chunks, job)
-    return SSEResponse(_events(request, chunks, cancel, agen))
+    return SSEResponse(_events(request, chunks, cancel, agen, shape))
+
+
+async def generate(request: Request, model: str | None, make, stream: bool, job: Any = None,
+                   shape: Any = None) -> Any:
+    """A chat generation (``make(engine)`` returns the engine's chat chunks) answered through
+    ``shape``: the path of ``/v1/chat/completions`` (slot, metrics, disconnects, narrative)
+    for another API over chat, such as ``/v1/responses`` (:mod:`shimmy_lab.server.responses`)."""
+    return await _generate(request, model, make, True, stream, shapes.collect_chat_chunks, job, shape)
 
 
 def _observer(metrics: Any, model_id: str):
@@ -107,7 +119,7 @@ def _observer(metrics: Any, model_id: str):
 
 
 async def _answer(request: Request, agen: Any, cancel: threading.Event, observe, collect,
-                  job: Any) -> JSONResponse:
+                  job: Any, shape: Any = None) -> JSONResponse:
     """The non-streamed answer: every chunk collected into one object (499 if the client left)."""
     chunks: list[dict[str, Any]] = []
     waiter = _watch_disconnect(request, cancel)
@@ -122,11 +134,18 @@ async def _answer(request: Request, agen: Any, cancel: threading.Event, observe,
         return JSONResponse({}, status_code=499)
     result = collect(iter(chunks))
     if job is not None:
-        texts = [c["message"]["content"] or "" for c in result["choices"]]
+        texts = [_text_of(c) for c in result["choices"]]
         best, result["narrative"] = await run_in_threadpool(job.finish, texts)
         if job.stabilize > 1:
             result["choices"] = [{**result["choices"][best], "index": 0}]
-    return JSONResponse(result)
+    return JSONResponse(await shape.answer(result) if shape is not None else result)
+
+
+def _text_of(choice: dict[str, Any]) -> str:
+    """The text of a choice: a chat message or delta, or a completion's ``text``."""
+    if "text" in choice:
+        return choice["text"] or ""
+    return (choice.get("message") or choice.get("delta") or {}).get("content") or ""
 
 
 async def _chain(head: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
@@ -160,7 +179,7 @@ async def _with_narrative(chunks: AsyncIterator[dict[str, Any]], job: Any) -> As
     kept: list[dict[str, Any]] = []
     async for chunk in chunks:
         for choice in chunk.get("choices") or ():
-            texts.setdefault(choice["index"], []).append(choice["delta"].get("content") or "")
+            texts.setdefault(choice["index"], []).append(_text_of(choice))
         if kept and not buffered:
             yield kept.pop()
         kept.append(chunk)
@@ -175,13 +194,17 @@ async def _with_narrative(chunks: AsyncIterator[dict[str, Any]], job: Any) -> As
 
 
 async def _events(request: Request, chunks: AsyncIterator[dict[str, Any]], cancel: threading.Event,
-                  agen: Any) -> AsyncIterator[str]:
-    """SSE framing: one ``data:`` event per chunk, ``[DONE]``, errors as OpenAI error events;
-    the job is cancelled and closed however the stream ends."""
+                  agen: Any, shape: Any = None) -> AsyncIterator[str]:
+    """SSE framing: one ``data:`` event per chunk, ``[DONE]``, errors as OpenAI error events
+    (or ``shape``'s own framing); the job is cancelled and closed however the stream ends."""
     try:
-        async for chunk in chunks:
-            yield _sse(chunk)
-        yield "data: [DONE]\n\n"
+        if shape is not None:
+            async for event in shape.events(chunks):
+                yield event
+        else:
+            async for chunk in chunks:
+                yield _sse(chunk)
+            yield "data: [DONE]\n\n"
     except ShimmyError as exc:
         yield _sse(exc.to_openai())
     except Exception:
@@ -225,11 +248,11 @@ def _validate(kwargs: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------- chat
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions", openapi_extra=openapi_body(ChatCompletionRequest))
 async def chat_completions(request: Request):
     body = await parse(request, ChatCompletionRequest)
     kwargs = body.generation_kwargs()
-    _validate(kwargs)
+    tools = _prompt_tools(GenerationParams.from_kwargs(**dict(kwargs)))
     messages = check_messages([m.plain() for m in body.messages])
     app = request.app
     job = await run_in_threadpool(story_for_request, request, body.metadata)  # may load or catch up a story
@@ -239,16 +262,23 @@ async def chat_completions(request: Request):
             kwargs["n"] = job.stabilize
 
     def make(engine) -> Iterator[dict[str, Any]]:
+        _check_logit_bias(engine, kwargs)
         if app.state.settings.max_prompt_tokens is not None:
-            _check_prompt(app, len(engine.tokenize(engine.render_chat(messages))), "messages")
+            _check_prompt(app, len(engine.tokenize(engine.chat_prompt(messages, tools))), "messages")
         return engine.chat(messages, stream=True, stream_options={"include_usage": True}, **kwargs)
 
     return await _generate(request, body.model, make, body.include_usage, bool(body.stream),
                            shapes.collect_chat_chunks, job)
 
 
+def _prompt_tools(params: GenerationParams) -> list[Any] | None:
+    """The tools a chat's prompt lists (all of them when some may be called), or None."""
+    spec = params.tool_spec()
+    return spec[0] if spec else None
+
+
 # ---------------------------------------------------------------------------- completions
-@router.post("/v1/completions")
+@router.post("/v1/completions", openapi_extra=openapi_body(CompletionRequest))
 async def completions(request: Request):
     body = await parse(request, CompletionRequest)
     kwargs = body.generation_kwargs()
@@ -264,9 +294,17 @@ async def completions(request: Request):
     if not prompts or any(p in ("", []) for p in prompts):
         raise InvalidParameterError("prompt must not be empty.", param="prompt")
     n = body.n or 1
+    job = await run_in_threadpool(story_for_request, request, body.metadata)
+    if job is not None:
+        n = _story_completion(job, prompts, body, kwargs)
 
     def make(engine) -> Iterator[dict[str, Any]]:
-        texts = [p if isinstance(p, str) else engine.detokenize(p) for p in prompts]
+        texts = [p if isinstance(p, str) else _detokenize(engine, p, "prompt") for p in prompts]
+        if any(not t for t in texts):  # ids of special tokens only: no text to complete
+            raise InvalidParameterError("prompt must not be empty: these token ids have no text.", param="prompt")
+        _check_logit_bias(engine, kwargs)
+        if job is not None:
+            texts = [job.prompt(t) for t in texts]
         if app.state.settings.max_prompt_tokens is not None:
             for t in texts:
                 _check_prompt(app, len(engine.tokenize(t, add_special=True)), "prompt")
@@ -275,7 +313,20 @@ async def completions(request: Request):
         return _merge_prompts(streams, n)
 
     return await _generate(request, body.model, make, body.include_usage, bool(body.stream),
-                           shapes.collect_text_chunks)
+                           shapes.collect_text_chunks, job)
+
+
+def _story_completion(job: Any, prompts: list[Any], body: CompletionRequest, kwargs: dict[str, Any]) -> int:
+    """Check a completion that names a story (one prompt, no echo); returns its ``n``."""
+    if len(prompts) > 1:
+        raise InvalidParameterError("A completion that names a story takes one prompt.", param="prompt")
+    if body.echo:
+        raise InvalidParameterError("echo cannot be used with a story: the prompt would carry the story's "
+                                    "context.", param="echo")
+    if job.stabilize > 1:
+        kwargs["n"] = job.stabilize
+        return job.stabilize
+    return body.n or 1
 
 
 def _merge_prompts(streams: list[Iterator[dict[str, Any]]], n: int) -> Iterator[dict[str, Any]]:
@@ -301,7 +352,7 @@ def _merge_prompts(streams: list[Iterator[dict[str, Any]]], n: int) -> Iterator[
 
 
 # ---------------------------------------------------------------------------- embeddings
-@router.post("/v1/embeddings")
+@router.post("/v1/embeddings", openapi_extra=openapi_body(EmbeddingRequest))
 async def embeddings(request: Request):
     body = await parse(request, EmbeddingRequest)
     if body.dimensions is not None:
@@ -315,7 +366,9 @@ async def embeddings(request: Request):
     app = request.app
 
     def run(engine) -> tuple[list[list[float]], int]:
-        texts = [x if isinstance(x, str) else engine.detokenize(x) for x in inputs]
+        texts = [x if isinstance(x, str) else _detokenize(engine, x, "input") for x in inputs]
+        if any(not t for t in texts):  # ids of special tokens only
+            raise InvalidParameterError("input must not be empty: these token ids have no text.", param="input")
         n_tokens = [len(engine.tokenize(t)) for t in texts]
         for n in n_tokens:
             _check_prompt(app, n, "input")
@@ -377,7 +430,7 @@ async def _primary(request: Request, model: str | None):
     return sched, anyio
 
 
-@router.post("/tokenize")
+@router.post("/tokenize", openapi_extra=openapi_body(TokenizeRequest))
 async def tokenize(request: Request):
     body = await parse(request, TokenizeRequest)
     text = body.content if body.content is not None else body.input
@@ -389,14 +442,45 @@ async def tokenize(request: Request):
     return {"model": sched.model_id, "tokens": [int(i) for i in ids], "count": len(ids)}
 
 
-@router.post("/detokenize")
+@router.post("/detokenize", openapi_extra=openapi_body(DetokenizeRequest))
 async def detokenize(request: Request):
     body = await parse(request, DetokenizeRequest)
     sched, anyio = await _primary(request, body.model)
+    text = await anyio.to_thread.run_sync(lambda: _detokenize(sched.engines[0], body.tokens, "tokens"))
+    return {"model": sched.model_id, "content": text}
+
+
+def _vocab_size(engine: Any) -> int | None:
+    """The engine's vocabulary size where it tells it (llama.cpp model, HF tokenizer), else None."""
+    llm = getattr(engine, "llm", None)
+    if llm is not None and hasattr(llm, "n_vocab"):
+        return int(llm.n_vocab())
+    tokenizer = getattr(engine, "tokenizer", None)
+    return len(tokenizer) if tokenizer is not None and hasattr(tokenizer, "__len__") else None
+
+
+def _check_logit_bias(engine: Any, kwargs: dict[str, Any]) -> None:
+    """``logit_bias`` keys must be token ids of the vocabulary (llama.cpp would ignore a large
+    one and apply a negative one to another token, counted from the end)."""
+    size = _vocab_size(engine)
+    for key in kwargs.get("logit_bias") or {}:
+        token = int(key) if str(key).lstrip("-").isdigit() else None
+        if token is not None and (token < 0 or (size is not None and token >= size)):
+            raise InvalidParameterError(f"logit_bias: token id {key} is not in the model's vocabulary.",
+                                        param="logit_bias")
+
+
+def _detokenize(engine: Any, ids: list[int], param: str) -> str:
+    """Text of token ids sent by a client: an id outside the vocabulary is a 400 (llama.cpp
+    aborts the process on one), and so is any other failure of the engine's detokenizer."""
+    size = _vocab_size(engine)
+    for i in ids:
+        if i < 0 or (size is not None and i >= size):
+            shown = f"0 to {size - 1}" if size is not None else "0 or more"
+            raise InvalidParameterError(f"Token id {i} is not in the model's vocabulary ({shown}).", param=param)
     try:
-        text = await anyio.to_thread.run_sync(lambda: sched.engines[0].detokenize(body.tokens))
+        return engine.detokenize(ids)
     except ShimmyError:
         raise
     except Exception as exc:
-        raise InvalidParameterError(f"Cannot detokenize these ids: {exc}", param="tokens") from None
-    return {"model": sched.model_id, "content": text}
+        raise InvalidParameterError(f"Cannot detokenize these ids: {exc}", param=param) from None

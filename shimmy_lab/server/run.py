@@ -148,9 +148,11 @@ def serve(lab: "Lab | None" = None, settings: "Settings | None" = None, backgrou
     app = create_app(lab, settings)
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
+    # JSON logs: uvicorn's records go through the root logger's JSON handler (logs.configure_logging)
+    own_config = background or getattr(settings, "log_format", "text") == "json"
     config = uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level,
                             access_log=settings.log_level == "debug", lifespan="on",
-                            timeout_graceful_shutdown=5, log_config=None if background else uvicorn.config.LOGGING_CONFIG)
+                            timeout_graceful_shutdown=5, log_config=None if own_config else uvicorn.config.LOGGING_CONFIG)
     server = uvicorn.Server(config)
 
     if not background and not _loop_running():

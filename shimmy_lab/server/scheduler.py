@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
@@ -61,11 +62,15 @@ class ModelScheduler:
         other engines keep one instance per slot).
     batch_threads : int, optional
         Threads of the batched context (default: all cores).
+    share_cores : bool
+        The running slots share the machine's cores: each of N running requests gets
+        ``cores // N`` threads (:meth:`Engine.set_threads`), so a request alone runs on
+        every core and concurrent ones do not oversubscribe them (``--parallel auto``).
     """
 
     def __init__(self, lab: "Lab", model_id: str, *, slots: int = 1, queue_size: int = 16,
                  queue_timeout: float = 60.0, metrics: "Metrics | None" = None, batching: bool = False,
-                 batch_threads: int | None = None):
+                 batch_threads: int | None = None, share_cores: bool = False):
         self.lab = lab
         self.model_ref = model_id  # what Lab.engine accepts (an id, or the default model's path)
         self.model_id = model_id  # the public id
@@ -85,6 +90,10 @@ class ModelScheduler:
         self._cancels: set[threading.Event] = set()
         self._executor = ThreadPoolExecutor(max_workers=self.n_slots, thread_name_prefix=f"shimmy-{model_id[:16]}")
         self.closed = False
+        self.share_cores = bool(share_cores)
+        self._cores = os.cpu_count() or 1
+        self._running: dict[int, Engine] = {}  # slot -> engine generating now (share_cores)
+        self._running_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> "ModelScheduler":
@@ -180,6 +189,20 @@ class ModelScheduler:
             self.metrics.queue_depth.labels(self.model_id).set(self._waiting)
             self.metrics.slots_busy.labels(self.model_id).set(self._busy)
 
+    def _share(self, slot: int, engine: "Engine | None") -> None:
+        """Mark ``slot`` running (with ``engine``) or stopped (None) and spread the cores
+        over the running slots again."""
+        if not self.share_cores or self.batch is not None:
+            return
+        with self._running_lock:
+            if engine is None:
+                self._running.pop(slot, None)
+            else:
+                self._running[slot] = engine
+            threads = max(1, self._cores // max(1, len(self._running)))
+            for eng in self._running.values():
+                eng.set_threads(threads)
+
     def _engine(self, slot: int) -> "Engine":
         if self._views:
             return self._views[slot]
@@ -211,7 +234,9 @@ class ModelScheduler:
         def work() -> None:
             iterator = None
             try:
-                iterator = iter(make(self._engine(slot)))
+                engine = self._engine(slot)
+                self._share(slot, engine)
+                iterator = iter(make(engine))
                 for item in iterator:
                     if cancel.is_set():
                         break
@@ -226,6 +251,7 @@ class ModelScheduler:
                         close()
                     except Exception:  # pragma: no cover
                         log.exception("closing a generation failed")
+                self._share(slot, None)
 
         future = loop.run_in_executor(self._executor, work)
         try:
@@ -300,10 +326,11 @@ class SchedulerPool:
             sched = self.schedulers.get(model_id)
             if sched is None or sched.closed:
                 s = self.settings()
-                sched = ModelScheduler(self.lab, ref, slots=s.parallel, queue_size=s.queue_size,
+                sched = ModelScheduler(self.lab, ref, slots=s.slots(), queue_size=s.queue_size,
                                        queue_timeout=s.queue_timeout, metrics=self.metrics,
                                        batching=bool(getattr(s, "batching", False)),
-                                       batch_threads=getattr(s, "threads", None))
+                                       batch_threads=getattr(s, "threads", None),
+                                       share_cores=s.adaptive_threads)
                 sched.model_id = model_id
                 await sched.start()
                 self.schedulers[model_id] = sched

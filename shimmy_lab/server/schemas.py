@@ -41,14 +41,25 @@ class _Body(BaseModel):
 
 
 class ChatMessage(_Body):
-    """One chat message; content parts must be text (checked by the engine)."""
+    """One chat message; content parts must be text (checked by the engine).
+
+    An assistant message may carry ``tool_calls``, a ``tool`` message its ``tool_call_id``.
+    """
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Union[str, list[dict[str, Any]], None] = None
     name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    refusal: str | None = None
 
     def plain(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content}
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
 
 
 class StreamOptions(_Body):
@@ -102,10 +113,22 @@ class ChatCompletionRequest(_Sampling):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Union[Literal["none", "auto", "required"], dict[str, Any], None] = None
+    parallel_tool_calls: bool | None = None
+    # accepted as OpenAI clients send them; nothing to do locally
+    service_tier: str | None = None
+    store: bool | None = None
+    prediction: dict[str, Any] | None = None
+    modalities: list[Literal["text"]] | None = None
+    reasoning_effort: str | None = None
 
     def generation_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``Engine.chat``."""
         out = self._common()
+        for name in ("tools", "tool_choice", "parallel_tool_calls"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         if self.max_completion_tokens is not None:
             out["max_tokens"] = self.max_completion_tokens
         if self.logprobs:
@@ -163,3 +186,132 @@ class DetokenizeRequest(_Body):
 
     model: str | None = None
     tokens: list[int]
+
+
+# ---------------------------------------------------------------------------- responses (/v1/responses)
+class ResponseTextFormat(_Body):
+    """``text.format`` of ``POST /v1/responses``: ``text``, ``json_object`` or ``json_schema`` (flat)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+    type: Literal["text", "json_object", "json_schema"]
+    name: str | None = None
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+    def response_format(self) -> dict[str, Any] | None:
+        """The chat ``response_format`` of this format (None for plain text)."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return {"type": "json_object"}
+        if self.schema_ is None:
+            raise InvalidParameterError("Missing required parameter: 'text.format.schema'.",
+                                        param="text.format.schema", code="missing_required_parameter")
+        spec = {"name": self.name or "response", "schema": self.schema_}
+        if self.strict is not None:
+            spec["strict"] = self.strict
+        return {"type": "json_schema", "json_schema": spec}
+
+    def shown(self) -> dict[str, Any]:
+        """The format as a ``Response`` reports it."""
+        out = self.model_dump(by_alias=True, exclude_none=True)
+        if self.type == "json_schema":
+            out.setdefault("name", "response")
+            out.setdefault("strict", False)
+        return out
+
+
+class ResponseText(_Body):
+    format: ResponseTextFormat | None = None
+    verbosity: str | None = None
+
+
+class ResponseRequest(_Body):
+    """``POST /v1/responses``.
+
+    ``input`` items are checked item by item in :mod:`shimmy_lab.server.responses`, so an
+    error names the item (``input[2].content[0].type``). ``user``, ``service_tier``,
+    ``truncation``, ``parallel_tool_calls``, ``include``, ``reasoning`` and unknown fields
+    are accepted and ignored (they mean nothing for a local model).
+    """
+
+    model: str | None = None
+    input: Union[str, list[dict[str, Any]], None] = None
+    instructions: str | None = None
+    max_output_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    text: ResponseText | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Union[str, dict[str, Any], None] = None
+    parallel_tool_calls: bool | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = True
+    previous_response_id: str | None = None
+    stream: bool | None = False
+    background: bool | None = None
+    conversation: Union[str, dict[str, Any], None] = None
+    prompt: dict[str, Any] | None = None
+    user: str | None = None
+    service_tier: str | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+    include: list[str] | None = None
+    reasoning: dict[str, Any] | None = None
+    # not in OpenAI's Responses API, accepted as on chat (llama.cpp's server does too)
+    seed: int | None = None
+
+    def generation_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``Engine.chat`` (tools excepted)."""
+        out = {"max_tokens": self.max_output_tokens, "temperature": self.temperature, "top_p": self.top_p,
+               "seed": self.seed}
+        out = {k: v for k, v in out.items() if v is not None}
+        fmt = self.text.format if self.text is not None else None
+        if fmt is not None and fmt.response_format() is not None:
+            out["response_format"] = fmt.response_format()
+        return out
+
+
+__all__ += ["ResponseTextFormat", "ResponseText", "ResponseRequest"]
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads ``model`` with :func:`parse`: its JSON body,
+    declared in the app's OpenAPI document (the schema inlined, so it stands alone)."""
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+        return {k: inline(v) for k, v in node.items()}
+
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+
+
+__all__ += ["openapi_body"]
+
+
+class _ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """The OpenAI error object every error of the server is (declared in the OpenAPI document)."""
+
+    error: _ErrorDetail
+
+
+#: ``responses`` of the routers: any status but the declared success is an OpenAI error object.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {"model": ErrorResponse, "description": "An OpenAI error object."}}
+
+__all__ += ["ErrorResponse", "ERROR_RESPONSES"]

@@ -58,11 +58,12 @@ MEMORY_CUES = re.compile(
     r"used to|years ago|long ago|in those days|before (?:his|her|their) death|"
     r"when (?:he|she) was alive|portrait|grave|the late|flashback|"
     r"imagin\w+|fancied|seemed to hear|had (?:once|often|always)|would often)\b", re.I)
-#: weak cues (polysemous: "once" = one time, "would have" = a counterfactual): they
+#: weak cues (polysemous: "once" = one time, "would have" = a counterfactual; not "at
+#: once", "once more", "having once": now, again, as soon as): they
 #: frame an act only in its own sentence or the sentence before in the same paragraph;
 #: a letter is a cue when it carries words ("in her letter", "a letter from"), not when
 #: it is an object handed across a table
-WEAK_CUES = re.compile(r"\b(?:once|as if|would have|picture|always|often|"
+WEAK_CUES = re.compile(r"\b(?:(?<!\bat )(?<!\bhaving )once(?! more| again)|as if|would have|picture|always|often|"
                        r"in (?:his|her|their|a|the|that) letter|letters? (?:from|of)|wrote)\b", re.I)
 
 
