@@ -23,7 +23,6 @@ import asyncio
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
 
 from .errors import OverloadedError, QueueFullError
@@ -88,11 +87,11 @@ class ModelScheduler:
         self._waiting = 0
         self._busy = 0
         self._cancels: set[threading.Event] = set()
-        self._executor = ThreadPoolExecutor(max_workers=self.n_slots, thread_name_prefix=f"shimmy-{model_id[:16]}")
         self.closed = False
         self.share_cores = bool(share_cores)
         self._cores = os.cpu_count() or 1
-        self._running: dict[int, Engine] = {}  # slot -> engine generating now (share_cores)
+        self._running: set[int] = set()  # slots generating now (share_cores)
+        self._threads: dict[int, int] = {}  # slot -> threads its engine was last given
         self._running_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -127,7 +126,6 @@ class ModelScheduler:
         self.closed = True
         for event in list(self._cancels):
             event.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
         for eng in self._extra:
             try:
                 eng.close()
@@ -189,19 +187,21 @@ class ModelScheduler:
             self.metrics.queue_depth.labels(self.model_id).set(self._waiting)
             self.metrics.slots_busy.labels(self.model_id).set(self._busy)
 
-    def _share(self, slot: int, engine: "Engine | None") -> None:
-        """Mark ``slot`` running (with ``engine``) or stopped (None) and spread the cores
-        over the running slots again."""
-        if not self.share_cores or self.batch is not None:
-            return
+    def _share(self, slot: int, running: bool) -> None:
+        """Mark ``slot`` running or stopped (the cores are spread over the running slots)."""
         with self._running_lock:
-            if engine is None:
-                self._running.pop(slot, None)
+            if running:
+                self._running.add(slot)
             else:
-                self._running[slot] = engine
-            threads = max(1, self._cores // max(1, len(self._running)))
-            for eng in self._running.values():
-                eng.set_threads(threads)
+                self._running.discard(slot)
+
+    def _fit_threads(self, slot: int, engine: "Engine") -> None:
+        """Give ``engine`` its share of the cores before its next forward pass. Called by the
+        slot's own worker between tokens: a context's threads never change during a decode."""
+        threads = max(1, self._cores // max(1, len(self._running)))
+        if self._threads.get(slot) != threads:
+            engine.set_threads(threads)
+            self._threads[slot] = threads
 
     def _engine(self, slot: int) -> "Engine":
         if self._views:
@@ -231,16 +231,22 @@ class ModelScheduler:
             except RuntimeError:  # loop closed: the server is gone
                 cancel.set()
 
+        share = self.share_cores and self.batch is None
+
         def work() -> None:
             iterator = None
             try:
                 engine = self._engine(slot)
-                self._share(slot, engine)
+                if share:
+                    self._share(slot, True)
+                    self._fit_threads(slot, engine)
                 iterator = iter(make(engine))
                 for item in iterator:
                     if cancel.is_set():
                         break
                     put("item", item)
+                    if share:
+                        self._fit_threads(slot, engine)
                 put(_END, None)
             except BaseException as exc:  # handed over to the event loop
                 put("error", exc)
@@ -251,9 +257,10 @@ class ModelScheduler:
                         close()
                     except Exception:  # pragma: no cover
                         log.exception("closing a generation failed")
-                self._share(slot, None)
+                if share:
+                    self._share(slot, False)
 
-        future = loop.run_in_executor(self._executor, work)
+        future = _in_new_thread(loop, work, f"shimmy-{self.model_id[:16]}-{slot}")
         try:
             while True:
                 kind, value = await queue.get()
@@ -274,6 +281,30 @@ class ModelScheduler:
         async for result in self.stream(lambda eng: [fn(eng)]):
             pass
         return result
+
+
+def _in_new_thread(loop: asyncio.AbstractEventLoop, fn: Callable[[], None], name: str) -> asyncio.Future:
+    """Run ``fn`` in a thread of its own; the future resolves when it returns.
+
+    One thread per job, not a pool: libgomp (llama.cpp's OpenMP) keeps a team of worker
+    threads for every thread that ran a parallel region; once two slots' threads have
+    computed at the same time, the extra teams outnumber the cores and every later decode
+    runs with throttled spinning, about 2.3x slower on 2 cores, for good (measured with the
+    bundled model; benchmarks/server.py, single_request_s). A thread that ends frees its team.
+    """
+    future = loop.create_future()
+
+    def run() -> None:
+        try:
+            fn()
+        finally:
+            try:
+                loop.call_soon_threadsafe(future.set_result, None)
+            except RuntimeError:  # the loop is closed: the server is gone
+                pass
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 class SchedulerPool:
