@@ -41,32 +41,35 @@ def responses_body(tokens: int, stream: bool) -> dict:
             "stream": stream}
 
 
+def _timed(c: httpx.Client, url: str, path: str, body: dict, used_of) -> tuple[float, int]:
+    """(seconds, generated tokens) of one request; ``used_of(event)`` reads the token count
+    from a body or stream event that carries it (None from the others)."""
+    t0 = time.perf_counter()
+    if not body.get("stream"):
+        r = c.post(url + path, json=body)
+        return time.perf_counter() - t0, used_of(r.json())
+    used = 0
+    with c.stream("POST", url + path, json=body) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                used = used_of(json.loads(line[6:])) or used
+    return time.perf_counter() - t0, used
+
+
 def timed_chat(c: httpx.Client, url: str, tokens: int, stream: bool) -> tuple[float, int]:
     """(seconds, completion tokens) of one chat completion."""
-    t0 = time.perf_counter()
-    if not stream:
-        r = c.post(url + "/v1/chat/completions", json=chat_body(tokens, False))
-        return time.perf_counter() - t0, r.json()["usage"]["completion_tokens"]
-    used = 0
-    with c.stream("POST", url + "/v1/chat/completions", json=chat_body(tokens, True)) as r:
-        for line in r.iter_lines():
-            if line.startswith("data: {") and '"usage"' in line:
-                used = json.loads(line[6:])["usage"]["completion_tokens"]
-    return time.perf_counter() - t0, used
+    return _timed(c, url, "/v1/chat/completions", chat_body(tokens, stream),
+                  lambda ev: (ev.get("usage") or {}).get("completion_tokens"))
 
 
 def timed_response(c: httpx.Client, url: str, tokens: int, stream: bool) -> tuple[float, int]:
     """(seconds, output tokens) of one response."""
-    t0 = time.perf_counter()
-    if not stream:
-        r = c.post(url + "/v1/responses", json=responses_body(tokens, False))
-        return time.perf_counter() - t0, r.json()["usage"]["output_tokens"]
-    used = 0
-    with c.stream("POST", url + "/v1/responses", json=responses_body(tokens, True)) as r:
-        for line in r.iter_lines():
-            if line.startswith("data: {") and ('"response.completed"' in line or '"response.incomplete"' in line):
-                used = json.loads(line[6:])["response"]["usage"]["output_tokens"]
-    return time.perf_counter() - t0, used
+    def used_of(ev: dict) -> int | None:
+        response = ev.get("response", ev) if ev.get("type", "response") in (
+            "response", "response.completed", "response.incomplete") else {}
+        return (response.get("usage") or {}).get("output_tokens")
+
+    return _timed(c, url, "/v1/responses", responses_body(tokens, stream), used_of)
 
 
 def pairs(url: str, tokens: int, reps: int, stream: bool) -> dict:
