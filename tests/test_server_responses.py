@@ -87,6 +87,9 @@ def test_items_instructions_and_continuation(fake):
     assert [i["id"] for i in page["data"]] == [i["id"] for i in listed["data"][2:4]] and page["has_more"]
     newest = fake.get(f"/v1/responses/{second.json()['id']}/input_items", params={"limit": 1}).json()
     assert newest["data"][0]["type"] == "function_call_output" and newest["has_more"]
+    empty = fake.get(f"/v1/responses/{second.json()['id']}/input_items",
+                     params={"after": listed["data"][-1]["id"], "order": "asc"}).json()
+    assert validate_openai(empty, "ResponseItemList")["data"] == [] and not empty["has_more"]
 
 
 def test_store_false_and_delete(fake):

@@ -556,5 +556,6 @@ async def list_input_items(request: Request, response_id: str, limit: int = Quer
             raise InvalidParameterError(f"No input item with id '{after[:80]}' in this response.", param="after")
         items = items[ids.index(after) + 1:]
     page = items[:limit]
-    return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit}
+    # an empty page has "" ids: the official ResponseItemList requires strings
+    return {"object": "list", "data": page, "first_id": page[0]["id"] if page else "",
+            "last_id": page[-1]["id"] if page else "", "has_more": len(items) > limit}
