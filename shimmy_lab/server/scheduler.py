@@ -195,11 +195,14 @@ class ModelScheduler:
             else:
                 self._running.discard(slot)
 
-    def _fit_threads(self, slot: int, engine: "Engine") -> None:
+    def _fit_threads(self, slot: int, engine: "Engine", start: bool = False) -> None:
         """Give ``engine`` its share of the cores before its next forward pass. Called by the
-        slot's own worker between tokens: a context's threads never change during a decode."""
+        slot's own worker between tokens (a context's threads never change during a decode):
+        at the start of a job its share; later only less, when more slots run (a share that
+        grows back mid-job would change the thread team at every arrival and departure)."""
         threads = max(1, self._cores // max(1, len(self._running)))
-        if self._threads.get(slot) != threads:
+        last = self._threads.get(slot)
+        if last != threads and (start or last is None or threads < last):
             engine.set_threads(threads)
             self._threads[slot] = threads
 
@@ -239,7 +242,7 @@ class ModelScheduler:
                 engine = self._engine(slot)
                 if share:
                     self._share(slot, True)
-                    self._fit_threads(slot, engine)
+                    self._fit_threads(slot, engine, start=True)
                 iterator = iter(make(engine))
                 for item in iterator:
                     if cancel.is_set():
