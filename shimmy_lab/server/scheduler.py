@@ -62,9 +62,10 @@ class ModelScheduler:
     batch_threads : int, optional
         Threads of the batched context (default: all cores).
     share_cores : bool
-        The running slots share the machine's cores: each of N running requests gets
-        ``cores // N`` threads (:meth:`Engine.set_threads`), so a request alone runs on
-        every core and concurrent ones do not oversubscribe them (``--parallel auto``).
+        The running slots share the machine's cores (:meth:`Engine.set_threads`): a job
+        starting while N run gets ``cores // N`` threads and gives some back when more
+        start, so a request alone runs on every core and concurrent ones do not
+        oversubscribe them (``--parallel auto``).
     """
 
     def __init__(self, lab: "Lab", model_id: str, *, slots: int = 1, queue_size: int = 16,
@@ -91,7 +92,7 @@ class ModelScheduler:
         self.share_cores = bool(share_cores)
         self._cores = os.cpu_count() or 1
         self._running: set[int] = set()  # slots generating now (share_cores)
-        self._threads: dict[int, int] = {}  # slot -> threads its engine was last given
+        self._threads: dict[int, int] = {}  # id(engine) -> threads it was last given
         self._running_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -201,10 +202,10 @@ class ModelScheduler:
         at the start of a job its share; later only less, when more slots run (a share that
         grows back mid-job would change the thread team at every arrival and departure)."""
         threads = max(1, self._cores // max(1, len(self._running)))
-        last = self._threads.get(slot)
+        last = self._threads.get(id(engine))  # by engine: the lab may have reloaded slot 0's
         if last != threads and (start or last is None or threads < last):
             engine.set_threads(threads)
-            self._threads[slot] = threads
+            self._threads[id(engine)] = threads
 
     def _engine(self, slot: int) -> "Engine":
         if self._views:
