@@ -499,101 +499,138 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         cast member included, named in the text or not).
     """
     order = sorted(forms, key=lambda s: (-forms[s], s))
-    parsed = {s: parse_surface(s) for s in order}
-    persons: list[_Person] = []
-    full: dict[tuple, _Person] = {}
-    owner: dict[str, _Person] = {}
-    titled_surname: dict[tuple, _Person] = {}
-    by_first: dict[str, list[_Person]] = {}
+    m = _Merge(forms, {s: parse_surface(s) for s in order}, order, together)
     cmap = cast_forms(list(cast))
-    members, cast_word = _seed_cast(cast, cmap, forms, parsed, persons, full, titled_surname,
-                                    by_first, owner)
-    # 1. full names (two or more words)
-    for s in order:
-        title, words, definite = parsed[s]
-        if definite or len(words) < 2 or s in owner:
+    m.members, m.cast_word = _seed_cast(cast, cmap, forms, m.parsed, m.persons, m.full, m.titled_surname,
+                                        m.by_first, m.owner)
+    _join_full_names(m)
+    _join_titled_words(m)
+    _join_bare_words(m)
+    return _name_characters(m, votes, old, taken, cmap)
+
+
+class _Merge:
+    """What :func:`cluster` builds up, step by step: the persons and the indexes that let
+    a name form find the person it joins."""
+
+    def __init__(self, forms: dict[str, int], parsed: dict, order: list[str],
+                 together: set[frozenset] | None):
+        self.forms, self.parsed, self.order, self.together = forms, parsed, order, together
+        self.persons: list[_Person] = []
+        self.full: dict[tuple, _Person] = {}  # (first, last) -> person
+        self.owner: dict[str, _Person] = {}  # surface -> person it joined
+        self.titled_surname: dict[tuple, _Person] = {}  # (title, surname) -> person
+        self.by_first: dict[str, list[_Person]] = {}  # given name -> persons
+        self.members: dict[int, dict] = {}  # id(person) -> cast member
+        self.cast_word: dict[str, list] = {}  # word -> cast members with it in a name
+
+
+def _join_full_names(m: _Merge) -> None:
+    """Step 1: full names (two or more words); then every person is known by its given name."""
+    for s in m.order:
+        title, words, definite = m.parsed[s]
+        if definite or len(words) < 2 or s in m.owner:
             continue
         g = _gender_of_title(title) or _given_gender(words[0])
         key = (words[0], words[-1])
-        p = full.get(key) or _member_full(cast_word, words, g)
+        p = m.full.get(key) or _member_full(m.cast_word, words, g)
         if p is None or not _compatible(p, g):
             p = _Person(words[0], words[-1], g)
-            persons.append(p)
-            full.setdefault(key, p)
+            m.persons.append(p)
+            m.full.setdefault(key, p)
         p.gender = p.gender or g
-        p.add(s, forms[s], title)
+        p.add(s, m.forms[s], title)
         p.titled_full = p.titled_full or bool(title)
-        owner[s] = p
-    for p in persons:
-        if id(p) not in members:
-            by_first.setdefault(p.first, []).append(p)
-    # 2. title + one word
-    for s in order:
-        title, words, definite = parsed[s]
-        if definite or not title or len(words) != 1 or s in owner:
+        m.owner[s] = p
+    for p in m.persons:
+        if id(p) not in m.members:
+            m.by_first.setdefault(p.first, []).append(p)
+
+
+def _join_titled_words(m: _Merge) -> None:
+    """Step 2: a title and one word ("Mr Sikes", "Miss Emma", "Sir Walter")."""
+    for s in m.order:
+        title, words, definite = m.parsed[s]
+        if definite or not title or len(words) != 1 or s in m.owner:
             continue
         w, g = words[0], _gender_of_title(title)
-        cands = [p for p in by_first.get(w, []) if _compatible(p, g)]
+        cands = [p for p in m.by_first.get(w, []) if _compatible(p, g)]
         for formal in NICKNAMES.get(w, ()):
-            cands += [p for p in by_first.get(formal, []) if _compatible(p, g)]
-        hit = _one_member(cast_word, w, g)
+            cands += [p for p in m.by_first.get(formal, []) if _compatible(p, g)]
+        hit = _one_member(m.cast_word, w, g)
         if hit is not None:  # "Mr Ratcliffe" is the one member "Inspector Ratcliffe"
             p = hit
         elif cands and (title in FIRST_NAME_TITLES or (title == "Miss" and not any(
-                p.last == w for p in persons))):
+                p.last == w for p in m.persons))):
             p = max(cands, key=lambda p: p.count)
         else:
-            key = (title, w)
-            p = titled_surname.get(key)
-            if p is None:
-                same = [q for q in persons if q.last == w and q.first is not None
-                        and _compatible(q, g) and title in ("Mr", "Miss", "Master")]
-                if title == "Miss":
-                    same = [q for q in same if q.gender == "female" and q.titles <= {"Miss"}]
-                else:  # "Mr Sikes" is "Bill Sikes" (or "Mr Bill Sikes") when never named with him
-                    same = [q for q in same if (q.titles <= {title} and together is not None)
-                            or (not q.titled_full and not q.titles)]
-                # a Mr named in the same paragraphs as the full name is someone else (father, son)
-                if len(same) == 1 and (title == "Miss" or not _named_with(s, same[0], together)):
-                    p = same[0]
-                else:
-                    p = _Person(None, w, g)
-                    persons.append(p)
-                titled_surname[key] = p
+            p = _titled_surname(m, s, title, w, g)
         p.gender = p.gender or g
-        p.add(s, forms[s], title)
-        owner[s] = p
-    # 3. bare single words and "the X" (formal given names before nicknames)
-    for s in sorted(order, key=lambda s: (s in NICKNAMES, -forms[s], s)):
-        title, words, definite = parsed[s]
-        if s in owner:
+        p.add(s, m.forms[s], title)
+        m.owner[s] = p
+
+
+def _titled_surname(m: _Merge, s: str, title: str, w: str, g: str | None) -> _Person:
+    """The person "Mr Sikes" (``s``: ``title`` and surname ``w``) is: the one full name with
+    that surname it may join, else a person of its own (one per title and surname)."""
+    key = (title, w)
+    p = m.titled_surname.get(key)
+    if p is not None:
+        return p
+    same = [q for q in m.persons if q.last == w and q.first is not None
+            and _compatible(q, g) and title in ("Mr", "Miss", "Master")]
+    if title == "Miss":
+        same = [q for q in same if q.gender == "female" and q.titles <= {"Miss"}]
+    else:  # "Mr Sikes" is "Bill Sikes" (or "Mr Bill Sikes") when never named with him
+        same = [q for q in same if (q.titles <= {title} and m.together is not None)
+                or (not q.titled_full and not q.titles)]
+    # a Mr named in the same paragraphs as the full name is someone else (father, son)
+    if len(same) == 1 and (title == "Miss" or not _named_with(s, same[0], m.together)):
+        p = same[0]
+    else:
+        p = _Person(None, w, g)
+        m.persons.append(p)
+    m.titled_surname[key] = p
+    return p
+
+
+def _join_bare_words(m: _Merge) -> None:
+    """Step 3: bare single words and "the X" (formal given names before nicknames)."""
+    for s in sorted(m.order, key=lambda s: (s in NICKNAMES, -m.forms[s], s)):
+        title, words, definite = m.parsed[s]
+        if s in m.owner:
             continue
         if definite:
             p = _Person(None, None, None)
-            persons.append(p)
+            m.persons.append(p)
         else:
             w = words[0]
             # "Tom" is the Tom of "Tom Gradgrind" before the Thomas of "Thomas Gradgrind"
-            cands = list(by_first.get(w, [])) or [
-                p for formal in NICKNAMES.get(w, ()) for p in by_first.get(formal, [])]
-            sur = [p for p in persons if p.last == w]
+            cands = list(m.by_first.get(w, [])) or [
+                p for formal in NICKNAMES.get(w, ()) for p in m.by_first.get(formal, [])]
+            sur = [p for p in m.persons if p.last == w]
             male = [p for p in sur if "Mr" in p.titles or (p.first is None and p.gender == "male")]
             cands += male or sur
-            hit = _one_member(cast_word, w, None)
+            hit = _one_member(m.cast_word, w, None)
             if hit is not None:
                 p = hit
             elif cands:
                 p = max(cands, key=lambda p: p.count)
             else:
                 p = _Person(w, None, _given_gender(w))
-                persons.append(p)
-                by_first.setdefault(w, []).append(p)
-        p.add(s, forms[s], title)
-        owner[s] = p
-    # 4. names, genders and ids
-    persons = [p for p in persons if p.surfaces or id(p) in members]
+                m.persons.append(p)
+                m.by_first.setdefault(w, []).append(p)
+        p.add(s, m.forms[s], title)
+        m.owner[s] = p
+
+
+def _name_characters(m: _Merge, votes: dict, old: dict[str, str], taken: set[str], cmap: dict[str, str]
+                     ) -> tuple[dict[str, str], dict[str, dict]]:
+    """Step 4: names, genders and ids (a person keeps the id most of its forms had)."""
+    forms, parsed, members = m.forms, m.parsed, m.members
+    persons = [p for p in m.persons if p.surfaces or id(p) in members]
     persons.sort(key=lambda p: -p.count)
-    cast_ids = {m["character_id"] for m in members.values()}
+    cast_ids = {mb["character_id"] for mb in members.values()}
     used = set(taken) | cast_ids
     claimed: dict[str, _Person] = {}
     for p in persons:
@@ -610,11 +647,11 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     used |= set(claimed)
     pid = {id(p): cid for cid, p in claimed.items()}
     for p in persons:
-        m = members.get(id(p))
-        if m is not None:
-            cid = m["character_id"]
-            info[cid] = {"name": m["name"],
-                         "gender": m["gender"] or _cluster_gender(p, parsed, forms, votes)}
+        mb = members.get(id(p))
+        if mb is not None:
+            cid = mb["character_id"]
+            info[cid] = {"name": mb["name"],
+                         "gender": mb["gender"] or _cluster_gender(p, parsed, forms, votes)}
             surf_map.update({f: c for f, c in cmap.items() if c == cid})
             surf_map.update({s: cid for s in p.surfaces})
             continue
