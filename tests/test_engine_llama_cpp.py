@@ -106,6 +106,14 @@ def test_precise_errors(llama_engine):
     assert err.value.context_length == 8192
     with pytest.raises(InvalidParameterError):
         llama_engine.chat(MSGS, temperature=-1)
+    # ids outside the vocabulary: an error, not an aborted process or a bias on another token
+    with pytest.raises(InvalidParameterError, match="vocabulary") as err:
+        llama_engine.detokenize([llama_engine.vocab_size])
+    assert err.value.param == "ids"
+    for key in (str(llama_engine.vocab_size), "-1"):
+        with pytest.raises(InvalidParameterError, match="outside the vocabulary") as err:
+            llama_engine.chat(MSGS, max_tokens=2, logit_bias={key: -100})
+        assert err.value.param == "logit_bias"
 
 
 def test_generic_token_path_matches_native_greedy(llama_engine):

@@ -275,6 +275,20 @@ class Engine(ABC):
     def detokenize(self, ids: Sequence[int]) -> str:
         """Text of token ids."""
 
+    @property
+    def vocab_size(self) -> int | None:
+        """Tokens in the model's vocabulary (None where the engine does not say)."""
+        return None
+
+    def check_token_ids(self, ids: Sequence[int], param: str = "ids") -> None:
+        """Raise :class:`InvalidParameterError` (naming ``param``) for an id outside the
+        vocabulary: negative, or ``>= vocab_size`` (llama.cpp aborts the process on one)."""
+        size = self.vocab_size
+        for i in ids:
+            if i < 0 or (size is not None and i >= size):
+                shown = f"0 to {size - 1}" if size is not None else "0 or more"
+                raise InvalidParameterError(f"Token id {i} is not in the model's vocabulary ({shown}).", param=param)
+
     @abstractmethod
     def render_chat(self, messages: list[dict[str, Any]]) -> str:
         """The prompt text for ``messages`` under the model's chat template."""
@@ -370,6 +384,12 @@ class Engine(ABC):
             raise UnsupportedParameterError("tools", self.name, TOOLS_HINT)
         if params.grammar and not self.supports_tools:
             raise UnsupportedParameterError("grammar", self.name, TOOLS_HINT)
+        size = self.vocab_size  # llama.cpp ignores a large id and applies a negative one to another token
+        bad = [t for t in params.logit_bias if t < 0 or (size is not None and t >= size)]
+        if bad:
+            shown = f"0..{size - 1}" if size is not None else "0 or more"
+            raise InvalidParameterError(f"logit_bias has token id(s) outside the vocabulary ({shown}): {bad[:5]}.",
+                                        param="logit_bias")
         return params
 
     def _budget(self, n_prompt: int, params: GenerationParams, param: str) -> int:

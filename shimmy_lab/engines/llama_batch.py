@@ -320,6 +320,10 @@ class BatchedEngine(Engine):
     def detokenize(self, ids: Sequence[int]) -> str:
         return self.base.detokenize(ids)
 
+    @property
+    def vocab_size(self) -> int | None:
+        return self.base.vocab_size
+
     def render_chat(self, messages: list[dict[str, Any]]) -> str:
         return self.base.render_chat(messages)
 

@@ -147,8 +147,14 @@ class LlamaCppEngine(Engine):
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        """Text of token ids."""
+        """Text of token ids (an id outside the vocabulary: :class:`InvalidParameterError`)."""
+        self.check_token_ids(ids)
         return self.llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+
+    @property
+    def vocab_size(self) -> int:
+        """Tokens of the GGUF's vocabulary."""
+        return int(self.llm.n_vocab())
 
     def render_chat(self, messages: list[dict[str, Any]]) -> str:
         """Prompt text under the GGUF's chat template."""

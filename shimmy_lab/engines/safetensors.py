@@ -178,7 +178,12 @@ class SafetensorsEngine(Engine):
         return render_template(self.chat_template, messages, **{k: v or "" for k, v in self.special_tokens.items()})
 
     def _params(self, kwargs: dict[str, Any]) -> GenerationParams:
-        return check_params(self, kwargs, self.model.cfg.vocab_size)
+        return check_params(self, kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the model's output layer."""
+        return int(self.model.cfg.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
         import torch

@@ -58,21 +58,15 @@ def reject_unsupported(exc: UnsupportedParameterError) -> UnsupportedParameterEr
     return exc
 
 
-def check_params(engine: Any, kwargs: dict[str, Any], vocab_size: int) -> GenerationParams:
-    """``Engine._params`` for the torch engines: the base checks, the ``response_format``
-    hint, and ``logit_bias`` ids checked against the vocabulary before anything streams."""
+def check_params(engine: Any, kwargs: dict[str, Any]) -> GenerationParams:
+    """``Engine._params`` for the torch engines: the base checks (``logit_bias`` ids against
+    the vocabulary among them) with the ``response_format`` hint."""
     from .base import Engine
 
     try:
-        params = Engine._params(engine, kwargs)
+        return Engine._params(engine, kwargs)
     except UnsupportedParameterError as exc:
         raise reject_unsupported(exc) from None
-    bad = [t for t in params.logit_bias if not 0 <= t < vocab_size]
-    if bad:
-        raise InvalidParameterError(
-            f"logit_bias has token id(s) outside the vocabulary (0..{vocab_size - 1}): {bad[:5]}.", param="logit_bias"
-        )
-    return params
 
 
 #: llama.cpp options that mean nothing here; accepted and ignored silently.

@@ -127,7 +127,12 @@ class TransformersEngine(Engine):
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _params(self, kwargs: dict[str, Any]) -> GenerationParams:
-        return check_params(self, kwargs, self.model.config.vocab_size)
+        return check_params(self, kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the model's output layer."""
+        return int(self.model.config.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
         import torch

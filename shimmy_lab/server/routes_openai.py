@@ -262,7 +262,6 @@ async def chat_completions(request: Request):
             kwargs["n"] = job.stabilize
 
     def make(engine) -> Iterator[dict[str, Any]]:
-        _check_logit_bias(engine, kwargs)
         if app.state.settings.max_prompt_tokens is not None:
             _check_prompt(app, len(engine.tokenize(engine.chat_prompt(messages, tools))), "messages")
         return engine.chat(messages, stream=True, stream_options={"include_usage": True}, **kwargs)
@@ -302,7 +301,6 @@ async def completions(request: Request):
         texts = [p if isinstance(p, str) else _detokenize(engine, p, "prompt") for p in prompts]
         if any(not t for t in texts):  # ids of special tokens only: no text to complete
             raise InvalidParameterError("prompt must not be empty: these token ids have no text.", param="prompt")
-        _check_logit_bias(engine, kwargs)
         if job is not None:
             texts = [job.prompt(t) for t in texts]
         if app.state.settings.max_prompt_tokens is not None:
@@ -450,34 +448,10 @@ async def detokenize(request: Request):
     return {"model": sched.model_id, "content": text}
 
 
-def _vocab_size(engine: Any) -> int | None:
-    """The engine's vocabulary size where it tells it (llama.cpp model, HF tokenizer), else None."""
-    llm = getattr(engine, "llm", None)
-    if llm is not None and hasattr(llm, "n_vocab"):
-        return int(llm.n_vocab())
-    tokenizer = getattr(engine, "tokenizer", None)
-    return len(tokenizer) if tokenizer is not None and hasattr(tokenizer, "__len__") else None
-
-
-def _check_logit_bias(engine: Any, kwargs: dict[str, Any]) -> None:
-    """``logit_bias`` keys must be token ids of the vocabulary (llama.cpp would ignore a large
-    one and apply a negative one to another token, counted from the end)."""
-    size = _vocab_size(engine)
-    for key in kwargs.get("logit_bias") or {}:
-        token = int(key) if str(key).lstrip("-").isdigit() else None
-        if token is not None and (token < 0 or (size is not None and token >= size)):
-            raise InvalidParameterError(f"logit_bias: token id {key} is not in the model's vocabulary.",
-                                        param="logit_bias")
-
-
 def _detokenize(engine: Any, ids: list[int], param: str) -> str:
     """Text of token ids sent by a client: an id outside the vocabulary is a 400 (llama.cpp
     aborts the process on one), and so is any other failure of the engine's detokenizer."""
-    size = _vocab_size(engine)
-    for i in ids:
-        if i < 0 or (size is not None and i >= size):
-            shown = f"0 to {size - 1}" if size is not None else "0 or more"
-            raise InvalidParameterError(f"Token id {i} is not in the model's vocabulary ({shown}).", param=param)
+    engine.check_token_ids(ids, param)
     try:
         return engine.detokenize(ids)
     except ShimmyError:
