@@ -43,7 +43,7 @@ from ..engines.base import check_messages
 from ..engines.params import GenerationParams
 from ..errors import InvalidParameterError, ShimmyError
 from .narrative import story_for_request
-from .routes_openai import _check_prompt, _prompt_tools, generate
+from .routes_openai import check_prompt, prompt_tools, generate
 from .schemas import ERROR_RESPONSES, ResponseRequest, openapi_body, parse
 
 __all__ = ["router", "ResponseShape", "ResponseNotFoundError", "input_items", "items_to_messages",
@@ -498,7 +498,7 @@ async def create_response(request: Request):
         if body.parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = body.parallel_tool_calls
     try:
-        tools_listed = _prompt_tools(GenerationParams.from_kwargs(**dict(kwargs)))  # validates kwargs
+        tools_listed = prompt_tools(GenerationParams.from_kwargs(**dict(kwargs)))  # validates kwargs
     except ShimmyError as exc:
         raise _renamed(exc) from None
     app = request.app
@@ -517,7 +517,7 @@ async def create_response(request: Request):
     def make(engine) -> Iterator[dict[str, Any]]:
         try:
             if app.state.settings.max_prompt_tokens is not None:
-                _check_prompt(app, len(engine.tokenize(engine.chat_prompt(messages, tools_listed))), "input")
+                check_prompt(app, len(engine.tokenize(engine.chat_prompt(messages, tools_listed))), "input")
             return engine.chat(messages, stream=True, stream_options={"include_usage": True}, **kwargs)
         except ShimmyError as exc:
             raise _renamed(exc) from None

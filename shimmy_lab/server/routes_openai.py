@@ -29,7 +29,7 @@ from .tracing import generation_observer
 from .schemas import (ERROR_RESPONSES, ChatCompletionRequest, CompletionRequest, DetokenizeRequest,
                       EmbeddingRequest, TokenizeRequest, openapi_body, parse)
 
-__all__ = ["router"]
+__all__ = ["router", "generate", "check_prompt", "prompt_tools"]
 
 router = APIRouter(responses=ERROR_RESPONSES)  # bodies are parsed by hand: declared with openapi_body
 
@@ -235,7 +235,8 @@ def _watch_disconnect(request: Request, cancel: threading.Event):
     return asyncio.ensure_future(watch())
 
 
-def _check_prompt(app: Any, n_tokens: int, param: str) -> None:
+def check_prompt(app: Any, n_tokens: int, param: str) -> None:
+    """A 400 (naming ``param``) when a prompt of ``n_tokens`` is over ``max_prompt_tokens``."""
     limit = app.state.settings.max_prompt_tokens
     if limit is not None and n_tokens > limit:
         raise InvalidParameterError(
@@ -252,7 +253,7 @@ def _validate(kwargs: dict[str, Any]) -> None:
 async def chat_completions(request: Request):
     body = await parse(request, ChatCompletionRequest)
     kwargs = body.generation_kwargs()
-    tools = _prompt_tools(GenerationParams.from_kwargs(**dict(kwargs)))
+    tools = prompt_tools(GenerationParams.from_kwargs(**dict(kwargs)))
     messages = check_messages([m.plain() for m in body.messages])
     app = request.app
     job = await run_in_threadpool(story_for_request, request, body.metadata)  # may load or catch up a story
@@ -263,14 +264,14 @@ async def chat_completions(request: Request):
 
     def make(engine) -> Iterator[dict[str, Any]]:
         if app.state.settings.max_prompt_tokens is not None:
-            _check_prompt(app, len(engine.tokenize(engine.chat_prompt(messages, tools))), "messages")
+            check_prompt(app, len(engine.tokenize(engine.chat_prompt(messages, tools))), "messages")
         return engine.chat(messages, stream=True, stream_options={"include_usage": True}, **kwargs)
 
     return await _generate(request, body.model, make, body.include_usage, bool(body.stream),
                            shapes.collect_chat_chunks, job)
 
 
-def _prompt_tools(params: GenerationParams) -> list[Any] | None:
+def prompt_tools(params: GenerationParams) -> list[Any] | None:
     """The tools a chat's prompt lists (all of them when some may be called), or None."""
     spec = params.tool_spec()
     return spec[0] if spec else None
@@ -305,7 +306,7 @@ async def completions(request: Request):
             texts = [job.prompt(t) for t in texts]
         if app.state.settings.max_prompt_tokens is not None:
             for t in texts:
-                _check_prompt(app, len(engine.tokenize(t, add_special=True)), "prompt")
+                check_prompt(app, len(engine.tokenize(t, add_special=True)), "prompt")
         streams = [engine.complete(t, stream=True, echo=bool(body.echo), stream_options={"include_usage": True},
                                    **kwargs) for t in texts]
         return _merge_prompts(streams, n)
@@ -369,7 +370,7 @@ async def embeddings(request: Request):
             raise InvalidParameterError("input must not be empty: these token ids have no text.", param="input")
         n_tokens = [len(engine.tokenize(t)) for t in texts]
         for n in n_tokens:
-            _check_prompt(app, n, "input")
+            check_prompt(app, n, "input")
         return engine.embed(texts), sum(n_tokens)
 
     vectors, n_tokens = await sched.call(run)
