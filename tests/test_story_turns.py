@@ -67,10 +67,52 @@ def test_model_chooses_the_highest_score():
 
 def test_the_shipped_model_knows_every_feature(tmp_path):
     shipped = load_model()
-    assert set(shipped.weights) == set(FEATURES)
+    assert set(shipped.weights) == set(FEATURES) == set(shipped.pronoun)
     p = tmp_path / "turns.json"
-    p.write_text(json.dumps(TurnModel(PRIOR).to_json()))
-    assert load_model(str(p)).weights == PRIOR
+    p.write_text(json.dumps(TurnModel(PRIOR, {"lead": 1.5}).to_json()))
+    assert load_model(str(p)).weights == PRIOR and load_model(str(p)).pronoun == {"lead": 1.5}
+    # a model file from before the pronoun weights: the tag keeps the reader's rule choice
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"features": list(FEATURES), "weights": PRIOR}))
+    assert load_model(str(old)).pronoun == {"rule": 10.0}
+
+
+def test_a_tag_pronoun_is_chosen_among_the_people_of_its_gender():
+    text = ('Ann Lee, Rose Day and Tom Hart stood at the gate.\n\n"Is it open?" asked Ann Lee.\n\n'
+            '"No," said Tom Hart.\n\nRose Day laughed at them both. "Then climb," she said.\n')
+    model = TurnModel(PRIOR, {"lead": 3.0, "rule": 1.0})
+    with recording(model) as rec:
+        st = Story.from_text(text)
+    (r,) = [r for r in rec if r["kind"] == "pronoun"]
+    assert set(r["candidates"]) == {"ann_lee", "rose_day"}  # not Tom: "she"
+    q = st.quotes.set_index(st.quotes["text"].str.strip())
+    assert q.loc["Then climb,", "speaker"] == "rose_day" and q.loc["Then climb,", "method"] == "tag"
+    # weights that prefer the last speaker of that gender over the paragraph's subject
+    with recording(TurnModel(PRIOR, {"spoke_2": 3.0})):
+        st = Story.from_text(text)
+    assert st.quotes.set_index(st.quotes["text"].str.strip()).loc["Then climb,", "speaker"] == "ann_lee"
+
+
+def test_the_beam_finds_a_reading_at_least_as_likely_as_left_to_right(monkeypatch):
+    from shimmy_lab.story import dialogue
+
+    text = ('Ann Lee and Bo Hart sat at the table.\n\n"Shall we go?" said Ann Lee.\n\n"Not yet," said Bo Hart.'
+            '\n\n"Then we stay," said Ann Lee.\n\n"Is it late?" Ann Lee looked at the clock.\n\n"Nearly nine."\n')
+    model = load_model()
+
+    def joint(beam: int) -> float:
+        monkeypatch.setattr(dialogue, "BEAM", beam)
+        with recording(model) as rec:
+            st = Story.from_text(text)
+        by_start = dict(zip(st.quotes["start"], st.quotes["speaker"]))
+        p = 1.0
+        for r in rec:
+            chosen = next(sp for s, sp in by_start.items() if r["start"] <= s < r["end"])
+            p *= model.probabilities(r["candidates"], r["X"], r["kind"])[r["candidates"].index(chosen)]
+        return p
+
+    greedy, beam = joint(1), joint(4)
+    assert 0 < greedy <= beam + 1e-12
 
 
 def test_recording_collects_every_decided_turn():

@@ -46,8 +46,8 @@ def read_with(model, folder: Path):
     return nov, story, rec
 
 
-def labelled(nov: dict, story, rec: list[dict]) -> list[tuple[np.ndarray, int]]:
-    """(features, index of the annotated speaker) of every recorded turn that has one."""
+def labelled(nov: dict, story, rec: list[dict]) -> list[tuple[np.ndarray, int, str]]:
+    """(features, index of the annotated speaker, kind) of every recorded choice that has one."""
     from shimmy_lab.eval.attribution import _gold_resolver, map_characters
     from shimmy_lab.story.pipeline import NARRATOR
 
@@ -66,11 +66,23 @@ def labelled(nov: dict, story, rec: list[dict]) -> list[tuple[np.ndarray, int]]:
             continue
         ys = [j for j, c in enumerate(r["candidates"]) if mapping.get(rename.get(c, c)) == firsts[i][1]]
         if ys:
-            out.append((r["X"], ys[0]))
+            out.append((r["X"], ys[0], r["kind"]))
     return out
 
 
-def fit(data: list[tuple[np.ndarray, int]], l2: float = 1.0, steps: int = 30) -> np.ndarray:
+def fit(data: list[tuple[np.ndarray, int, str]], l2: float = 1.0, steps: int = 30):
+    """A :class:`~shimmy_lab.story.turns.TurnModel`: one conditional logit per kind of choice."""
+    from shimmy_lab.story.turns import FEATURES, KINDS, TurnModel
+
+    weights = []
+    for kind in KINDS:
+        rows = [(X, y) for X, y, k in data if k == kind]
+        w = fit_kind(rows, l2, steps) if rows else None  # no such choices: the model's default
+        weights.append({f: round(float(v), 4) for f, v in zip(FEATURES, w)} if w is not None else None)
+    return TurnModel(*weights)
+
+
+def fit_kind(data: list[tuple[np.ndarray, int]], l2: float = 1.0, steps: int = 30) -> np.ndarray:
     """Weights of a conditional logit (one choice per turn) by Newton's method."""
     from shimmy_lab.story.turns import FEATURES
 
@@ -90,12 +102,6 @@ def fit(data: list[tuple[np.ndarray, int]], l2: float = 1.0, steps: int = 30) ->
         if np.abs(step).max() < 1e-6:
             break
     return w
-
-
-def model_of(w: np.ndarray):
-    from shimmy_lab.story.turns import FEATURES, TurnModel
-
-    return TurnModel({f: round(float(v), 4) for f, v in zip(FEATURES, w)})
 
 
 def score(folder: Path, model) -> pd.DataFrame:
@@ -131,13 +137,12 @@ def main() -> None:
         for d in folders:
             nov, story, rec = read_with(model, d)
             data[d.name] = labelled(nov, story, rec)
-        w = fit([x for v in data.values() for x in v], a.l2)
-        model = model_of(w)
+        model = fit([x for v in data.values() for x in v], a.l2)
         print(f"round {r + 1}: {sum(map(len, data.values()))} labelled turns")
-    print(pd.Series(model.weights).round(3).to_string())
+    print(pd.DataFrame({"turn": model.weights, "pronoun": model.pronoun}).round(3).to_string())
     rows = []
     for d in folders:
-        held = model_of(fit([x for n, v in data.items() if n != d.name for x in v], a.l2))
+        held = fit([x for n, v in data.items() if n != d.name for x in v], a.l2)
         q = score(d, held)
         rows.append({"novel": d.name, "quotes": len(q), "held_out": q["correct"].mean(),
                      "turn_quotes": None})

@@ -30,9 +30,12 @@ speaker is decided, a quote with no vocative is addressed to the character the t
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections import Counter
-from typing import Callable
+from typing import Any, Callable
+
+import numpy as np
 
 from .characters import _TITLE_ALT, slug
 from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS
@@ -232,6 +235,9 @@ _NOT_SPEAKERS = frozenset("first second third same one two three rest whole last
 
 #: the narrator as the subject of a clause ("I looked", "and I said")
 _I_SUBJECT = re.compile(r"\bI\b(?!')")
+#: the gender a tag's pronoun gives its speaker
+_PRONOUN_GENDER = {"he": "male", "she": "female"}
+
 #: a sentence of narration that opens with a pronoun subject ("He shook his head.")
 _HE_SHE = re.compile(r"(?:^\s*|[.!?\u201d\"]\s+)(He|She)\b")
 #: narration that opens with the narrator as subject ("I shook my head. 'No.'")
@@ -427,6 +433,8 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
         found, conf, how = None, 0.0, "none"
         mention: tuple[int, int] | None = None  # span of the tag's name or pronoun
         tag_to: dict[int, str] = {}  # quote index -> character named in "said X to Y"
+        pron: dict | None = None  # the paragraph's speaker came from a tag's "he"/"she"
+        by_pronoun: list[tuple[int, str]] = []  # (quote index, gender) of quotes a "he"/"she" tags
         for k, q in enumerate(qs):
             nxt = qs[k + 1]["start"] if k + 1 < len(qs) else p["end"]
             prv = qs[k - 1]["end"] if k else p["start"]
@@ -453,9 +461,13 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                              method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
                     if to and to != cid:
                         tag_to[k] = to
+                    g = _PRONOUN_GENDER.get(m.group("who").lower())
+                    if g:
+                        by_pronoun.append((k, g))
                     if found is None:
                         found, conf, how = cid, q["confidence"], "tag"
                         mention = (q["speaker_start"], q["speaker_end"])
+                        pron = {"gender": g, "exclude": excl, "rule": cid} if g else None
         addr = next((q["addressee"] for q in qs if q["addressee"]), None)
         prevp = paragraphs.get(pid - 1)
         if found is None and prevp is not None and prevp["kind"] == "text" and \
@@ -467,14 +479,18 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 if cid:
                     found, conf, how = cid, 0.8, "tag"
                     mention = (at + im.start("who"), at + im.end("who"))
+                    g = _PRONOUN_GENDER.get(im.group("who").lower())
+                    pron = {"gender": g, "exclude": None, "rule": cid} if g else None
         hint = None  # who the narration says acts: a guess the turn model weighs
-        if found is None:
+        if found is None or pron:
             narr = text[p["start"]:qs[0]["start"]]
             first = ctx.recent(qs[0]["start"], len(narr) + 1)
             if ctx.narrator and _I_OPENS.match(narr):
                 hint = ("lead", ctx.narrator)
             elif narr.strip() and first:
                 hint = ("lead", first[-1])
+            elif pron:
+                pass
             else:  # a beat after the quote: "'Is that so?' Cohn turned to me."
                 bm = _BEAT.match(text, qs[0]["end"], min(p["end"], qs[0]["end"] + 80))
                 cid = _who(ctx, bm.group("who"), qs[0]["start"], p["start"], speakers, prev_sp,
@@ -482,9 +498,12 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 if cid:
                     hint = ("beat", cid)
         if found is not None and found == addr:
-            found, conf, how, mention = None, 0.0, "none", None
+            found, conf, how, mention, pron = None, 0.0, "none", None, None
+        if pron:  # the quotes whose "he"/"she" the turn model may give to someone else
+            pron["quotes"] = [k for k, g in by_pronoun if g == pron["gender"] and qs[k]["speaker"] == found]
         turn = {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
-                "fixed": found is not None, "hint": hint, "qs": qs, "mention": mention, "to": tag_to}
+                "fixed": found is not None, "hint": hint, "qs": qs, "mention": mention, "to": tag_to,
+                "pron": pron}
         seq.append(turn)
         turns.append(turn)
     allt = [{"pid": pid, "speaker": sp, "conf": 1.0, "addr": None, "fixed": sp is not None,
@@ -574,38 +593,91 @@ def _narration(p: dict, qs: list[dict]) -> list[tuple[int, int]]:
 _TURN_CALIBRATION = 0.85
 
 
+#: readings of a conversation kept while its turns are decided (a beam search: one wrong
+#: turn need not drag the ones after it along, as a left-to-right choice does)
+BEAM = 4
+
+
 def _decide(text: str, conv: list[int], turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
-            model: TurnModel) -> None:
-    """Give the untagged turns of one conversation a speaker with the turn model, left to right."""
+            model: TurnModel, beam: int | None = None) -> None:
+    """Give the untagged turns of one conversation a speaker with the turn model, and let it
+    choose whom each tag's "he"/"she" stands for: the most likely reading of the whole
+    conversation that a beam search of width ``beam`` (default :data:`BEAM`) finds, left to right."""
+    beam = beam or BEAM
     ts = [turns[i] for i in conv]
-    speakers = [t["speaker"] if t["fixed"] else None for t in ts]
     anchored = [bool(t["fixed"] and t["speaker"]) for t in ts]
     addressees = [t["addr"] for t in ts]
     gaps = [0] + [_gap(paragraphs, a["pid"], b["pid"]) for a, b in zip(ts, ts[1:])]
+    # (log-probability, speakers, choices made: (turn, candidates, features, probability))
+    states = [(0.0, [t["speaker"] if t["fixed"] else None for t in ts], [])]
     for k, t in enumerate(ts):
-        if t["fixed"] or t["pid"] not in paragraphs:
+        if (t["fixed"] and not t.get("pron")) or t["pid"] not in paragraphs:
             continue
-        p = paragraphs[t["pid"]]
-        prev = paragraphs.get(ts[k - 1]["pid"]) if k else None
-        lead = prev["end"] if prev is not None else p["start"]
-        named_here = ctx.between(p["start"], p["end"])
-        named_between = ctx.between(lead, p["start"])
-        spans = _narration(p, t["qs"])
-        i_here = bool(ctx.narrator) and any(_I_SUBJECT.search(text, a, b) for a, b in spans)
-        he = next((m.group(1) for a, b in spans for m in [_HE_SHE.search(text[a:b])] if m), None)
-        prev_qs = ts[k - 1].get("qs") or [] if k else []
-        asked = bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?")
-        cands, X = turn_features(k, speakers, anchored, addressees, gaps, named_here, named_between,
-                                 ctx.narrator, ctx.recent(p["start"]), i_here,
-                                 {"He": "male", "She": "female"}.get(he), ctx.gender, t.get("hint"),
-                                 ctx.named_in([(q["start"], q["end"]) for q in t["qs"]]),
-                                 ctx.named_in([(q["start"], q["end"]) for q in prev_qs]), asked)
-        sp, conf = model.choose(cands, X)
-        record(p["start"], p["end"], cands, X)
-        if sp is not None:
-            speakers[k] = sp
-            how = "subject" if t.get("hint") and sp == t["hint"][1] else "vocative" if t["addr"] else "turn"
-            t.update(speaker=sp, conf=round(_TURN_CALIBRATION * conf, 3), how=how)
+        known = _turn_context(text, k, ts, paragraphs, ctx)
+        grown = []
+        for logp, speakers, made in states:
+            cands, X = turn_features(k, speakers, anchored, addressees, gaps, **known)
+            cands, X, kind = _candidates(t, cands, X, ctx)
+            if not cands:
+                grown.append((logp, speakers, made))
+                continue
+            p = model.probabilities(cands, X, kind)
+            for i in np.argsort(-p, kind="stable")[:beam]:
+                chosen = list(speakers)
+                chosen[k] = cands[i]
+                grown.append((logp + math.log(max(p[i], 1e-12)), chosen, made + [(k, cands, X, float(p[i]))]))
+        states = sorted(grown, key=lambda s: -s[0])[:beam]
+    _, speakers, made = states[0]
+    for k, cands, X, prob in made:
+        _settle(ts[k], speakers[k], cands, X, prob, paragraphs[ts[k]["pid"]])
+
+
+def _turn_context(text: str, k: int, ts: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> dict:
+    """What :func:`~shimmy_lab.story.turns.turn_features` knows of turn ``k`` besides the
+    speakers: the narration around it, the names in it and in the lines."""
+    t = ts[k]
+    p = paragraphs[t["pid"]]
+    prev = paragraphs.get(ts[k - 1]["pid"]) if k else None
+    lead = prev["end"] if prev is not None else p["start"]
+    spans = _narration(p, t["qs"])
+    he = next((m.group(1) for a, b in spans for m in [_HE_SHE.search(text[a:b])] if m), None)
+    prev_qs = ts[k - 1].get("qs") or [] if k else []
+    pron = t.get("pron")
+    recent = ctx.recent(p["start"])
+    if pron:
+        recent = [c for c in recent if ctx.gender.get(c) == pron["gender"]]
+    return {"named_here": ctx.between(p["start"], p["end"]), "named_between": ctx.between(lead, p["start"]),
+            "narrator": ctx.narrator, "recent": recent,
+            "i_here": bool(ctx.narrator) and any(_I_SUBJECT.search(text, a, b) for a, b in spans),
+            "pronoun_here": {"He": "male", "She": "female"}.get(he), "gender": ctx.gender,
+            "hint": t.get("hint"), "in_line": ctx.named_in([(q["start"], q["end"]) for q in t["qs"]]),
+            "in_previous": ctx.named_in([(q["start"], q["end"]) for q in prev_qs]),
+            "asked": bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?"),
+            "rule": pron and pron["rule"]}
+
+
+def _candidates(t: dict, cands: list[str], X, ctx: _Ctx) -> tuple[list[str], Any, str]:
+    """The candidates of turn ``t`` and the kind of choice: for a tag's "he"/"she", only the
+    characters of that gender (and not the one the tag says the line is said to)."""
+    pron = t.get("pron")
+    if not pron:
+        return cands, X, "turn"
+    keep = [i for i, c in enumerate(cands) if ctx.gender.get(c) == pron["gender"] and c != pron["exclude"]]
+    return [cands[i] for i in keep], X[keep], "pronoun"
+
+
+def _settle(t: dict, sp: str, cands: list[str], X, prob: float, p: dict) -> None:
+    """Give turn ``t`` the speaker ``sp`` the search chose (for a tag's "he"/"she": the quotes
+    that pronoun tags follow the choice) and record the choice for training."""
+    pron = t.get("pron")
+    record(p["start"], p["end"], cands, X, "pronoun" if pron else "turn")
+    if pron:
+        for j in pron["quotes"]:
+            t["qs"][j]["speaker"] = sp
+        t["speaker"] = sp
+        return
+    how = "subject" if t.get("hint") and sp == t["hint"][1] else "vocative" if t["addr"] else "turn"
+    t.update(speaker=sp, conf=round(_TURN_CALIBRATION * prob, 3), how=how)
 
 
 def _gap(paragraphs: dict[int, dict], a: int, b: int, longest: int | None = None) -> int:

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["FEATURES", "TurnModel", "turn_features", "load_model", "current_model", "recording"]
+__all__ = ["FEATURES", "KINDS", "TurnModel", "turn_features", "load_model", "current_model", "recording"]
 
 #: what the model knows of a candidate ``c`` of turn ``k`` (one column each)
 FEATURES = (
@@ -54,6 +54,7 @@ FEATURES = (
     "answers",          # c alternates and the turn before asked a question
     "recent",           # 1 / (1 + rank of c among the characters named lately)
     "conversation",     # log(1 + anchored turns of c in this conversation)
+    "rule",             # c is the reader's rule choice for the "he"/"she" of a speech tag
 )
 
 
@@ -63,7 +64,8 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                   recent: list[str], i_here: bool = False, pronoun_here: str | None = None,
                   gender: dict[str, str | None] | None = None,
                   hint: tuple[str, str] | None = None, in_line: list[str] = (),
-                  in_previous: list[str] = (), asked: bool = False) -> tuple[list[str], np.ndarray]:
+                  in_previous: list[str] = (), asked: bool = False,
+                  rule: str | None = None) -> tuple[list[str], np.ndarray]:
     """The candidates of turn ``k`` of a conversation and their feature rows.
 
     Parameters
@@ -100,6 +102,8 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         Characters named inside the quotes of turn ``k`` and of the turn before.
     asked
         Whether the last line of the turn before ends with a question mark.
+    rule
+        For a tag's "he"/"she": the reader's rule choice (:func:`~shimmy_lab.story.dialogue.attribute`).
 
     Returns
     -------
@@ -122,7 +126,7 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                        if speakers[j] and speakers[j] != before(1)), None)
     cands: list[str] = []
     for c in [before(1), before(2), before(3), last_other, ahead and ahead[1], behind and behind[1],
-              called_before, addressees[k], hint and hint[1], *named_here, *named_between, narrator, *recent[:3],
+              called_before, addressees[k], hint and hint[1], rule, *named_here, *named_between, narrator, *recent[:3],
               *conv]:
         if c and c not in cands:
             cands.append(c)
@@ -151,6 +155,7 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         row[col["narrator"]] = c == narrator
         row[col["narrator_here"]] = c == narrator and i_here
         row[col["pronoun_here"]] = pronoun_here is not None and (gender or {}).get(c) == pronoun_here
+        row[col["rule"]] = c == rule
         if hint and hint[1] == c:
             row[col[hint[0]]] = 1.0
         row[col["recent"]] = 1.0 / (1 + rank[c]) if c in rank else 0.0
@@ -161,34 +166,48 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
     return cands, X
 
 
+#: the two choices the model makes: the speaker of an untagged turn, and the person the
+#: "he"/"she" of a speech tag stands for (among the candidates of that gender)
+KINDS = ("turn", "pronoun")
+
+
 class TurnModel:
     """A log-linear choice among a turn's candidates.
 
     Parameters
     ----------
     weights
-        One weight per name of :data:`FEATURES` (missing names weigh 0).
+        One weight per name of :data:`FEATURES` (missing names weigh 0), for untagged turns.
+    pronoun
+        The weights for a tag's "he"/"she" (same features); None: the tag keeps the
+        reader's rule choice (feature ``rule``).
     """
 
-    def __init__(self, weights: dict[str, float]):
-        unknown = set(weights) - set(FEATURES)
+    def __init__(self, weights: dict[str, float], pronoun: dict[str, float] | None = None):
+        unknown = (set(weights) | set(pronoun or {})) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown turn features: {sorted(unknown)}")
         self.weights = dict(weights)
-        self._w = np.array([weights.get(f, 0.0) for f in FEATURES])
+        self.pronoun = dict(pronoun) if pronoun is not None else {"rule": 10.0}
+        self._w = {"turn": np.array([weights.get(f, 0.0) for f in FEATURES]),
+                   "pronoun": np.array([self.pronoun.get(f, 0.0) for f in FEATURES])}
 
-    def choose(self, cands: list[str], X: np.ndarray) -> tuple[str | None, float]:
+    def probabilities(self, cands: list[str], X: np.ndarray, kind: str = "turn") -> np.ndarray:
+        """The probability of each candidate (rows of ``X``); ``kind`` is one of :data:`KINDS`."""
+        s = X @ self._w[kind]
+        p = np.exp(s - s.max()) if len(s) else s
+        return p / p.sum() if len(s) else p
+
+    def choose(self, cands: list[str], X: np.ndarray, kind: str = "turn") -> tuple[str | None, float]:
         """The most likely candidate and its probability (None, 0.0 when there is none)."""
         if not cands:
             return None, 0.0
-        s = X @ self._w
-        p = np.exp(s - s.max())
-        p /= p.sum()
+        p = self.probabilities(cands, X, kind)
         i = int(p.argmax())
         return cands[i], float(p[i])
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": list(FEATURES), "weights": self.weights}
+        return {"features": list(FEATURES), "weights": self.weights, "pronoun": self.pronoun}
 
 
 _DATA = Path(__file__).with_name("data") / "turns.json"
@@ -205,7 +224,7 @@ _RECORD: dict[str, Any] | None = None
 
 @contextmanager
 def recording(model: TurnModel | None = None) -> Iterator[list[dict[str, Any]]]:
-    """Collect ``{"start", "end", "candidates", "X"}`` of every turn decided while the
+    """Collect ``{"start", "end", "candidates", "X", "kind"}`` of every turn decided while the
     block runs, reading with ``model`` instead of the shipped one when given (training)."""
     global _RECORD
     out: list[dict[str, Any]] = []
@@ -216,10 +235,11 @@ def recording(model: TurnModel | None = None) -> Iterator[list[dict[str, Any]]]:
         _RECORD = None
 
 
-def record(start: int, end: int, cands: list[str], X: np.ndarray) -> None:
-    """Keep one decided turn (paragraph ``start``..``end``) while :func:`recording`."""
+def record(start: int, end: int, cands: list[str], X: np.ndarray, kind: str = "turn") -> None:
+    """Keep one decided turn (paragraph ``start``..``end``; ``kind`` of :data:`KINDS`) while
+    :func:`recording`."""
     if _RECORD is not None:
-        _RECORD["turns"].append({"start": start, "end": end, "candidates": cands, "X": X})
+        _RECORD["turns"].append({"start": start, "end": end, "candidates": cands, "X": X, "kind": kind})
 
 
 def current_model() -> TurnModel:
@@ -236,4 +256,5 @@ def load_model(path: str | None = None) -> TurnModel:
     p = Path(path) if path else _DATA
     if path is None and not p.is_file():
         return TurnModel(PRIOR)
-    return TurnModel(json.loads(p.read_text(encoding="utf-8"))["weights"])
+    data = json.loads(p.read_text(encoding="utf-8"))
+    return TurnModel(data["weights"], data.get("pronoun"))
