@@ -12,8 +12,9 @@ import sys
 import threading
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .engines import Engine, engine_class
 from .registry import BUNDLED_ID, ModelEntry, discover, resolve
@@ -21,7 +22,55 @@ from .registry import BUNDLED_ID, ModelEntry, discover, resolve
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["Lab", "default_lab", "load_engine", "models"]
+__all__ = ["Lab", "StoryChanged", "STORY_CHANGE_REASONS", "default_lab", "load_engine", "models"]
+
+#: why a story changed: attached to a lab, text appended, caught up with changes another
+#: process saved, changed otherwise (edited in a cell), removed
+STORY_CHANGE_REASONS = ("added", "appended", "synced", "changed", "removed")
+#: the event names of :meth:`Lab.notify` (deprecated) -> the reason of their StoryChanged
+_OLD_NAMES = {"story_added": "added", "story_appended": "appended", "story_updated": "changed",
+              "story_changed": "changed", "story_removed": "removed"}
+
+
+@dataclass(frozen=True)
+class StoryChanged:
+    """A story of a :class:`Lab` changed; published with :meth:`Lab.publish`.
+
+    Parameters
+    ----------
+    story_id : str or None
+        The story's id in ``lab.stories`` (``None`` for a story not attached).
+    reason : str
+        One of :data:`STORY_CHANGE_REASONS`.
+    story : Story, optional
+        The story object (``None`` once removed, or when the publisher only knows the id).
+
+    Examples
+    --------
+    >>> lab = Lab(entries=[])
+    >>> seen = []
+    >>> unsubscribe = lab.subscribe(StoryChanged, seen.append)
+    >>> sid = lab.add_story(object(), "mill")
+    >>> seen[0].story_id, seen[0].reason
+    ('mill', 'added')
+    """
+
+    story_id: str | None
+    reason: str
+    story: Any = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in STORY_CHANGE_REASONS:
+            raise ValueError(f"unknown reason {self.reason!r}; one of {', '.join(STORY_CHANGE_REASONS)}")
+
+
+class _Listeners(list):
+    """``Lab.listeners``: old-style callbacks ``fn(event_name, *args)`` (deprecated)."""
+
+    def append(self, fn: Any) -> None:
+        warnings.warn("lab.listeners is deprecated; use lab.subscribe(StoryChanged, fn): fn "
+                      "receives a StoryChanged(story_id, reason, story)", DeprecationWarning, stacklevel=2)
+        super().append(fn)
 
 
 class Lab:
@@ -53,7 +102,8 @@ class Lab:
         self._fixed = entries is not None
         self._entries: list[ModelEntry] | None = list(entries) if entries is not None else None
         self._lock = threading.RLock()
-        self.listeners: list[Any] = []
+        self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
+        self.listeners: list[Any] = _Listeners()  # deprecated: see subscribe
 
     # ------------------------------------------------------------------ registry
     def entries(self, refresh: bool = False) -> list[ModelEntry]:
@@ -133,11 +183,61 @@ class Lab:
         sid = story_id or getattr(story, "title", None) or f"story-{len(self.stories) + 1}"
         sid = str(sid).strip().lower().replace(" ", "-")
         self.stories[sid] = story
-        self.notify("story_added", sid)
+        self.publish(StoryChanged(sid, "added", story))
         return sid
 
+    # ------------------------------------------------------------------ events
+    def subscribe(self, event_type: type, fn: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``fn(event)`` for every event of ``event_type`` (or a subclass) published.
+
+        Returns
+        -------
+        callable
+            Call it (no arguments) to unsubscribe.
+        """
+        with self._lock:
+            self._subscribers.setdefault(event_type, []).append(fn)
+        return lambda: self.unsubscribe(event_type, fn)
+
+    def unsubscribe(self, event_type: type, fn: Callable[[Any], None]) -> None:
+        """Stop calling ``fn`` for ``event_type`` (no error if it was not subscribed)."""
+        with self._lock:
+            fns = self._subscribers.get(event_type, [])
+            if fn in fns:
+                fns.remove(fn)
+
+    def publish(self, event: Any) -> None:
+        """Hand ``event`` (a typed event such as :class:`StoryChanged`) to its subscribers,
+        in the publisher's thread, as it happens."""
+        self._deliver(event)
+        if isinstance(event, StoryChanged) and self.listeners:  # the deprecated callbacks
+            name = {"added": "story_added", "removed": "story_removed"}.get(event.reason, "story_changed")
+            self._call_listeners(name, event.story_id if event.story_id is not None else event.story)
+
     def notify(self, event: str, *args: Any) -> None:
-        """Call every listener with ``(event, *args)`` (widgets use this to refresh)."""
+        """Deprecated: publish a :class:`StoryChanged` instead.
+
+        The old names (``story_added``, ``story_updated``, ``story_appended``,
+        ``story_changed``, ``story_removed``) still reach the subscribers of
+        :class:`StoryChanged`; the deprecated ``listeners`` get ``(event, *args)`` as before.
+        """
+        warnings.warn("Lab.notify(name, ...) is deprecated; use "
+                      "lab.publish(StoryChanged(story_id, reason, story))", DeprecationWarning, stacklevel=2)
+        reason = _OLD_NAMES.get(event)
+        if reason is not None:
+            about = args[0] if args else None
+            sid = about if isinstance(about, str) else None
+            story = self.stories.get(about) if sid is not None else about
+            self._deliver(StoryChanged(sid, reason, story))
+        self._call_listeners(event, *args)
+
+    def _deliver(self, event: Any) -> None:
+        with self._lock:
+            fns = [fn for t in type(event).__mro__ for fn in self._subscribers.get(t, ())]
+        for fn in fns:
+            fn(event)
+
+    def _call_listeners(self, event: str, *args: Any) -> None:
         for listener in list(self.listeners):
             listener(event, *args)
 

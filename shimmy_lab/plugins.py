@@ -8,8 +8,9 @@ entry-point group ``shimmy_lab.plugins``::
     cliches = "my_package:ClicheDetector"
 
 Each :func:`shimmy_lab.analyze` run publishes the events found in the text that is new
-since the previous run (so an appended story does not replay its past), then asks each
-plugin for insights, which join ``story.insights`` with ``system`` set to the plugin's
+since the previous run (so an appended story does not replay its past) to the plugins
+that subscribe to their kind (a plugin's optional ``subscribes`` attribute, a tuple of
+:data:`EVENT_KINDS`; without it, every kind), then asks each plugin for insights, which join ``story.insights`` with ``system`` set to the plugin's
 name. A plugin that raises is disabled with the reason logged and recorded in
 ``story.uns["params"]["assistant"]["plugins_failed"]``; the analysis goes on.
 """
@@ -42,7 +43,11 @@ class Event:
 
 @runtime_checkable
 class NarrativePlugin(Protocol):
-    """What a plugin implements."""
+    """What a plugin implements.
+
+    A plugin may also set ``subscribes``: the :data:`EVENT_KINDS` its ``on_event`` wants
+    (default: all of them).
+    """
 
     name: str
 
@@ -70,6 +75,10 @@ def register(plugin: Any) -> Any:
     if not isinstance(plugin, NarrativePlugin):
         raise TypeError(f"{plugin!r} does not implement NarrativePlugin "
                         "(name, initialize, on_event, insights, shutdown)")
+    bad = set(_wanted(plugin)) - set(EVENT_KINDS)
+    if bad:
+        raise ValueError(f"plugin {plugin.name!r} subscribes to unknown event kinds {sorted(bad)}; "
+                         f"kinds are {', '.join(EVENT_KINDS)}")
     _REGISTERED[plugin.name] = plugin
     _DISABLED.pop(plugin.name, None)
     return plugin
@@ -146,6 +155,12 @@ def _events(story: Any, since: int) -> Iterator[Event]:
     yield from sorted(out, key=lambda e: (e.start, EVENT_KINDS.index(e.kind)))
 
 
+def _wanted(plugin: Any) -> tuple[str, ...]:
+    """The event kinds ``plugin`` subscribes to (its ``subscribes``; default all)."""
+    kinds = getattr(plugin, "subscribes", None)
+    return EVENT_KINDS if kinds is None else ((kinds,) if isinstance(kinds, str) else tuple(kinds))
+
+
 def publish_story(story: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Feed the story's new events to every plugin and collect their insights.
 
@@ -169,8 +184,10 @@ def publish_story(story: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
             if name not in seen:
                 plugin.initialize(story)
                 seen.add(name)
+            wanted = set(_wanted(plugin))
             for ev in events:
-                plugin.on_event(ev)
+                if ev.kind in wanted:
+                    plugin.on_event(ev)
             found = plugin.insights(story)
             found = found.to_dict("records") if isinstance(found, pd.DataFrame) else list(found or [])
             for row in found:

@@ -81,3 +81,28 @@ def test_register_checks_the_protocol():
 def test_unregister_shuts_down(counter):
     plugins.unregister("counter")
     assert counter.closed
+
+
+class Quotes(Counter):
+    """Subscribes to one event kind only."""
+
+    name = "quotes"
+    subscribes = ("dialogue_spoken",)
+
+
+def test_a_plugin_gets_only_the_event_kinds_it_subscribes_to():
+    plugin = plugins.register(Quotes())
+    try:
+        story = sl.analyze(TEXT)
+    finally:
+        plugins.unregister("quotes")
+    assert [e.kind for e in plugin.events] == ["dialogue_spoken", "dialogue_spoken"]
+    assert (story.insights["system"] == "quotes").any()
+
+
+def test_unknown_event_kinds_are_refused():
+    bad = Quotes()
+    bad.subscribes = ("dialogue_spoken", "quote_heard")
+    with pytest.raises(ValueError, match="quote_heard"):
+        plugins.register(bad)
+    assert "quotes" not in plugins.plugins()

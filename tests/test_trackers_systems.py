@@ -79,3 +79,57 @@ def test_systems_on_a_novel():
         assert len(s.tables[name]), name
     assert s.uns["recursion"]["levels"]["chapter"] > 0
     assert s.uns["params"]["assistant"]["failed"] == {}
+
+
+# -- the registry of systems ----------------------------------------------------------------
+def test_registry_order_follows_requires():
+    from shimmy_lab.trackers import SYSTEMS, systems
+
+    assert SYSTEMS == ("characters", "drift", "dna", "constraints", "recursion", "engagement")
+    for i, name in enumerate(SYSTEMS):
+        assert all(SYSTEMS.index(r) < i for r in systems.get(name).requires), name
+    assert systems.order(["engagement", "constraints", "dna"]) == ["dna", "constraints", "engagement"]
+    with pytest.raises(KeyError, match="unknown narrative system 'echo'"):
+        systems.order(["echo"])
+
+
+def test_params_dataclasses_hold_the_defaults_of_the_functions():
+    import dataclasses
+    import inspect
+
+    from shimmy_lab.trackers import systems
+
+    for s in systems.systems():
+        sig = {k: p.default for k, p in list(inspect.signature(s.func).parameters.items())[1:]}
+        fields = {f.name: f.default for f in dataclasses.fields(s.params)}
+        assert fields == sig, s.name
+
+
+def test_run_names_the_missing_prerequisite():
+    from shimmy_lab.trackers import systems
+
+    story = sl.Story.from_text(STORY)
+    with pytest.raises(systems.MissingPrerequisiteError, match=r"run tl\.dna first"):
+        systems.run(story, "engagement")
+    systems.run(story, "dna")
+    systems.run(story, "engagement", flat_scenes=2)
+    assert story.uns["params"]["engagement"] == {"flat_scenes": 2, "max_insights": 5}
+    assert story.uns["params"]["dna"] == {"min_intensity": 0.34, "min_shared": 2, "max_insights": 8}
+    with pytest.raises(systems.MissingPrerequisiteError, match=r"tl\.characters"):
+        systems.run(story, "constraints")  # dna ran, characters did not
+
+
+def test_register_checks_requires_and_cycles():
+    from shimmy_lab.trackers import systems
+
+    def noop(story):
+        return story
+
+    with pytest.raises(ValueError, match="unknown system"):
+        systems.register(systems.System("lonely", noop, requires=("nowhere",)))
+    systems.register(systems.System("ouroboros", noop, requires=("ouroboros",)))
+    try:
+        with pytest.raises(ValueError, match="cycle"):
+            systems.order(["ouroboros"])
+    finally:
+        systems._REGISTRY.pop("ouroboros")

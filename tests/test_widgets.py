@@ -14,24 +14,19 @@ from narrative_texts import STORY
 pytest.importorskip("ipywidgets")
 
 
-class FakeLab:
-    """Duck-typed Lab: listeners, notify, stories, and a scripted engine."""
-
-    default_model = "fake-model"
+class FakeLab(sl.Lab):
+    """A real Lab (stories, events) with a scripted engine and two model ids."""
 
     def __init__(self, reply: str = "Kitty walked to the mill by the river in the rain."):
-        self.listeners, self.stories, self.reply, self.seen = [], {}, reply, []
-
-    def notify(self, event, *args):
-        for fn in list(self.listeners):
-            fn(event, *args)
+        super().__init__("fake-model", entries=[])
+        self.reply, self.seen = reply, []
 
     def models(self):
         import pandas as pd
 
         return pd.DataFrame({"id": ["fake-model", "other-model"]})
 
-    def engine(self, model=None):
+    def engine(self, model=None, engine=None, **options):
         lab = self
 
         class Eng:
@@ -90,25 +85,45 @@ def test_character_sheet(story):
 
 
 def test_dashboard_live_update_through_lab(story):
+    from shimmy_lab.lab import StoryChanged
+
     lab = FakeLab()
     lab.stories["mill"] = story
+    seen = []
+    lab.subscribe(StoryChanged, seen.append)
     dash = sl.widgets.Dashboard(story, lab=lab)
-    assert dash._on_event in lab.listeners and dash.refreshes == 1
+    assert dash.refreshes == 1
     n_chars = len(story.text)
     story.append("\n\nCHAPTER IV\n\nA stranger named Silas Crow came to the mill. "
                  "Silas Crow asked Kitty about the money.\n")
-    lab.notify("story_updated", "mill")
+    lab.publish(StoryChanged("mill", "appended"))
     assert dash.refreshes == 2
     assert "Silas Crow" in dash.who.options
     assert story.uns["narrative_analysed_to"] == len(story.text) > n_chars
     assert list(_named(dash.figures["characters"], "mentions").x)[-1] == "ch4"
-    lab.notify("story_updated", "another-story")  # not ours: ignored
-    lab.notify("model_loaded", "x")
+    lab.publish(StoryChanged("another-story", "appended"))  # not ours: ignored
+    lab.publish(StoryChanged("mill", "removed"))  # nothing left to show
     assert dash.refreshes == 2
     dash.append("\n\nSilas Crow left the mill at dawn.\n")
     assert dash.refreshes == 3
+    assert (seen[-1].story_id, seen[-1].reason, seen[-1].story) == ("mill", "appended", story)
     dash.close()
-    assert dash._on_event not in lab.listeners
+    lab.publish(StoryChanged("mill", "changed"))
+    assert dash.refreshes == 3  # unsubscribed
+
+
+def test_dashboard_still_follows_the_deprecated_notify(story):
+    lab = FakeLab()
+    lab.stories["mill"] = story
+    dash = sl.widgets.Dashboard(story, lab=lab)
+    story.append("\n\nSilas Crow came to the mill.\n")
+    with pytest.warns(DeprecationWarning, match="publish"):
+        lab.notify("story_updated", "mill")
+    assert dash.refreshes == 2
+    with pytest.warns(DeprecationWarning):
+        lab.notify("model_loaded", "x")  # not a story event: no refresh
+    assert dash.refreshes == 2
+    dash.close()
 
 
 def _named(fig, name):
@@ -157,4 +172,13 @@ def test_dashboard_reuses_an_analysis_of_the_whole_text(monkeypatch):
     assert len(calls) == 1 and list(calls[0]["systems"]) == ["characters", "dna"]
     assert calls[0]["voice_model"] == "none" and calls[0]["assertiveness"] == 0.6
     assert story.uns["narrative_analysed_to"] == len(story.text)
+    dash.close()
+
+
+def test_refresh_reanalyse_is_a_deprecated_spelling(story):
+    dash = sl.widgets.Dashboard(story)
+    with pytest.warns(DeprecationWarning, match="reanalyze"):
+        dash.refresh(reanalyse=True)
+    dash.refresh(reanalyze=True)
+    assert dash.refreshes == 3
     dash.close()

@@ -65,6 +65,91 @@ def _special_tokens_map(tokenizer: Any) -> dict[str, str]:
     return out
 
 
+def _write_weights(model: Any, tmp: Path, target_dtype: Any) -> None:
+    """``model.safetensors``: tied parameters are written once (under the embedding's name)."""
+    from safetensors.torch import save_file
+
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if tied and name == "lm_head.weight":
+            continue
+        state[name] = tensor.detach().to(target_dtype).contiguous().clone()
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _write_configs(model: Any, tmp: Path, target_dtype: Any) -> dict[str, Any]:
+    """``config.json`` (an ordinary unquantized checkpoint now) and
+    ``generation_config.json``; returns the config written."""
+    cfg = model.config.to_dict()
+    for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
+        cfg.pop(key, None)
+    cfg["architectures"] = [type(model).__name__]
+    cfg["dtype"] = str(target_dtype).replace("torch.", "")
+    cfg.setdefault("rope_theta", (cfg.get("rope_parameters") or {}).get("rope_theta", 10000.0))
+    (tmp / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    gen = getattr(model, "generation_config", None)
+    gen_cfg = {k: v for k, v in (gen.to_dict() if gen is not None else {}).items() if v is not None}
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        if gen_cfg.get(key) is None and cfg.get(key) is not None:
+            gen_cfg[key] = cfg[key]
+    (tmp / "generation_config.json").write_text(json.dumps(gen_cfg, indent=2, sort_keys=True) + "\n")
+    return cfg
+
+
+def _write_tokenizer(tokenizer: Any, tmp: Path, ctx: Any) -> None:
+    """``tokenizer.json`` + ``tokenizer_config.json`` (with the chat template inline, as
+    older readers and the safetensors engine expect) + ``special_tokens_map.json``."""
+    tokenizer.save_pretrained(str(tmp))
+    tok_cfg_path = tmp / "tokenizer_config.json"
+    tok_cfg = json.loads(tok_cfg_path.read_text()) if tok_cfg_path.exists() else {}
+    template = getattr(tokenizer, "chat_template", None)
+    if template:
+        tok_cfg["chat_template"] = template
+    if ctx:
+        tok_cfg["model_max_length"] = int(ctx)
+    tok_cfg.pop("is_local", None)
+    tok_cfg_path.write_text(json.dumps(tok_cfg, indent=2, sort_keys=True) + "\n")
+    (tmp / "special_tokens_map.json").write_text(json.dumps(_special_tokens_map(tokenizer), indent=2) + "\n")
+    if not (tmp / "tokenizer.json").exists():
+        raise InvalidParameterError("The tokenizer has no fast form (tokenizer.json); cannot convert it.")
+
+
+def _write_provenance(tmp: Path, cfg: dict[str, Any], provenance: dict[str, Any] | None) -> None:
+    """``shimmy_convert.json``: tool, time, dtype, library versions, files, ``provenance``."""
+    import torch
+
+    info = {
+        "tool": "shimmy_lab.convert",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dtype": cfg["dtype"],
+        "torch": torch.__version__,
+        "transformers": _version("transformers"),
+        "files": sorted(p.name for p in tmp.iterdir()) + ["shimmy_convert.json"],
+        **(provenance or {}),
+    }
+    (tmp / "shimmy_convert.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` to ``out`` (an existing ``out`` is put back on failure)."""
+    os.chmod(tmp, 0o755)  # mkdtemp makes it 0o700
+    for p in tmp.iterdir():
+        os.chmod(p, 0o644)
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old / "model")
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(old / "model", out)
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
 def export_pretrained(model: Any, tokenizer: Any, out_dir: str | Path, *, dtype: str = "float32",
                       overwrite: bool = False, provenance: dict[str, Any] | None = None) -> Path:
     """Write a loaded transformers model and tokenizer as a safetensors directory, atomically.
@@ -87,9 +172,6 @@ def export_pretrained(model: Any, tokenizer: Any, out_dir: str | Path, *, dtype:
     Path
         ``out_dir``, resolved.
     """
-    import torch
-    from safetensors.torch import save_file
-
     from .sampling import torch_dtype
 
     out = Path(out_dir).expanduser().resolve()
@@ -101,71 +183,11 @@ def export_pretrained(model: Any, tokenizer: Any, out_dir: str | Path, *, dtype:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        # Weights: tied parameters are written once (under the embedding's name).
-        config = model.config
-        tied = bool(getattr(config, "tie_word_embeddings", False))
-        state = {}
-        for name, tensor in model.state_dict().items():
-            if tied and name == "lm_head.weight":
-                continue
-            state[name] = tensor.detach().to(target_dtype).contiguous().clone()
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        del state
-        # Config: an ordinary unquantized checkpoint now.
-        cfg = config.to_dict()
-        for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
-            cfg.pop(key, None)
-        cfg["architectures"] = [type(model).__name__]
-        cfg["dtype"] = str(target_dtype).replace("torch.", "")
-        cfg.setdefault("rope_theta", (cfg.get("rope_parameters") or {}).get("rope_theta", 10000.0))
-        ctx = cfg.get("max_position_embeddings")
-        (tmp / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        gen = getattr(model, "generation_config", None)
-        gen_cfg = {k: v for k, v in (gen.to_dict() if gen is not None else {}).items() if v is not None}
-        for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
-            if gen_cfg.get(key) is None and cfg.get(key) is not None:
-                gen_cfg[key] = cfg[key]
-        (tmp / "generation_config.json").write_text(json.dumps(gen_cfg, indent=2, sort_keys=True) + "\n")
-        # Tokenizer: tokenizer.json + tokenizer_config.json (with the chat template inline,
-        # as older readers and the safetensors engine expect) + special_tokens_map.json.
-        tokenizer.save_pretrained(str(tmp))
-        tok_cfg_path = tmp / "tokenizer_config.json"
-        tok_cfg = json.loads(tok_cfg_path.read_text()) if tok_cfg_path.exists() else {}
-        template = getattr(tokenizer, "chat_template", None)
-        if template:
-            tok_cfg["chat_template"] = template
-        if ctx:
-            tok_cfg["model_max_length"] = int(ctx)
-        tok_cfg.pop("is_local", None)
-        tok_cfg_path.write_text(json.dumps(tok_cfg, indent=2, sort_keys=True) + "\n")
-        (tmp / "special_tokens_map.json").write_text(json.dumps(_special_tokens_map(tokenizer), indent=2) + "\n")
-        if not (tmp / "tokenizer.json").exists():
-            raise InvalidParameterError("The tokenizer has no fast form (tokenizer.json); cannot convert it.")
-        info = {
-            "tool": "shimmy_lab.convert",
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "dtype": cfg["dtype"],
-            "torch": torch.__version__,
-            "transformers": _version("transformers"),
-            "files": sorted(p.name for p in tmp.iterdir()) + ["shimmy_convert.json"],
-            **(provenance or {}),
-        }
-        (tmp / "shimmy_convert.json").write_text(json.dumps(info, indent=2) + "\n")
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0o700
-        for p in tmp.iterdir():
-            os.chmod(p, 0o644)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / "model")
-            try:
-                os.replace(tmp, out)
-            except BaseException:
-                os.replace(old / "model", out)
-                raise
-            finally:
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        _write_weights(model, tmp, target_dtype)
+        cfg = _write_configs(model, tmp, target_dtype)
+        _write_tokenizer(tokenizer, tmp, cfg.get("max_position_embeddings"))
+        _write_provenance(tmp, cfg, provenance)
+        _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -112,6 +112,71 @@ def map_characters(predicted: pd.DataFrame, gold: pd.DataFrame) -> dict[str, str
     return out
 
 
+def _predicted(story: Any, shift: int) -> tuple[list[int], list[int], list, list]:
+    """The predicted quotes in text order: starts, ends (in the file's offsets), speakers
+    and addressees (``None`` where not given)."""
+    pq = story.quotes.sort_values("start")
+    ps = (pq["start"].astype(int) + shift).tolist()
+    pe = (pq["end"].astype(int) + shift).tolist()
+    pspk = pq["speaker"].astype(object).where(pq["speaker"].notna(), None).tolist()
+    padr = pq["addressee"].astype(object).where(pq["addressee"].notna(), None).tolist() \
+        if "addressee" in pq else [None] * len(ps)
+    return ps, pe, pspk, padr
+
+
+def _gold_rows(gq_in: pd.DataFrame, pred: tuple, mapping: dict,
+               gold_of: Callable[[str], str | None]) -> pd.DataFrame:
+    """One row per gold quotation: found, speaker correct, addressee given / correct."""
+    ps, pe, pspk, padr = pred
+    rows = []
+    for spans, speaker, qtype, addressees in zip(gq_in["spans"], gq_in["speaker"], gq_in["type"],
+                                                 gq_in["addressees"]):
+        found, who, to = False, None, None
+        for s, e in spans:
+            i = bisect.bisect_right(pe, s)  # first predicted quote ending after s
+            while i < len(ps) and ps[i] < e:
+                if pe[i] > s:
+                    found = True
+                    if who is None and pspk[i] is not None:
+                        who = mapping.get(str(pspk[i]))
+                    if to is None and padr[i] is not None:
+                        to = mapping.get(str(padr[i])) or ""  # mapped to nobody: given, wrong
+                i += 1
+        gold = gold_of(speaker)
+        gold_to = {g for g in map(gold_of, addressees) if g is not None}
+        rows.append({"type": qtype, "found": found,
+                     "correct": bool(found and gold is not None and who == gold),
+                     "addressed": bool(gold_to), "addressee_given": bool(gold_to) and to is not None,
+                     "addressee_correct": bool(gold_to) and to in gold_to})
+    return pd.DataFrame(rows)
+
+
+def _right_quotes(gold_quotes: pd.DataFrame, ps: list[int], pe: list[int]) -> int:
+    """Predicted quotes overlapping a gold span (the numerator of quote precision)."""
+    gold_spans = sorted(s for spans in gold_quotes["spans"] for s in spans)
+    gs = [a for a, _ in gold_spans]
+    ge = [b for _, b in gold_spans]
+    right = 0
+    for s, e in zip(ps, pe):
+        j = bisect.bisect_left(gs, e) - 1  # last gold span starting before e
+        right += any(ge[k] > s for k in range(max(0, j - 3), j + 1))
+    return right
+
+
+def _character_figures(predicted: pd.DataFrame, chars: pd.DataFrame, mapping: dict) -> dict:
+    """Shares of main annotated characters found and split, of predicted ones mixed."""
+    main = set(chars.loc[chars["category"].isin(["major", "intermediate"]), "id"])
+    mapped = Counter(g for g in mapping.values() if g is not None)
+    mixed = 0
+    for name, aliases in zip(predicted["name"].astype(str), predicted["aliases"].fillna("").astype(str)):
+        forms = {name_form(name)} | {name_form(a) for a in aliases.split("|") if a}
+        mixed += sum(bool(forms & g) for g in chars["forms"]) >= 2
+    return {"characters_found": sum(m in mapped for m in main) / max(len(main), 1),
+            "characters_split": sum(mapped[m] >= 2 for m in main) / max(len(main), 1),
+            "characters_mixed": mixed / max(len(predicted), 1),
+            "predicted_characters": len(predicted), "main_characters": len(main)}
+
+
 def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Score the reader on one annotated novel.
 
@@ -144,59 +209,15 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
         shift = text.find(story.text[:500])
         if shift < 0:
             raise ValueError(f"{folder}: the story text is not a part of the novel's text")
-    pq = story.quotes.sort_values("start")
-    ps = (pq["start"].astype(int) + shift).tolist()
-    pe = (pq["end"].astype(int) + shift).tolist()
-    pspk = pq["speaker"].astype(object).where(pq["speaker"].notna(), None).tolist()
-    padr = pq["addressee"].astype(object).where(pq["addressee"].notna(), None).tolist() \
-        if "addressee" in pq else [None] * len(ps)
+    pred = _predicted(story, shift)
     mapping = map_characters(story.characters, nov["characters"])
-    gold_of = _gold_resolver(nov["characters"])
-    rows = []
-    hit_pred: set[int] = set()
-    gq_in = nov["quotes"]
-    for spans, speaker, qtype, addressees in zip(gq_in["spans"], gq_in["speaker"], gq_in["type"],
-                                                 gq_in["addressees"]):
-        found, pred, to = False, None, None
-        for s, e in spans:
-            i = bisect.bisect_right(pe, s)  # first predicted quote ending after s
-            while i < len(ps) and ps[i] < e:
-                if pe[i] > s:
-                    found = True
-                    hit_pred.add(i)
-                    if pred is None and pspk[i] is not None:
-                        pred = mapping.get(str(pspk[i]))
-                    if to is None and padr[i] is not None:
-                        to = mapping.get(str(padr[i])) or ""  # mapped to nobody: given, wrong
-                i += 1
-        gold = gold_of(speaker)
-        gold_to = {g for g in map(gold_of, addressees) if g is not None}
-        rows.append({"type": qtype, "found": found,
-                     "correct": bool(found and gold is not None and pred == gold),
-                     "addressed": bool(gold_to), "addressee_given": bool(gold_to) and to is not None,
-                     "addressee_correct": bool(gold_to) and to in gold_to})
-    gq = pd.DataFrame(rows)
-    gold_spans = sorted(s for spans in nov["quotes"]["spans"] for s in spans)
-    gs = [a for a, _ in gold_spans]
-    ge = [b for _, b in gold_spans]
-    right = 0
-    for s, e in zip(ps, pe):
-        j = bisect.bisect_left(gs, e) - 1  # last gold span starting before e
-        right += any(ge[k] > s for k in range(max(0, j - 3), j + 1))
-    chars = nov["characters"]
-    main = set(chars.loc[chars["category"].isin(["major", "intermediate"]), "id"])
-    mapped = Counter(g for g in mapping.values() if g is not None)
-    mixed = 0
-    for cid, name, aliases in zip(story.characters["character_id"].astype(str), story.characters["name"].astype(str),
-                                  story.characters["aliases"].fillna("").astype(str)):
-        forms = {name_form(name)} | {name_form(a) for a in aliases.split("|") if a}
-        mixed += sum(bool(forms & g) for g in chars["forms"]) >= 2
+    gq = _gold_rows(nov["quotes"], pred, mapping, _gold_resolver(nov["characters"]))
+    ps, pe = pred[0], pred[1]
+    figures = _character_figures(story.characters, nov["characters"], mapping)
     return {"quotes": gq, "quote_recall": float(gq["found"].mean()), **_addressee(gq),
-            "quote_precision": right / max(len(ps), 1), "predicted_quotes": len(ps),
-            "characters_found": sum(m in mapped for m in main) / max(len(main), 1),
-            "characters_split": sum(mapped[m] >= 2 for m in main) / max(len(main), 1),
-            "characters_mixed": mixed / max(len(story.characters), 1),
-            "predicted_characters": len(story.characters), "main_characters": len(main),
+            "quote_precision": _right_quotes(nov["quotes"], ps, pe) / max(len(ps), 1),
+            "predicted_quotes": len(ps),
+            **figures,
             "words": len(text.split()), "seconds": seconds}
 
 

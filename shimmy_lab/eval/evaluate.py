@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -259,6 +259,50 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
                 cluster.close()
 
 
+def _from_cache(works: list[Work], cache: Path | None,
+                key: str) -> tuple[dict[str, tuple[pd.DataFrame, pd.DataFrame]], list[Work]]:
+    """The works already in ``cache`` (work id -> (rows, insights)) and those to do."""
+    done: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    todo = []
+    for w in works:
+        path = cache and _cache_path(cache, w, key)
+        if path and path.exists():
+            df = pd.read_parquet(path)
+            ins_path = path.with_suffix(".insights.parquet")
+            done[w.work_id] = (df, pd.read_parquet(ins_path) if ins_path.exists() else pd.DataFrame())
+        else:
+            todo.append(w)
+    return done, todo
+
+
+def _saver(cache: Path | None, key: str, done: dict, bar: Any) -> Callable[..., None]:
+    """The callback of a finished work: its frames into ``done`` (and ``cache`` when it
+    succeeded), one step of the progress bar."""
+    def on_done(work: Work, rows: list, insights: list) -> None:
+        df, ins = _frames(rows, insights)
+        if cache is not None and rows[0]["status"] == "ok":
+            path = _cache_path(cache, work, key)
+            if len(ins):
+                _write_atomic(ins, path.with_suffix(".insights.parquet"))
+            _write_atomic(df, path)  # written last: its presence marks the work as done
+        done[work.work_id] = (df, ins)
+        if bar is not None:
+            bar.update(1)
+    return on_done
+
+
+def _results(works: list[Work], done: dict, return_insights: bool):
+    """The rows of the works in corpus order (and their insights with ``return_insights``)."""
+    order = [w.work_id for w in works if w.work_id in done]
+    results = pd.concat([done[k][0] for k in order], ignore_index=True) if order else pd.DataFrame()
+    if "chapter" in results.columns:
+        results["chapter"] = results["chapter"].astype("Int64")
+    if not return_insights:
+        return results
+    frames = [done[k][1] for k in order if len(done[k][1])]
+    return results, (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
 def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "local", *,
              cache: str | Path | None = None, scheduler: str | None = None, n_workers: int | None = None,
              progress: bool = True, return_insights: bool = False, text_column: str = "text",
@@ -302,41 +346,13 @@ def evaluate(corpus: Any, systems: Sequence[str] | None = None, backend: str = "
     cache = Path(cache) if cache is not None else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-    done: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
-    todo = []
-    for w in works:
-        path = cache and _cache_path(cache, w, key)
-        if path and path.exists():
-            df = pd.read_parquet(path)
-            ins_path = path.with_suffix(".insights.parquet")
-            done[w.work_id] = (df, pd.read_parquet(ins_path) if ins_path.exists() else pd.DataFrame())
-        else:
-            todo.append(w)
+    done, todo = _from_cache(works, cache, key)
     bar = _progress(len(works), progress)
     if bar is not None:
         bar.update(len(done))
-
-    def on_done(work: Work, rows: list, insights: list) -> None:
-        df, ins = _frames(rows, insights)
-        if cache is not None and rows[0]["status"] == "ok":
-            path = _cache_path(cache, work, key)
-            if len(ins):
-                _write_atomic(ins, path.with_suffix(".insights.parquet"))
-            _write_atomic(df, path)  # written last: its presence marks the work as done
-        done[work.work_id] = (df, ins)
-        if bar is not None:
-            bar.update(1)
-
     try:
-        _run(todo, systems, backend, scheduler, n_workers, on_done, vm)
+        _run(todo, systems, backend, scheduler, n_workers, _saver(cache, key, done, bar), vm)
     finally:
         if bar is not None:
             bar.close()
-    order = [w.work_id for w in works if w.work_id in done]
-    results = pd.concat([done[k][0] for k in order], ignore_index=True) if order else pd.DataFrame()
-    if "chapter" in results.columns:
-        results["chapter"] = results["chapter"].astype("Int64")
-    if not return_insights:
-        return results
-    frames = [done[k][1] for k in order if len(done[k][1])]
-    return results, (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    return _results(works, done, return_insights)

@@ -17,6 +17,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
@@ -183,6 +184,107 @@ def _to_present(body: str) -> str:
     return re.sub(r"\b[A-Za-z']+\b", sub, body)
 
 
+@dataclass
+class _Draw:
+    """What every kind of flaw draws from: the text, its paragraphs, the late ones (60-95%
+    of the way in) and the character the flaw is about."""
+
+    story: Any
+    text: str
+    paras: list[tuple[int, int]]
+    late: list[tuple[int, int]]
+    who: list[tuple[str, str]]
+    name: str
+    gender: str
+    P: str  # her / him
+    Q: str  # the quotation mark of the story
+
+    @property
+    def n(self) -> int:
+        return len(self.paras)
+
+
+def _fact_contradiction(d: _Draw, rng: random.Random, donors: list[Any]) -> Perturbation:
+    """Establish an attribute early (10-40%), contradict it late."""
+    attr = rng.choice(list(_ESTABLISH))
+    if attr == "age":
+        a = rng.randint(17, 45)
+        v1, v2 = str(a), str(a + rng.choice([-9, -7, -5, 12, 15]))
+    else:
+        from ..trackers.characters import _compatible
+        v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
+        while _compatible(attr, v1, v2, 0):
+            v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
+    est = rng.choice(_ESTABLISH[attr]).format(N=d.name, v=v1, P=d.P)
+    con = rng.choice(_CONTRADICT[attr]).format(N=d.name, v=v2, P=d.P)
+    pos2 = rng.choice(d.late)[0]
+    new, s, e = _insert(d.text, pos2, con)
+    pos1 = rng.choice(d.paras[int(d.n * 0.1): int(d.n * 0.4)] or d.paras[:1])[0]
+    new, _, _ = _insert(new, pos1, est)
+    shift = len(est) + 2
+    return Perturbation("fact_contradiction", new, s + shift, e + shift,
+                        f"{attr} {v1} -> {v2} ({d.name})")
+
+
+def _dead_character_acts(d: _Draw, rng: random.Random, donors: list[Any]) -> Perturbation:
+    """A death (20-50%), then the dead character speaks or acts late."""
+    death = rng.choice(_DEATH).format(N=d.name)
+    act = rng.choice(_DEAD_ACT).format(N=d.name, Q=d.Q)
+    pos2 = rng.choice(d.late)[0]
+    new, s, e = _insert(d.text, pos2, act)
+    pos1 = rng.choice(d.paras[int(d.n * 0.2): int(d.n * 0.5)] or d.paras[:1])[0]
+    new, dpos, _ = _insert(new, pos1, death)
+    shift = len(death) + 2
+    return Perturbation("dead_character_acts", new, s + shift, e + shift,
+                        f"{d.name} dies, then acts", d.name, dpos)
+
+
+def _voice_drift(d: _Draw, rng: random.Random, donors: list[Any]) -> Perturbation:
+    """A line of another book's character given to this one."""
+    lines = [str(t) for dn in donors for t in dn.quotes["text"]
+             if 12 <= len(str(t).split()) <= 45 and '"' not in str(t) and "'" not in str(t)[:1]]
+    line = rng.choice(lines).strip().rstrip(",")
+    para = rng.choice(_VOICE).format(N=d.name, Q=d.Q, L=line)
+    new, s, e = _insert(d.text, rng.choice(d.late)[0], para)
+    return Perturbation("voice_drift", new, s, e, f"foreign line for {d.name}: {line[:40]}")
+
+
+def _rewrite(d: _Draw, rng: random.Random, donors: list[Any], kind: str) -> Perturbation:
+    """A narration paragraph rewritten in the first person or in the present tense."""
+    text = d.text
+    cands = [p for p in _narration_paragraphs(d.story) if p[0] >= d.late[0][0] * 0.5]
+    for _ in range(30):
+        s, e = rng.choice(cands)
+        old = text[s:e]
+        if kind == "pov_shift":
+            g = "female" if len(re.findall(r"\b(?:she|her)\b", old, re.I)) > len(
+                re.findall(r"\b(?:he|his|him)\b", old, re.I)) else "male"
+            nm = next((a for a, b in d.who if a in old and b == g), "\0")
+            body = _to_first_person(old, nm, g)
+        else:
+            body = _to_present(old)
+        changed = sum(a != b for a, b in zip(old.split(), body.split()))
+        if changed >= 4:
+            return Perturbation(kind, text[:s] + body + text[e:], s, s + len(body),
+                                f"{kind}: {changed} words changed")
+    raise ValueError("no paragraph to rewrite")
+
+
+def _topic_drift(d: _Draw, rng: random.Random, donors: list[Any]) -> Perturbation:
+    """A narration paragraph of another book inserted late."""
+    pool = [(dn, p) for dn in donors for p in _narration_paragraphs(dn)]
+    dn, (s0, e0) = rng.choice(pool)
+    new, s, e = _insert(d.text, rng.choice(d.late)[0], dn.text[s0:e0])
+    return Perturbation("topic_drift", new, s, e, f"paragraph from {dn.title}")
+
+
+_INJECT = {"fact_contradiction": _fact_contradiction, "dead_character_acts": _dead_character_acts,
+           "voice_drift": _voice_drift,
+           "pov_shift": partial(_rewrite, kind="pov_shift"),
+           "tense_shift": partial(_rewrite, kind="tense_shift"),
+           "topic_drift": _topic_drift}
+
+
 def perturb(story: Any, kind: str, rng: random.Random, donors: list[Any] = ()) -> Perturbation:
     """Inject one flaw of ``kind`` into ``story.text``; returns the perturbed text and span.
 
@@ -197,7 +299,6 @@ def perturb(story: Any, kind: str, rng: random.Random, donors: list[Any] = ()) -
     donors
         Stories from other books (foreign voices and off-topic paragraphs).
     """
-    text = story.text
     paras = _paragraph_bounds(story)
     n = len(paras)
     late = [p for p in paras[int(n * 0.6): int(n * 0.95)]]
@@ -205,66 +306,11 @@ def perturb(story: Any, kind: str, rng: random.Random, donors: list[Any] = ()) -
     if not who or not late:
         raise ValueError("story too small to perturb")
     name, gender = rng.choice(who)
-    P = "her" if gender == "female" else "him"
-    Q = _quote_char(story)
-    if kind == "fact_contradiction":
-        attr = rng.choice(list(_ESTABLISH))
-        if attr == "age":
-            a = rng.randint(17, 45)
-            v1, v2 = str(a), str(a + rng.choice([-9, -7, -5, 12, 15]))
-        else:
-            from ..trackers.characters import _compatible
-            v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
-            while _compatible(attr, v1, v2, 0):
-                v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
-        est = rng.choice(_ESTABLISH[attr]).format(N=name, v=v1, P=P)
-        con = rng.choice(_CONTRADICT[attr]).format(N=name, v=v2, P=P)
-        pos2 = rng.choice(late)[0]
-        new, s, e = _insert(text, pos2, con)
-        pos1 = rng.choice(paras[int(n * 0.1): int(n * 0.4)] or paras[:1])[0]
-        new, _, _ = _insert(new, pos1, est)
-        shift = len(est) + 2
-        return Perturbation(kind, new, s + shift, e + shift, f"{attr} {v1} -> {v2} ({name})")
-    if kind == "dead_character_acts":
-        death = rng.choice(_DEATH).format(N=name)
-        act = rng.choice(_DEAD_ACT).format(N=name, Q=Q)
-        pos2 = rng.choice(late)[0]
-        new, s, e = _insert(text, pos2, act)
-        pos1 = rng.choice(paras[int(n * 0.2): int(n * 0.5)] or paras[:1])[0]
-        new, d, _ = _insert(new, pos1, death)
-        shift = len(death) + 2
-        return Perturbation(kind, new, s + shift, e + shift, f"{name} dies, then acts", name, d)
-    if kind == "voice_drift":
-        lines = [str(t) for d in donors for t in d.quotes["text"]
-                 if 12 <= len(str(t).split()) <= 45 and '"' not in str(t) and "'" not in str(t)[:1]]
-        line = rng.choice(lines).strip().rstrip(",")
-        para = rng.choice(_VOICE).format(N=name, Q=Q, L=line)
-        new, s, e = _insert(text, rng.choice(late)[0], para)
-        return Perturbation(kind, new, s, e, f"foreign line for {name}: {line[:40]}")
-    if kind in ("pov_shift", "tense_shift"):
-        cands = [p for p in _narration_paragraphs(story) if p[0] >= late[0][0] * 0.5]
-        for _ in range(30):
-            s, e = rng.choice(cands)
-            old = text[s:e]
-            if kind == "pov_shift":
-                g = "female" if len(re.findall(r"\b(?:she|her)\b", old, re.I)) > len(
-                    re.findall(r"\b(?:he|his|him)\b", old, re.I)) else "male"
-                nm = next((a for a, b in who if a in old and b == g), "\0")
-                body = _to_first_person(old, nm, g)
-            else:
-                body = _to_present(old)
-            changed = sum(a != b for a, b in zip(old.split(), body.split()))
-            if changed >= 4:
-                return Perturbation(kind, text[:s] + body + text[e:], s, s + len(body),
-                                    f"{kind}: {changed} words changed")
-        raise ValueError("no paragraph to rewrite")
-    if kind == "topic_drift":
-        pool = [(d, p) for d in donors for p in _narration_paragraphs(d)]
-        d, (s0, e0) = rng.choice(pool)
-        para = d.text[s0:e0]
-        new, s, e = _insert(text, rng.choice(late)[0], para)
-        return Perturbation(kind, new, s, e, f"paragraph from {d.title}")
-    raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+    d = _Draw(story, story.text, paras, late, who, name, gender,
+              "her" if gender == "female" else "him", _quote_char(story))
+    if kind not in _INJECT:
+        raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+    return _INJECT[kind](d, rng, donors)
 
 
 def _excerpt(text: str, words: int, rng: random.Random) -> str:
@@ -276,6 +322,70 @@ def _excerpt(text: str, words: int, rng: random.Random) -> str:
     s = rng.choice(starts) if starts else 0
     e = text.find("\n\n", s + approx)
     return text[s: e if e > 0 else len(text)]
+
+
+def _read_texts(names: list[str]) -> tuple[dict, dict]:
+    """The texts of ``names`` and their clean stories (a text that fails is skipped, loudly)."""
+    from .. import datasets
+    from ..story import Story
+
+    texts, clean = {}, {}
+    for n in names:
+        try:
+            texts[n] = datasets.load(n)
+            clean[n] = Story.from_text(texts[n], title=n)
+        except Exception as exc:  # a text the Story reader cannot read is skipped, loudly
+            print(f"skipping {n}: {type(exc).__name__}: {exc}")
+            texts.pop(n, None)
+    return texts, clean
+
+
+def _false_alarms(clean: dict, kinds: list[str],
+                  analyze: Callable[..., Any]) -> tuple[dict, int, list[str]]:
+    """Analyse the clean texts: insights per kind (false alarms), words read, their lines."""
+    fa = {k: 0 for k in kinds}
+    words = 0
+    alarms: list[str] = []
+    for n, st in clean.items():
+        analyze(st, None)
+        words += len(st.text.split())
+        for k in kinds:
+            rows = st.insights[st.insights["kind"] == k]
+            fa[k] += len(rows)
+            for r in rows.itertuples():
+                alarms.append(f"FALSE {n} {k} [{r.start}:{r.end}] {r.message[:120]!r} | "
+                              f"{st.text[int(r.start):int(r.end)][:140]!r}")
+    return fa, words, alarms
+
+
+def _recall(texts: dict, clean: dict, kinds: list[str], seeds: list[int], trials: int,
+            excerpt_words: int, analyze: Callable[..., Any]) -> tuple[dict, dict, list[str]]:
+    """Inject ``trials`` flaws of each kind per seed and text: ``(found, tried, misses)``
+    keyed by ``(seed, kind)``."""
+    from ..story import Story
+
+    names = list(clean)
+    misses: list[str] = []
+    found = {(sd, k): 0 for sd in seeds for k in kinds}
+    tried = dict(found)
+    for sd in seeds:
+        rng = random.Random(sd)
+        for n in names:
+            donors = [clean[m] for m in names if m != n]
+            for t in range(trials):
+                ex = Story.from_text(_excerpt(texts[n], excerpt_words, rng), title=n)
+                for k in kinds:
+                    try:
+                        p = perturb(ex, k, rng, donors)
+                    except (ValueError, IndexError):
+                        continue
+                    ins = analyze(Story.from_text(p.text, title=n), k).insights
+                    hit = p.found_by(ins)
+                    tried[sd, k] += 1
+                    found[sd, k] += int(hit)
+                    if not hit:
+                        misses.append(f"seed {sd} {n} {k}: {p.description} | {p.text[p.start:p.end][:100]!r}")
+    return found, tried, misses
 
 
 def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
@@ -315,57 +425,17 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
     """
     from .. import datasets
     from ..assistant import analyze as _analyze
-    from ..story import Story
 
     if analyze is None:
         def analyze(st: Any, kind: str | None = None) -> Any:
             vm = voice_model if kind in (None, "voice_drift") else "none"
             return _analyze(st, systems=("characters", "drift"), voice_model=vm)
-    names = list(names or datasets.list()["name"])
     seeds = [seed] if isinstance(seed, int) else list(seed)
-    texts, clean = {}, {}
-    for n in names:
-        try:
-            texts[n] = datasets.load(n)
-            clean[n] = Story.from_text(texts[n], title=n)
-        except Exception as exc:  # a text the Story reader cannot read is skipped, loudly
-            print(f"skipping {n}: {type(exc).__name__}: {exc}")
-            texts.pop(n, None)
-    names = list(clean)
     kinds = list(kinds)
-    fa = {k: 0 for k in kinds}
-    words = 0
+    texts, clean = _read_texts(list(names or datasets.list()["name"]))
     t0 = time.perf_counter()
-    alarms: list[str] = []
-    for n, st in clean.items():
-        analyze(st, None)
-        words += len(st.text.split())
-        for k in kinds:
-            rows = st.insights[st.insights["kind"] == k]
-            fa[k] += len(rows)
-            for r in rows.itertuples():
-                alarms.append(f"FALSE {n} {k} [{r.start}:{r.end}] {r.message[:120]!r} | "
-                              f"{st.text[int(r.start):int(r.end)][:140]!r}")
-    misses: list[str] = []
-    found = {(sd, k): 0 for sd in seeds for k in kinds}
-    tried = dict(found)
-    for sd in seeds:
-        rng = random.Random(sd)
-        for n in names:
-            donors = [clean[m] for m in names if m != n]
-            for t in range(trials):
-                ex = Story.from_text(_excerpt(texts[n], excerpt_words, rng), title=n)
-                for k in kinds:
-                    try:
-                        p = perturb(ex, k, rng, donors)
-                    except (ValueError, IndexError):
-                        continue
-                    ins = analyze(Story.from_text(p.text, title=n), k).insights
-                    hit = p.found_by(ins)
-                    tried[sd, k] += 1
-                    found[sd, k] += int(hit)
-                    if not hit:
-                        misses.append(f"seed {sd} {n} {k}: {p.description} | {p.text[p.start:p.end][:100]!r}")
+    fa, words, alarms = _false_alarms(clean, kinds, analyze)
+    found, tried, misses = _recall(texts, clean, kinds, seeds, trials, excerpt_words, analyze)
     if verbose:
         print("\n".join(alarms))
         print("\n".join(misses))

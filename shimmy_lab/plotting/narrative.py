@@ -16,6 +16,90 @@ CAPR_TYPES = ("contradiction", "action", "pressure", "return")
 ECHO_LEVELS = ("sentence", "paragraph", "scene", "chapter", "act")
 
 
+def _layout(nodes: pd.DataFrame, edges: pd.DataFrame, max_nodes: int,
+            seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Keep the best-connected nodes (and those of a blocked edge), their edges, and
+    place them with a spring layout: ``(nodes, edges, positions)``."""
+    import networkx as nx
+
+    deg = pd.concat([edges["source"], edges["target"]]).value_counts()
+    blocked = edges[edges["relation"] == "blocks"]
+    must = set(blocked["source"]) | set(blocked["target"])
+    keep = set(deg.head(max_nodes).index) | must
+    nodes = nodes[nodes["node"].isin(keep) | (len(nodes) <= max_nodes)]
+    ids = set(nodes["node"])
+    edges = edges[edges["source"].isin(ids) & edges["target"].isin(ids)]
+    g = nx.Graph()
+    g.add_nodes_from(ids)
+    g.add_weighted_edges_from((r.source, r.target, float(r.weight or 1.0))
+                              for r in edges.itertuples())
+    pos = nx.spring_layout(g, seed=seed, k=1.8 / max(1, len(ids)) ** 0.5)
+    return nodes, edges, pos
+
+
+def _add_edges(fig: Any, story: Any, edges: pd.DataFrame, blocked: pd.DataFrame,
+               pos: dict) -> None:
+    """The ``edges`` and ``blocked`` line traces and the ``blocked path`` markers."""
+    G = go()
+    for name, df, line in (("edges", edges[edges["relation"] != "blocks"],
+                            dict(width=0.7, color="#bbbbbb")),
+                           ("blocked", edges[edges["relation"] == "blocks"],
+                            dict(width=3, color="#d62728", dash="dash"))):
+        xs, ys = [], []
+        for r in df.itertuples():
+            (x0, y0), (x1, y1) = pos[r.source], pos[r.target]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+        if name == "blocked" or xs:
+            fig.add_trace(G.Scatter(x=xs, y=ys, mode="lines", name=name, line=line,
+                                    hoverinfo="skip", showlegend=name == "blocked"), 1, 1)
+    if len(blocked):
+        fig.add_trace(G.Scatter(
+            x=[(pos[r.source][0] + pos[r.target][0]) / 2 for r in blocked.itertuples()],
+            y=[(pos[r.source][1] + pos[r.target][1]) / 2 for r in blocked.itertuples()],
+            mode="markers", name="blocked path", marker=dict(symbol="x", color="#d62728", size=10),
+            hovertext=[hover(story, r, ["source", "target", "relation", "chapter"])
+                       for r in blocked.to_dict("records")], hoverinfo="text",
+            showlegend=False), 1, 1)
+
+
+def _add_nodes(fig: Any, story: Any, nodes: pd.DataFrame, pos: dict) -> None:
+    """One marker trace per node kind (threads: open orange, answered grey; the dead red)."""
+    G = go()
+    for kind, df in nodes.groupby("kind", sort=False):
+        color = [("#bbbbbb" if s == "answered" else COLORS["thread"]) if kind == "thread"
+                 else ("#d62728" if s == "dead" else COLORS.get(kind, "#7f7f7f"))
+                 for s in df["status"].fillna("")]
+        fig.add_trace(G.Scatter(
+            x=[pos[n][0] for n in df["node"]], y=[pos[n][1] for n in df["node"]],
+            mode="markers", name=str(kind),
+            marker=dict(size=12 if kind == "character" else 8, color=color,
+                        symbol={"fact": "square", "thread": "diamond", "place": "triangle-up"}
+                        .get(kind, "circle"), line=dict(width=1, color="white")),
+            hovertext=[hover(story, r, ["label", "kind", "status", "chapter"])
+                       for r in df.to_dict("records")], hoverinfo="text"), 1, 1)
+
+
+def _add_freedom(fig: Any, story: Any) -> None:
+    """The ``freedom`` bars and the ``open threads`` line of the second row."""
+    G = go()
+    fr = table(story, "freedom")
+    if len(fr):
+        fig.add_trace(G.Bar(x=fr["chapter"].astype(int), y=fr["freedom"].astype(float),
+                            name="freedom", marker_color="#2ca02c",
+                            hovertext=[hover(story, r, ["chapter", "freedom", "open_threads",
+                                                        "unblocked", "blocked"], 80)
+                                       for r in fr.to_dict("records")], hoverinfo="text"), 2, 1)
+        fig.add_trace(G.Scatter(x=fr["chapter"].astype(int), y=fr["open_threads"].astype(int),
+                                name="open threads", mode="lines+markers",
+                                line=dict(color=COLORS["thread"])), 2, 1, secondary_y=True)
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(title_text="freedom", range=[0, 1.05], row=2, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="open", showgrid=False, row=2, col=1, secondary_y=True)
+    fig.update_xaxes(title_text="chapter", dtick=1, row=2, col=1)
+
+
 def constraint_graph(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
     """The constraint graph (top) and the freedom score per chapter (bottom).
 
@@ -39,75 +123,18 @@ def constraint_graph(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
         Traces ``"edges"``, ``"blocked"``, one marker trace per node kind, and
         ``"freedom"`` (bar) plus ``"open threads"`` (line) on the second row.
     """
-    import networkx as nx
     from plotly.subplots import make_subplots
 
     nodes = table(story, "constraint_nodes")
-    edges = table(story, "constraint_edges")
+    all_edges = table(story, "constraint_edges")
     if not len(nodes):
         return empty_figure("Constraint space", "no constraint graph (run sl.tl.constraints)")
-    deg = pd.concat([edges["source"], edges["target"]]).value_counts()
-    blocked = edges[edges["relation"] == "blocks"]
-    must = set(blocked["source"]) | set(blocked["target"])
-    keep = set(deg.head(max_nodes).index) | must
-    nodes = nodes[nodes["node"].isin(keep) | (len(nodes) <= max_nodes)]
-    ids = set(nodes["node"])
-    edges = edges[edges["source"].isin(ids) & edges["target"].isin(ids)]
-    g = nx.Graph()
-    g.add_nodes_from(ids)
-    g.add_weighted_edges_from((r.source, r.target, float(r.weight or 1.0))
-                              for r in edges.itertuples())
-    pos = nx.spring_layout(g, seed=seed, k=1.8 / max(1, len(ids)) ** 0.5)
-    G = go()
+    nodes, edges, pos = _layout(nodes, all_edges, max_nodes, seed)
     fig = make_subplots(rows=2, cols=1, row_heights=[0.72, 0.28], vertical_spacing=0.08,
                         specs=[[{}], [{"secondary_y": True}]], subplot_titles=("constraint graph", "freedom per chapter"))
-    for name, df, line in (("edges", edges[edges["relation"] != "blocks"],
-                            dict(width=0.7, color="#bbbbbb")),
-                           ("blocked", edges[edges["relation"] == "blocks"],
-                            dict(width=3, color="#d62728", dash="dash"))):
-        xs, ys = [], []
-        for r in df.itertuples():
-            (x0, y0), (x1, y1) = pos[r.source], pos[r.target]
-            xs += [x0, x1, None]
-            ys += [y0, y1, None]
-        if name == "blocked" or xs:
-            fig.add_trace(G.Scatter(x=xs, y=ys, mode="lines", name=name, line=line,
-                                    hoverinfo="skip", showlegend=name == "blocked"), 1, 1)
-    if len(blocked):
-        fig.add_trace(G.Scatter(
-            x=[(pos[r.source][0] + pos[r.target][0]) / 2 for r in blocked.itertuples()],
-            y=[(pos[r.source][1] + pos[r.target][1]) / 2 for r in blocked.itertuples()],
-            mode="markers", name="blocked path", marker=dict(symbol="x", color="#d62728", size=10),
-            hovertext=[hover(story, r, ["source", "target", "relation", "chapter"])
-                       for r in blocked.to_dict("records")], hoverinfo="text",
-            showlegend=False), 1, 1)
-    for kind, df in nodes.groupby("kind", sort=False):
-        color = [("#bbbbbb" if s == "answered" else COLORS["thread"]) if kind == "thread"
-                 else ("#d62728" if s == "dead" else COLORS.get(kind, "#7f7f7f"))
-                 for s in df["status"].fillna("")]
-        fig.add_trace(G.Scatter(
-            x=[pos[n][0] for n in df["node"]], y=[pos[n][1] for n in df["node"]],
-            mode="markers", name=str(kind),
-            marker=dict(size=12 if kind == "character" else 8, color=color,
-                        symbol={"fact": "square", "thread": "diamond", "place": "triangle-up"}
-                        .get(kind, "circle"), line=dict(width=1, color="white")),
-            hovertext=[hover(story, r, ["label", "kind", "status", "chapter"])
-                       for r in df.to_dict("records")], hoverinfo="text"), 1, 1)
-    fr = table(story, "freedom")
-    if len(fr):
-        fig.add_trace(G.Bar(x=fr["chapter"].astype(int), y=fr["freedom"].astype(float),
-                            name="freedom", marker_color="#2ca02c",
-                            hovertext=[hover(story, r, ["chapter", "freedom", "open_threads",
-                                                        "unblocked", "blocked"], 80)
-                                       for r in fr.to_dict("records")], hoverinfo="text"), 2, 1)
-        fig.add_trace(G.Scatter(x=fr["chapter"].astype(int), y=fr["open_threads"].astype(int),
-                                name="open threads", mode="lines+markers",
-                                line=dict(color=COLORS["thread"])), 2, 1, secondary_y=True)
-    fig.update_xaxes(visible=False, row=1, col=1)
-    fig.update_yaxes(visible=False, row=1, col=1)
-    fig.update_yaxes(title_text="freedom", range=[0, 1.05], row=2, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="open", showgrid=False, row=2, col=1, secondary_y=True)
-    fig.update_xaxes(title_text="chapter", dtick=1, row=2, col=1)
+    _add_edges(fig, story, edges, all_edges[all_edges["relation"] == "blocks"], pos)
+    _add_nodes(fig, story, nodes, pos)
+    _add_freedom(fig, story)
     return style(fig, "Constraint space", height=650)
 
 

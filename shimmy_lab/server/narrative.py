@@ -53,6 +53,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..assistant import context, drift
 from ..errors import InvalidParameterError, ShimmyError
+from ..lab import StoryChanged
 from ..report import story_page
 from ..story import Story
 from .schemas import ERROR_RESPONSES, openapi_body, parse
@@ -182,7 +183,7 @@ def _catch_up(app: Any, story_id: str, story: Any) -> Any:
     store.replay(story, texts)  # if it fails the story has left memory: the next request loads it
     app.state.lab.stories[story_id] = story
     versions[story_id] = (story, version)
-    app.state.lab.notify("story_changed", story_id)
+    app.state.lab.publish(StoryChanged(story_id, "synced", story))
     return story
 
 
@@ -238,7 +239,8 @@ APPEND_ATTEMPTS = 3
 
 def append_text(app: Any, story_id: str, text: str, info: dict[str, Any] | None = None) -> tuple[Any, str | None]:
     """Append ``text`` to a story, re-run the narrative systems and save it, in the story's lock
-    (and, with a shared store, the story's lock in the store); then tell the lab's listeners.
+    (and, with a shared store, the story's lock in the store); then tell the lab's subscribers
+    (a :class:`~shimmy_lab.lab.StoryChanged` of reason ``appended``).
     Returns (the story, its new version).
 
     When any step fails the story leaves memory if the store holds it, so the next request
@@ -255,7 +257,7 @@ def append_text(app: Any, story_id: str, text: str, info: dict[str, Any] | None 
             except StoreConflictError:
                 if attempt == APPEND_ATTEMPTS:
                     raise
-    app.state.lab.notify("story_changed", story_id)
+    app.state.lab.publish(StoryChanged(story_id, "appended", story))
     return story, version
 
 
@@ -312,7 +314,7 @@ def remove_story(app: Any, story_id: str) -> bool:
         app.state.insight_history.drop(story_id)
         stored = app.state.store.delete(story_id)
     if in_memory or stored:
-        app.state.lab.notify("story_removed", story_id)
+        app.state.lab.publish(StoryChanged(story_id, "removed"))
     return in_memory or stored
 
 

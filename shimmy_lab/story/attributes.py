@@ -513,6 +513,214 @@ def _fix_gender(gender: dict[str, str | None]) -> dict[str, str | None]:
             for k, v in gender.items()}
 
 
+class _Found:
+    """The statements found so far (one per character, attribute, value and place) and
+    the checks every reading step shares."""
+
+    def __init__(self, text: str, rd: _Reader, quote_spans: list[tuple[int, int]]) -> None:
+        self.text, self.rd = text, rd
+        self.q_starts = [s for s, _ in quote_spans]
+        self.q_ends = [e for _, e in quote_spans]
+        self.out: list[dict] = []
+        self.seen: set[tuple] = set()
+
+    def in_quote(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.q_starts, pos) - 1
+        return i >= 0 and self.q_ends[i] > pos
+
+    def ok_context(self, pos: int) -> bool:
+        """No hypothetical, disguise or negation in the sentence before ``pos``."""
+        s, _ = self.rd.sent_bounds(self.rd.sentence(pos))
+        lo = max(s, pos - 250)
+        if _HYPO.search(self.text, lo, pos):
+            return False
+        return not _NEG.search(self.text[max(lo, pos - 40):pos])
+
+    def flashback(self, pos: int) -> bool:
+        """A time clause ("when", "since", "at the age", "once") just before ``pos``."""
+        return bool(_FLASHBACK.search(self.text[max(0, pos - 40):pos]))
+
+    def add(self, cid: str | None, how: str, attr: str, value: str | None, s: int, e: int) -> None:
+        if cid is None or value is None:
+            return
+        key = (cid, attr, value, s)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.out.append({"subject": cid, "attribute": attr, "value": value, "start": s, "end": e,
+                         "in_quote": self.in_quote(s), "how": how})
+
+
+def _read_parts(f: _Found, spans: dict) -> None:
+    """Possessive + eyes / hair: "her eyes, of a deep brown", "Tom, whose hair was red"."""
+    for rx, grp in ((_POSS_PART, "poss"), (_WHOSE_PART, "subj"), (_PART_OF, "subj")):
+        for m in _scan(rx, f.text, spans[_CUE_PART], "part"):
+            found = _part_values(m.group("part"), m.group("mods"), m.groupdict().get("post") or "")
+            if not found or not f.ok_context(m.start()):
+                continue
+            cid, how = f.rd.holder(m, grp)
+            for attr, val in found:
+                f.add(cid, how, attr, val, m.start(), m.end())
+
+
+def _read_descriptions(f: _Found, spans: dict) -> None:
+    """Descriptions: "He was a tall, dark man", "She had grey eyes", "Tom, short and fair"."""
+    for rx in (_DESC, _APPOS):
+        for m in _scan(rx, f.text, spans[_CUE_DESC]):
+            verb = m.groupdict().get("verb") or "appos"
+            win = _window(m.group("win"))
+            found = _describe(win, verb) if win.strip() and not verb.endswith("turned") else []
+            if verb in ("was", "is", "appos") or verb.endswith("turned"):
+                found += _ages_in(win)
+            if not found or not f.ok_context(m.start("subj") + 1) or f.flashback(m.start()):
+                continue
+            cid, how = f.rd.holder(m, "subj")
+            ws = m.start("win")
+            for attr, val in found:
+                f.add(cid, how, attr, val, m.start(), ws + len(win))
+
+
+def _read_compounds(f: _Found, spans: dict) -> None:
+    """"the grey-eyed Mr. Tom", "a bald-headed man"."""
+    text = f.text
+    for m in _scan(_COMPOUND, text, spans[_CUE_PART]):
+        col, part = m.group("col"), m.group("part")
+        after = text[m.end():m.end() + 60].lstrip()
+        nm = _COMPOUND_NAME.match(after)
+        if not nm or not f.ok_context(m.start()):
+            continue
+        col = _norm(col)
+        off = m.end() + (len(text[m.end():m.end() + 60]) - len(text[m.end():m.end() + 60].lstrip()))
+        cid = f.rd.name_at(off + nm.start("subj"), off + nm.end("subj"))
+        if part == "eyed":
+            f.add(cid, "name", "eye_colour", _colour([col], EYE_COLOURS), m.start(), off + nm.end())
+        elif part == "haired":
+            f.add(cid, "name", "hair_colour", _colour([col], HAIR_COLOURS), m.start(), off + nm.end())
+        elif col == "bald":
+            f.add(cid, "name", "hair_amount", "bald", m.start(), off + nm.end())
+
+
+def _read_ages(f: _Found, spans: dict) -> None:
+    """Ages: "all of her sixty-one years"."""
+    for m in _scan(_AGE_YEARS, f.text, spans[_CUE_YEARS]):
+        n = age_value(m.group("num"))
+        pm = re.search(r"\b(?:his|her)\b", m.group(0))
+        if n is None or n < 10 or not f.ok_context(m.start()):
+            continue
+        cid = f.rd.pronoun(m.start() + pm.start(), pm.group(0))
+        f.add(cid, "pronoun", "age", f"{n}", m.start(), m.end())
+
+
+def _read_family(f: _Found, spans: dict) -> None:
+    """Only child, single, alone, siblings ("his brother", "Tom's sister Ann")."""
+    text, rd, cue = f.text, f.rd, spans[_CUE_FAMILY]
+    for m in _scan(_ONLY, text, cue):
+        if f.ok_context(m.start("subj") + 1):
+            cid, how = rd.holder(m, "subj")
+            f.add(cid, how, "family", "only child", m.start(), m.end())
+    for m in _scan(_SINGLE, text, cue):
+        if f.ok_context(m.start("subj") + 1) and not f.flashback(m.start()):
+            cid, how = rd.holder(m, "subj")
+            f.add(cid, how, "family", "single", m.start(), m.end())
+    for m in _scan(_ALONE, text, cue):
+        if not f.ok_context(m.start() + 1):
+            continue
+        cid, how = rd.holder(m, "subj")
+        f.add(cid, how, "family", "alone but siblings" if m.group("but") else "alone",
+              m.start(), m.end())
+    for m in _scan(_SIBLING, text, cue):
+        if f.ok_context(m.start()) and not _FAMILY_FIGURE.match(text, m.end()):
+            cid, how = rd.holder(m, "poss")
+            f.add(cid, how, "family", "siblings", m.start(), m.end())
+    for m in _scan(_SIB_APPOS, text, cue):
+        g = "subj" if m.group("subj") else "subj2"
+        f.add(rd.name_at(*m.span(g)), "name", "family", "siblings", m.start(), m.end())
+
+
+_NOT_SPOUSE_BEFORE = re.compile(
+    r"\b(?:be|become|became|make|made|marry|married|as|for|into|future|"
+    r"would-be|intended|late|dead|former|first|widow|widower|loses?|lost|"
+    r"death of|buried)\W+(?:\w+\W+)?$", re.I)
+
+
+def _read_spouses(f: _Found, spans: dict) -> None:
+    """"his wife" (married; a future, late or lost spouse does not count), "his wife and
+    their three children", "her husband ... twenty years of their marriage"."""
+    text = f.text
+    for m in _scan(_SPOUSE, text, spans[_CUE_FAMILY]):
+        before = text[max(0, m.start() - 30):m.start()]
+        if _NOT_SPOUSE_BEFORE.search(before) \
+                or re.match(r"\s*(?:that|who|was to be|to be|elect)\b", text[m.end():m.end() + 20]) \
+                or not f.ok_context(m.start()):
+            continue
+        cid, how = f.rd.holder(m, "poss")
+        if m.group("n"):
+            f.add(cid, how, "family", f"children {age_value(m.group('n'))}", m.start(), m.end())
+        if m.group("yn"):
+            f.add(cid, how, "family", "married long", m.start(), m.end())
+        elif not m.group("n"):
+            f.add(cid, how, "family", "married", m.start(), m.end())
+
+
+def _read_children(f: _Found, spans: dict) -> None:
+    """"her two sons", "he had no children", "Tom was the father of three"."""
+    for m in _scan(_KIDS, f.text, spans[_CUE_FAMILY]):
+        if not f.ok_context(m.start()):
+            continue
+        grp = "poss" if m.group("poss") else "subj"
+        cid, how = f.rd.holder(m, grp)
+        n = m.group("n") or m.group("n2")
+        kind = m.group("kind") or m.group("kind2")
+        f.add(cid, how, "family", "childless" if n == "no" else f"{kind} {age_value(n)}",
+              m.start(), m.end())
+    for m in _scan(_PARENT_OF, f.text, spans[_CUE_FAMILY]):
+        if f.ok_context(m.start("subj") + 1):
+            cid, how = f.rd.holder(m, "subj")
+            f.add(cid, how, "family", f"{m.group('kind') or 'children'} {age_value(m.group('n'))}",
+                  m.start(), m.end())
+
+
+def _read_homes(f: _Found, spans: dict) -> None:
+    """Residence: "she lived at Highbury", "his house in Kent" ("now ..." after a move)."""
+    text, rd = f.text, f.rd
+    for rx, grp in ((_LIVES, "subj"), (_HOME, "poss")):
+        for m in _scan(rx, text, spans[_CUE_HOME]):
+            if not f.ok_context(m.start() + 1) or f.flashback(m.start()):
+                continue
+            cid, how = rd.holder(m, grp)
+            place = " ".join(m.group("place").split())
+            place = place[4:] if place.startswith("the ") else place
+            s0, e0 = rd.sent_bounds(rd.sentence(m.start()))
+            if _MOVED.search(text, s0, max(e0, m.end())):
+                place = "now " + place
+            f.add(cid, how, "residence", place, m.start(), m.end())
+
+
+def _read_more_family(f: _Found, spans: dict) -> None:
+    """"he had two brothers", "the sister of Tom", "Tom was married for ten years" (read
+    after the homes)."""
+    text, rd, cue = f.text, f.rd, spans[_CUE_FAMILY]
+    for m in _scan(_HAS_SIB, text, cue):
+        if f.ok_context(m.start("subj") + 1):
+            cid, how = rd.holder(m, "subj")
+            f.add(cid, how, "family", "siblings", m.start(), m.end())
+    for m in _scan(_SIB_OF, text, cue):
+        if f.ok_context(m.start()) and not _FAMILY_FIGURE.match(text, m.end()):
+            f.add(rd.name_at(*m.span("subj")), "name", "family", "siblings", m.start(), m.end())
+    for m in _scan(_WIFE_SUBJ, text, cue):
+        if not f.ok_context(m.start() + 1) or f.flashback(m.start()):
+            continue
+        cid, how = rd.holder(m, "subj") if m.group("subj") else (None, "")
+        f.add(cid, how, "family", "married long" if m.groupdict().get("yn") else "married",
+              m.start(), m.end())
+
+
+#: the reading steps of :func:`find_statements`, in order (the first of two equal
+#: statements at one place is kept)
+_STEPS = (_read_parts, _read_descriptions, _read_compounds, _read_ages, _read_family,
+          _read_spouses, _read_children, _read_homes, _read_more_family)
+
+
 def find_statements(text: str, sentences: list[tuple[int, int]],
                     mentions: list[tuple[int, int, str]], gender: dict[str, str | None],
                     quote_spans: list[tuple[int, int]] = (),
@@ -549,166 +757,13 @@ def find_statements(text: str, sentences: list[tuple[int, int]],
     end = len(text) if end is None else end
     rd = _Reader(text, list(sentences), list(mentions), _fix_gender(gender), resolve,
                  list(quote_spans), aliases)
-    q_starts = [s for s, _ in quote_spans]
-    q_ends = [e for _, e in quote_spans]
-    out: list[dict] = []
-    seen: set[tuple] = set()
-
-    def in_quote(pos: int) -> bool:
-        i = bisect.bisect_right(q_starts, pos) - 1
-        return i >= 0 and q_ends[i] > pos
-
-    def ok_context(pos: int) -> bool:
-        """No hypothetical, disguise or negation in the sentence before ``pos``."""
-        s, _ = rd.sent_bounds(rd.sentence(pos))
-        lo = max(s, pos - 250)
-        if _HYPO.search(text, lo, pos):
-            return False
-        return not _NEG.search(text[max(lo, pos - 40):pos])
-
-    def add(cid: str | None, how: str, attr: str, value: str | None, s: int, e: int) -> None:
-        if cid is None or value is None:
-            return
-        key = (cid, attr, value, s)
-        if key in seen:
-            return
-        seen.add(key)
-        out.append({"subject": cid, "attribute": attr, "value": value, "start": s, "end": e,
-                    "in_quote": in_quote(s), "how": how})
-
+    f = _Found(text, rd, list(quote_spans))
     spans = {cue: _cue_spans(text, start, end, cue, rd)
              for cue in (_CUE_PART, _CUE_DESC, _CUE_YEARS, _CUE_FAMILY, _CUE_HOME)}
-
-    # -- possessive + eyes / hair: "her eyes, of a deep brown", "Tom, whose hair was red"
-    for rx, grp in ((_POSS_PART, "poss"), (_WHOSE_PART, "subj"), (_PART_OF, "subj")):
-        for m in _scan(rx, text, spans[_CUE_PART], "part"):
-            found = _part_values(m.group("part"), m.group("mods"), m.groupdict().get("post") or "")
-            if not found or not ok_context(m.start()):
-                continue
-            cid, how = rd.holder(m, grp)
-            for attr, val in found:
-                add(cid, how, attr, val, m.start(), m.end())
-
-    # -- descriptions: "He was a tall, dark man", "She had grey eyes", "Tom, short and fair"
-    for rx in (_DESC, _APPOS):
-        for m in _scan(rx, text, spans[_CUE_DESC]):
-            verb = m.groupdict().get("verb") or "appos"
-            win = _window(m.group("win"))
-            found = _describe(win, verb) if win.strip() and not verb.endswith("turned") else []
-            if verb in ("was", "is", "appos") or verb.endswith("turned"):
-                found += _ages_in(win)
-            if not found or not ok_context(m.start("subj") + 1) or _FLASHBACK.search(
-                    text[max(0, m.start() - 40):m.start()]):
-                continue
-            cid, how = rd.holder(m, "subj")
-            ws = m.start("win")
-            for attr, val in found:
-                add(cid, how, attr, val, m.start(), ws + len(win))
-
-    # -- "the grey-eyed Mr. Tom", "a bald-headed man" ---------------------------------
-    for m in _scan(_COMPOUND, text, spans[_CUE_PART]):
-        col, part = m.group("col"), m.group("part")
-        after = text[m.end():m.end() + 60].lstrip()
-        nm = _COMPOUND_NAME.match(after)
-        if not nm or not ok_context(m.start()):
-            continue
-        col = _norm(col)
-        off = m.end() + (len(text[m.end():m.end() + 60]) - len(text[m.end():m.end() + 60].lstrip()))
-        cid = rd.name_at(off + nm.start("subj"), off + nm.end("subj"))
-        if part == "eyed":
-            add(cid, "name", "eye_colour", _colour([col], EYE_COLOURS), m.start(), off + nm.end())
-        elif part == "haired":
-            add(cid, "name", "hair_colour", _colour([col], HAIR_COLOURS), m.start(), off + nm.end())
-        elif col == "bald":
-            add(cid, "name", "hair_amount", "bald", m.start(), off + nm.end())
-
-    # -- ages: "all of her sixty-one years" ------------------------------------
-    for m in _scan(_AGE_YEARS, text, spans[_CUE_YEARS]):
-        n = age_value(m.group("num"))
-        pm = re.search(r"\b(?:his|her)\b", m.group(0))
-        if n is None or n < 10 or not ok_context(m.start()):
-            continue
-        cid = rd.pronoun(m.start() + pm.start(), pm.group(0))
-        add(cid, "pronoun", "age", f"{n}", m.start(), m.end())
-
-    # -- family --------------------------------------------------------------------------
-    for m in _scan(_ONLY, text, spans[_CUE_FAMILY]):
-        if ok_context(m.start("subj") + 1):
-            cid, how = rd.holder(m, "subj")
-            add(cid, how, "family", "only child", m.start(), m.end())
-    for m in _scan(_SINGLE, text, spans[_CUE_FAMILY]):
-        if ok_context(m.start("subj") + 1) and not _FLASHBACK.search(text[max(0, m.start() - 40):m.start()]):
-            cid, how = rd.holder(m, "subj")
-            add(cid, how, "family", "single", m.start(), m.end())
-    for m in _scan(_ALONE, text, spans[_CUE_FAMILY]):
-        if not ok_context(m.start() + 1):
-            continue
-        cid, how = rd.holder(m, "subj")
-        add(cid, how, "family", "alone but siblings" if m.group("but") else "alone", m.start(), m.end())
-    for m in _scan(_SIBLING, text, spans[_CUE_FAMILY]):
-        if ok_context(m.start()) and not _FAMILY_FIGURE.match(text, m.end()):
-            cid, how = rd.holder(m, "poss")
-            add(cid, how, "family", "siblings", m.start(), m.end())
-    for m in _scan(_SIB_APPOS, text, spans[_CUE_FAMILY]):
-        g = "subj" if m.group("subj") else "subj2"
-        add(rd.name_at(*m.span(g)), "name", "family", "siblings", m.start(), m.end())
-    for m in _scan(_SPOUSE, text, spans[_CUE_FAMILY]):
-        before = text[max(0, m.start() - 30):m.start()]
-        if re.search(r"\b(?:be|become|became|make|made|marry|married|as|for|into|future|"
-                     r"would-be|intended|late|dead|former|first|widow|widower|loses?|lost|"
-                     r"death of|buried)\W+(?:\w+\W+)?$", before, re.I) \
-                or re.match(r"\s*(?:that|who|was to be|to be|elect)\b", text[m.end():m.end() + 20]) \
-                or not ok_context(m.start()):
-            continue
-        cid, how = rd.holder(m, "poss")
-        if m.group("n"):
-            add(cid, how, "family", f"children {age_value(m.group('n'))}", m.start(), m.end())
-        if m.group("yn"):
-            add(cid, how, "family", "married long", m.start(), m.end())
-        elif not m.group("n"):
-            add(cid, how, "family", "married", m.start(), m.end())
-    for m in _scan(_KIDS, text, spans[_CUE_FAMILY]):
-        if not ok_context(m.start()):
-            continue
-        grp = "poss" if m.group("poss") else "subj"
-        cid, how = rd.holder(m, grp)
-        n = m.group("n") or m.group("n2")
-        kind = m.group("kind") or m.group("kind2")
-        add(cid, how, "family", "childless" if n == "no" else f"{kind} {age_value(n)}",
-            m.start(), m.end())
-    for m in _scan(_PARENT_OF, text, spans[_CUE_FAMILY]):
-        if ok_context(m.start("subj") + 1):
-            cid, how = rd.holder(m, "subj")
-            add(cid, how, "family", f"{m.group('kind') or 'children'} {age_value(m.group('n'))}",
-                m.start(), m.end())
-    for rx, grp in ((_LIVES, "subj"), (_HOME, "poss")):
-        for m in _scan(rx, text, spans[_CUE_HOME]):
-            if not ok_context(m.start() + 1) or _FLASHBACK.search(
-                    text[max(0, m.start() - 40):m.start()]):
-                continue
-            cid, how = rd.holder(m, grp)
-            place = " ".join(m.group("place").split())
-            place = place[4:] if place.startswith("the ") else place
-            s0, e0 = rd.sent_bounds(rd.sentence(m.start()))
-            if _MOVED.search(text, s0, max(e0, m.end())):
-                place = "now " + place
-            add(cid, how, "residence", place, m.start(), m.end())
-    for m in _scan(_HAS_SIB, text, spans[_CUE_FAMILY]):
-        if ok_context(m.start("subj") + 1):
-            cid, how = rd.holder(m, "subj")
-            add(cid, how, "family", "siblings", m.start(), m.end())
-    for m in _scan(_SIB_OF, text, spans[_CUE_FAMILY]):
-        if ok_context(m.start()) and not _FAMILY_FIGURE.match(text, m.end()):
-            add(rd.name_at(*m.span("subj")), "name", "family", "siblings", m.start(), m.end())
-    for m in _scan(_WIFE_SUBJ, text, spans[_CUE_FAMILY]):
-        if not ok_context(m.start() + 1) or _FLASHBACK.search(text[max(0, m.start() - 40):m.start()]):
-            continue
-        g = "subj"
-        cid, how = rd.holder(m, g) if m.group("subj") else (None, "")
-        add(cid, how, "family", "married long" if m.groupdict().get("yn") else "married",
-            m.start(), m.end())
-    out.sort(key=lambda r: (r["start"], r["subject"], r["attribute"]))
-    return out
+    for step in _STEPS:
+        step(f, spans)
+    f.out.sort(key=lambda r: (r["start"], r["subject"], r["attribute"]))
+    return f.out
 
 
 _FAMILY_FIGURE = re.compile(r"\s+(?:officer|anarchist|poet|artist|in\s+arms|of\s+the)\b")

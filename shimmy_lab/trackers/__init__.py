@@ -15,16 +15,32 @@ parameters in ``story.uns["params"][system]``:
 
 from __future__ import annotations
 
-from . import schema
-from .characters import characters
-from .constraints import constraints
-from .dna import dna
+from . import schema, systems
+from .characters import CharactersParams, characters
+from .constraints import ConstraintsParams, constraints
+from .dna import DnaParams, dna
 from .drift import drift
-from .engagement import engagement
-from .recursion import recursion
+from .engagement import EngagementParams, engagement
+from .recursion import RecursionParams, recursion
+from .systems import System
 
 __all__ = ["dna", "constraints", "recursion", "characters", "engagement", "drift",
-           "schema", "SYSTEMS"]
+           "schema", "systems", "SYSTEMS"]
 
-#: system names in run order (the entry function has the module's name)
-SYSTEMS = ("characters", "drift", "dna", "constraints", "recursion", "engagement")
+# The built-in systems: what each writes and which systems' tables it reads (see
+# :mod:`shimmy_lab.trackers.systems`); registered in this order, which breaks ties.
+for _system in (
+        System("characters", characters, CharactersParams, tables=("voice", "relationships")),
+        System("drift", drift),  # parameters from its signature; writes insights only
+        System("dna", dna, DnaParams, tables=("dna",)),
+        System("constraints", constraints, ConstraintsParams,
+               tables=("constraint_nodes", "constraint_edges", "freedom"), requires=("characters", "dna")),
+        System("recursion", recursion, RecursionParams, tables=("echoes",)),
+        System("engagement", engagement, EngagementParams, tables=("engagement",), requires=("dna",)),
+):
+    systems.register(_system)
+del _system
+
+#: system names in run order (each after the systems it requires; the entry function has
+#: the module's name)
+SYSTEMS = tuple(s.name for s in systems.systems())

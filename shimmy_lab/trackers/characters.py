@@ -21,6 +21,7 @@ import bisect
 import logging
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Iterable
 
@@ -37,7 +38,7 @@ from ..story.deaths import death_name, told_deaths
 
 log = logging.getLogger(__name__)
 
-__all__ = ["characters"]
+__all__ = ["characters", "CharactersParams"]
 
 SYSTEM = "characters"
 #: attributes a character has one value of at a time (values that disagree conflict)
@@ -209,10 +210,10 @@ def _same_person(story: Any) -> dict[str, str]:
     return out
 
 
-def _fact_contradictions(facts: pd.DataFrame, names: dict[str, str],
-                         reference: pd.DataFrame | None = None, system: str = SYSTEM,
-                         statements: list[dict] | None = None, text: str = "",
-                         same: dict[str, str] | None = None, flag_from: int = 0) -> list[dict]:
+def fact_contradiction_insights(facts: pd.DataFrame, names: dict[str, str],
+                                reference: pd.DataFrame | None = None, system: str = SYSTEM,
+                                statements: list[dict] | None = None, text: str = "",
+                                same: dict[str, str] | None = None, flag_from: int = 0) -> list[dict]:
     """Facts restated with an incompatible value.
 
     Without ``reference``: every fact of ``facts`` (single-valued attributes) and every
@@ -399,8 +400,8 @@ def dead_act_rows(text: str, deaths: dict[str, Any], quotes: Iterable[tuple],
     return out
 
 
-def _dead_acts(story: Any, names: dict[str, str], system: str = SYSTEM,
-               max_per: int = 2, min_conf: float = 0.8) -> list[dict]:
+def dead_act_insights(story: Any, names: dict[str, str], system: str = SYSTEM,
+                      max_per: int = 2, min_conf: float = 0.8) -> list[dict]:
     """Quotes and actions of characters after their death fact (the first after each
     death, at most ``max_per`` per character).  Only deaths the story tells count
     (:func:`_death_positions`): a plain "he is dead" in dialogue may be rumour, threat
@@ -478,9 +479,24 @@ def relationships(story: Any) -> pd.DataFrame:
     return df.sort_values(["copresence", "addresses"], ascending=False) if len(df) else df
 
 
-def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes: int = 5,
-               min_voice_words: int = 150, min_line_words: int = MIN_VOICE_LINE_WORDS,
-               voice_model: Any = None, fit_threshold: float | None = None) -> Any:
+@dataclass(frozen=True)
+class CharactersParams:
+    """Parameters of :func:`characters` (see there)."""
+
+    voice_threshold: float = VOICE_THRESHOLD
+    min_quotes: int = 5
+    min_voice_words: int = 150
+    min_line_words: int = MIN_VOICE_LINE_WORDS
+    voice_model: Any = None
+    fit_threshold: float | None = None
+
+
+def characters(story: Any, voice_threshold: float = CharactersParams.voice_threshold,
+               min_quotes: int = CharactersParams.min_quotes,
+               min_voice_words: int = CharactersParams.min_voice_words,
+               min_line_words: int = CharactersParams.min_line_words,
+               voice_model: Any = CharactersParams.voice_model,
+               fit_threshold: float | None = CharactersParams.fit_threshold) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 
     Parameters
@@ -519,9 +535,9 @@ def characters(story: Any, voice_threshold: float = VOICE_THRESHOLD, min_quotes:
     names = U.names_by_id(story)
     U.put(story, "voice", voice_profiles(story, min_voice_words))
     U.put(story, "relationships", relationships(story))
-    rows = _fact_contradictions(U.table(story, "facts"), names, statements=_statement_rows(story),
+    rows = fact_contradiction_insights(U.table(story, "facts"), names, statements=_statement_rows(story),
                                 text=story.text, same=_same_person(story))
-    rows += _dead_acts(story, names)
+    rows += dead_act_insights(story, names)
     model_name, model_error = _model_name(voice_model), None
     if voice_model is not None:
         try:
@@ -546,3 +562,8 @@ def _model_name(model: Any) -> str | None:
     if model is None or isinstance(model, str):
         return model
     return str(getattr(model, "model_id", type(model).__name__))
+
+
+#: the former private names (``trackers/drift.py`` imports ``_fact_contradictions``)
+_fact_contradictions = fact_contradiction_insights
+_dead_acts = dead_act_insights

@@ -19,17 +19,25 @@ from __future__ import annotations
 
 import bisect
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import pandas as pd
 
 from . import _util as U
-from .characters import _dead_acts, _fact_contradictions
+from .characters import dead_act_insights, fact_contradiction_insights
 
-__all__ = ["constraints", "graph"]
+__all__ = ["constraints", "graph", "ConstraintsParams"]
 
 SYSTEM = "constraints"
+
+
+@dataclass(frozen=True)
+class ConstraintsParams:
+    """Parameters of :func:`constraints` (see there)."""
+
+    max_places: int = 15
 
 
 def graph(story: Any) -> nx.MultiDiGraph:
@@ -65,34 +73,16 @@ def _places(story: Any, ment_starts: list[int], ment_ids: list[str], top: int) -
     return nodes, edges
 
 
-def constraints(story: Any, max_places: int = 15) -> Any:
-    """Build the constraint graph, the freedom score per chapter and its insights.
-
-    Parameters
-    ----------
-    story
-        A :class:`~shimmy_lab.story.Story` (run :func:`~shimmy_lab.trackers.dna` first
-        for threads; without ``dna`` there are no threads and freedom is 1).
-    max_places
-        Most frequent places kept as nodes.
-
-    Returns
-    -------
-    Story
-        The story with ``constraint_nodes``, ``constraint_edges``, ``freedom`` and
-        the ``constraints`` insights written.
-    """
-    names = U.names_by_id(story)
-    by_name = {v: k for k, v in names.items()}
-    ch = U.table(story, "characters")
-    facts = U.table(story, "facts")
+def _character_fact_nodes(story: Any, names: dict) -> tuple[list, list, dict]:
+    """Nodes of characters and facts, ``has_fact`` / ``blocks`` / ``relates`` edges, and
+    the first death of each character (id -> ``(chapter, start)``)."""
     nodes, edges = [], []
-    for r in ch.itertuples():
+    for r in U.table(story, "characters").itertuples():
         nodes.append({"node": f"character:{r.character_id}", "kind": "character",
                       "label": r.name, "status": r.status, "chapter": r.first_chapter,
                       "start": r.start, "end": r.end})
     deaths: dict[str, tuple[int, int]] = {}
-    for i, r in enumerate(facts.itertuples()):
+    for i, r in enumerate(U.table(story, "facts").itertuples()):
         fid = f"fact:{i}"
         label = f"{names.get(str(r.subject), r.subject)} {r.attribute} {r.value}"
         nodes.append({"node": fid, "kind": "fact", "label": label, "status": pd.NA,
@@ -107,14 +97,12 @@ def constraints(story: Any, max_places: int = 15) -> Any:
         edges.append({"source": f"character:{r.source}", "target": f"character:{r.target}",
                       "relation": "relates", "weight": float(r.copresence + r.addresses),
                       "chapter": r.first_chapter, "start": r.start, "end": r.end})
-    m = U.table(story, "mentions")
-    pn, pe = _places(story, m["start"].astype(int).tolist(),
-                     m["character_id"].astype(str).tolist(), max_places)
-    nodes += pn
-    edges += pe
-    dna = U.table(story, "dna")
-    threads = dna[dna["type"].isin(["contradiction", "pressure"])]
-    ans_ch = dict(zip(dna["unit"].astype(int), dna["chapter"].astype(int)))
+    return nodes, edges, deaths
+
+
+def _thread_nodes(threads: pd.DataFrame, by_name: dict) -> tuple[list, list]:
+    """Nodes of the ``dna`` threads and their ``involves`` edges to characters."""
+    nodes, edges = [], []
     for r in threads.itertuples():
         tid = f"thread:{r.unit}"
         nodes.append({"node": tid, "kind": "thread", "label": r.description[:80],
@@ -125,13 +113,27 @@ def constraints(story: Any, max_places: int = 15) -> Any:
                 edges.append({"source": tid, "target": f"character:{by_name[nm]}",
                               "relation": "involves", "weight": 1.0, "chapter": r.chapter,
                               "start": r.start, "end": r.end})
-    U.put(story, "constraint_nodes", pd.DataFrame(nodes))
-    U.put(story, "constraint_edges", pd.DataFrame(edges))
-    g = graph(story)
-    # -- freedom per chapter -----------------------------------------------------------
-    chapters = U.table(story, "chapters")
+    return nodes, edges
+
+
+def _blocked_insight(r: Any, cn: int, people: list[str], why: str, names: dict) -> dict:
+    """Word the ``blocked_thread`` insight of thread ``r`` at chapter ``cn``."""
+    return U.insight(
+        SYSTEM, "blocked_thread", "important", 0.6,
+        f"Thread can no longer resolve: {r.description[:50]}",
+        f"Every character of this {r.type} is dead by chapter {cn} ({why}).",
+        int(r.start), int(r.end), [names.get(p, p) for p in people],
+        "Resolve it through another character, or close it explicitly.")
+
+
+def _freedom(story: Any, g: nx.MultiDiGraph, dna: pd.DataFrame, deaths: dict,
+             names: dict) -> tuple[list[dict], list[dict]]:
+    """Per chapter, the share of open threads with an unblocked path to resolution:
+    the ``freedom`` rows and the ``blocked_thread`` insights (one per thread)."""
+    threads = dna[dna["type"].isin(["contradiction", "pressure"])]
+    ans_ch = dict(zip(dna["unit"].astype(int), dna["chapter"].astype(int)))
     rows, blocked_seen, ins = [], set(), []
-    for c in chapters.itertuples():
+    for c in U.table(story, "chapters").itertuples():
         cn = int(c.chapter)
         n_open = n_free = 0
         blocked = []
@@ -150,18 +152,44 @@ def constraints(story: Any, max_places: int = 15) -> Any:
             blocked.append(f"thread {r.unit} <- {why}")
             if r.unit not in blocked_seen:
                 blocked_seen.add(r.unit)
-                ins.append(U.insight(
-                    SYSTEM, "blocked_thread", "important", 0.6,
-                    f"Thread can no longer resolve: {r.description[:50]}",
-                    f"Every character of this {r.type} is dead by chapter {cn} ({why}).",
-                    int(r.start), int(r.end), [names.get(p, p) for p in people],
-                    "Resolve it through another character, or close it explicitly."))
+                ins.append(_blocked_insight(r, cn, people, why, names))
         rows.append({"chapter": cn, "open_threads": n_open, "unblocked": n_free,
                      "freedom": n_free / n_open if n_open else 1.0,
                      "blocked": "; ".join(blocked) or pd.NA, "start": c.start, "end": c.end})
+    return rows, ins
+
+
+def constraints(story: Any, max_places: int = ConstraintsParams.max_places) -> Any:
+    """Build the constraint graph, the freedom score per chapter and its insights.
+
+    Parameters
+    ----------
+    story
+        A :class:`~shimmy_lab.story.Story` (run :func:`~shimmy_lab.trackers.dna` first
+        for threads; without ``dna`` there are no threads and freedom is 1).
+    max_places
+        Most frequent places kept as nodes.
+
+    Returns
+    -------
+    Story
+        The story with ``constraint_nodes``, ``constraint_edges``, ``freedom`` and
+        the ``constraints`` insights written.
+    """
+    names = U.names_by_id(story)
+    by_name = {v: k for k, v in names.items()}
+    nodes, edges, deaths = _character_fact_nodes(story, names)
+    m = U.table(story, "mentions")
+    pn, pe = _places(story, m["start"].astype(int).tolist(),
+                     m["character_id"].astype(str).tolist(), max_places)
+    dna = U.table(story, "dna")
+    tn, te = _thread_nodes(dna[dna["type"].isin(["contradiction", "pressure"])], by_name)
+    U.put(story, "constraint_nodes", pd.DataFrame(nodes + pn + tn))
+    U.put(story, "constraint_edges", pd.DataFrame(edges + pe + te))
+    rows, ins = _freedom(story, graph(story), dna, deaths, names)
     U.put(story, "freedom", pd.DataFrame(rows))
-    ins += _dead_acts(story, names, system=SYSTEM)
-    ins += _fact_contradictions(facts, names, system=SYSTEM)
+    ins += dead_act_insights(story, names, system=SYSTEM)
+    ins += fact_contradiction_insights(U.table(story, "facts"), names, system=SYSTEM)
     U.set_insights(story, SYSTEM, ins)
     U.record_params(story, SYSTEM, max_places=max_places)
     return story

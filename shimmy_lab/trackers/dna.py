@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 
 from . import _util as U
 
-__all__ = ["dna"]
+__all__ = ["dna", "DnaParams"]
 
 SYSTEM = "dna"
 CUES = {
@@ -41,30 +42,25 @@ CUES = {
 _ANSWERABLE = ("contradiction", "pressure")
 
 
+@dataclass(frozen=True)
+class DnaParams:
+    """Parameters of :func:`dna` (see there)."""
+
+    min_intensity: float = 0.34
+    min_shared: int = 2
+    max_insights: int = 8
+
+
 def _salient(story: Any, min_count: int = 2, max_count: int = 40) -> set[str]:
     cnt = Counter(w for w in U.content_words(story.text) if len(w) >= 4)
     return {w for w, c in cnt.items() if min_count <= c <= max_count}
 
 
-def dna(story: Any, min_intensity: float = 0.34, min_shared: int = 2,
-        max_insights: int = 8) -> Any:
-    """Find CAPR units per scene and link returns to the units they answer.
+def _sentence_units(story: Any, min_intensity: float) -> tuple[dict, dict, int]:
+    """Score each sentence for the cue words of the unit types.
 
-    Parameters
-    ----------
-    story
-        A :class:`~shimmy_lab.story.Story`.
-    min_intensity
-        Minimum cue strength (0..1, three cue words = 1) for a unit.
-    min_shared
-        Salient terms a return must share with the unit it answers.
-    max_insights
-        At most this many ``open_thread`` and ``payoff`` insights each.
-
-    Returns
-    -------
-    Story
-        The story with ``dna`` and the ``dna`` insights written.
+    Returns the sentences by scene (``scene -> [info]``), the strongest candidate per
+    ``(scene, type)`` at or above ``min_intensity``, and the number of words read.
     """
     text = story.text
     sents = U.table(story, "sentences")
@@ -74,8 +70,6 @@ def dna(story: Any, min_intensity: float = 0.34, min_shared: int = 2,
     m_starts = ment["start"].astype(int).to_numpy()
     m_ids = ment["character_id"].astype(str).to_numpy()
     salient = _salient(story)
-    units: list[dict] = []
-    open_units: dict[str, set[int]] = defaultdict(set)  # term -> unit ids
     words_before = 0
     best: dict[tuple[int, str], dict] = {}
     by_scene: dict[int, list[dict]] = defaultdict(list)
@@ -91,23 +85,38 @@ def dna(story: Any, min_intensity: float = 0.34, min_shared: int = 2,
         words_before += nw
         by_scene[info["scene"]].append(info)
         for typ, rx in CUES.items():
-            k = len(rx.findall(body))
-            inten = min(1.0, k / 3.0)
+            inten = min(1.0, len(rx.findall(body)) / 3.0)
             if inten >= min_intensity and nw >= 5:
                 cur = best.get((info["scene"], typ))
                 if cur is None or inten > cur["intensity"]:
                     best[(info["scene"], typ)] = {**info, "type": typ, "intensity": inten}
+    return by_scene, best, words_before
+
+
+def _scene_return(infos: list[dict], scene: int, units: list[dict],
+                  open_units: dict[str, set[int]], min_shared: int) -> tuple | None:
+    """The sentence of ``scene`` calling back most open units: ``(shared, info, answers)``."""
+    cand = []
+    for info in infos:
+        hits = Counter(u for t in info["terms"] for u in open_units.get(t, ()))
+        ans = sorted(u for u, k in hits.items() if k >= min_shared
+                     and units[u]["scene"] < scene and units[u]["answered_by"] is None)
+        if ans:
+            cand.append((len(ans), sum(hits[u] for u in ans), info, ans))
+    if not cand:
+        return None
+    _, shared, info, ans = max(cand, key=lambda c: (c[0], c[1]))
+    return shared, info, ans
+
+
+def _link_units(by_scene: dict, best: dict, min_shared: int) -> list[dict]:
+    """Walk the scenes in order: each scene's return (if any) first, then its units."""
+    units: list[dict] = []
+    open_units: dict[str, set[int]] = defaultdict(set)  # term -> unit ids
     for scene in sorted(by_scene):
-        # returns first: the sentence of this scene calling back most open units
-        cand = []
-        for info in by_scene[scene]:
-            hits = Counter(u for t in info["terms"] for u in open_units.get(t, ()))
-            ans = sorted(u for u, k in hits.items() if k >= min_shared
-                         and units[u]["scene"] < scene and units[u]["answered_by"] is None)
-            if ans:
-                cand.append((len(ans), sum(hits[u] for u in ans), info, ans))
-        if cand:
-            _, shared, info, ans = max(cand, key=lambda c: (c[0], c[1]))
+        found = _scene_return(by_scene[scene], scene, units, open_units, min_shared)
+        if found is not None:
+            shared, info, ans = found
             uid = len(units)
             units.append({**info, "type": "return", "intensity": min(1.0, shared / 6.0),
                           "answers": ans, "answered_by": None})
@@ -122,16 +131,24 @@ def dna(story: Any, min_intensity: float = 0.34, min_shared: int = 2,
             if typ in _ANSWERABLE:
                 for t in u["terms"]:
                     open_units[t].add(uid)
-    rows = [{"unit": i, "scene": u["scene"], "chapter": u["chapter"], "type": u["type"],
-             "description": " ".join(u["body"].split())[:200], "characters": u["chars"],
-             "start": u["start"], "end": u["end"], "intensity": u["intensity"],
-             "terms": "|".join(sorted(u["terms"])[:12]),
-             "answers": "|".join(map(str, u["answers"])) or pd.NA,
-             "answered_by": u["answered_by"] if u["answered_by"] is not None else pd.NA,
-             "story_words": u["words"]} for i, u in enumerate(units)]
-    df = U.put(story, "dna", pd.DataFrame(rows))
+    return units
+
+
+def _rows(units: list[dict]) -> pd.DataFrame:
+    """The ``dna`` table rows of the linked units."""
+    return pd.DataFrame([
+        {"unit": i, "scene": u["scene"], "chapter": u["chapter"], "type": u["type"],
+         "description": " ".join(u["body"].split())[:200], "characters": u["chars"],
+         "start": u["start"], "end": u["end"], "intensity": u["intensity"],
+         "terms": "|".join(sorted(u["terms"])[:12]),
+         "answers": "|".join(map(str, u["answers"])) or pd.NA,
+         "answered_by": u["answered_by"] if u["answered_by"] is not None else pd.NA,
+         "story_words": u["words"]} for i, u in enumerate(units)])
+
+
+def _insights(df: pd.DataFrame, total: int, max_insights: int) -> list[dict]:
+    """Word the ``open_thread`` and ``payoff`` insights of the ``dna`` table."""
     ins = []
-    total = max(words_before, 1)
     op = df[df["type"].isin(_ANSWERABLE) & df["answered_by"].isna()]
     op = op.sort_values(["intensity", "story_words"], ascending=[False, False]).head(max_insights)
     for r in op.itertuples():
@@ -151,7 +168,33 @@ def dna(story: Any, min_intensity: float = 0.34, min_shared: int = 2,
                 f"Payoff after {r.gap} words: {r.description[:50]}",
                 f"Calls back unit(s) {r.answers} (shared: {str(r.terms).replace('|', ', ')}).",
                 r.start, r.end, list(r.characters), ""))
-    U.set_insights(story, SYSTEM, ins)
+    return ins
+
+
+def dna(story: Any, min_intensity: float = DnaParams.min_intensity,
+        min_shared: int = DnaParams.min_shared, max_insights: int = DnaParams.max_insights) -> Any:
+    """Find CAPR units per scene and link returns to the units they answer.
+
+    Parameters
+    ----------
+    story
+        A :class:`~shimmy_lab.story.Story`.
+    min_intensity
+        Minimum cue strength (0..1, three cue words = 1) for a unit.
+    min_shared
+        Salient terms a return must share with the unit it answers.
+    max_insights
+        At most this many ``open_thread`` and ``payoff`` insights each.
+
+    Returns
+    -------
+    Story
+        The story with ``dna`` and the ``dna`` insights written.
+    """
+    by_scene, best, words = _sentence_units(story, min_intensity)
+    units = _link_units(by_scene, best, min_shared)
+    df = U.put(story, "dna", _rows(units))
+    U.set_insights(story, SYSTEM, _insights(df, max(words, 1), max_insights))
     U.record_params(story, SYSTEM, min_intensity=min_intensity, min_shared=min_shared,
                     max_insights=max_insights)
     return story

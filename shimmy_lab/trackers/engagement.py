@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,18 @@ import pandas as pd
 
 from . import _util as U
 
-__all__ = ["engagement"]
+__all__ = ["engagement", "EngagementParams"]
 
 SYSTEM = "engagement"
 _NEG = re.compile(r"\b(?:not|no|never|nothing|nobody|cannot|can't|won't|don't)\b", re.I)
+
+
+@dataclass(frozen=True)
+class EngagementParams:
+    """Parameters of :func:`engagement` (see there)."""
+
+    flat_scenes: int = 4
+    max_insights: int = 5
 
 
 def _measure(story: Any, s: int, e: int, lex: dict) -> dict:
@@ -53,7 +62,122 @@ def _measure(story: Any, s: int, e: int, lex: dict) -> dict:
             "dialogue_share": dshare}
 
 
-def engagement(story: Any, flat_scenes: int = 4, max_insights: int = 5) -> Any:
+class _Loops:
+    """The threads of the ``dna`` table (contradictions and pressures) and their state."""
+
+    def __init__(self, dna: pd.DataFrame) -> None:
+        self.threads = dna[dna["type"].isin(["contradiction", "pressure"])]
+        self.terms = {int(r.unit): set(str(r.terms).split("|")) - {""}
+                      for r in self.threads.itertuples()}
+        self.opened = self.threads.groupby("scene").size().to_dict()
+        self.resolved = dna[dna["type"] == "return"].groupby("scene").size().to_dict()
+        self.ans_scene = {int(u): int(s) for u, s in zip(dna["unit"], dna["scene"])}
+        self.reinforced: dict[int, int] = defaultdict(int)
+        self.last_touch = {int(r.unit): int(r.scene) for r in self.threads.itertuples()}
+
+    def visit(self, sc: int, words: set[str]) -> int:
+        """Count the threads open at scene ``sc``; note those its ``words`` reinforce."""
+        n_open = 0
+        for t in self.threads.itertuples():
+            u = int(t.unit)
+            end_sc = self.ans_scene.get(int(t.answered_by)) if pd.notna(t.answered_by) else None
+            if int(t.scene) < sc and (end_sc is None or end_sc > sc):
+                if len(self.terms[u] & words) >= 2:
+                    self.reinforced[sc] += 1
+                    self.last_touch[u] = sc
+            if int(t.scene) <= sc and (end_sc is None or end_sc > sc):
+                n_open += 1
+        return n_open
+
+    def abandoned(self, sc_ids: list[int]) -> dict[int, list[int]]:
+        """Unanswered threads last touched before the last fifth: scene -> units."""
+        cutoff = sc_ids[int(len(sc_ids) * 0.8)] if sc_ids else 0
+        out: dict[int, list[int]] = defaultdict(list)
+        for t in self.threads[self.threads["answered_by"].isna()].itertuples():
+            if self.last_touch[int(t.unit)] < cutoff:
+                out[self.last_touch[int(t.unit)]].append(int(t.unit))
+        return out
+
+
+def _scene_rows(story: Any, loops: _Loops) -> tuple[list[dict], dict[int, list[int]]]:
+    """Measure each scene and count the threads open in it (scores, loops, curiosity);
+    also return the abandoned threads (scene -> units)."""
+    lex = U.affect()
+    scenes = U.table(story, "scenes")
+    rows = []
+    for r in scenes.itertuples():
+        s, e, sc = int(r.start), int(r.end), int(r.scene)
+        m = _measure(story, s, e, lex)
+        n_open = loops.visit(sc, set(U.content_words(story.text[s:e])))
+        rows.append({"level": "scene", "index": sc, "chapter": int(r.chapter), "start": s,
+                     "end": e, **m, "open_loops": n_open})
+    abandoned = loops.abandoned(scenes["scene"].astype(int).tolist())
+    for row in rows:
+        sc = row["index"]
+        row.update(loops_opened=loops.opened.get(sc, 0),
+                   loops_reinforced=loops.reinforced.get(sc, 0),
+                   loops_resolved=loops.resolved.get(sc, 0),
+                   loops_abandoned=len(abandoned.get(sc, [])))
+        row["curiosity"] = float(min(1.0, 0.5 * min(row.pop("q"), 1.0)
+                                     + 0.5 * min(row["open_loops"] / 10, 1.0)))
+    return rows, abandoned
+
+
+def _chapter_rows(df: pd.DataFrame) -> list[dict]:
+    """Per chapter: word-weighted means of the scene scores, summed loop counts."""
+    ch_rows = []
+    for c, g in df.groupby("chapter", sort=True):
+        w = g["words"].clip(lower=1)
+        avg = {k: float(np.average(g[k], weights=w)) for k in
+               ("tension", "curiosity", "valence", "arousal", "pace", "dialogue_share")}
+        ch_rows.append({"level": "chapter", "index": int(c), "chapter": int(c),
+                        "start": int(g["start"].min()), "end": int(g["end"].max()),
+                        "words": int(g["words"].sum()), **avg,
+                        **{k: int(g[k].sum()) for k in ("loops_opened", "loops_reinforced",
+                                                         "loops_resolved", "loops_abandoned")},
+                        "open_loops": int(g["open_loops"].iloc[-1])})
+    return ch_rows
+
+
+def _abandoned_insights(dna: pd.DataFrame, abandoned: dict[int, list[int]],
+                        max_insights: int) -> list[dict]:
+    """Word the ``abandoned_loop`` insights, the most intense first."""
+    ins = []
+    units = dna.set_index("unit") if len(dna) else dna
+    flat = []
+    for sc, us in sorted(abandoned.items()):
+        for u in us:
+            flat.append((float(units.loc[u, "intensity"]), sc, u))
+    for inten, sc, u in sorted(flat, reverse=True)[:max_insights]:
+        r = units.loc[u]
+        ins.append(U.insight(SYSTEM, "abandoned_loop", "interesting", 0.3 + 0.4 * inten,
+                             f"Abandoned loop: {str(r['description'])[:50]}",
+                             f"Opened in chapter {r['chapter']}, last touched in scene {sc}, "
+                             "never resolved.", int(r["start"]), int(r["end"]),
+                             list(r["characters"]), "Bring it back or close it."))
+    return ins
+
+
+def _flat_insights(df: pd.DataFrame, flat_scenes: int) -> list[dict]:
+    """Word a ``flat_stretch`` insight per ``flat_scenes`` low scenes in a row."""
+    ins = []
+    sc_df = df[df["level"] == "scene"].reset_index(drop=True)
+    low = (sc_df["tension"] < 0.15) & (sc_df["curiosity"] < 0.15) if len(sc_df) else pd.Series([], dtype=bool)
+    run = 0
+    for i, lo in enumerate(low):
+        run = run + 1 if lo else 0
+        if run == flat_scenes:
+            a = sc_df.iloc[i - flat_scenes + 1]
+            ins.append(U.insight(SYSTEM, "flat_stretch", "minor", 0.4,
+                                 f"{flat_scenes} flat scenes in a row",
+                                 "Low tension and few open questions for several scenes.",
+                                 int(a["start"]), int(sc_df.iloc[i]["end"]), [],
+                                 "Raise a question or a threat."))
+    return ins
+
+
+def engagement(story: Any, flat_scenes: int = EngagementParams.flat_scenes,
+               max_insights: int = EngagementParams.max_insights) -> Any:
     """Measure engagement per scene and chapter and track the story's loops.
 
     Parameters
@@ -70,87 +194,15 @@ def engagement(story: Any, flat_scenes: int = 4, max_insights: int = 5) -> Any:
     Story
         The story with ``engagement`` and the ``engagement`` insights written.
     """
-    lex = U.affect()
     dna = U.table(story, "dna")
-    scenes = U.table(story, "scenes")
-    sc_ids = scenes["scene"].astype(int).tolist()
-    threads = dna[dna["type"].isin(["contradiction", "pressure"])]
-    terms = {int(r.unit): set(str(r.terms).split("|")) - {""} for r in threads.itertuples()}
-    opened = threads.groupby("scene").size().to_dict()
-    resolved = dna[dna["type"] == "return"].groupby("scene").size().to_dict()
-    ans_scene = {int(u): int(s) for u, s in zip(dna["unit"], dna["scene"])}
-    open_at: dict[int, int] = {}
-    reinforced: dict[int, int] = defaultdict(int)
-    last_touch = {int(r.unit): int(r.scene) for r in threads.itertuples()}
-    rows = []
-    for r in scenes.itertuples():
-        s, e, sc = int(r.start), int(r.end), int(r.scene)
-        m = _measure(story, s, e, lex)
-        words = set(U.content_words(story.text[s:e]))
-        n_open = 0
-        for t in threads.itertuples():
-            u = int(t.unit)
-            end_sc = ans_scene.get(int(t.answered_by)) if pd.notna(t.answered_by) else None
-            if int(t.scene) < sc and (end_sc is None or end_sc > sc):
-                if len(terms[u] & words) >= 2:
-                    reinforced[sc] += 1
-                    last_touch[u] = sc
-            if int(t.scene) <= sc and (end_sc is None or end_sc > sc):
-                n_open += 1
-        open_at[sc] = n_open
-        rows.append({"level": "scene", "index": sc, "chapter": int(r.chapter), "start": s,
-                     "end": e, **m, "open_loops": n_open})
-    cutoff = sc_ids[int(len(sc_ids) * 0.8)] if sc_ids else 0
-    abandoned: dict[int, list[int]] = defaultdict(list)
-    for t in threads[threads["answered_by"].isna()].itertuples():
-        if last_touch[int(t.unit)] < cutoff:
-            abandoned[last_touch[int(t.unit)]].append(int(t.unit))
-    for row in rows:
-        sc = row["index"]
-        row.update(loops_opened=opened.get(sc, 0), loops_reinforced=reinforced.get(sc, 0),
-                   loops_resolved=resolved.get(sc, 0), loops_abandoned=len(abandoned.get(sc, [])))
-        row["curiosity"] = float(min(1.0, 0.5 * min(row.pop("q"), 1.0)
-                                     + 0.5 * min(row["open_loops"] / 10, 1.0)))
+    loops = _Loops(dna)
+    rows, abandoned = _scene_rows(story, loops)
     df = pd.DataFrame(rows)
     if len(df):
-        ch_rows = []
-        for c, g in df.groupby("chapter", sort=True):
-            w = g["words"].clip(lower=1)
-            avg = {k: float(np.average(g[k], weights=w)) for k in
-                   ("tension", "curiosity", "valence", "arousal", "pace", "dialogue_share")}
-            ch_rows.append({"level": "chapter", "index": int(c), "chapter": int(c),
-                            "start": int(g["start"].min()), "end": int(g["end"].max()),
-                            "words": int(g["words"].sum()), **avg,
-                            **{k: int(g[k].sum()) for k in ("loops_opened", "loops_reinforced",
-                                                             "loops_resolved", "loops_abandoned")},
-                            "open_loops": int(g["open_loops"].iloc[-1])})
-        df = pd.concat([df, pd.DataFrame(ch_rows)], ignore_index=True)
+        df = pd.concat([df, pd.DataFrame(_chapter_rows(df))], ignore_index=True)
     df = U.put(story, "engagement", df)
-    ins = []
-    units = dna.set_index("unit") if len(dna) else dna
-    flat = []
-    for sc, us in sorted(abandoned.items()):
-        for u in us:
-            flat.append((float(units.loc[u, "intensity"]), sc, u))
-    for inten, sc, u in sorted(flat, reverse=True)[:max_insights]:
-        r = units.loc[u]
-        ins.append(U.insight(SYSTEM, "abandoned_loop", "interesting", 0.3 + 0.4 * inten,
-                             f"Abandoned loop: {str(r['description'])[:50]}",
-                             f"Opened in chapter {r['chapter']}, last touched in scene {sc}, "
-                             "never resolved.", int(r["start"]), int(r["end"]),
-                             list(r["characters"]), "Bring it back or close it."))
-    sc_df = df[df["level"] == "scene"].reset_index(drop=True)
-    low = (sc_df["tension"] < 0.15) & (sc_df["curiosity"] < 0.15) if len(sc_df) else pd.Series([], dtype=bool)
-    run = 0
-    for i, lo in enumerate(low):
-        run = run + 1 if lo else 0
-        if run == flat_scenes:
-            a = sc_df.iloc[i - flat_scenes + 1]
-            ins.append(U.insight(SYSTEM, "flat_stretch", "minor", 0.4,
-                                 f"{flat_scenes} flat scenes in a row",
-                                 "Low tension and few open questions for several scenes.",
-                                 int(a["start"]), int(sc_df.iloc[i]["end"]), [],
-                                 "Raise a question or a threat."))
+    ins = _abandoned_insights(dna, abandoned, max_insights)
+    ins += _flat_insights(df, flat_scenes)
     U.set_insights(story, SYSTEM, ins)
     U.record_params(story, SYSTEM, flat_scenes=flat_scenes, max_insights=max_insights)
     return story

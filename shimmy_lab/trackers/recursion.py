@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,21 @@ import pandas as pd
 
 from . import _util as U
 
-__all__ = ["recursion"]
+__all__ = ["recursion", "RecursionParams"]
 
 SYSTEM = "recursion"
 LEVELS = ("sentence", "paragraph", "scene", "chapter", "act")
 _TOK = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+@dataclass(frozen=True)
+class RecursionParams:
+    """Parameters of :func:`recursion` (see there)."""
+
+    n: int = 4
+    max_repeats: int = 6
+    max_echoes: int = 5000
+    motif_min_chapters: int = 3
 
 
 def _cosine(a: Counter, b: Counter) -> float:
@@ -39,8 +50,137 @@ def _cosine(a: Counter, b: Counter) -> float:
     return float(num / den) if den else 0.0
 
 
-def recursion(story: Any, n: int = 4, max_repeats: int = 6, max_echoes: int = 5000,
-              motif_min_chapters: int = 3) -> Any:
+def _tokens(story: Any, n: int) -> tuple[dict, list[set], dict]:
+    """Read the sentences once: phrase n-grams, content words per sentence, motif places.
+
+    Returns ``grams`` (n-gram -> ``[(start, end, sentence)]``), ``sent_words`` (the
+    content words of each sentence) and ``motif_pos`` (word -> ``[(start, sentence)]``).
+    """
+    text = story.text
+    grams: dict[tuple, list[tuple[int, int, int]]] = defaultdict(list)
+    sent_words: list[set] = []
+    motif_pos: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for si, r in enumerate(U.table(story, "sentences").itertuples()):
+        s, e = int(r.start), int(r.end)
+        toks = [(m.group(0).lower(), s + m.start(), s + m.end()) for m in _TOK.finditer(text[s:e])]
+        sent_words.append({w for w, _, _ in toks if len(w) > 2 and w not in U.STOPWORDS})
+        for i in range(len(toks) - n + 1):
+            g = tuple(t[0] for t in toks[i:i + n])
+            if sum(w not in U.STOPWORDS and len(w) > 2 for w in g) >= 2:
+                grams[g].append((toks[i][1], toks[i + n - 1][2], si))
+        for w, a, b in toks:
+            if len(w) >= 5 and w not in U.STOPWORDS:
+                motif_pos[w].append((a, si))
+    return grams, sent_words, motif_pos
+
+
+class _Levels:
+    """The level of the smallest unit holding two offsets, and sentence similarity."""
+
+    def __init__(self, story: Any, sent_words: list[set]) -> None:
+        self.locs = {lv: U.locator(story, t, k) for lv, t, k in (
+            ("paragraph", "paragraphs", "paragraph"), ("scene", "scenes", "scene"),
+            ("chapter", "chapters", "chapter"))}
+        self.n_ch = max(len(U.table(story, "chapters")), 1)
+        self.sent_words = sent_words
+
+    def chapter(self, a: int) -> int:
+        return U.unit_at(self.locs["chapter"], a)
+
+    def level(self, a: int, b: int) -> str:
+        if U.unit_at(self.locs["paragraph"], a) == U.unit_at(self.locs["paragraph"], b):
+            return "sentence"
+        if U.unit_at(self.locs["scene"], a) == U.unit_at(self.locs["scene"], b):
+            return "paragraph"
+        ca, cb = self.chapter(a), self.chapter(b)
+        if ca == cb:
+            return "scene"
+        return "chapter" if ca * 3 // self.n_ch == cb * 3 // self.n_ch else "act"
+
+    def sim(self, i: int, j: int) -> float:
+        a, b = self.sent_words[i], self.sent_words[j]
+        return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def _phrase_rows(grams: dict, lv: _Levels, max_repeats: int) -> list[dict]:
+    """One echo per pair of consecutive occurrences of a phrase (in two sentences)."""
+    rows = []
+    for g, occ in grams.items():
+        if 2 <= len(occ) <= max_repeats:
+            for (a0, a1, si), (b0, b1, sj) in zip(occ, occ[1:]):
+                if si != sj:
+                    rows.append({"phrase": " ".join(g), "kind": "phrase", "level": lv.level(a0, b0),
+                                 "similarity": lv.sim(si, sj), "start": a0, "end": a1,
+                                 "target_start": b0, "target_end": b1})
+    return rows
+
+
+def _motif_rows(motif_pos: dict, lv: _Levels, motif_min_chapters: int) -> list[dict]:
+    """One echo per pair of consecutive chapters where a motif word first appears."""
+    rows = []
+    for w, occ in motif_pos.items():
+        if not 3 <= len(occ) <= 25:
+            continue
+        firsts: dict[int, tuple[int, int]] = {}
+        for a, si in occ:
+            firsts.setdefault(lv.chapter(a), (a, si))
+        if len(firsts) < motif_min_chapters:
+            continue
+        seq = [firsts[c] for c in sorted(firsts)]
+        for (a, si), (b, sj) in zip(seq, seq[1:]):
+            rows.append({"phrase": w, "kind": "motif", "level": lv.level(a, b),
+                         "similarity": lv.sim(si, sj), "start": a, "end": a + len(w),
+                         "target_start": b, "target_end": b + len(w)})
+    return rows
+
+
+def _echo_table(rows: list[dict], max_echoes: int) -> pd.DataFrame:
+    """The ``echoes`` rows: the ``max_echoes`` most similar, in text order, numbered."""
+    df = pd.DataFrame(rows)
+    if len(df) > max_echoes:
+        df = df.sort_values("similarity", ascending=False).head(max_echoes)
+    if len(df):
+        df = df.sort_values(["start", "target_start"]).reset_index(drop=True)
+        df.insert(0, "echo", np.arange(len(df)))
+    return df
+
+
+def _summary(text: str, df: pd.DataFrame, n_phrase: int) -> tuple[dict, float]:
+    """``uns["recursion"]`` (echo density, counts per level, opening/ending symmetry) and
+    the unrounded symmetry."""
+    nwords = max(len(text.split()), 1)
+    k = max(300, nwords // 20)
+    toks = U.content_words(text)
+    head, tail = Counter(toks[:k // 2]), Counter(toks[-(k // 2):])
+    symmetry = _cosine(head, tail)
+    shared = [w for w, _ in (head & tail).most_common(5)]
+    return {"density": round(n_phrase / nwords * 1000, 4),
+            "levels": {lv: int((df["level"] == lv).sum()) for lv in LEVELS},
+            "symmetry": round(symmetry, 4), "symmetry_terms": shared}, symmetry
+
+
+def _insights(text: str, df: pd.DataFrame, symmetry: float, shared: list[str]) -> list[dict]:
+    """Word the ``echo_symmetry`` and ``echo`` (across acts) insights."""
+    ins = []
+    if symmetry >= 0.2 and shared:
+        ins.append(U.insight(SYSTEM, "echo_symmetry", "interesting", symmetry,
+                             "Opening and ending echo each other",
+                             f"Opening/ending similarity {symmetry:.2f}; shared: "
+                             f"{', '.join(shared)}.", 0, min(len(text), 500), [],
+                             "Use the echo deliberately in the final scene."))
+    far = df[(df["kind"] == "phrase") & (df["level"] == "act")].sort_values(
+        "similarity", ascending=False).head(3)
+    for r in far.itertuples():
+        ins.append(U.insight(SYSTEM, "echo", "minor", float(r.similarity),
+                             f"Echo across acts: '{r.phrase}'",
+                             f"The phrase returns at offset {r.target_start}.", int(r.start),
+                             int(r.end), [], "Make the callback deliberate, or vary it."))
+    return ins
+
+
+def recursion(story: Any, n: int = RecursionParams.n, max_repeats: int = RecursionParams.max_repeats,
+              max_echoes: int = RecursionParams.max_echoes,
+              motif_min_chapters: int = RecursionParams.motif_min_chapters) -> Any:
     """Find echoes of phrases and motifs across levels; density and symmetry.
 
     Parameters
@@ -61,97 +201,15 @@ def recursion(story: Any, n: int = 4, max_repeats: int = 6, max_echoes: int = 50
     Story
         The story with ``echoes``, ``uns["recursion"]`` and the insights written.
     """
-    text = story.text
-    sents = U.table(story, "sentences")
-    locs = {lv: U.locator(story, t, k) for lv, t, k in (
-        ("paragraph", "paragraphs", "paragraph"), ("scene", "scenes", "scene"),
-        ("chapter", "chapters", "chapter"))}
-    n_ch = max(len(U.table(story, "chapters")), 1)
-    grams: dict[tuple, list[tuple[int, int, int]]] = defaultdict(list)
-    sent_words: list[set] = []
-    motif_pos: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for si, r in enumerate(sents.itertuples()):
-        s, e = int(r.start), int(r.end)
-        toks = [(m.group(0).lower(), s + m.start(), s + m.end()) for m in _TOK.finditer(text[s:e])]
-        sent_words.append({w for w, _, _ in toks if len(w) > 2 and w not in U.STOPWORDS})
-        for i in range(len(toks) - n + 1):
-            g = tuple(t[0] for t in toks[i:i + n])
-            if sum(w not in U.STOPWORDS and len(w) > 2 for w in g) >= 2:
-                grams[g].append((toks[i][1], toks[i + n - 1][2], si))
-        for w, a, b in toks:
-            if len(w) >= 5 and w not in U.STOPWORDS:
-                motif_pos[w].append((a, si))
-    sent_idx = (sents["start"].astype(int).tolist(), list(range(len(sents))))
-
-    def level(a: int, b: int) -> str:
-        if U.unit_at(locs["paragraph"], a) == U.unit_at(locs["paragraph"], b):
-            return "sentence"
-        if U.unit_at(locs["scene"], a) == U.unit_at(locs["scene"], b):
-            return "paragraph"
-        ca, cb = U.unit_at(locs["chapter"], a), U.unit_at(locs["chapter"], b)
-        if ca == cb:
-            return "scene"
-        return "chapter" if ca * 3 // n_ch == cb * 3 // n_ch else "act"
-
-    def sim(i: int, j: int) -> float:
-        a, b = sent_words[i], sent_words[j]
-        return len(a & b) / len(a | b) if a | b else 0.0
-
-    rows = []
-    for g, occ in grams.items():
-        if 2 <= len(occ) <= max_repeats:
-            for (a0, a1, si), (b0, b1, sj) in zip(occ, occ[1:]):
-                if si != sj:
-                    rows.append({"phrase": " ".join(g), "kind": "phrase", "level": level(a0, b0),
-                                 "similarity": sim(si, sj), "start": a0, "end": a1,
-                                 "target_start": b0, "target_end": b1})
+    grams, sent_words, motif_pos = _tokens(story, n)
+    lv = _Levels(story, sent_words)
+    rows = _phrase_rows(grams, lv, max_repeats)
     n_phrase = len(rows)
-    total = sum(len(v) for v in motif_pos.values()) or 1
-    for w, occ in motif_pos.items():
-        if not 3 <= len(occ) <= 25:
-            continue
-        firsts: dict[int, tuple[int, int]] = {}
-        for a, si in occ:
-            firsts.setdefault(U.unit_at(locs["chapter"], a), (a, si))
-        if len(firsts) < motif_min_chapters:
-            continue
-        seq = [firsts[c] for c in sorted(firsts)]
-        for (a, si), (b, sj) in zip(seq, seq[1:]):
-            rows.append({"phrase": w, "kind": "motif", "level": level(a, b),
-                         "similarity": sim(si, sj), "start": a, "end": a + len(w),
-                         "target_start": b, "target_end": b + len(w)})
-    df = pd.DataFrame(rows)
-    if len(df) > max_echoes:
-        df = df.sort_values("similarity", ascending=False).head(max_echoes)
-    if len(df):
-        df = df.sort_values(["start", "target_start"]).reset_index(drop=True)
-        df.insert(0, "echo", np.arange(len(df)))
-    df = U.put(story, "echoes", df)
-    nwords = max(len(text.split()), 1)
-    k = max(300, nwords // 20)
-    toks = U.content_words(text)
-    head, tail = Counter(toks[:k // 2]), Counter(toks[-(k // 2):])
-    symmetry = _cosine(head, tail)
-    shared = [w for w, _ in (head & tail).most_common(5)]
-    story.uns["recursion"] = {
-        "density": round(n_phrase / nwords * 1000, 4),
-        "levels": {lv: int((df["level"] == lv).sum()) for lv in LEVELS},
-        "symmetry": round(symmetry, 4), "symmetry_terms": shared}
-    ins = []
-    if symmetry >= 0.2 and shared:
-        ins.append(U.insight(SYSTEM, "echo_symmetry", "interesting", symmetry,
-                             "Opening and ending echo each other",
-                             f"Opening/ending similarity {symmetry:.2f}; shared: "
-                             f"{', '.join(shared)}.", 0, min(len(text), 500), [],
-                             "Use the echo deliberately in the final scene."))
-    far = df[(df["kind"] == "phrase") & (df["level"] == "act")].sort_values(
-        "similarity", ascending=False).head(3)
-    for r in far.itertuples():
-        ins.append(U.insight(SYSTEM, "echo", "minor", float(r.similarity),
-                             f"Echo across acts: '{r.phrase}'",
-                             f"The phrase returns at offset {r.target_start}.", int(r.start),
-                             int(r.end), [], "Make the callback deliberate, or vary it."))
-    U.set_insights(story, SYSTEM, ins)
+    rows += _motif_rows(motif_pos, lv, motif_min_chapters)
+    df = U.put(story, "echoes", _echo_table(rows, max_echoes))
+    summary, symmetry = _summary(story.text, df, n_phrase)
+    story.uns["recursion"] = summary
+    U.set_insights(story, SYSTEM, _insights(story.text, df, symmetry, summary["symmetry_terms"]))
     U.record_params(story, SYSTEM, n=n, max_repeats=max_repeats, max_echoes=max_echoes,
                     motif_min_chapters=motif_min_chapters)
     return story

@@ -7,9 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["story_id_in", "span_html", "frame_html", "ensure_analysed", "UPDATE_EVENTS"]
+__all__ = ["story_id_in", "span_html", "frame_html", "ensure_analyzed", "UPDATE_EVENTS"]
 
-#: Lab events after which a widget showing a story refreshes
+#: Deprecated (the widgets subscribe to :class:`~shimmy_lab.lab.StoryChanged` now): the
+#: old ``Lab.notify`` names after which a widget showing a story refreshed
 UPDATE_EVENTS = ("story_updated", "story_appended", "story_changed", "story_added")
 
 
@@ -40,7 +41,7 @@ def frame_html(df: pd.DataFrame, max_rows: int = 50) -> str:
                                      classes="shimmy-table", na_rep="")
 
 
-def ensure_analysed(story: Any, force: bool = False) -> Any:
+def ensure_analyzed(story: Any, force: bool = False) -> Any:
     """Run the narrative systems when the story has grown since the last analysis.
 
     A story already analysed to its end (by ``sl.analyze`` or an earlier call) is left
@@ -54,3 +55,7 @@ def ensure_analysed(story: Any, force: bool = False) -> Any:
         analyze(story, systems=last.get("systems"), assertiveness=last.get("assertiveness"),
                 voice_model=last.get("voice_model"))
     return story
+
+
+#: the old spelling (one name per concept: analyze)
+ensure_analysed = ensure_analyzed

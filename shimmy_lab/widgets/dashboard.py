@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import UPDATE_EVENTS, ensure_analysed, frame_html, span_html, story_id_in
+from ..lab import StoryChanged
+from ._common import ensure_analyzed, frame_html, span_html, story_id_in
 
 __all__ = ["Dashboard"]
 
@@ -23,10 +24,10 @@ class Dashboard:
         A :class:`~shimmy_lab.story.Story`; it is analysed (``sl.analyze``) when its
         tracker tables are missing or older than its text.
     lab
-        A :class:`~shimmy_lab.lab.Lab`. The dashboard registers a listener in
-        ``lab.listeners`` and refreshes on ``story_updated`` / ``story_appended`` /
-        ``story_changed`` events about this story (from a notebook cell, a
-        :class:`Writer` or the server), and on ``story_added`` when it is attached.
+        A :class:`~shimmy_lab.lab.Lab`. The dashboard subscribes to its
+        :class:`~shimmy_lab.lab.StoryChanged` events and refreshes on those about this
+        story (from a notebook cell, a :class:`Writer` or the server), whatever the
+        reason but ``removed``.
     figures
         Names of the figure tabs (default: every name of ``sl.pl.FIGURES``).
 
@@ -82,18 +83,24 @@ class Dashboard:
         for i, n in enumerate(self.names + ["insights", "character sheet"]):
             self.widget.set_title(i, n)
         self.box = W.VBox([self.header, self.widget])
-        if lab is not None:
-            lab.listeners.append(self._on_event)
+        self._unsubscribe = lab.subscribe(StoryChanged, self._on_change) if lab is not None else None
         self.refresh()
 
     # -- updates -----------------------------------------------------------------
-    def refresh(self, reanalyse: bool = False) -> None:
-        """Re-analyse the story if it changed, then rebuild every view."""
+    def refresh(self, reanalyze: bool = False, *, reanalyse: bool | None = None) -> None:
+        """Re-analyze the story if it changed (always with ``reanalyze``), then rebuild
+        every view.  ``reanalyse`` is the deprecated spelling of ``reanalyze``."""
         from tqdm.auto import tqdm
 
         from ..plotting import FIGURES
 
-        ensure_analysed(self.story, force=reanalyse)
+        if reanalyse is not None:
+            import warnings
+
+            warnings.warn("refresh(reanalyse=...) is deprecated; use reanalyze=", DeprecationWarning,
+                          stacklevel=2)
+            reanalyze = reanalyse
+        ensure_analyzed(self.story, force=reanalyze)
         for name in tqdm(self.names, desc="figures", leave=False, disable=len(self.story.text) < 50_000):
             self.figures[name] = FIGURES[name](self.story)
             out = self._outs[name]
@@ -116,26 +123,29 @@ class Dashboard:
         self._render_sheet()
         self.refreshes += 1
 
-    def _on_event(self, event: str, *args: Any) -> None:
-        if event not in UPDATE_EVENTS:
+    def _on_change(self, event: StoryChanged) -> None:
+        """Refresh on a change of this story (or of an unnamed one)."""
+        if event.reason == "removed":
             return
         sid = story_id_in(self.lab, self.story)
-        if not args or args[0] is self.story or (sid is not None and args[0] == sid):
+        unnamed = event.story_id is None and event.story is None
+        if unnamed or event.story is self.story or (sid is not None and event.story_id == sid):
             self.refresh()
 
     def append(self, text: str) -> None:
-        """Append ``text`` to the story, then refresh (and tell the lab's listeners)."""
+        """Append ``text`` to the story, then refresh (and tell the lab's subscribers)."""
         self.story.append(text)
         if self.lab is not None:
-            self.lab.notify("story_updated", story_id_in(self.lab, self.story) or self.story)
+            self.lab.publish(StoryChanged(story_id_in(self.lab, self.story), "appended", self.story))
             if self.refreshes and self.story.uns.get("narrative_analysed_to") == len(self.story.text):
                 return
         self.refresh()
 
     def close(self) -> None:
         """Stop listening to the lab and close the widgets."""
-        if self.lab is not None and self._on_event in self.lab.listeners:
-            self.lab.listeners.remove(self._on_event)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.box.close()
 
     # -- insights ----------------------------------------------------------------

@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..lab import StoryChanged
 from ..settings import DEFAULT_ASSERTIVENESS
-from ._common import ensure_analysed, story_id_in
+from ._common import ensure_analyzed, story_id_in
 
 __all__ = ["Writer"]
 
@@ -17,9 +18,9 @@ class Writer:
     Parameters
     ----------
     lab
-        The :class:`~shimmy_lab.lab.Lab` whose engines generate; appending calls
-        ``lab.notify("story_updated", story_id)`` so dashboards (and anything else
-        listening) refresh.
+        The :class:`~shimmy_lab.lab.Lab` whose engines generate; appending publishes
+        ``StoryChanged(story_id, "appended", story)`` so dashboards (and any other
+        subscriber) refresh.
     story
         The :class:`~shimmy_lab.story.Story` being written.
     context_chars
@@ -77,7 +78,7 @@ class Writer:
         """The chat messages for the next generation (context + story tail + prompt)."""
         from ..assistant import context
 
-        ensure_analysed(self.story)
+        ensure_analyzed(self.story)
         system = context(self.story, assertiveness=self.assertiveness.value)
         tail = self.story.text[-self.context_chars:]
         user = f"Story so far:\n{tail}\n\n{self.prompt.value}"
@@ -134,12 +135,11 @@ class Writer:
         sep = "" if self.story.text.endswith("\n\n") else "\n" if self.story.text.endswith(
             "\n") else "\n\n"
         self.story.append(sep + text + "\n")
-        ensure_analysed(self.story)
+        ensure_analyzed(self.story)
         self.history.append(text)
         self.append_button.disabled = True
         self.status.value = f"appended {len(text.split())} words"
-        sid = story_id_in(self.lab, self.story)
-        self.lab.notify("story_updated", sid if sid is not None else self.story)
+        self.lab.publish(StoryChanged(story_id_in(self.lab, self.story), "appended", self.story))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
