@@ -421,89 +421,13 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
            for pid, sp in prior]
     last_pid = prior[-1][0] if prior else None
     for pid in sorted(by_para):
-        qs = by_para[pid]
         p = paragraphs[pid]
         if last_pid is not None and _gap(paragraphs, last_pid, pid) > 1:
             seq = []
         lp = paragraphs.get(last_pid) if last_pid is not None else None
         ctx.lead = lp["end"] if lp is not None else p["start"]
         last_pid = pid
-        speakers = [t["speaker"] for t in seq if t["speaker"]]
-        prev_sp = seq[-1]["speaker"] if seq else None
-        found, conf, how = None, 0.0, "none"
-        mention: tuple[int, int] | None = None  # span of the tag's name or pronoun
-        tag_to: dict[int, str] = {}  # quote index -> character named in "said X to Y"
-        pron: dict | None = None  # the paragraph's speaker came from a tag's "he"/"she"
-        by_pronoun: list[tuple[int, str]] = []  # (quote index, gender) of quotes a "he"/"she" tags
-        for k, q in enumerate(qs):
-            nxt = qs[k + 1]["start"] if k + 1 < len(qs) else p["end"]
-            prv = qs[k - 1]["end"] if k else p["start"]
-            after = text[q["end"]:min(nxt, q["end"] + 120)]
-            before = text[max(prv, q["start"] - 120):q["start"]]
-            m = _AFTER1.match(after) or _AFTER2.match(after)
-            new = m is not None  # a description right after the quote may name a new speaker
-            off = q["end"]  # where the tag regex was run
-            if m is None:
-                m, off = _BEFORE.search(before), max(prv, q["start"] - 120)
-            vm = _VOC.search(q["text"])
-            if vm:
-                a = ctx.resolve(" ".join((vm.group("name") or vm.group("name2")).replace(".", " ").split()))
-                if a:
-                    q["addressee"] = a
-            if m:
-                to = m.group("to")
-                to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
-                excl = to if new else None
-                cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new,
-                           q["addressee"])
-                if cid:
-                    q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
-                             method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
-                    if to and to != cid:
-                        tag_to[k] = to
-                    g = _PRONOUN_GENDER.get(m.group("who").lower())
-                    if g:
-                        by_pronoun.append((k, g))
-                    if found is None:
-                        found, conf, how = cid, q["confidence"], "tag"
-                        mention = (q["speaker_start"], q["speaker_end"])
-                        pron = {"gender": g, "exclude": excl, "rule": cid} if g else None
-        addr = next((q["addressee"] for q in qs if q["addressee"]), None)
-        prevp = paragraphs.get(pid - 1)
-        if found is None and prevp is not None and prevp["kind"] == "text" and \
-                not text[p["start"]:qs[0]["start"]].strip():
-            at = max(prevp["start"], prevp["end"] - 220)
-            im = _INTRO.search(text[at:prevp["end"]])
-            if im:
-                cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None, new=False)
-                if cid:
-                    found, conf, how = cid, 0.8, "tag"
-                    mention = (at + im.start("who"), at + im.end("who"))
-                    g = _PRONOUN_GENDER.get(im.group("who").lower())
-                    pron = {"gender": g, "exclude": None, "rule": cid} if g else None
-        hint = None  # who the narration says acts: a guess the turn model weighs
-        if found is None or pron:
-            narr = text[p["start"]:qs[0]["start"]]
-            first = ctx.recent(qs[0]["start"], len(narr) + 1)
-            if ctx.narrator and _I_OPENS.match(narr):
-                hint = ("lead", ctx.narrator)
-            elif narr.strip() and first:
-                hint = ("lead", first[-1])
-            elif pron:
-                pass
-            else:  # a beat after the quote: "'Is that so?' Cohn turned to me."
-                bm = _BEAT.match(text, qs[0]["end"], min(p["end"], qs[0]["end"] + 80))
-                cid = _who(ctx, bm.group("who"), qs[0]["start"], p["start"], speakers, prev_sp,
-                           new=False) if bm else None
-                if cid:
-                    hint = ("beat", cid)
-        if found is not None and found == addr:
-            found, conf, how, mention, pron = None, 0.0, "none", None, None
-        if pron:  # the quotes whose "he"/"she" the turn model may give to someone else
-            pron["quotes"] = [k for k, g in by_pronoun if g == pron["gender"] and qs[k]["speaker"] == found]
-        turn = {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
-                "fixed": found is not None, "hint": hint, "qs": qs, "mention": mention, "to": tag_to,
-                "pron": pron}
+        turn = _turn(text, pid, by_para[pid], paragraphs, ctx, seq)
         seq.append(turn)
         turns.append(turn)
     allt = [{"pid": pid, "speaker": sp, "conf": 1.0, "addr": None, "fixed": sp is not None,
@@ -517,6 +441,114 @@ def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _
                 if t["how"] == "tag" and t["mention"]:
                     q["speaker_start"], q["speaker_end"] = t["mention"]
     _addressees(allt, convs, ctx)
+
+
+def _turn(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx: _Ctx, seq: list[dict]) -> dict:
+    """The turn of quote paragraph ``pid``: its tags (each quote's own speaker), the
+    paragraph's speaker where a tag or an introduction in the paragraph before gives one, the
+    addressee, and a hint for the turn model. ``seq`` is the conversation's turns so far."""
+    p = paragraphs[pid]
+    speakers = [t["speaker"] for t in seq if t["speaker"]]
+    prev_sp = seq[-1]["speaker"] if seq else None
+    found, conf, how = None, 0.0, "none"
+    mention: tuple[int, int] | None = None  # span of the tag's name or pronoun
+    tag_to: dict[int, str] = {}  # quote index -> character named in "said X to Y"
+    pron: dict | None = None  # the paragraph's speaker came from a tag's "he"/"she"
+    by_pronoun: list[tuple[int, str]] = []  # (quote index, gender) of quotes a "he"/"she" tags
+    for k, q in enumerate(qs):
+        tag = _tag(text, k, qs, p, ctx, speakers, prev_sp)
+        if tag is None:
+            continue
+        if tag["to"] and tag["to"] != tag["cid"]:
+            tag_to[k] = tag["to"]
+        if tag["gender"]:
+            by_pronoun.append((k, tag["gender"]))
+        if found is None:
+            found, conf, how = tag["cid"], q["confidence"], "tag"
+            mention = (q["speaker_start"], q["speaker_end"])
+            pron = {"gender": tag["gender"], "exclude": tag["exclude"], "rule": tag["cid"]} if tag["gender"] else None
+    addr = next((q["addressee"] for q in qs if q["addressee"]), None)
+    if found is None:
+        intro = _intro(text, pid, qs, paragraphs, ctx, speakers)
+        if intro:
+            found, conf, how = intro["cid"], 0.8, "tag"
+            mention = intro["mention"]
+            pron = {"gender": intro["gender"], "exclude": None, "rule": found} if intro["gender"] else None
+    hint = _hint(text, qs, p, ctx, speakers, prev_sp, pron) if found is None or pron else None
+    if found is not None and found == addr:
+        found, conf, how, mention, pron = None, 0.0, "none", None, None
+    if pron:  # the quotes whose "he"/"she" the turn model may give to someone else
+        pron["quotes"] = [k for k, g in by_pronoun if g == pron["gender"] and qs[k]["speaker"] == found]
+    return {"pid": pid, "speaker": found, "conf": conf, "addr": addr, "how": how,
+            "fixed": found is not None, "hint": hint, "qs": qs, "mention": mention, "to": tag_to,
+            "pron": pron}
+
+
+def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[str],
+         prev_sp: str | None) -> dict | None:
+    """Read quote ``k``'s vocative (its addressee) and speech tag; give the quote the tag's
+    speaker. Returns the tag (``cid``, ``gender`` of a "he"/"she", ``to``: the character named in
+    "said X to Y", ``exclude``) or None."""
+    q = qs[k]
+    nxt = qs[k + 1]["start"] if k + 1 < len(qs) else p["end"]
+    prv = qs[k - 1]["end"] if k else p["start"]
+    after = text[q["end"]:min(nxt, q["end"] + 120)]
+    before = text[max(prv, q["start"] - 120):q["start"]]
+    m = _AFTER1.match(after) or _AFTER2.match(after)
+    new = m is not None  # a description right after the quote may name a new speaker
+    off = q["end"]  # where the tag regex was run
+    if m is None:
+        m, off = _BEFORE.search(before), max(prv, q["start"] - 120)
+    vm = _VOC.search(q["text"])
+    if vm:
+        a = ctx.resolve(" ".join((vm.group("name") or vm.group("name2")).replace(".", " ").split()))
+        if a:
+            q["addressee"] = a
+    if not m:
+        return None
+    to = m.group("to")
+    to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
+    excl = to if new else None
+    cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new, q["addressee"])
+    if not cid:
+        return None
+    q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
+             method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
+    return {"cid": cid, "gender": _PRONOUN_GENDER.get(m.group("who").lower()), "to": to, "exclude": excl}
+
+
+def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
+           speakers: list[str]) -> dict | None:
+    """The speaker a narration paragraph introduces right before quote paragraph ``pid``
+    ("Then she said:"): ``cid``, ``mention`` (its span) and ``gender`` of a "he"/"she"; or None."""
+    p, prevp = paragraphs[pid], paragraphs.get(pid - 1)
+    if prevp is None or prevp["kind"] != "text" or text[p["start"]:qs[0]["start"]].strip():
+        return None
+    at = max(prevp["start"], prevp["end"] - 220)
+    im = _INTRO.search(text[at:prevp["end"]])
+    cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None, new=False) if im else None
+    if not cid:
+        return None
+    return {"cid": cid, "mention": (at + im.start("who"), at + im.end("who")),
+            "gender": _PRONOUN_GENDER.get(im.group("who").lower())}
+
+
+def _hint(text: str, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[str], prev_sp: str | None,
+          pron: dict | None) -> tuple[str, str] | None:
+    """Who the narration says acts, a guess the turn model weighs: ``("lead", id)`` for the
+    subject of the narration before the line, ``("beat", id)`` for one acting right after it
+    ("'Is that so?' Cohn turned to me."; not looked for when a "he"/"she" tags the line)."""
+    narr = text[p["start"]:qs[0]["start"]]
+    first = ctx.recent(qs[0]["start"], len(narr) + 1)
+    if ctx.narrator and _I_OPENS.match(narr):
+        return ("lead", ctx.narrator)
+    if narr.strip() and first:
+        return ("lead", first[-1])
+    if pron:
+        return None
+    bm = _BEAT.match(text, qs[0]["end"], min(p["end"], qs[0]["end"] + 80))
+    cid = _who(ctx, bm.group("who"), qs[0]["start"], p["start"], speakers, prev_sp, new=False) if bm else None
+    return ("beat", cid) if cid else None
 
 
 def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> list[list[int]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -110,60 +111,74 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
     (list of str, numpy.ndarray)
         The candidate ids and a ``(len(candidates), len(FEATURES))`` array.
     """
-    def before(j: int) -> str | None:
-        return speakers[k - j] if k - j >= 0 else None
-
-    ahead = next(((d, speakers[k + d]) for d in range(1, len(speakers) - k)
-                  if anchored[k + d] and speakers[k + d]), None)
-    behind = next(((d, speakers[k - d]) for d in range(1, k + 1)
-                   if anchored[k - d] and speakers[k - d]), None)
-    conv: dict[str, int] = {}
-    for sp, a in zip(speakers, anchored):
-        if a and sp:
-            conv[sp] = conv.get(sp, 0) + 1
-    called_before = addressees[k - 1] if k else None
-    last_other = next((speakers[j] for j in range(k - 1, -1, -1)
-                       if speakers[j] and speakers[j] != before(1)), None)
+    h = _history(k, speakers, anchored, addressees)
     cands: list[str] = []
-    for c in [before(1), before(2), before(3), last_other, ahead and ahead[1], behind and behind[1],
-              called_before, addressees[k], hint and hint[1], rule, *named_here, *named_between, narrator, *recent[:3],
-              *conv]:
+    for c in [*h["before"], h["last_other"], h["ahead"] and h["ahead"][1], h["behind"] and h["behind"][1],
+              h["called_before"], addressees[k], hint and hint[1], rule, *named_here, *named_between, narrator,
+              *recent[:3], *h["conv"]]:
         if c and c not in cands:
             cands.append(c)
     X = np.zeros((len(cands), len(FEATURES)))
-    col = {f: i for i, f in enumerate(FEATURES)}
     rank = {c: i for i, c in enumerate(recent)}
     for r, c in enumerate(cands):
         row = X[r]
-        row[col["spoke_1"]] = c == before(1)
-        row[col["spoke_2"]] = c == before(2)
-        row[col["spoke_3"]] = c == before(3)
-        row[col["alternates"]] = c == before(2) and c != before(1)
-        row[col["spoke_1_gap"]] = c == before(1) and gaps[k] > 0
-        row[col["last_other"]] = c == last_other
-        for name, anchor in (("ahead", ahead), ("behind", behind)):
-            if anchor and anchor[1] == c:
-                d = anchor[0]
-                row[col[f"anchor_{name}_{'even' if d % 2 == 0 else 'odd'}"]] = 1.0 / d
-                lo, hi = (k, k + d) if name == "ahead" else (k - d, k)
-                if any(gaps[j] for j in range(lo + 1, hi + 1)):
-                    row[col["anchor_across_narration"]] += 1.0 / d
-        row[col["called_before"]] = c == called_before
-        row[col["called_here"]] = c == addressees[k]
-        row[col["named_here"]] = c in named_here
-        row[col["named_between"]] = c in named_between
-        row[col["narrator"]] = c == narrator
-        row[col["narrator_here"]] = c == narrator and i_here
-        row[col["pronoun_here"]] = pronoun_here is not None and (gender or {}).get(c) == pronoun_here
-        row[col["rule"]] = c == rule
+        _history_row(row, c, k, h, gaps)
+        row[_COL["called_here"]] = c == addressees[k]
+        row[_COL["named_here"]] = c in named_here
+        row[_COL["named_between"]] = c in named_between
+        row[_COL["narrator"]] = c == narrator
+        row[_COL["narrator_here"]] = c == narrator and i_here
+        row[_COL["pronoun_here"]] = pronoun_here is not None and (gender or {}).get(c) == pronoun_here
+        row[_COL["rule"]] = c == rule
         if hint and hint[1] == c:
-            row[col[hint[0]]] = 1.0
-        row[col["recent"]] = 1.0 / (1 + rank[c]) if c in rank else 0.0
-        row[col["conversation"]] = math.log1p(conv.get(c, 0))
-        row[col["named_in_line"]] = c in in_line
-        row[col["named_in_previous"]] = c in in_previous
-        row[col["answers"]] = asked and c == before(2) and c != before(1)
+            row[_COL[hint[0]]] = 1.0
+        row[_COL["recent"]] = 1.0 / (1 + rank[c]) if c in rank else 0.0
+        row[_COL["named_in_line"]] = c in in_line
+        row[_COL["named_in_previous"]] = c in in_previous
+        row[_COL["answers"]] = asked and c == h["before"][1] and c != h["before"][0]
     return cands, X
+
+
+#: the column of each feature
+_COL = {f: i for i, f in enumerate(FEATURES)}
+
+
+def _history(k: int, speakers: list[str | None], anchored: list[bool], addressees: list[str | None]) -> dict:
+    """What the speakers around turn ``k`` say: the three before it, the latest other one,
+    the nearest anchors ahead and behind (distance, speaker), the anchored turns per speaker
+    and whom the turn before calls by name."""
+    before = [speakers[k - j] if k - j >= 0 else None for j in (1, 2, 3)]
+    return {
+        "before": before,
+        "last_other": next((speakers[j] for j in range(k - 1, -1, -1)
+                            if speakers[j] and speakers[j] != before[0]), None),
+        "ahead": next(((d, speakers[k + d]) for d in range(1, len(speakers) - k)
+                       if anchored[k + d] and speakers[k + d]), None),
+        "behind": next(((d, speakers[k - d]) for d in range(1, k + 1)
+                        if anchored[k - d] and speakers[k - d]), None),
+        "conv": Counter(sp for sp, a in zip(speakers, anchored) if a and sp),
+        "called_before": addressees[k - 1] if k else None,
+    }
+
+
+def _history_row(row: np.ndarray, c: str, k: int, h: dict, gaps: list[int]) -> None:
+    """Fill the turn-taking features of candidate ``c`` (:func:`_history` ``h``) into ``row``."""
+    b1, b2, b3 = h["before"]
+    row[_COL["spoke_1"]] = c == b1
+    row[_COL["spoke_2"]] = c == b2
+    row[_COL["spoke_3"]] = c == b3
+    row[_COL["alternates"]] = c == b2 and c != b1
+    row[_COL["spoke_1_gap"]] = c == b1 and gaps[k] > 0
+    row[_COL["last_other"]] = c == h["last_other"]
+    for name, anchor in (("ahead", h["ahead"]), ("behind", h["behind"])):
+        if anchor and anchor[1] == c:
+            d = anchor[0]
+            row[_COL[f"anchor_{name}_{'even' if d % 2 == 0 else 'odd'}"]] = 1.0 / d
+            lo, hi = (k, k + d) if name == "ahead" else (k - d, k)
+            if any(gaps[j] for j in range(lo + 1, hi + 1)):
+                row[_COL["anchor_across_narration"]] += 1.0 / d
+    row[_COL["called_before"]] = c == h["called_before"]
+    row[_COL["conversation"]] = math.log1p(h["conv"].get(c, 0))
 
 
 #: the two choices the model makes: the speaker of an untagged turn, and the person the
