@@ -28,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .cores import usable_cores
+
 __all__ = ["Settings", "NarrativeSettings", "LimitSettings", "ResourceSettings", "CacheSettings", "TracingSettings",
            "LIVE_FIELDS", "DEFAULT_ASSERTIVENESS", "LEVELS", "config_path", "default_store"]
 
@@ -277,13 +279,13 @@ class Settings(BaseSettings):
         kwargs: dict[str, Any] = {}
         if self.n_ctx:
             kwargs["n_ctx"] = self.n_ctx
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         kwargs["n_threads"] = self.threads or (cores if self.adaptive_threads else max(1, cores // self.slots()))
         return kwargs
 
     def slots(self) -> int:
         """Generation slots per model: ``parallel``, or :func:`auto_slots` for this machine."""
-        return auto_slots(os.cpu_count() or 1) if self.parallel == "auto" else int(self.parallel)
+        return auto_slots(usable_cores()) if self.parallel == "auto" else int(self.parallel)
 
     @property
     def adaptive_threads(self) -> bool:

@@ -281,7 +281,7 @@ def test_running_slots_share_the_cores(monkeypatch):
 
     from shimmy_lab.server.scheduler import ModelScheduler
 
-    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("shimmy_lab.server.scheduler.usable_cores", lambda: 4)
     calls: list[tuple[int, int]] = []  # (engine, threads)
 
     class Recording(FakeEngine):

@@ -87,7 +87,7 @@ def test_parallel_auto_takes_a_slot_per_core_up_to_four(monkeypatch):
     from shimmy_lab.settings import auto_slots
 
     assert [auto_slots(c) for c in (1, 2, 3, 4, 16)] == [1, 2, 3, 4, 4]
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("shimmy_lab.settings.usable_cores", lambda: 2)
     auto = Settings.load()
     assert auto.slots() == 2 and auto.adaptive_threads and auto.engine_kwargs()["n_threads"] == 2
     fixed = Settings.load(parallel=2)

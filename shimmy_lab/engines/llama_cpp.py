@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import threading
 import weakref
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ..cores import usable_cores
 from ..errors import ContextLengthExceededError, InvalidParameterError, ModelNotFoundError
 from . import openai_shapes as shapes
 from .base import Engine, EngineInfo, TokenStep, check_messages, check_scoring
@@ -81,7 +81,7 @@ class LlamaCppEngine(Engine):
 
         self._path = path
         self._id = model_id or path.stem
-        self._threads = n_threads or os.cpu_count() or 1
+        self._threads = n_threads or usable_cores()
         self._kwargs = dict(llama_kwargs, verbose=llama_kwargs.get("verbose", False))
         self.llm = Llama(str(path), n_ctx=n_ctx or 0, n_threads=self._threads, logits_all=False, **self._kwargs)
         self._lock = threading.RLock()
@@ -133,7 +133,7 @@ class LlamaCppEngine(Engine):
         from .llama_batch import BatchedEngine, BatchedLlama
 
         batch = BatchedLlama(str(self._path), n_seq=n_seq, n_ctx=self._info.context_length,
-                             n_threads=n_threads or os.cpu_count() or 1,
+                             n_threads=n_threads or usable_cores(),
                              model_params=self.llm.model_params, context_params=self.llm.context_params)
         return BatchedEngine(base or (lambda: self), batch)
 

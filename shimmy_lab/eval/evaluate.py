@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from ..cores import usable_cores
 from .._version import __version__
 from .corpus import Work, as_works, checksum, read_work_text
 
@@ -236,7 +237,7 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
     elif backend == "processes":
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=n_workers or os.cpu_count(), initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(max_workers=n_workers or usable_cores(), initializer=_one_thread) as pool:
             futures = {pool.submit(evaluate_work, w, systems, voice_model=voice_model): w for w in todo}
             for fut in as_completed(futures):
                 on_done(futures[fut], *fut.result())
@@ -245,7 +246,7 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
 
         cluster = None
         if scheduler is None:
-            cluster = LocalCluster(n_workers=n_workers or os.cpu_count(), threads_per_worker=1,
+            cluster = LocalCluster(n_workers=n_workers or usable_cores(), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
         client = Client(scheduler or cluster)
         try:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
 
+from ..cores import usable_cores
 from .errors import OverloadedError, QueueFullError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,7 +90,7 @@ class ModelScheduler:
         self._cancels: set[threading.Event] = set()
         self.closed = False
         self.share_cores = bool(share_cores)
-        self._cores = os.cpu_count() or 1
+        self._cores = usable_cores()
         self._running: set[int] = set()  # slots generating now (share_cores)
         self._threads: dict[int, int] = {}  # id(engine) -> threads it was last given
         self._running_lock = threading.Lock()
