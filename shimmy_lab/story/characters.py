@@ -8,10 +8,13 @@ Three steps, each a pure function:
    Hartfield"), a place word ("Kellynch Hall"), and the next gendered pronoun.
 2. The evidence is summed per form in the ``names`` table (additive, so
    :meth:`Story.append` only scans new text), and :func:`is_person` decides per form.
-3. :func:`cluster` merges the person forms into characters: full names first, then
-   titled surnames ("Mr Bennet" and "Mrs Bennet" stay apart, "Miss Woodhouse" joins
-   "Emma Woodhouse"), given names and nicknames ("Lizzy" -> "Elizabeth"), bare
-   surnames.  Ids already given out are kept (stable ``character_id``).
+3. :func:`cluster` merges the person forms into characters: full names first ("Mr
+   William Sikes" and "Mr Bill Sikes" are one), then titled surnames ("Mr Bennet" and
+   "Mrs Bennet" stay apart, "Miss Woodhouse" joins "Emma Woodhouse", "Mr Elton" the
+   "Rev Philip Elton", "Mr Losberne" "Doctor Losberne"), "the X" forms ("the Colonel" is
+   the one Colonel, "the Rabbit" "the White Rabbit"), given names and nicknames
+   ("Lizzy" -> "Elizabeth", "Michael" -> "Mike Campbell"), bare surnames.  Ids already
+   given out are kept (stable ``character_id``).
 
 A cast list given by the user (:func:`parse_cast`) fixes characters: its name forms
 (:func:`cast_forms`) are persons whatever the evidence says and belong to their member;
@@ -26,8 +29,8 @@ import re
 from collections import Counter
 
 from .lexicon import (
-    FEMALE_NAMES, FEMALE_NOUNS, FEMALE_TITLES, FIRST_NAME_TITLES, MALE_NAMES, MALE_NOUNS,
-    MALE_TITLES, NICKNAMES, NOT_NAMES, PERSON_VERBS, PLACE_WORDS, SPEECH_VERBS, TITLES,
+    ALSO_MR, FEMALE_NAMES, FEMALE_NOUNS, FEMALE_TITLES, FIRST_NAME_TITLES, MALE_NAMES, MALE_NOUNS,
+    MALE_TITLES, NICKNAMES, NOT_NAMES, PERSON_VERBS, PLACE_WORDS, SAME_TITLE, SPEECH_VERBS, TITLES,
 )
 
 __all__ = ["scan_names", "count_lower", "is_person", "cluster", "parse_surface", "slug",
@@ -37,9 +40,12 @@ __all__ = ["scan_names", "count_lower", "is_person", "cluster", "parse_surface",
 _TITLE_ALT = "|".join(sorted(TITLES, key=len, reverse=True))
 _WORD = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?"
 _SP = r"(?:[ \t]*\n[ \t]*|[ \t]+)"
+#: lower-case particles of a surname after a title ("Professor de Worms", "Herr von Stein")
+PARTICLES = frozenset("de van von du da di del der".split())
 NAME_RE = re.compile(
     rf"(?<![A-Za-z'\-])(?:(?P<title>{_TITLE_ALT})\.?{_SP})?"
-    rf"(?P<name>{_WORD}(?:{_SP}(?!(?:{_TITLE_ALT})\b){_WORD}){{0,2}})(?![A-Za-z])"
+    rf"(?P<name>(?(title)(?:(?:{'|'.join(sorted(PARTICLES))}){_SP})?)"
+    rf"{_WORD}(?:{_SP}(?!(?:{_TITLE_ALT})\b){_WORD}){{0,2}})(?![A-Za-z])"
 )
 _TAG_BEFORE = re.compile(rf"\b(?:{SPEECH_VERBS})\s+$")
 _PERSON_AFTER = re.compile(
@@ -434,33 +440,60 @@ def _gender_of_title(title: str | None) -> str | None:
 
 
 def _given_gender(word: str) -> str | None:
+    """The sex a given name tells, or a nickname through its formal names ("Sissy")."""
     if word in FEMALE_NAMES:
         return "female"
     if word in MALE_NAMES:
         return "male"
-    return None
+    formal = {"female" if f in FEMALE_NAMES else "male" if f in MALE_NAMES else None
+              for f in NICKNAMES.get(word, ())} - {None}
+    return formal.pop() if len(formal) == 1 else None
+
+
+def _title_kind(title: str | None) -> str | None:
+    """One spelling per title ("Doctor" is "Dr", "Mademoiselle" is "Miss")."""
+    return SAME_TITLE.get(title, title) if title else title
+
+
+#: :data:`~shimmy_lab.story.lexicon.ALSO_MR` as :func:`_title_kind` writes them
+_ALSO_MR = frozenset(map(_title_kind, ALSO_MR))
+
+
+def _same_given(a: str, b: str) -> bool:
+    """Whether two given names are one name ("Bill" and "William", "Tom" and "Tommy")."""
+    return a == b or bool({a, *NICKNAMES.get(a, ())} & {b, *NICKNAMES.get(b, ())})
 
 
 class _Person:
-    __slots__ = ("first", "last", "gender", "titles", "surfaces", "count", "titled_full")
+    __slots__ = ("first", "last", "gender", "titles", "surfaces", "count", "titled_full", "others")
 
     def __init__(self, first, last, gender):
         self.first, self.last, self.gender = first, last, gender
-        self.titles: set = set()
+        self.titles: set = set()  # as _title_kind writes them
         self.surfaces: list[str] = []
         self.count = 0
         self.titled_full = False
+        self.others: set = set()  # other given names of full names merged in
 
     def add(self, surface, count, title):
         self.surfaces.append(surface)
         self.count += count
         if title:
-            self.titles.add(title)
+            self.titles.add(_title_kind(title))
+
+    def absorb(self, other: "_Person") -> None:
+        """Take ``other``'s forms, titles and given names (it is the same person)."""
+        self.surfaces += other.surfaces
+        self.count += other.count
+        self.titles |= other.titles
+        self.titled_full = self.titled_full or other.titled_full
+        self.gender = self.gender or other.gender
+        self.others |= {other.first, *other.others} - {self.first, None}
 
 
-def _named_with(surface: str, p: _Person, together: set[frozenset] | None) -> bool:
+def _named_with(m: "_Merge", surface: str, p: _Person) -> bool:
     """Whether ``surface`` is named in the same paragraphs as one of ``p``'s forms."""
-    return bool(together) and any(frozenset((surface, f)) in together for f in p.surfaces)
+    return bool(m.together) and any(frozenset((surface, f)) in m.together for f in p.surfaces)
 
 
 def _compatible(p: _Person, gender: str | None) -> bool:
@@ -489,8 +522,9 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     together
         Pairs of surfaces (frozensets) named in the same paragraphs often enough to be
         two people ("Mr. Knightley" and "Mr. John Knightley"): a titled surname joins a
-        full name with the same title ("Mr Sikes", "Mr Bill Sikes") only when they are
-        not named together. None (no such evidence): it never joins a titled full name.
+        full name with the same title ("Mr Sikes", "Mr Bill Sikes") only when it is not
+        named together with one of its forms. None (no such evidence): it never
+        joins a titled full name.
 
     Returns
     -------
@@ -505,6 +539,7 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
                                         m.by_first, m.owner)
     _join_full_names(m)
     _join_titled_words(m)
+    _join_definite(m)
     _join_bare_words(m)
     return _name_characters(m, votes, old, taken, cmap)
 
@@ -519,8 +554,9 @@ class _Merge:
         self.persons: list[_Person] = []
         self.full: dict[tuple, _Person] = {}  # (first, last) -> person
         self.owner: dict[str, _Person] = {}  # surface -> person it joined
-        self.titled_surname: dict[tuple, _Person] = {}  # (title, surname) -> person
+        self.titled_surname: dict[tuple, _Person] = {}  # (title kind, surname) -> person
         self.by_first: dict[str, list[_Person]] = {}  # given name -> persons
+        self.definite: dict[tuple, _Person] = {}  # words of "the X" or of a bare word -> person
         self.members: dict[int, dict] = {}  # id(person) -> cast member
         self.cast_word: dict[str, list] = {}  # word -> cast members with it in a name
 
@@ -531,20 +567,44 @@ def _join_full_names(m: _Merge) -> None:
         title, words, definite = m.parsed[s]
         if definite or len(words) < 2 or s in m.owner:
             continue
+        first = None if words[0] in PARTICLES else words[0]  # "Professor de Worms": no given name
         g = _gender_of_title(title) or _given_gender(words[0])
-        key = (words[0], words[-1])
+        key = (first, words[-1])
         p = m.full.get(key) or _member_full(m.cast_word, words, g)
         if p is None or not _compatible(p, g):
-            p = _Person(words[0], words[-1], g)
+            p = _Person(first, words[-1], g)
             m.persons.append(p)
             m.full.setdefault(key, p)
         p.gender = p.gender or g
         p.add(s, m.forms[s], title)
         p.titled_full = p.titled_full or bool(title)
         m.owner[s] = p
+    _join_same_given(m)
     for p in m.persons:
         if id(p) not in m.members:
-            m.by_first.setdefault(p.first, []).append(p)
+            for first in ({p.first} | p.others) - {None}:
+                m.by_first.setdefault(first, []).append(p)
+
+
+def _join_same_given(m: _Merge) -> None:
+    """Full names of one surname whose given names are one name are one person when both
+    are called by one title ("Mr Bill Sikes", "Mr William Sikes") or both given names are
+    familiar ("Tom Chitling", "Tommy Chitling"); a familiar and a formal given name with no
+    title in common stay apart ("Tom Gradgrind", son of "Mr Thomas Gradgrind")."""
+    found = [p for p in m.persons if p.first and p.last and id(p) not in m.members]
+    gone: set[int] = set()
+    for i, p in enumerate(found):
+        for q in found[i + 1:]:
+            if id(p) in gone or id(q) in gone or p.last != q.last or p.first == q.first \
+                    or not _same_given(p.first, q.first) or not _compatible(p, q.gender):
+                continue
+            if p.titles & q.titles or (p.first in NICKNAMES and q.first in NICKNAMES):
+                p.absorb(q)
+                gone.add(id(q))
+                for s in q.surfaces:
+                    m.owner[s] = p
+                m.full[(q.first, q.last)] = p
+    m.persons[:] = [p for p in m.persons if id(p) not in gone]
 
 
 def _join_titled_words(m: _Merge) -> None:
@@ -554,79 +614,152 @@ def _join_titled_words(m: _Merge) -> None:
         if definite or not title or len(words) != 1 or s in m.owner:
             continue
         w, g = words[0], _gender_of_title(title)
-        cands = [p for p in m.by_first.get(w, []) if _compatible(p, g)]
-        for formal in NICKNAMES.get(w, ()):
-            cands += [p for p in m.by_first.get(formal, []) if _compatible(p, g)]
-        hit = _one_member(m.cast_word, w, g)
-        if hit is not None:  # "Mr Ratcliffe" is the one member "Inspector Ratcliffe"
-            p = hit
-        elif cands and (title in FIRST_NAME_TITLES or (title == "Miss" and not any(
-                p.last == w for p in m.persons))):
-            p = max(cands, key=lambda p: p.count)
-        else:
-            p = _titled_surname(m, s, title, w, g)
+        p = _one_member(m.cast_word, w, g)  # "Mr Ratcliffe" is the one member "Inspector Ratcliffe"
+        if p is None:
+            p = _titled_given(m, title, w, g) or _titled_surname(m, s, title, w, g)
         p.gender = p.gender or g
         p.add(s, m.forms[s], title)
         m.owner[s] = p
 
 
+def _titled_given(m: _Merge, title: str, w: str, g: str | None) -> _Person | None:
+    """The person a title and a given name ("Sir Walter", "Mr Harry", "Lady Brett") is: the
+    most named one with that given name (else the formal name of that nickname, else the
+    one nickname of that formal name: "Miss Louisa" is "Loo Bounderby"), when the title
+    takes a given name or ``w`` is no one's surname; else None."""
+    cands = [p for p in m.by_first.get(w, []) if _compatible(p, g)] or [
+        p for f in NICKNAMES.get(w, ()) for p in m.by_first.get(f, []) if _compatible(p, g)] or [
+        p for p in [_one_familiar(m, w)] if p is not None and _compatible(p, g)]
+    if cands and (title in FIRST_NAME_TITLES or not any(p.last == w for p in m.persons)):
+        return max(cands, key=lambda p: p.count)
+    return None
+
+
 def _titled_surname(m: _Merge, s: str, title: str, w: str, g: str | None) -> _Person:
     """The person "Mr Sikes" (``s``: ``title`` and surname ``w``) is: the one full name with
-    that surname it may join, else a person of its own (one per title and surname)."""
-    key = (title, w)
-    p = m.titled_surname.get(key)
-    if p is not None:
-        return p
-    same = [q for q in m.persons if q.last == w and q.first is not None
-            and _compatible(q, g) and title in ("Mr", "Miss", "Master")]
-    if title == "Miss":
-        same = [q for q in same if q.gender == "female" and q.titles <= {"Miss"}]
-    else:  # "Mr Sikes" is "Bill Sikes" (or "Mr Bill Sikes") when never named with him
-        same = [q for q in same if (q.titles <= {title} and m.together is not None)
-                or (not q.titled_full and not q.titles)]
-    # a Mr named in the same paragraphs as the full name is someone else (father, son)
-    if len(same) == 1 and (title == "Miss" or not _named_with(s, same[0], m.together)):
-        p = same[0]
-    else:
+    that surname it may join, else the one person of a calling that is "Mr" too ("Doctor
+    Losberne"), else a person of its own (one per title and surname)."""
+    kind = _title_kind(title)
+    p = m.titled_surname.get((kind, w))
+    if p is None:
+        p = _full_name_of(m, s, kind, w, g) or _calling_of(m, s, kind, w)
+    if p is None:
         p = _Person(None, w, g)
         m.persons.append(p)
-    m.titled_surname[key] = p
+    m.titled_surname[(kind, w)] = p
     return p
 
 
-def _join_bare_words(m: _Merge) -> None:
-    """Step 3: bare single words and "the X" (formal given names before nicknames)."""
-    for s in sorted(m.order, key=lambda s: (s in NICKNAMES, -m.forms[s], s)):
-        title, words, definite = m.parsed[s]
-        if s in m.owner:
-            continue
-        if definite:
+def _full_name_of(m: _Merge, s: str, kind: str, w: str, g: str | None) -> _Person | None:
+    """The full name of surname ``w`` that ``s`` (title ``kind`` and ``w``) joins, or None.
+
+    "Miss Woodhouse" joins the one woman of that surname never called otherwise than Miss;
+    "Mr Sikes" an untitled full name ("Bill Sikes"), or one called Mr ("Mr Bill Sikes") or
+    by a calling that is Mr too ("the Rev Cuthbert Eager"); "Captain Wentworth" and "Lady
+    Ashley" a full name with that title.  Not one it is named together with (a father, a
+    brother); of several, the one called by the title (:func:`_dominant`).
+    """
+    same = [q for q in m.persons if q.last == w and q.first is not None and _compatible(q, g)]
+    if kind == "Miss":
+        same = [q for q in same if q.gender == "female" and q.titles <= {"Miss"}]
+        return same[0] if len(same) == 1 else None
+    allowed = {kind} | (_ALSO_MR if kind == "Mr" else set())
+    same = [q for q in same if (q.titles and (kind in q.titles or q.titles <= allowed)
+                                and m.together is not None) or (not q.titles and kind in ("Mr", "Master"))]
+    same = [q for q in same if not _named_with(m, s, q)]
+    if len(same) > 1:
+        same = [q for q in same if kind in q.titles]
+    return _dominant(same)
+
+
+def _dominant(persons: list[_Person]) -> _Person | None:
+    """The one of ``persons``, or the one named more than twice as often as all the others."""
+    persons = sorted(persons, key=lambda p: -p.count)
+    if persons and persons[0].count > 2 * sum(p.count for p in persons[1:]):
+        return persons[0]
+    return None
+
+
+def _calling_of(m: _Merge, s: str, kind: str, w: str) -> _Person | None:
+    """"Mr Losberne" is "Doctor Losberne" and the other way round (a calling whose holder
+    is Mr too, :data:`~shimmy_lab.story.lexicon.ALSO_MR`), when there is one such person
+    and the two are not named together."""
+    kinds = _ALSO_MR if kind == "Mr" else {"Mr"} if kind in _ALSO_MR else set()
+    hits = {id(p): p for k in kinds for p in [m.titled_surname.get((k, w))]
+            if p is not None and not _named_with(m, s, p)}
+    return next(iter(hits.values())) if len(hits) == 1 else None
+
+
+def _one_titled(m: _Merge, word: str) -> _Person | None:
+    """The person called by the title ``word`` ("the Colonel", "Admiral"): the one who is,
+    or the one named more than twice as often as all the others who are; else None."""
+    kind = _title_kind(word)
+    return _dominant([p for p in m.persons if kind in p.titles])
+
+
+def _join_definite(m: _Merge) -> None:
+    """Step 3: "the X" forms, longest first: "the Colonel" is the one Colonel, "the Rabbit"
+    the one "the White Rabbit"; others are persons of their own."""
+    rest = [s for s in m.order if s not in m.owner and m.parsed[s][2]]
+    for s in sorted(rest, key=lambda s: (-len(m.parsed[s][1]), -m.forms[s], s)):
+        words = tuple(m.parsed[s][1])
+        p = m.definite.get(words)
+        if p is None and len(words) == 1 and words[0] in TITLES:
+            p = _one_titled(m, words[0])
+        if p is None:
+            longer = {id(q): q for k, q in m.definite.items()
+                      if len(k) > len(words) and k[-len(words):] == words}
+            p = next(iter(longer.values())) if len(longer) == 1 else None
+        if p is None:
             p = _Person(None, None, None)
             m.persons.append(p)
-        else:
-            w = words[0]
-            # "Tom" is the Tom of "Tom Gradgrind" before the Thomas of "Thomas Gradgrind"
-            cands = list(m.by_first.get(w, [])) or [
-                p for formal in NICKNAMES.get(w, ()) for p in m.by_first.get(formal, [])]
-            sur = [p for p in m.persons if p.last == w]
-            male = [p for p in sur if "Mr" in p.titles or (p.first is None and p.gender == "male")]
-            cands += male or sur
-            hit = _one_member(m.cast_word, w, None)
-            if hit is not None:
-                p = hit
-            elif cands:
-                p = max(cands, key=lambda p: p.count)
-            else:
-                p = _Person(w, None, _given_gender(w))
-                m.persons.append(p)
-                m.by_first.setdefault(w, []).append(p)
+        m.definite.setdefault(words, p)
+        p.add(s, m.forms[s], m.parsed[s][0])
+        m.owner[s] = p
+
+
+def _join_bare_words(m: _Merge) -> None:
+    """Step 4: bare single words (formal given names before nicknames): a given name, a
+    surname, the X of "the X", the one person called by a title ("Admiral"), the one
+    person called by a nickname of a formal name ("Michael" for "Mike Campbell")."""
+    for s in sorted(m.order, key=lambda s: (s in NICKNAMES, -m.forms[s], s)):
+        if s in m.owner:
+            continue
+        title, words, _ = m.parsed[s]
+        w = words[0]
+        # "Tom" is the Tom of "Tom Gradgrind" before the Thomas of "Thomas Gradgrind"
+        cands = list(m.by_first.get(w, [])) or [
+            p for formal in NICKNAMES.get(w, ()) for p in m.by_first.get(formal, [])]
+        sur = [p for p in m.persons if p.last == w]
+        cands += [p for p in sur if p.gender == "male"] or sur
+        p = _one_member(m.cast_word, w, None)
+        if p is None and cands:
+            p = max(cands, key=lambda p: p.count)
+        if p is None:
+            p = m.definite.get((w,)) or (_one_titled(m, w) if w in TITLES else None) or _one_familiar(m, w)
+        if p is None:
+            p = _Person(w, None, _given_gender(w))
+            m.persons.append(p)
+            m.by_first.setdefault(w, []).append(p)
+        elif p.first is None and p not in m.by_first.get(w, ()):  # "Nancy" of "Miss Nancy"
+            m.by_first.setdefault(w, []).append(p)
         p.add(s, m.forms[s], title)
         m.owner[s] = p
 
 
+def _one_familiar(m: _Merge, formal: str) -> _Person | None:
+    """The person whose given name is a nickname of ``formal`` ("Mike" for "Michael"): the
+    one (:func:`_dominant`) such person."""
+    hits = {id(p): p for nick, formals in NICKNAMES.items() if formal in formals
+            for p in m.by_first.get(nick, ())}
+    return _dominant(list(hits.values()))
+
+
 def _name_characters(m: _Merge, votes: dict, old: dict[str, str], taken: set[str], cmap: dict[str, str]
                      ) -> tuple[dict[str, str], dict[str, dict]]:
-    """Step 4: names, genders and ids (a person keeps the id most of its forms had)."""
+    """Step 5: names, genders and ids (a person keeps the id most of its forms had); the
+    name is the most used full name (:func:`_full_names`), else the most used form,
+    titled ones counting thrice."""
     forms, parsed, members = m.forms, m.parsed, m.members
     persons = [p for p in m.persons if p.surfaces or id(p) in members]
     persons.sort(key=lambda p: -p.count)
@@ -655,7 +788,7 @@ def _name_characters(m: _Merge, votes: dict, old: dict[str, str], taken: set[str
             surf_map.update({f: c for f, c in cmap.items() if c == cid})
             surf_map.update({s: cid for s in p.surfaces})
             continue
-        multi = [s for s in p.surfaces if len(parsed[s][1]) >= 2]
+        multi = _full_names(p, parsed, forms)
         if multi:
             name = max(multi, key=lambda s: (forms[s], -len(s), s))
         else:
@@ -671,6 +804,21 @@ def _name_characters(m: _Merge, votes: dict, old: dict[str, str], taken: set[str
         for s in p.surfaces:
             surf_map[s] = cid
     return surf_map, info
+
+
+def _full_names(p: _Person, parsed: dict, forms: dict) -> list[str]:
+    """The full names that may name ``p``: not one seen once beside a titled form ("Mr
+    Beebe", not "Reverend Arthur Beebe"), nor one with a nickname of the given name ``p``
+    is most called by ("Louisa", not "Loo Bounderby", her married name)."""
+    multi = [s for s in p.surfaces if len(parsed[s][1]) >= 2]
+    if any(parsed[s][0] for s in p.surfaces if s not in multi):
+        multi = [s for s in multi if forms[s] >= 2]
+    given = [s for s in p.surfaces if not parsed[s][0] and not parsed[s][2]
+             and s != p.last and s not in TITLES and " " not in s]
+    if given:
+        first = max(given, key=lambda s: (forms[s], s))
+        multi = [s for s in multi if first not in NICKNAMES.get(parsed[s][1][0], ())]
+    return multi
 
 
 def _one_member(cast_word: dict, word: str, gender: str | None):
@@ -716,12 +864,12 @@ def _seed_cast(cast, cmap, forms, parsed, persons, full, titled_surname, by_firs
         members[id(p)] = m
         for t, w, _ in parts:
             if t:
-                p.titles.add(t)
+                p.titles.add(_title_kind(t))
             if len(w) >= 2:
                 full.setdefault((w[0], w[-1]), p)
                 p.titled_full = p.titled_full or bool(t)
             elif t:
-                titled_surname.setdefault((t, w[0]), p)
+                titled_surname.setdefault((_title_kind(t), w[0]), p)
             if not t:
                 by_first.setdefault(w[0], []).append(p)
             for x in w:

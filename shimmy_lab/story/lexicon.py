@@ -52,7 +52,7 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "Peggy": ("Margaret",), "Meg": ("Margaret",), "Maggie": ("Margaret",),
     "Sally": ("Sarah",), "Patty": ("Martha", "Matilda"), "Matty": ("Martha", "Matilda"),
     "Harry": ("Henry",), "Hal": ("Henry",), "Jack": ("John",), "Johnny": ("John",),
-    "Ned": ("Edward", "Edmund"), "Ted": ("Edward",), "Teddy": ("Edward",),
+    "Ned": ("Edward", "Edmund"), "Ted": ("Edward",), "Teddy": ("Edward", "Theodore"),
     "Bob": ("Robert",), "Bobby": ("Robert",), "Rob": ("Robert",),
     "Bill": ("William",), "Billy": ("William",), "Will": ("William",),
     "Willy": ("William",), "Dick": ("Richard",), "Tom": ("Thomas",), "Tommy": ("Thomas",),
@@ -62,7 +62,32 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "Dolly": ("Dorothy",), "Nell": ("Eleanor", "Ellen", "Helen"),
     "Nelly": ("Eleanor", "Ellen", "Helen"), "Becky": ("Rebecca",), "Sukey": ("Susan",),
     "Emmy": ("Emma",), "Jenny": ("Jane",), "Sophy": ("Sophia",), "Di": ("Diana",),
+    # more standard English diminutives (written from common knowledge, no list copied)
+    "Loo": ("Louisa", "Louise"), "Lou": ("Louisa", "Louise"), "Sissy": ("Cecilia", "Cecily"),
+    "Cissy": ("Cecilia", "Cecily"), "Nolly": ("Oliver",), "Noll": ("Oliver",),
+    "Nance": ("Nancy", "Anne", "Ann", "Anna"), "Mike": ("Michael",), "Mick": ("Michael",),
+    "Mickey": ("Michael",), "Tony": ("Anthony",),
+    "Andy": ("Andrew",), "Sandy": ("Alexander",), "Alec": ("Alexander",), "Phil": ("Philip",),
+    "Pip": ("Philip",), "Walt": ("Walter",), "Wat": ("Walter",), "Steve": ("Stephen",),
+    "Dan": ("Daniel",), "Danny": ("Daniel",), "Davy": ("David",), "Matt": ("Matthew",),
+    "Nat": ("Nathaniel",), "Gus": ("Augustus",), "Bertie": ("Albert", "Herbert", "Bertram"),
+    "Georgie": ("George", "Georgiana"), "Flo": ("Florence",), "Florrie": ("Florence",),
+    "Gussie": ("Augusta",), "Josie": ("Josephine",), "Lottie": ("Charlotte",),
+    "Totty": ("Charlotte",), "Lucie": ("Lucy",), "Bella": ("Isabella", "Arabella"),
+    "Tilly": ("Matilda",), "Hetty": ("Henrietta", "Hester"),
+    "Netta": ("Henrietta",), "Jinny": ("Jane", "Virginia"), "Ginny": ("Virginia",),
+    "Winnie": ("Winifred",), "Addie": ("Adelaide",), "Milly": ("Mildred", "Millicent", "Amelia"),
 }
+
+#: titles that are the same title in another form or language ("Dr"/"Doctor", "Mlle"/"Miss")
+SAME_TITLE: dict[str, str] = {
+    "Mister": "Mr", "Monsieur": "Mr", "Herr": "Mr", "Signor": "Mr", "Doctor": "Dr",
+    "Reverend": "Rev", "Madame": "Mrs", "Mme": "Mrs", "Mademoiselle": "Miss", "Mlle": "Miss",
+}
+#: titles of a calling whose holder is "Mr" as well ("Mr Elton" is "the Rev Philip Elton",
+#: "Mr Losberne" is "Doctor Losberne"); military ranks are left out ("Captain Wentworth"
+#: and his brother "Mr Wentworth")
+ALSO_MR = frozenset("Dr Doctor Rev Reverend Inspector Professor Parson".split())
 
 #: capitalised words that are never names (sentence openers, days, months, nations...)
 NOT_NAMES = frozenset("""

@@ -192,17 +192,26 @@ TOGETHER_PARAGRAPHS = 2
 
 def _named_together(old_mentions: pd.DataFrame, cands: list[dict], old_paras: pd.DataFrame,
                     new_paras: list[dict]) -> set[frozenset]:
-    """Pairs of name forms both named in at least :data:`TOGETHER_PARAGRAPHS` paragraphs
-    (mentions before the cut and the new occurrences alike)."""
+    """Pairs of name forms both named by the narration (outside quotes) in at least
+    :data:`TOGETHER_PARAGRAPHS` paragraphs, each of them also in a paragraph without the
+    other (mentions before the cut and the new occurrences alike).
+
+    A man who names himself ("'Josiah Bounderby of Coketown,' said Mr. Bounderby") or a
+    full name given once or twice beside the short one ("Mr. Noah Claypole" in the
+    paragraphs of "Mr. Claypole") is no pair; "Mr. Knightley" beside "Mr. John Knightley",
+    each also named alone, is."""
     starts = old_paras["start"].astype(int).tolist() + [p["start"] for p in new_paras]
-    spots = list(zip(old_mentions["start"].astype(int), old_mentions["surface"].astype(str)))
-    spots += [(c["start"], c["surface"]) for c in cands]
+    told = ~old_mentions["in_quote"].astype("boolean").fillna(False).astype(bool)
+    spots = list(zip(old_mentions["start"][told].astype(int), old_mentions["surface"][told].astype(str)))
+    spots += [(c["start"], c["surface"]) for c in cands if not c["in_quote"]]
     by_para: dict[int, set[str]] = {}
     for start, surface in spots:
         by_para.setdefault(bisect.bisect_right(starts, start), set()).add(surface)
     pairs = Counter(frozenset((a, b)) for forms in by_para.values() if len(forms) > 1
                     for a in forms for b in forms if a < b)
-    return {pair for pair, n in pairs.items() if n >= TOGETHER_PARAGRAPHS}
+    paras = Counter(s for forms in by_para.values() for s in forms)
+    return {pair for pair, n in pairs.items()
+            if n >= TOGETHER_PARAGRAPHS and all(paras[s] > n for s in pair)}
 
 
 def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict, together: set[frozenset]
