@@ -14,7 +14,7 @@ booleans in the ``[narrative]`` settings section (``dna = false``).
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import logging
 import time
 import warnings
@@ -23,11 +23,12 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .plugins import AnalysisEvents
 from .settings import DEFAULT_ASSERTIVENESS, Settings
-from .trackers import SYSTEMS, _util as U, schema
+from .trackers import _util as U, schema, systems as registry
 
 __all__ = ["analyze", "context", "drift", "enabled_systems", "rank", "resolve_voice_model",
-           "DEFAULT_VOICE_MODEL"]
+           "system_params", "DEFAULT_VOICE_MODEL"]
 
 log = logging.getLogger(__name__)
 _PRIO = {p: i for i, p in enumerate(schema.PRIORITIES)}
@@ -52,18 +53,20 @@ def enabled_systems(systems: Iterable[str] | None = None, settings: Any = None) 
     """Resolve which systems run: ``systems`` > the settings' ``narrative.<system>``
     (``[narrative] dna = false`` in shimmy.toml, ``SHIMMY_NARRATIVE_DNA=0``) > all.
 
-    Unknown names raise ``ValueError`` listing the known systems.
+    Unknown names raise ``ValueError`` listing the known systems.  The result is in the
+    registry's run order (:func:`shimmy_lab.trackers.systems.names`).
     """
+    known = registry.names()
     if systems is not None:
         systems = [systems] if isinstance(systems, str) else list(systems)
-        bad = [s for s in systems if s not in SYSTEMS]
+        bad = [s for s in systems if s not in known]
         if bad:
-            raise ValueError(f"unknown narrative system(s) {bad}; known: {', '.join(SYSTEMS)}")
-        return [s for s in SYSTEMS if s in systems]
+            raise ValueError(f"unknown narrative system(s) {bad}; known: {', '.join(known)}")
+        return [s for s in known if s in systems]
     narrative = _narrative(settings)
     extra = dict(getattr(narrative, "model_extra", None) or {}) if narrative is not None else {}
     out = []
-    for s in SYSTEMS:
+    for s in known:
         on = extra.get(s, True)
         if on if not isinstance(on, str) else _truthy(on):
             out.append(s)
@@ -135,16 +138,24 @@ def rank(insights: pd.DataFrame) -> pd.DataFrame:
 
 def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
             assertiveness: float | None = None, settings: Any = None, title: str | None = None,
-            voice_model: Any = None, strict: bool = False) -> Any:
+            voice_model: Any = None, strict: bool = False, params: dict[str, Any] | None = None) -> Any:
     """Run the enabled narrative systems and rank their insights into ``story.insights``.
+
+    The systems are those of the registry (:mod:`shimmy_lab.trackers.systems`, with the
+    systems other packages register through the entry-point group ``shimmy_lab.systems``),
+    run in its order (each after the systems whose tables it reads), each with its
+    parameters dataclass.  The narrative plugins get their events as the systems finish
+    (:class:`shimmy_lab.plugins.AnalysisEvents`).
 
     Parameters
     ----------
     text_or_story
         A text (read with :meth:`Story.from_text`) or a :class:`~shimmy_lab.story.Story`.
     systems
-        Names from :data:`shimmy_lab.trackers.SYSTEMS`; default: all enabled ones
-        (see :func:`enabled_systems`).
+        Names from :func:`shimmy_lab.trackers.systems.names` (the built-in ones are
+        :data:`shimmy_lab.trackers.SYSTEMS`); default: all enabled ones (see
+        :func:`enabled_systems`).  A system whose prerequisite is switched off reads its
+        tables as empty.
     assertiveness
         0..1, recorded for :func:`context`; it also drops ``minor`` insights below 0.3.
         Default: the settings' ``narrative.assertiveness``, else
@@ -163,6 +174,10 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         Raise the error of a failing system.  By default a failing system is reported
         (a :class:`RuntimeWarning` naming it and the reason, the log, and
         ``uns["params"]["assistant"]["failed"]``) and the others go on.
+    params
+        Parameters per system: ``{"dna": DnaParams(max_insights=3)}`` or
+        ``{"dna": {"max_insights": 3}}``; the others run with their defaults.  A
+        ``voice_model`` given here wins over ``voice_model=``.
 
     Returns
     -------
@@ -177,42 +192,79 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
     story = text_or_story if isinstance(text_or_story, Story) else Story.from_text(
         str(text_or_story), title=title)
     run = enabled_systems(systems, settings)
-    options = {"characters": {"voice_model": resolve_voice_model(voice_model, settings)}}
+    chosen = system_params(params, resolve_voice_model(voice_model, settings))
     story.tables["insights"] = schema.empty("insights")
-    timings, failed = {}, {}
+    events = AnalysisEvents(story)
+    events.story_read()
+    timings, failed = _run_systems(story, run, chosen, events, strict)
+    plugin_rows, plugins_failed = events.finish()
+    if assertiveness is None:
+        narrative = getattr(settings, "narrative", None)
+        assertiveness = getattr(narrative, "assertiveness", DEFAULT_ASSERTIVENESS)
+    story.tables["insights"] = _ranked(U.table(story, "insights"), plugin_rows, assertiveness)
+    vm = chosen["characters"].voice_model
+    U.record_params(story, "assistant", systems=run, assertiveness=float(assertiveness),
+                    voice_model="none" if vm is None else (vm if isinstance(vm, str) else None),
+                    seconds=timings, failed=failed, plugins_failed=plugins_failed)
+    story.uns["narrative_analysed_to"] = len(story.text)
+    return story
+
+
+def _ranked(ins: pd.DataFrame, plugin_rows: list[dict[str, Any]], assertiveness: float) -> pd.DataFrame:
+    """The systems' insights and the plugins' rows, ranked; ``minor`` ones dropped below
+    assertiveness 0.3."""
+    if plugin_rows:
+        extra = pd.DataFrame(plugin_rows)
+        extra["insight_id"] = [f"{r['system']}-{i}" for i, r in enumerate(plugin_rows)]
+        ins = pd.concat([ins, schema.coerce("insights", extra)], ignore_index=True)
+    ins = rank(ins)
+    if assertiveness < 0.3:
+        ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
+    return ins
+
+
+def system_params(params: dict[str, Any] | None = None, voice_model: Any = None) -> dict[str, Any]:
+    """The parameters dataclass of every registered system: ``params[name]`` (a dataclass or
+    a dict of fields) over the defaults; the characters' ``voice_model`` is ``voice_model``
+    unless ``params`` names one.
+
+    Examples
+    --------
+    >>> system_params({"dna": {"max_insights": 3}})["dna"].max_insights
+    3
+    """
+    params = dict(params or {})
+    known = registry.names()
+    bad = sorted(set(params) - set(known))
+    if bad:
+        raise ValueError(f"params for unknown narrative system(s) {bad}; known: {', '.join(known)}")
+    out = {name: registry.params_for(name, params.get(name)) for name in known}
+    given = out["characters"].voice_model
+    vm = voice_model if given is None else resolve_voice_model(given)
+    out["characters"] = dataclasses.replace(out["characters"], voice_model=vm)
+    return out
+
+
+def _run_systems(story: Any, run: list[str], chosen: dict[str, Any], events: Any,
+                 strict: bool) -> tuple[dict[str, float], dict[str, str]]:
+    """Run the systems ``run`` in order, publishing a :class:`~shimmy_lab.plugins.SystemFinished`
+    after each: ``(seconds per system, reason per failed system)``."""
+    timings: dict[str, float] = {}
+    failed: dict[str, str] = {}
     for name in run:
         t0 = time.perf_counter()
         try:
-            getattr(importlib.import_module(f"shimmy_lab.trackers.{name}"), name)(story, **options.get(name, {}))
+            registry.run(story, name, chosen[name], check=False)
         except Exception as exc:  # a failing system is reported, the others go on
             if strict:
                 raise
             failed[name] = f"{type(exc).__name__}: {exc}"
             log.warning("narrative system %s failed: %s", name, failed[name])
             warnings.warn(f"narrative system {name!r} failed, its tables and insights are missing: "
-                          f"{failed[name]}", RuntimeWarning, stacklevel=2)
+                          f"{failed[name]}", RuntimeWarning, stacklevel=3)
         timings[name] = round(time.perf_counter() - t0, 4)
-    from .plugins import publish_story
-
-    plugin_rows, plugins_failed = publish_story(story)
-    ins = U.table(story, "insights")
-    if plugin_rows:
-        extra = pd.DataFrame(plugin_rows)
-        extra["insight_id"] = [f"{r['system']}-{i}" for i, r in enumerate(plugin_rows)]
-        ins = pd.concat([ins, schema.coerce("insights", extra)], ignore_index=True)
-    ins = rank(ins)
-    if assertiveness is None:
-        narrative = getattr(settings, "narrative", None)
-        assertiveness = getattr(narrative, "assertiveness", DEFAULT_ASSERTIVENESS)
-    if assertiveness < 0.3:
-        ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
-    story.tables["insights"] = ins
-    vm = options["characters"]["voice_model"]
-    U.record_params(story, "assistant", systems=run, assertiveness=float(assertiveness),
-                    voice_model="none" if vm is None else (vm if isinstance(vm, str) else None),
-                    seconds=timings, failed=failed, plugins_failed=plugins_failed)
-    story.uns["narrative_analysed_to"] = len(story.text)
-    return story
+        events.system_finished(name, registry.get(name).tables, timings[name], failed.get(name))
+    return timings, failed
 
 
 def _tokens(s: str) -> int:

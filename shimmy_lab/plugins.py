@@ -1,34 +1,54 @@
-"""Narrative plugins: a small protocol fed by an event bus.
+"""Narrative plugins: a small protocol fed by typed events as the analysis runs.
 
 A plugin is any object with ``name`` and the four methods of :class:`NarrativePlugin`.
-Register one in Python (:func:`register`) or ship it in a package under the
-entry-point group ``shimmy_lab.plugins``::
+Register one in Python (:func:`register`) or ship it in a package, under the entry-point
+group of the narrative extensions, ``shimmy_lab.systems`` (the group of narrative systems
+too: :mod:`shimmy_lab.trackers.systems`), or under the older group
+``shimmy_lab.plugins``, which keeps working::
 
-    [project.entry-points."shimmy_lab.plugins"]
+    [project.entry-points."shimmy_lab.systems"]
     cliches = "my_package:ClicheDetector"
 
-Each :func:`shimmy_lab.analyze` run publishes the events found in the text that is new
-since the previous run (so an appended story does not replay its past) to the plugins
-that subscribe to their kind (a plugin's optional ``subscribes`` attribute, a tuple of
-:data:`EVENT_KINDS`; without it, every kind), then asks each plugin for insights, which join ``story.insights`` with ``system`` set to the plugin's
-name. A plugin that raises is disabled with the reason logged and recorded in
-``story.uns["params"]["assistant"]["plugins_failed"]``; the analysis goes on.
+While :func:`shimmy_lab.analyze` runs, each plugin gets the events it subscribes to (its
+optional ``subscribes`` attribute, a tuple of :data:`EVENT_KINDS`; without it, every
+kind) as they happen: first the events of the story's own tables (characters introduced,
+lines of dialogue, scenes and chapters completed), then, as each narrative system
+finishes, the events of the tables it wrote (threads opened and resolved), one
+``insight_raised`` per insight it raised, and one :class:`SystemFinished`.  Only the text
+that is new since the previous run produces events (an appended story does not replay its
+past).  At the end each plugin is asked for insights, which join ``story.insights`` with
+``system`` set to the plugin's name.  A plugin that raises is disabled with the reason
+logged and recorded in ``story.uns["params"]["assistant"]["plugins_failed"]``; the
+analysis goes on.
+
+A plugin may also serve HTTP: its optional ``router`` (a FastAPI ``APIRouter``) is
+mounted under ``/plugins/<name>`` and its optional ``middleware`` (ASGI middleware
+classes, or ``(class, options)`` pairs) is added by
+:func:`shimmy_lab.server.app.create_app`, inside the API-key, request-id and rate-limit
+checks.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import pandas as pd
 
-__all__ = ["NarrativePlugin", "Event", "EVENT_KINDS", "register", "unregister", "plugins", "publish_story"]
+__all__ = ["NarrativePlugin", "Event", "SystemFinished", "EVENT_KINDS", "ENTRY_POINT_GROUP",
+           "PLUGINS_GROUP", "register", "unregister", "plugins", "disabled", "extensions",
+           "AnalysisEvents", "publish_story"]
 
 log = logging.getLogger(__name__)
 
+#: the entry-point group of narrative extensions: plugins and narrative systems
+ENTRY_POINT_GROUP = "shimmy_lab.systems"
+#: the older entry-point group, plugins only (still read)
+PLUGINS_GROUP = "shimmy_lab.plugins"
+
 EVENT_KINDS = ("character_introduced", "dialogue_spoken", "scene_complete", "chapter_complete",
-               "thread_opened", "thread_resolved", "insight_raised")
+               "thread_opened", "thread_resolved", "insight_raised", "system_finished")
 
 
 @dataclass(frozen=True)
@@ -41,12 +61,37 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SystemFinished(Event):
+    """A narrative system finished during :func:`shimmy_lab.analyze` (``kind``
+    ``"system_finished"``; its span is the text analysed).
+
+    Parameters
+    ----------
+    system : str
+        The system's name (``tl.<system>``).
+    seconds : float
+        How long it ran.
+    error : str or None
+        Why it failed (``"RuntimeError: ..."``), ``None`` when it ran.
+    """
+
+    system: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+
+    #: the ``kind`` of these events (a plugin may subscribe to the type or to the kind)
+    KIND: ClassVar[str] = "system_finished"
+
+
 @runtime_checkable
 class NarrativePlugin(Protocol):
     """What a plugin implements.
 
-    A plugin may also set ``subscribes``: the :data:`EVENT_KINDS` its ``on_event`` wants
-    (default: all of them).
+    A plugin may also set ``subscribes``: the :data:`EVENT_KINDS` its ``on_event`` wants,
+    or event types (``SystemFinished``; ``Event``: all) (default: all of them), ``router`` (a FastAPI ``APIRouter`` served under
+    ``/plugins/<name>``) and ``middleware`` (ASGI middleware classes or
+    ``(class, options)`` pairs added to the server's app).
     """
 
     name: str
@@ -55,7 +100,7 @@ class NarrativePlugin(Protocol):
         """Called once per story, before its first events."""
 
     def on_event(self, event: Event) -> None:
-        """Called for every event, in text order."""
+        """Called for every event it subscribes to, as the analysis runs."""
 
     def insights(self, story: Any) -> pd.DataFrame | list[dict[str, Any]]:
         """Insight rows (``kind, title, message, start, end, ...``) for this story."""
@@ -67,12 +112,14 @@ class NarrativePlugin(Protocol):
 _COLUMNS = ("kind", "priority", "severity", "title", "message", "start", "end", "characters", "suggestion")
 _REGISTERED: dict[str, Any] = {}
 _DISABLED: dict[str, str] = {}
+_EXTENSIONS: dict[str, Any] = {}  # entry points of ENTRY_POINT_GROUP that are not plugins (systems)
+_UNLOADABLE: set[str] = set()  # entry points that could not be loaded (read again on refresh)
 _ENTRY_POINTS_LOADED = False
 
 
 def register(plugin: Any) -> Any:
     """Add a plugin (an instance); returns it, so it can decorate a class instance."""
-    if not isinstance(plugin, NarrativePlugin):
+    if not isinstance(plugin, NarrativePlugin) or isinstance(plugin, type):
         raise TypeError(f"{plugin!r} does not implement NarrativePlugin "
                         "(name, initialize, on_event, insights, shutdown)")
     bad = set(_wanted(plugin)) - set(EVENT_KINDS)
@@ -95,25 +142,39 @@ def unregister(name: str) -> None:
             log.warning("plugin %s failed to shut down: %s", name, exc)
 
 
-def _load_entry_points() -> None:
+def _load_entry_points(refresh: bool = False) -> None:
+    """Read both groups once: plugins are registered, other objects of
+    :data:`ENTRY_POINT_GROUP` kept for :func:`extensions` (the system registry's)."""
     global _ENTRY_POINTS_LOADED
-    if _ENTRY_POINTS_LOADED:
+    if _ENTRY_POINTS_LOADED and not refresh:
         return
     _ENTRY_POINTS_LOADED = True
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group="shimmy_lab.plugins"):
-        try:
-            obj = ep.load()
-            register(obj() if isinstance(obj, type) else obj)
-        except Exception as exc:
-            _DISABLED[ep.name] = f"could not load entry point {ep.value}: {exc}"
-            log.warning("plugin %s disabled: %s", ep.name, _DISABLED[ep.name])
+    _EXTENSIONS.clear()
+    for name in _UNLOADABLE:
+        _DISABLED.pop(name, None)
+    _UNLOADABLE.clear()
+    for group in (ENTRY_POINT_GROUP, PLUGINS_GROUP):
+        for ep in entry_points(group=group):
+            try:
+                obj = ep.load()
+                if isinstance(obj, NarrativePlugin):  # an instance, or a class to instantiate
+                    register(obj() if isinstance(obj, type) else obj)
+                elif group == ENTRY_POINT_GROUP:
+                    _EXTENSIONS[ep.name] = obj
+                else:
+                    raise TypeError(f"{obj!r} does not implement NarrativePlugin")
+            except Exception as exc:
+                _UNLOADABLE.add(ep.name)
+                _DISABLED[ep.name] = f"could not load entry point {ep.value}: {exc}"
+                log.warning("plugin %s disabled: %s", ep.name, _DISABLED[ep.name])
 
 
-def plugins() -> dict[str, Any]:
-    """The active plugins by name (entry points are loaded on first use)."""
-    _load_entry_points()
+def plugins(refresh: bool = False) -> dict[str, Any]:
+    """The active plugins by name (entry points are loaded on first use; ``refresh=True``
+    reads them again, e.g. after installing a package)."""
+    _load_entry_points(refresh)
     return {k: v for k, v in _REGISTERED.items() if k not in _DISABLED}
 
 
@@ -122,47 +183,181 @@ def disabled() -> dict[str, str]:
     return dict(_DISABLED)
 
 
-def _events(story: Any, since: int) -> Iterator[Event]:
-    t = story.tables
-    out: list[Event] = []
-    for r in t["characters"].itertuples():
+def extensions(refresh: bool = False) -> dict[str, Any]:
+    """The objects of the :data:`ENTRY_POINT_GROUP` entry points that are not plugins
+    (narrative systems, registered by :mod:`shimmy_lab.trackers.systems`), by entry-point name."""
+    _load_entry_points(refresh)
+    return dict(_EXTENSIONS)
+
+
+# ---------------------------------------------------------------------------- events
+def _rows(story: Any, name: str) -> pd.DataFrame:
+    df = story.tables.get(name)
+    return df if df is not None else pd.DataFrame()
+
+
+def _story_events(story: Any, since: int) -> Iterator[Event]:
+    """The events of the Story's own tables: characters, quotes, complete scenes and chapters."""
+    for r in _rows(story, "characters").itertuples():
         if r.start >= since:
-            out.append(Event("character_introduced", int(r.start), int(r.end),
-                             {"character_id": r.character_id, "name": r.name}))
-    for r in t["quotes"].itertuples():
+            yield Event("character_introduced", int(r.start), int(r.end),
+                        {"character_id": r.character_id, "name": r.name})
+    for r in _rows(story, "quotes").itertuples():
         if r.start >= since:
-            out.append(Event("dialogue_spoken", int(r.start), int(r.end),
-                             {"speaker": None if pd.isna(r.speaker) else r.speaker, "text": r.text}))
+            yield Event("dialogue_spoken", int(r.start), int(r.end),
+                        {"speaker": None if pd.isna(r.speaker) else r.speaker, "text": r.text})
     complete_to = len(story.text)
     for name, kind in (("scenes", "scene_complete"), ("chapters", "chapter_complete")):
-        rows = t[name]
+        rows = _rows(story, name)
         for r in rows.iloc[:-1].itertuples() if len(rows) else []:  # the last one may still grow
             if r.end > since and r.end <= complete_to:
-                out.append(Event(kind, int(r.start), int(r.end), {"index": int(getattr(r, name[:-1]))}))
-    dna = t.get("dna")
-    if dna is not None:
-        for r in dna.itertuples():
-            if r.start >= since and r.type in ("contradiction", "pressure"):
-                out.append(Event("thread_opened", int(r.start), int(r.end), {"unit": int(r.unit), "type": r.type}))
-            if r.start >= since and r.type == "return" and isinstance(r.answers, str):
-                out.append(Event("thread_resolved", int(r.start), int(r.end), {"unit": int(r.unit),
-                                                                                "answers": r.answers}))
-    ins = t.get("insights")
-    if ins is not None:
-        for r in ins.itertuples():
-            if r.start >= since:
-                out.append(Event("insight_raised", int(r.start), int(r.end), {"kind": r.kind, "title": r.title}))
-    yield from sorted(out, key=lambda e: (e.start, EVENT_KINDS.index(e.kind)))
+                yield Event(kind, int(r.start), int(r.end), {"index": int(getattr(r, name[:-1]))})
+
+
+def _thread_events(story: Any, since: int) -> Iterator[Event]:
+    """``thread_opened`` / ``thread_resolved`` from the ``dna`` table."""
+    for r in _rows(story, "dna").itertuples():
+        if r.start >= since and r.type in ("contradiction", "pressure"):
+            yield Event("thread_opened", int(r.start), int(r.end), {"unit": int(r.unit), "type": r.type})
+        if r.start >= since and r.type == "return" and isinstance(r.answers, str):
+            yield Event("thread_resolved", int(r.start), int(r.end), {"unit": int(r.unit), "answers": r.answers})
+
+
+def _insight_events(insights: pd.DataFrame, since: int) -> Iterator[Event]:
+    for r in insights.itertuples():
+        if r.start >= since:
+            yield Event("insight_raised", int(r.start), int(r.end), {"kind": r.kind, "title": r.title})
+
+
+#: events derived from a table a system writes (the Story's own tables: ``_story_events``)
+_TABLE_EVENTS = {"dna": _thread_events}
+
+
+def _in_text_order(events: Iterable[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.start, EVENT_KINDS.index(e.kind)))
 
 
 def _wanted(plugin: Any) -> tuple[str, ...]:
-    """The event kinds ``plugin`` subscribes to (its ``subscribes``; default all)."""
+    """The event kinds ``plugin`` subscribes to (its ``subscribes``: kinds or event types,
+    :class:`Event` meaning all; default all)."""
     kinds = getattr(plugin, "subscribes", None)
-    return EVENT_KINDS if kinds is None else ((kinds,) if isinstance(kinds, str) else tuple(kinds))
+    if kinds is None:
+        return EVENT_KINDS
+    out: list[str] = []
+    for k in ((kinds,) if isinstance(kinds, (str, type)) else tuple(kinds)):
+        if isinstance(k, type) and issubclass(k, Event):
+            out += [k.KIND] if hasattr(k, "KIND") else list(EVENT_KINDS)
+        else:
+            out.append(k)
+    return tuple(out)
+
+
+class AnalysisEvents:
+    """The events of one analysis of ``story``, handed to the plugins as it runs.
+
+    :func:`shimmy_lab.analyze` makes one, calls :meth:`story_read` before the systems,
+    :meth:`system_finished` after each, and :meth:`finish` for the plugins' insights.
+
+    Parameters
+    ----------
+    story
+        The story being analysed; events start at ``story.uns["events_to"]`` (the end of
+        the text of the previous analysis).
+    """
+
+    def __init__(self, story: Any):
+        self.story = story
+        self.active = plugins()
+        self.failed: dict[str, str] = {}
+        self.since = int(story.uns.get("events_to", 0))
+        self._seen = set(story.uns.get("plugins_seen", []))
+        self._any = bool(self.active)  # without plugins the story's uns stays as it was
+        for name, plugin in list(self.active.items()):
+            if name not in self._seen:
+                self._call(name, plugin.initialize, story)
+                if name in self.active:
+                    self._seen.add(name)
+
+    def _call(self, name: str, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` of plugin ``name``; a plugin that raises is switched off."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # a failing plugin is switched off; the analysis goes on
+            self.failed[name] = _DISABLED[name] = f"{type(exc).__name__}: {exc}"
+            self.active.pop(name, None)
+            log.warning("plugin %s disabled: %s", name, self.failed[name])
+            return None
+
+    def publish(self, events: Iterable[Event]) -> None:
+        """Hand ``events`` to every active plugin that subscribes to their kind."""
+        events = list(events)
+        for name, plugin in list(self.active.items()):
+            wanted = set(_wanted(plugin))
+            for ev in events:
+                if ev.kind in wanted and name in self.active:
+                    self._call(name, plugin.on_event, ev)
+
+    def story_read(self) -> None:
+        """Publish the events of the Story's own tables (before the systems run)."""
+        if self.active:
+            self.publish(_in_text_order(_story_events(self.story, self.since)))
+
+    def system_finished(self, system: str, tables: Iterable[str] = (), seconds: float = 0.0,
+                        error: str | None = None) -> None:
+        """Publish the events of the ``tables`` system ``system`` wrote, its insights and a
+        :class:`SystemFinished`."""
+        if not self.active:
+            return
+        found: list[Event] = []
+        for t in tables:
+            if t in _TABLE_EVENTS:
+                found += _TABLE_EVENTS[t](self.story, self.since)
+        ins = _rows(self.story, "insights")
+        if len(ins):
+            found += _insight_events(ins[ins["system"] == system], self.since)
+        self.publish(_in_text_order(found) + [SystemFinished(
+            "system_finished", self.since, len(self.story.text), {"system": system},
+            system=system, seconds=float(seconds), error=error)])
+
+    def finish(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """Ask every active plugin for insights; remember how far the events went.
+
+        Returns
+        -------
+        rows : list of dict
+            Insight rows from the plugins (``system`` = plugin name).
+        failed : dict
+            Plugins disabled during this run, with the reason.
+        """
+        rows: list[dict[str, Any]] = []
+        for name, plugin in list(self.active.items()):
+            found = self._call(name, _insight_rows, name, plugin, self.story)
+            rows += found or []
+        if self._any:
+            self.story.uns["events_to"] = len(self.story.text)
+            self.story.uns["plugins_seen"] = sorted(self._seen)
+        return rows, self.failed
+
+
+def _insight_rows(name: str, plugin: Any, story: Any) -> list[dict[str, Any]]:
+    """``plugin``'s insights as rows of the ``insights`` table (raises on a row without a span)."""
+    found = plugin.insights(story)
+    found = found.to_dict("records") if isinstance(found, pd.DataFrame) else list(found or [])
+    rows = []
+    for row in found:
+        missing = {"kind", "title", "start", "end"} - set(row)
+        if missing:
+            raise ValueError(f"insight without {sorted(missing)}: {row!r}")
+        rows.append({"priority": "interesting", "severity": 0.5, "characters": [], "suggestion": "",
+                     "message": "", **{k: v for k, v in row.items() if k in _COLUMNS},
+                     "start": int(row["start"]), "end": int(row["end"]), "system": name})
+    return rows
 
 
 def publish_story(story: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Feed the story's new events to every plugin and collect their insights.
+    """Feed every event of the story's tables (those new since the previous run) to the
+    plugins at once and collect their insights: for a story analysed without
+    :func:`shimmy_lab.analyze` (which publishes the events as it runs).
 
     Returns
     -------
@@ -171,35 +366,10 @@ def publish_story(story: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     failed : dict
         Plugins disabled during this run, with the reason.
     """
-    active = plugins()
-    if not active:
+    if not plugins():
         return [], {}
-    since = int(story.uns.get("events_to", 0))
-    seen = set(story.uns.get("plugins_seen", []))
-    failed: dict[str, str] = {}
-    rows: list[dict[str, Any]] = []
-    events = list(_events(story, since))
-    for name, plugin in active.items():
-        try:
-            if name not in seen:
-                plugin.initialize(story)
-                seen.add(name)
-            wanted = set(_wanted(plugin))
-            for ev in events:
-                if ev.kind in wanted:
-                    plugin.on_event(ev)
-            found = plugin.insights(story)
-            found = found.to_dict("records") if isinstance(found, pd.DataFrame) else list(found or [])
-            for row in found:
-                missing = {"kind", "title", "start", "end"} - set(row)
-                if missing:
-                    raise ValueError(f"insight without {sorted(missing)}: {row!r}")
-                rows.append({"priority": "interesting", "severity": 0.5, "characters": [], "suggestion": "",
-                             "message": "", **{k: v for k, v in row.items() if k in _COLUMNS},
-                             "start": int(row["start"]), "end": int(row["end"]), "system": name})
-        except Exception as exc:  # a failing plugin is switched off; the analysis goes on
-            failed[name] = _DISABLED[name] = f"{type(exc).__name__}: {exc}"
-            log.warning("plugin %s disabled: %s", name, failed[name])
-    story.uns["events_to"] = len(story.text)
-    story.uns["plugins_seen"] = sorted(seen)
-    return rows, failed
+    run = AnalysisEvents(story)
+    ins = _rows(story, "insights")
+    run.publish(_in_text_order([*_story_events(story, run.since), *_thread_events(story, run.since),
+                                *_insight_events(ins, run.since)]))
+    return run.finish()

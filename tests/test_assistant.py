@@ -74,19 +74,52 @@ def test_drift_wrapper(story):
         assistant.drift(story, None)
 
 
-def test_failing_system_does_not_stop_analysis(monkeypatch):
-    import sys
-    rec = sys.modules["shimmy_lab.trackers.recursion"]
+@pytest.fixture
+def broken_recursion():
+    """The registry's ``recursion`` system replaced by one that raises (restored after)."""
+    import dataclasses
+
+    from shimmy_lab.trackers import systems
 
     def boom(story, **kw):
         raise RuntimeError("broken")
-    monkeypatch.setattr(rec, "recursion", boom)
+
+    original = systems.get("recursion")
+    systems.register(dataclasses.replace(original, func=boom))
+    yield
+    systems.register(original)
+
+
+def test_failing_system_does_not_stop_analysis(broken_recursion):
     with pytest.warns(RuntimeWarning, match="'recursion' failed.*RuntimeError: broken"):
         s = assistant.analyze(STORY)
     assert s.uns["params"]["assistant"]["failed"]["recursion"] == "RuntimeError: broken"
     assert len(s.insights)
     with pytest.raises(RuntimeError, match="broken"):
         assistant.analyze(STORY, strict=True)
+
+
+def test_analyze_runs_the_registry_with_each_systems_params(story):
+    from shimmy_lab.trackers import DnaParams
+
+    s = assistant.analyze(STORY, params={"dna": DnaParams(min_intensity=0.99), "engagement": {"flat_scenes": 2}})
+    assert s.uns["params"]["dna"]["min_intensity"] == 0.99 and s.uns["params"]["engagement"]["flat_scenes"] == 2
+    assert len(s.tables["dna"]) < len(story.tables["dna"])
+    assert s.uns["params"]["recursion"] == {f: getattr(v, "default", v) for f, v in
+                                            sl.tl.RecursionParams.__dataclass_fields__.items()}
+    with pytest.raises(ValueError, match="unknown narrative system.*'dnaa'"):
+        assistant.analyze(STORY, params={"dnaa": {}})
+    with pytest.raises(TypeError, match="no parameter.*'flat'"):
+        assistant.analyze(STORY, params={"engagement": {"flat": 2}})
+    # the voice model given as a parameter of the characters system wins, "none" means off
+    assert assistant.system_params({"characters": {"voice_model": "none"}}, "bundled")["characters"].voice_model is None
+    assert assistant.system_params(None, "bundled")["characters"].voice_model == "bundled"
+
+
+def test_a_system_whose_prerequisite_is_off_reads_it_as_empty():
+    s = assistant.analyze(STORY, systems=["engagement"])
+    assert "dna" not in s.tables and len(s.tables["engagement"])
+    assert s.uns["params"]["assistant"]["failed"] == {}
 
 
 def test_perturb_injects_at_known_span():

@@ -152,6 +152,17 @@ def test_capitals_at_a_story_opening_are_the_character():
     assert len(_acts(s)) == 1
 
 
+@pytest.mark.parametrize("later, acts", [
+    ("Walter Pike was in Carlisle by the spring, and nobody knew why.", True),
+    ("Walter was at the door before Ada had lit the lamp.", True),
+    ("Walter Pike was in his grave, and the mill was silent.", False),
+    ("Walter was in the churchyard under the yew, beside his mother.", False),
+])
+def test_presence_somewhere_is_an_act(later, acts):
+    s = _story("Walter Pike caught a chill at the fair and was dead by the Sunday.", later)
+    assert len(_acts(s)) == int(acts)
+
+
 @pytest.mark.parametrize("later", [
     "Ada remembered how Walter used to sit by the fire in the evenings.",
     "Walter had always said that the mill would outlive them all.",
@@ -175,3 +186,14 @@ def test_dead_act_rows_from_plain_lists():
     rows = dead_act_rows(text, {"tom": -1000}, [], [(0, 3, "tom", False)], [0, 22], [21, 33],
                          {"tom": "Tom"})
     assert [(r["start"], r["end"], r["characters"]) for r in rows] == [(0, 8, ["Tom"])]
+
+
+@pytest.mark.parametrize("later", [
+    # the dead man's own act of fancying or remembering is an act, not a memory frame
+    "Walter fancied the mill-wheel ran slower that morning, and went to look.",
+    # a letter mentioned after the act, in another clause, frames nothing
+    "Walter came in from the yard, and Ada read him a letter from her cousin.",
+])
+def test_a_cue_in_the_act_itself_or_after_its_clause_frames_nothing(later):
+    s = _story("Walter Pike caught a chill at the fair and was dead by the Sunday.", later)
+    assert len(_acts(s)) == 1

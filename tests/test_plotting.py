@@ -94,8 +94,8 @@ def test_relationship_network(story):
     assert list(_named(again, "characters")["x"]) == list(nodes["x"])
 
 
-def test_constraint_graph_blocked_edge_and_freedom(story):
-    fig = sl.pl.constraint_graph(story)
+def test_constraints_blocked_edge_and_freedom(story):
+    fig = sl.pl.constraints(story)
     blocked = _named(fig, "blocked")
     n_blocks = int((story.constraint_edges["relation"] == "blocks").sum())
     assert n_blocks == 1
@@ -109,9 +109,9 @@ def test_constraint_graph_blocked_edge_and_freedom(story):
     assert {"character", "fact", "thread"} <= kinds
 
 
-def test_capr_flow_arc_and_sankey(story):
+def test_dna_arc_and_sankey(story):
     dna = story.dna
-    fig = sl.pl.capr_flow(story)
+    fig = sl.pl.dna(story)
     n_open = int((dna["type"].isin(["contradiction", "pressure"])
                   & dna["answered_by"].isna()).sum())
     assert len(_named(fig, "open thread")["x"]) == n_open == 1
@@ -124,15 +124,15 @@ def test_capr_flow_arc_and_sankey(story):
     assert f"[{int(first['start'])}:{int(first['end'])}]" in hov
     assert story.text[int(first["start"]):int(first["end"])].split()[0] in hov
     assert f"{n_open} open" in fig.layout.title.text
-    sk = sl.pl.capr_flow(story, kind="sankey")
+    sk = sl.pl.dna(story, kind="sankey")
     d = _traces(sk)[0]
     assert d["type"] == "sankey"
     assert list(d["node"]["label"]) == ["contradiction", "action", "pressure", "return", "open"]
     assert sum(d["link"]["value"]) == len(dna) - 1 + n_open
 
 
-def test_engagement_arc_annotations(story):
-    fig = sl.pl.engagement_arc(story)
+def test_engagement_annotations(story):
+    fig = sl.pl.engagement(story)
     names = [t["name"] for t in _traces(fig)]
     assert names == ["tension", "curiosity", "arousal", "valence"]
     n = int((story.engagement["level"] == "scene").sum())
@@ -143,8 +143,8 @@ def test_engagement_arc_annotations(story):
     assert any("Tom" in t or "eye" in t.lower() for t in notes)
 
 
-def test_echo_map(story):
-    fig = sl.pl.echo_map(story)
+def test_echoes(story):
+    fig = sl.pl.echoes(story)
     pts = sum(len(t["x"]) for t in _traces(fig) if t.get("name") != "diagonal")
     assert pts == len(story.echoes) > 0
     assert all(0 <= x <= 100 for t in _traces(fig) for x in t["x"])
@@ -170,5 +170,50 @@ def test_empty_story_gives_placeholder_figures():
 def test_figures_dict(story):
     figs = sl.pl.figures(story)
     assert list(figs) == list(sl.pl.FIGURES)
+    assert list(figs) == ["characters", "relationships", "engagement", "dna", "constraints", "echoes"]
     with pytest.raises(ValueError, match="known"):
         sl.pl.figures(story, ["nope"])
+
+
+def test_one_name_per_concept_and_the_old_names_still_work(story):
+    """A figure has the name of its table and its tl system; the old names warn."""
+    for name in ("dna", "constraints", "engagement", "relationships"):
+        assert hasattr(sl.tl, name) or name in story.tables, name
+        assert getattr(sl.pl, name) is sl.pl.FIGURES[name]
+    assert "echoes" in story.tables and sl.pl.FIGURES["echoes"] is sl.pl.echoes
+    for old, new in (("capr_flow", "dna"), ("echo_map", "echoes"), ("constraint_graph", "constraints"),
+                     ("engagement_arc", "engagement"), ("relationship_network", "relationships")):
+        with pytest.warns(DeprecationWarning, match=f"pl.{old} is deprecated; use pl.{new}"):
+            fig = getattr(sl.pl, old)(story)
+        assert fig.to_json() == getattr(sl.pl, new)(story).to_json(), old
+    with pytest.warns(DeprecationWarning, match="'capr' is deprecated; use 'dna'"):
+        assert list(sl.pl.figures(story, ["capr"])) == ["dna"]
+    with pytest.warns(DeprecationWarning, match="'capr'"):
+        assert sl.pl.FIGURES["capr"] is sl.pl.dna
+    with pytest.raises(KeyError):
+        sl.pl.FIGURES["nope"]
+
+
+_POSITIONS = """
+import json, sys
+import shimmy_lab as sl
+sys.path.insert(0, {tests!r})
+from narrative_texts import STORY
+story = sl.Story.from_text(STORY)
+for system in ("characters", "dna", "constraints"):
+    getattr(sl.tl, system)(story)
+fig = sl.pl.constraints(story)
+print(json.dumps([[t.name, list(t.x or ()), list(t.y or ())] for t in fig.data if getattr(t, "mode", None) == "markers"]))
+"""
+
+
+def test_constraint_graph_layout_does_not_depend_on_the_hash_seed():
+    import json
+    import os
+    from pathlib import Path
+
+    code = _POSITIONS.format(tests=str(Path(__file__).parent))
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    first, second = (json.loads(r.strip().splitlines()[-1]) for r in runs)
+    assert first == second and sum(len(x) for _, x, _ in first) > 3

@@ -1,9 +1,10 @@
-"""Narrative plugins: events in text order, insights merged, a failing plugin switched off."""
+"""Narrative plugins: events as the analysis runs, insights merged, a failing plugin switched off."""
 
 import pytest
 
 import shimmy_lab as sl
 from shimmy_lab import plugins
+from narrative_texts import STORY
 
 TEXT = ('CHAPTER I\n\n"Where is the key?" asked Anna.\n\n"In the well," said Tom.\n\n* * *\n\n'
         'Anna ran to the well.\n\nCHAPTER II\n\nThe key was gone.\n')
@@ -50,7 +51,15 @@ def test_events_and_insights(counter):
     kinds = [e.kind for e in counter.events]
     assert kinds.count("dialogue_spoken") == 2 and "character_introduced" in kinds
     assert "chapter_complete" in kinds and "scene_complete" in kinds
-    assert [e.start for e in counter.events] == sorted(e.start for e in counter.events)
+    # first the story's own events in text order, then those of each system as it finishes
+    first = kinds.index("system_finished")
+    story_events = counter.events[:first]
+    assert [e.start for e in story_events] == sorted(e.start for e in story_events)
+    assert {e.kind for e in story_events} == {"character_introduced", "dialogue_spoken", "scene_complete",
+                                              "chapter_complete"}
+    finished = [e for e in counter.events if isinstance(e, plugins.SystemFinished)]
+    assert [e.system for e in finished] == story.uns["params"]["assistant"]["systems"]
+    assert all(e.error is None and e.seconds >= 0 and e.end == len(story.text) for e in finished)
     row = story.insights[story.insights["system"] == "counter"].iloc[0]
     assert row["title"] == "2 lines of dialogue" and story.text[row["start"]:row["end"]].startswith('"Where')
 
@@ -106,3 +115,78 @@ def test_unknown_event_kinds_are_refused():
     with pytest.raises(ValueError, match="quote_heard"):
         plugins.register(bad)
     assert "quotes" not in plugins.plugins()
+
+
+class Watcher(Counter):
+    """Looks at the story's tables when each system finishes."""
+
+    name = "watcher"
+    subscribes = ("system_finished", "thread_opened", "insight_raised")
+
+    def initialize(self, story):
+        self.story, self.seen = story, []
+
+    def on_event(self, event):
+        super().on_event(event)
+        self.seen.append((event.kind, getattr(event, "system", None), sorted(self.story.tables)))
+
+
+def test_events_are_published_as_each_system_finishes():
+    plugin = plugins.register(Watcher())
+    try:
+        story = sl.analyze(STORY)
+    finally:
+        plugins.unregister("watcher")
+    at = {system: tables for kind, system, tables in plugin.seen if kind == "system_finished"}
+    assert "dna" in at["dna"] and "engagement" not in at["dna"]  # published before engagement ran
+    assert "engagement" in at["engagement"]
+    kinds = [k for k, _, _ in plugin.seen]
+    assert kinds.index("thread_opened") < [s for _, s, _ in plugin.seen].index("dna")  # dna's threads, then dna finished
+    raised = {(e.data["kind"], e.data["title"]) for e in plugin.events if e.kind == "insight_raised"}
+    assert set(zip(story.insights["kind"], story.insights["title"])) <= raised  # ranked from those raised
+
+
+def test_a_failing_system_is_reported_in_its_event(monkeypatch):
+    import dataclasses
+
+    from shimmy_lab.trackers import systems
+
+    def boom(story, **params):
+        raise RuntimeError("no")
+
+    original = systems.get("recursion")
+    systems.register(dataclasses.replace(original, func=boom))
+    plugin = plugins.register(Watcher())
+    try:
+        with pytest.warns(RuntimeWarning, match="recursion"):
+            sl.analyze(TEXT)
+    finally:
+        plugins.unregister("watcher")
+        systems.register(original)
+    ev = next(e for e in plugin.events if getattr(e, "system", None) == "recursion")
+    assert ev.error == "RuntimeError: no"
+
+
+def test_publish_story_replays_the_events_of_a_story_analysed_without_analyze(counter):
+    story = sl.Story.from_text(STORY)
+    sl.tl.dna(story)
+    rows, failed = plugins.publish_story(story)
+    assert failed == {} and rows and rows[0]["system"] == "counter"
+    opened = [e for e in counter.events if e.kind == "thread_opened"]
+    assert len(opened) == story.tables["dna"]["type"].isin(["contradiction", "pressure"]).sum() > 0
+    assert story.uns["events_to"] == len(story.text)
+    assert plugins.publish_story(story)[0] and len(counter.events) == len(counter.events)  # nothing new
+
+
+
+def test_a_plugin_may_subscribe_to_an_event_type():
+    plugin = Quotes()
+    plugin.subscribes = (plugins.SystemFinished, "dialogue_spoken")
+    plugins.register(plugin)
+    try:
+        story = sl.analyze(TEXT, systems=["characters", "dna"])
+    finally:
+        plugins.unregister("quotes")
+    assert {e.kind for e in plugin.events} == {"system_finished", "dialogue_spoken"}
+    assert [e.system for e in plugin.events if isinstance(e, plugins.SystemFinished)] == ["characters", "dna"]
+    assert story.uns["params"]["assistant"]["plugins_failed"] == {}

@@ -257,3 +257,43 @@ def test_baseline_cache_follows_the_story():
     del story, b
     gc.collect()
     assert key not in D._BASELINES
+
+
+def test_candidate_description_of_a_new_place_is_not_off_topic(emma):
+    # the story moves on to a place it has not shown: told in its past tense, about no one
+    place = ("The road to the coast wound for some miles between low hedges and wide, wet "
+             "fields, where a few cows stood in the rain. Beyond the last farm the road fell "
+             "away towards the sea; the tide was out, the sands shone under a pale sky, and a "
+             "line of fishing boats lay on the beach, their brown sails furled and their nets "
+             "hung to dry along the wall. A church tower rose from the little town by the "
+             "harbour, and the birds cried above the houses, where baskets of fish waited for the "
+             "carts, and the old inn stood open to the morning air.")
+    assert "topic_drift" not in set(sl.drift(emma, place).insights["kind"])
+    # instructions in the present tense about no one are off topic however the story moves
+    steps = ("Descale the kettle once a month in hard-water areas. Fill it halfway with equal "
+             "parts of water and white vinegar, bring the mixture to the boil, switch the "
+             "appliance off and leave it to stand for an hour. Pour the solution away, rinse "
+             "the kettle twice with clean water, and boil a full kettle of fresh water before "
+             "use to remove any remaining taste. Never immerse the base or the cable in water, "
+             "and keep the filter mesh free of limescale deposits and residue.")
+    assert "topic_drift" in set(sl.drift(emma, steps).insights["kind"])
+
+
+def test_candidate_pronoun_after_a_stranger_is_not_the_last_character():
+    s = sl.Story.from_text(STORY)
+    # "her" belongs to the woman just named, whom the story has no character for
+    cand = ("Kitty Bell went down to the harbour. At the last table sat Mrs. Farrow, "
+            "her brown eyes fixed on the boats.")
+    assert "fact_contradiction" not in set(sl.drift(s, cand).insights["kind"])
+    # with no one between, the pronoun is Kitty's and her eyes conflict
+    cand = "Kitty Bell went down to the harbour, her brown eyes fixed on the boats."
+    assert "fact_contradiction" in set(sl.drift(s, cand).insights["kind"])
+
+
+def test_past_paragraphs_are_told_in_the_past_with_no_present_sentence():
+    from shimmy_lab.trackers.person_tense import Sentence, past_paragraphs
+
+    sents = [Sentence(0, 10, 1, past=2.0), Sentence(11, 20, 1, past=1.5),  # a told scene
+             Sentence(21, 30, 2, past=3.0), Sentence(31, 40, 2, present=2.0),  # one present
+             Sentence(41, 50, 3, past=1.0)]  # too little to tell
+    assert past_paragraphs(sents) == {1}

@@ -132,4 +132,13 @@ def test_register_checks_requires_and_cycles():
         with pytest.raises(ValueError, match="cycle"):
             systems.order(["ouroboros"])
     finally:
-        systems._REGISTRY.pop("ouroboros")
+        systems.unregister("ouroboros")
+
+
+def test_docstring_examples_of_the_registry():
+    import doctest
+
+    from shimmy_lab.trackers import systems
+
+    result = doctest.testmod(systems, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0

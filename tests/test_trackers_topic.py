@@ -65,3 +65,16 @@ def test_a_paragraph_from_another_book_brings_people_of_its_own():
     for name in ("Lady Wardour", "Pemberley", "Edmund", "Julia", "Netherfield", "Mansfield"):
         anon = anon.replace(name, "the other")
     assert _signals(anon)["new_names"] == 0 and not is_unrelated(_signals(anon))
+
+
+def test_a_continuation_may_meet_new_people_and_places():
+    # the story moves on: new names alone do not make a continuation's paragraph foreign
+    sig = {"n_content": 40, "novel": 0.35, "local": 0.1, "people": 0.1, "mentions": 0,
+           "new_names": 3}
+    assert is_unrelated(sig) and not is_unrelated(sig, continuation=True)
+    # a paragraph about no one stays unrelated in a continuation too
+    assert is_unrelated(_signals(MANUAL), continuation=True)
+    # ... unless it is told in the story's tense: the story describing what it has not shown
+    told = {**_signals(HARBOUR), "novel": 0.35, "local": 0.1, "people": 0.0, "told": True}
+    assert is_unrelated(told) and not is_unrelated(told, continuation=True)
+    assert is_unrelated({**told, "novel": 0.6}, continuation=True)  # almost all new words

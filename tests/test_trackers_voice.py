@@ -431,3 +431,22 @@ def test_a_story_with_one_voice_gets_a_voice_table_without_a_nearest_voice():
     v = st.tables["voice"]
     assert len(v) == 1 and v["nearest"].isna().all() and v["delta_nearest"].isna().all()
     assert len(voice_profiles(st)) == 1
+
+
+def test_quotations_inside_a_line_are_not_the_speakers_words():
+    from collections import Counter
+
+    from shimmy_lab.trackers.voice import spoken_words, voice_line_score
+
+    line = "The board over the gate said 'Grazing Rights Reserved Hereunder', and nothing more."
+    assert "Grazing" not in spoken_words(line) and "nothing more" in spoken_words(line)
+    # apostrophes inside and at the end of words are no quotation marks
+    assert spoken_words("I'll not be goin' there, nor won't.") == "I'll not be goin' there, nor won't."
+    story = Counter("the board over the gate said and nothing more".split())
+    spk = Counter("the board said nothing more and over".split())
+    bare, _ = voice_line_score(line.replace("'", ""), spk, 7, story)
+    quoted, _ = voice_line_score(line, spk, 7, story)
+    assert quoted < bare
+    # a closing mark that nothing in the line opens: the reader took the opening for the line's
+    assert spoken_words("Grazing Rights Reserved.' That is all the board said.") == \
+        " That is all the board said."

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import html
-from typing import Any, Iterable
+import warnings
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-__all__ = ["go", "span_text", "hover", "empty_figure", "table", "COLORS", "PRIORITY_COLORS"]
+__all__ = ["go", "span_text", "hover", "empty_figure", "table", "deprecated_alias", "COLORS",
+           "PRIORITY_COLORS"]
 
 #: one colour per category used across figures (CAPR types, node kinds, levels)
 COLORS: dict[str, str] = {
@@ -19,6 +22,20 @@ COLORS: dict[str, str] = {
 }
 PRIORITY_COLORS = {"critical": "#d62728", "important": "#ff7f0e",
                    "interesting": "#1f77b4", "minor": "#7f7f7f"}
+
+
+def deprecated_alias(old: str, new: Callable[..., Any]) -> Callable[..., Any]:
+    """``new`` under its old name ``old``: the same figure, with a ``DeprecationWarning``."""
+
+    @functools.wraps(new)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"pl.{old} is deprecated; use pl.{new.__name__} (the name of its table and "
+                      f"of its tl system)", DeprecationWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = f"Deprecated name of :func:`{new.__name__}` (same arguments, same figure)."
+    return alias
 
 
 def go() -> Any:

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import empty_figure, go, hover, span_text, style, table
+from ._common import deprecated_alias, empty_figure, go, hover, span_text, style, table
 
-__all__ = ["character_timeline", "relationship_network"]
+__all__ = ["character_timeline", "relationships", "relationship_network"]
 
 
 def character_timeline(story: Any, top: int = 15, by: str = "chapter") -> Any:
@@ -137,8 +137,7 @@ def _layout(nodes: list[str], edges: list[tuple[str, str, float]], seed: int = 0
     return nx.spring_layout(g, seed=seed, weight="weight", k=1.5 / max(1, len(nodes)) ** 0.5)
 
 
-def relationship_network(story: Any, top: int = 25, min_weight: float = 1.0,
-                         seed: int = 0) -> Any:
+def relationships(story: Any, top: int = 25, min_weight: float = 1.0, seed: int = 0) -> Any:
     """Who relates to whom: a spring layout (networkx) drawn with plotly.
 
     Edge weight is ``copresence + addresses`` from the ``relationships`` table;
@@ -207,3 +206,6 @@ def relationship_network(story: Any, top: int = 25, min_weight: float = 1.0,
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return style(fig, "Relationship network", height=550)
+
+
+relationship_network = deprecated_alias("relationship_network", relationships)

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import COLORS, PRIORITY_COLORS, empty_figure, go, hover, style, table
+from ._common import COLORS, PRIORITY_COLORS, deprecated_alias, empty_figure, go, hover, style, table
 
-__all__ = ["constraint_graph", "capr_flow", "engagement_arc", "echo_map", "CAPR_TYPES",
-           "ECHO_LEVELS"]
+__all__ = ["constraints", "dna", "engagement", "echoes", "CAPR_TYPES", "ECHO_LEVELS",
+           "constraint_graph", "capr_flow", "engagement_arc", "echo_map"]
 
 CAPR_TYPES = ("contradiction", "action", "pressure", "return")
 ECHO_LEVELS = ("sentence", "paragraph", "scene", "chapter", "act")
@@ -30,7 +30,7 @@ def _layout(nodes: pd.DataFrame, edges: pd.DataFrame, max_nodes: int,
     ids = set(nodes["node"])
     edges = edges[edges["source"].isin(ids) & edges["target"].isin(ids)]
     g = nx.Graph()
-    g.add_nodes_from(ids)
+    g.add_nodes_from(nodes["node"])  # in table order, not a set's: the layout must not depend on the hash seed
     g.add_weighted_edges_from((r.source, r.target, float(r.weight or 1.0))
                               for r in edges.itertuples())
     pos = nx.spring_layout(g, seed=seed, k=1.8 / max(1, len(ids)) ** 0.5)
@@ -100,7 +100,7 @@ def _add_freedom(fig: Any, story: Any) -> None:
     fig.update_xaxes(title_text="chapter", dtick=1, row=2, col=1)
 
 
-def constraint_graph(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
+def constraints(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
     """The constraint graph (top) and the freedom score per chapter (bottom).
 
     ``blocks`` edges (a death fact that forbids its character to act) are drawn
@@ -138,7 +138,7 @@ def constraint_graph(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
     return style(fig, "Constraint space", height=650)
 
 
-def capr_flow(story: Any, kind: str = "arc") -> Any:
+def dna(story: Any, kind: str = "arc") -> Any:
     """The CAPR units (contradiction → action → pressure → return) over story time.
 
     Parameters
@@ -213,7 +213,7 @@ def capr_flow(story: Any, kind: str = "arc") -> Any:
     return style(fig, f"CAPR flow · {int(is_open.sum())} open threads")
 
 
-def engagement_arc(story: Any, level: str = "scene", max_annotations: int = 8) -> Any:
+def engagement(story: Any, level: str = "scene", max_annotations: int = 8) -> Any:
     """Tension, curiosity and the emotional arc over the story, insights annotated.
 
     Parameters
@@ -275,7 +275,7 @@ def engagement_arc(story: Any, level: str = "scene", max_annotations: int = 8) -
     return style(fig, f"Engagement & emotional arc ({level}s)", height=560)
 
 
-def echo_map(story: Any, max_points: int = 1500) -> Any:
+def echoes(story: Any, max_points: int = 1500) -> Any:
     """Where phrases and motifs echo: source position vs echo position, by level.
 
     Each point is one row of ``echoes``: x is where the phrase first occurs, y
@@ -319,3 +319,10 @@ def echo_map(story: Any, max_points: int = 1500) -> Any:
     fig.update_xaxes(title_text="first occurrence (% of story)", range=[0, 100])
     fig.update_yaxes(title_text="echo (% of story)", range=[0, 100])
     return style(fig, "Echo map across levels", height=520)
+
+
+# the names of 0.x, before one name per concept (table, tl system and figure)
+constraint_graph = deprecated_alias("constraint_graph", constraints)
+capr_flow = deprecated_alias("capr_flow", dna)
+engagement_arc = deprecated_alias("engagement_arc", engagement)
+echo_map = deprecated_alias("echo_map", echoes)

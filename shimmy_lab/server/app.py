@@ -2,7 +2,8 @@
 
 All state lives on ``app.state`` (``lab``, ``settings``, ``pool`` of schedulers,
 ``metrics``, ``log``, ``store`` of stories, ``cache`` of analyses, ``resources`` (the
-analysis level), ``tracing``), never in module globals, so two apps can run
+analysis level), ``tracing``, ``plugins`` (the narrative plugins whose routes, under
+``/plugins/<name>``, and middleware are installed)), never in module globals, so two apps can run
 in one process and an app started from a Jupyter kernel serves the kernel's own
 :class:`Lab`. (Apps of one process whose ``store`` is the same folder share one
 :class:`~shimmy_lab.server.store.FolderStore`: a folder has one owner. With ``redis`` set,
@@ -27,9 +28,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 
+from .. import plugins
 from .._version import __version__
 from ..lab import Lab
 from ..settings import LIVE_FIELDS, Settings, config_path
+from ..trackers import systems
 from .errors import PayloadTooLarge, error_body, install_error_handlers
 from .limits import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware, RedisBuckets
 from .metrics import Metrics
@@ -115,6 +118,7 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
         body, content_type = app.state.metrics.render()
         return Response(body, media_type=content_type)
 
+    _install_plugins(app)  # routes under /plugins/<name>, middleware inside the checks below
     # per-client rate limits ([limits]), inside the auth middleware; with Redis the buckets
     # are shared by the replicas (together they allow the limit, not twice it)
     app.state.limiter = RateLimiter(RedisBuckets(settings.redis) if settings.redis else None)
@@ -126,15 +130,39 @@ def create_app(lab: Lab | None = None, settings: Settings | None = None) -> Fast
     return app
 
 
+def _install_plugins(app: Any) -> None:
+    """Mount each narrative plugin's ``router`` under ``/plugins/<name>`` and add its
+    ``middleware`` (classes or ``(class, options)`` pairs); ``app.state.plugins`` lists
+    the plugins installed.  A plugin whose routes or middleware cannot be installed is
+    left out, with the reason logged."""
+    app.state.plugins = []
+    for name, plugin in plugins.plugins().items():
+        router, middleware = getattr(plugin, "router", None), getattr(plugin, "middleware", None) or ()
+        if router is None and not middleware:
+            continue
+        try:
+            pairs = [m if isinstance(m, tuple) else (m, {}) for m in middleware]
+            bad = [m for m, options in pairs if not callable(m) or not isinstance(options, dict)]
+            if bad:
+                raise TypeError(f"middleware must be ASGI middleware classes or (class, options) pairs: {bad!r}")
+            if router is not None:
+                app.include_router(router, prefix=f"/plugins/{name}", tags=[f"plugin {name}"])
+            for cls, options in pairs:
+                app.add_middleware(cls, **options)
+        except Exception as exc:  # one plugin must not keep the server from starting
+            app.state.log.warning("plugin %s: routes or middleware not installed: %s", name, exc)
+            continue
+        app.state.plugins.append(name)
+
+
 def _production_state(app: Any) -> None:
     """The resource manager, the analysis cache, the bounded histories and the tracing of an app."""
-    from ..trackers import SYSTEMS
-
     state, metrics = app.state, app.state.metrics
     resources = state.settings.resources
-    unknown = sorted(set(resources.reduced_systems + resources.minimal_systems) - set(SYSTEMS))
+    known = systems.names()  # the built-in ones and those of other packages
+    unknown = sorted(set(resources.reduced_systems + resources.minimal_systems) - set(known))
     if unknown:
-        raise ValueError(f"[resources] names unknown narrative systems {unknown}; known: {', '.join(SYSTEMS)}")
+        raise ValueError(f"[resources] names unknown narrative systems {unknown}; known: {', '.join(known)}")
     state.resources = ResourceManager(lambda: app.state.settings, on_level=metrics.observe_level)
     state.cache = AnalysisCache.for_app(state.settings, state.store, metrics)
     state.story_memory = StoryMemory()

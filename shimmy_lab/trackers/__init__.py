@@ -11,6 +11,10 @@ parameters in ``story.uns["params"][system]``:
 ``tl.engagement(story)``  tension, curiosity, emotion, pace, loops (``engagement``)
 ``tl.drift(story, cand)`` POV / tense / topic drift; a report for candidate text
 ========================  =====================================================
+
+They are registered in :mod:`shimmy_lab.trackers.systems` (what each writes, reads and
+takes); ``sl.analyze`` runs the registry, in which other packages add systems through the
+entry-point group ``shimmy_lab.systems``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from .recursion import RecursionParams, recursion
 from .systems import System
 
 __all__ = ["dna", "constraints", "recursion", "characters", "engagement", "drift",
-           "schema", "systems", "SYSTEMS"]
+           "schema", "systems", "SYSTEMS", "DnaParams", "ConstraintsParams", "RecursionParams",
+           "CharactersParams", "EngagementParams"]
 
 # The built-in systems: what each writes and which systems' tables it reads (see
 # :mod:`shimmy_lab.trackers.systems`); registered in this order, which breaks ties.
@@ -41,6 +46,7 @@ for _system in (
     systems.register(_system)
 del _system
 
-#: system names in run order (each after the systems it requires; the entry function has
-#: the module's name)
-SYSTEMS = tuple(s.name for s in systems.systems())
+#: the built-in system names in run order (each after the systems it requires; the entry
+#: function has the module's name); with the systems of other packages (entry-point group
+#: ``shimmy_lab.systems``): :func:`systems.names`
+SYSTEMS = tuple(systems.order(systems._REGISTRY))  # not systems.names(): no entry points at import

@@ -7,6 +7,7 @@ plainly speaks or acts:
 * its name in narration as the subject of an action verb ("Tom jumped up",
   "Mr. Peter Grey here asked", "Dr. Lane sat", "Hawkins could not but smile"),
   also in capitals as at a story opening ("HAWKINS and his friend were sitting"),
+  or its presence somewhere ("Tom was in Bath", "Dr. Lane was at the door"),
   or after a verb of seeing or finding with a participle ("found Dr. Lane writing").
 
 A place is skipped when a memory, dream, portrait or letter frames it
@@ -45,6 +46,10 @@ named used preferred intended inherited suffered mourned seemed appeared remaine
 existed resembled occupied bred bled possessed lacked deceased departed bequeathed willed
 left lost
 """.split())
+#: after "was in / at (his, her, the)": where the dead lie, and no presence at all
+_NOT_PLACES = (r"(?:grave|graves|coffin|tomb|vault|churchyard|cemetery|ground|earth|mortuary|morgue|"
+               r"sea|bottom|last|death|point|throes|memory|memories|thoughts|mind|youth|"
+               r"childhood|day|days|past|mercy|Heaven|Paradise|God|Abraham)")
 _ADVERB = (r"(?:\w+ly|here|there|then|now|again|also|too|still|at once|instantly|presently|"
            r"himself|herself|suddenly|only|just|first|next|soon|even|quite)")
 #: the act after a name: "Tom jumped", "Peter Grey here asked", "Hawkins could
@@ -57,9 +62,10 @@ ACT_AFTER = re.compile(
     rf"(?:and[ \t\n]+[a-z][^,.;:!?\"]{{0,40}}?"
     rf"[ \t\n]+(?=were[ \t\n]+[a-z]+ing\b))?"
     rf"(?P<verb>(?:{_IRREGULAR})\b|[a-z]{{3,}}ed\b|(?:was|were)[ \t\n]+[a-z]{{3,}}ing\b"
-    # presence in their own clothes or rooms: "Dr. Lane was in his dressing-gown"
-    rf"|(?:was|were)[ \t\n]+in[ \t\n]+(?:his|her)[ \t\n]+(?!(?:grave|coffin|tomb|last|death|"
-    rf"memory|memories|thoughts|mind|youth|childhood|day)\b)[a-z]"
+    # presence in their own clothes or rooms, or at a place: "Dr. Lane was in his
+    # dressing-gown", "Tom was in Bath", "Ada was at the door"
+    rf"|(?:was|were)[ \t\n]+(?:in|at)[ \t\n]+(?:(?:his|her|the)[ \t\n]+(?!{_NOT_PLACES}\b)[a-z]"
+    rf"|(?!{_NOT_PLACES}\b)[A-Z][a-z]|home\b)"
     rf"|(?:could|did)(?:[ \t\n]+not)?[ \t\n]+(?:but[ \t\n]+)?[a-z]{{3,}}\b)")
 _NOT_ING = frozenset("being lying dying going buried living wanting missing mourning".split())
 _SEE_BEFORE = re.compile(
@@ -150,13 +156,14 @@ def _caps_forms(forms: Iterable[str]) -> re.Pattern | None:
 def dead_act_events(text: str, deaths: dict[str, list[tuple[int, int, str]]],
                     quotes: Iterable[tuple], mentions: Iterable[tuple],
                     sent_ends: list[int], min_conf: float = 0.8,
-                    framed: Callable[[int], bool] | None = None
+                    framed: Callable[[int, int | None], bool] | None = None
                     ) -> list[tuple[int, int, str, str, tuple[int, int, str]]]:
     """Acts of dead characters: ``(start, end, character_id, 'speaks' | 'acts', death)``.
 
     ``deaths`` maps a character to its deaths ``(start, end, name form)``; ``quotes`` are
     (start, end, speaker, confidence); ``mentions`` (start, end, character_id, in_quote);
-    ``sent_ends`` the sorted sentence ends; ``framed(pos)`` tells a memory frame.  Only
+    ``sent_ends`` the sorted sentence ends; ``framed(pos, act_end)`` tells a memory frame
+    (``act_end``: the end of an act's own words, ``None`` for a line).  Only
     the first act after each death is kept; a death's own sentence is skipped."""
     if not deaths:
         return []
@@ -199,7 +206,7 @@ def dead_act_events(text: str, deaths: dict[str, list[tuple[int, int, str]]],
             e = am.end()
         else:
             ks = [k for k in before if _tag_matches(text, s, e, narr.get(cid, []), ds[k][2])]
-        if not ks or (framed is not None and framed(s)):
+        if not ks or (framed is not None and framed(s, e if how == "acts" else None)):
             continue
         done.update((cid, k) for k in ks)
         out.append((s, e, cid, how, ds[ks[0]]))

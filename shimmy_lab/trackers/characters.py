@@ -347,23 +347,39 @@ def _death_positions(story: Any) -> dict[str, list[tuple[int, int, str]]]:
             for cid, ds in told.items()}
 
 
-def _memory_context(text: str, pos: int, sent_starts: list[int], sent_ends: list[int]) -> bool:
-    """A memory cue around ``pos`` (sentences as sorted start / end lists)."""
+def _memory_context(text: str, pos: int, sent_starts: list[int], sent_ends: list[int],
+                    act_end: int | None = None) -> bool:
+    """A memory cue around ``pos`` (sentences as sorted start / end lists; ``act_end``:
+    the end of the act's own words, see :func:`memory_cue`)."""
     if not sent_starts:
-        return memory_cue(text, pos, max(0, pos - 300), pos, pos + 200)
+        return memory_cue(text, pos, max(0, pos - 300), pos, pos + 200, act_end)
     k = max(bisect.bisect_right(sent_starts, pos) - 1, 0)
-    return memory_cue(text, pos, sent_starts[max(k - 1, 0)], sent_starts[k], sent_ends[k])
+    return memory_cue(text, pos, sent_starts[max(k - 1, 0)], sent_starts[k], sent_ends[k], act_end)
 
 
-def memory_cue(text: str, pos: int, prev_start: int, cur_start: int, cur_end: int) -> bool:
+_CLAUSE_END = re.compile(r"[,;:.!?]")
+
+
+def memory_cue(text: str, pos: int, prev_start: int, cur_start: int, cur_end: int,
+               act_end: int | None = None) -> bool:
     """A memory or flashback cue frames the act at ``pos``: a strong cue in its sentence
-    or the one before, a weak cue in its sentence or the one before in the same paragraph."""
+    or the one before, a weak cue in its sentence or the one before in the same paragraph.
+
+    With ``act_end`` (the end of the act's own words, "Tom fancied"), those words are no
+    cue (the dead man who *fancies* or *remembers* acts), and a weak cue after the act
+    counts only in the act's own clause ("Tom said in his letter", not "Tom came in,
+    and Ada read a letter from her sister").
+    """
     hi = max(cur_end, pos + 1)
-    if MEMORY_CUES.search(text, prev_start, hi):
+    skip = (pos, act_end) if act_end is not None else (hi, hi)
+    if MEMORY_CUES.search(text, prev_start, skip[0]) or MEMORY_CUES.search(text, skip[1], hi):
         return True
     cur_start = min(cur_start, pos)
     lo = prev_start if "\n\n" not in text[prev_start:cur_start] else cur_start
-    return bool(WEAK_CUES.search(text, lo, hi))
+    if act_end is None:
+        return bool(WEAK_CUES.search(text, lo, hi))
+    m = _CLAUSE_END.search(text, act_end, hi)
+    return bool(WEAK_CUES.search(text, lo, pos) or WEAK_CUES.search(text, act_end, m.start() if m else hi))
 
 
 def dead_act_rows(text: str, deaths: dict[str, Any], quotes: Iterable[tuple],
@@ -379,7 +395,8 @@ def dead_act_rows(text: str, deaths: dict[str, Any], quotes: Iterable[tuple],
     or to a list of its deaths as (start, end, name form)."""
     ds = {str(c): ([(int(v), int(v), "")] if isinstance(v, (int, np.integer)) else list(v))
           for c, v in deaths.items()}
-    framed = lambda pos: _memory_context(text, pos, sent_starts, sent_ends)  # noqa: E731
+    framed = lambda pos, end=None: _memory_context(  # noqa: E731
+        text, pos, sent_starts, sent_ends, end)
     events = dead_act_events(text, ds, quotes, mentions, sent_ends, min_conf, framed)
     out = []
     per: dict[str, int] = defaultdict(int)

@@ -20,6 +20,7 @@ shares little with the text around it and brings much vocabulary of its own.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from functools import cached_property
@@ -44,6 +45,12 @@ SYSTEM = "drift"
 #: a chapter's first paragraph shorter than this (characters) may be a summary or an
 #: epigraph; its person and tense are not judged
 SUMMARY_CHARS = 300
+#: least lexical voice score of a candidate's line (:func:`~.voice.voice_line_score`).  Higher
+#: than the story's own threshold (:data:`~.voice.VOICE_THRESHOLD`): a continuation's words
+#: are new against the story so far, not against the whole book, so ordinary lines score
+#: higher (clean 300-word continuations: 4% of judged lines reach 0.62, against 0.6% of
+#: a whole story's lines)
+CANDIDATE_VOICE_THRESHOLD = 0.75
 #: characters of story before a candidate read with it for its statements (pronouns
 #: in the candidate's first sentences refer to people named just before)
 STATEMENT_CONTEXT = 3000
@@ -138,6 +145,11 @@ class _Baseline:
         return bigrams(U.words(self._story().text))
 
     @cached_property
+    def lower_words(self) -> frozenset[str]:
+        """Words the story writes in lower case (ordinary words, not names)."""
+        return frozenset(re.findall(r"\b[a-z]+\b", self._story().text))
+
+    @cached_property
     def profile(self) -> list[dict]:
         """The story's statements and single-valued facts in story order (see
         :func:`shimmy_lab.trackers.characters._profile_items`)."""
@@ -197,12 +209,16 @@ def _forget(key: int) -> None:
 
 
 def _topic_rows(text: str, s: int, e: int, narr: str, base: _Baseline, exclude: Counter | None,
-                mentions: int, min_words: int, min_novel: float) -> list[dict]:
-    """The ``topic_drift`` row of paragraph ``text[s:e]``, if :mod:`.topic` judges it unrelated."""
+                mentions: int, min_words: int, min_novel: float, told: bool = False) -> list[dict]:
+    """The ``topic_drift`` row of paragraph ``text[s:e]``, if :mod:`.topic` judges it unrelated
+    (a continuation of the story when ``exclude`` is ``None``: the paragraph is not in it;
+    ``told``: it is told in the story's tense)."""
     if len(U.words(narr)) < min_words or _is_verse(narr) or base.words < 2000:
         return []
     sig = T.topic_signals(text, s, e, narr, base.vocab, exclude, mentions)
-    return [T.topic_row(sig, s, e, SYSTEM)] if T.is_unrelated(sig, min_novel) else []
+    sig["told"] = told
+    unrelated = T.is_unrelated(sig, min_novel, continuation=exclude is None)
+    return [T.topic_row(sig, s, e, SYSTEM)] if unrelated else []
 
 
 def _scan_story(story: Any, min_words: int, min_novel: float) -> None:
@@ -236,6 +252,17 @@ def _empty_insights() -> pd.DataFrame:
     return _EMPTY[0].copy()
 
 
+def _stranger(surface: str, lower: frozenset[str]) -> bool:
+    """Whether a name the story has no character for is a person's (a man or woman the
+    candidate names): not "the Major" (a rank the statement reader resolves itself), not
+    an ordinary word capitalised at a sentence start ("Standing": the story writes it
+    in lower case)."""
+    words = surface.split()
+    if not words or words[0].lower() == "the":
+        return False
+    return len(words) > 1 or words[0].lower() not in lower
+
+
 def _read_candidate(base: _Baseline, candidate: str) -> dict:
     """Read a candidate with plain Python: paragraphs, sentences, quotes (attributed with
     the story's characters), mentions and facts -- no pandas tables."""
@@ -248,18 +275,21 @@ def _read_candidate(base: _Baseline, candidate: str) -> dict:
     paras = seg["paragraphs"]
     quotes = find_quotes(candidate, paras, base.style)
     spans = [(q["start"], q["end"]) for q in quotes]
-    ments = []
+    ments, others = [], []
     for c in scan_names(candidate, 0, len(candidate), spans):
         cid = base.resolve(c["surface"])
         if cid is not None:
             ments.append((c["start"], c["end"], cid, bool(c["in_quote"])))
+        elif (c.get("male") or c.get("female")) and _stranger(c["surface"], base.lower_words):
+            others.append((c["start"], c["end"], "?" + " ".join(c["surface"].split()),
+                           "male" if c.get("male") else "female"))
     narr = [(s, cid) for s, _, cid, inq in ments if not inq]
     ctx = _Ctx(base.resolve, base.gender, base.char_names, [s for s, _ in narr],
                [c for _, c in narr], narrator=base.narrator)
     attribute(candidate, quotes, {p["paragraph"]: p for p in paras}, ctx, [])
     facts = extract_facts(candidate, 0, len(candidate), base.resolve, [0], [0])
     return {"paragraphs": paras, "sentences": seg["sentences"], "quotes": quotes,
-            "spans": spans, "mentions": ments, "facts": facts}
+            "spans": spans, "mentions": ments, "others": others, "facts": facts}
 
 
 class _Sum:
@@ -288,8 +318,12 @@ def _candidate_contradictions(story: Any, base: _Baseline, cand: dict, candidate
     off = len(text) + 2
     whole = text + "\n\n" + candidate
     gender = {k: (v if isinstance(v, str) else None) for k, v in base.gender.items()}
+    # people the story has no character for are named too: a "his" after one of them is
+    # theirs, not the last character's ("the Marquis sat there, his beard black")
+    gender.update({cid: g for _, _, cid, g in cand["others"]})
     sents = base.tail_sentences + [(int(x["start"]) + off, int(x["end"]) + off) for x in cand["sentences"]]
-    ments = base.tail_mentions + [(s + off, e + off, cid) for s, e, cid, _ in cand["mentions"]]
+    ments = base.tail_mentions + sorted([(s + off, e + off, cid) for s, e, cid, _ in cand["mentions"]]
+                                        + [(s + off, e + off, cid) for s, e, cid, _ in cand["others"]])
     quotes = base.tail_quotes + [(s + off, e + off) for s, e in cand["spans"]]
     found = find_statements(whole, sents, ments, gender, quotes, base.resolve, start=off,
                             aliases=base.aliases)
@@ -316,6 +350,11 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
     # a candidate paragraph is compared with the end of the story and the rest of the candidate
     tail = story.text[-T.WINDOW:] + "\n\n"
     around = tail + candidate
+    sent_rows = [(x["start"], x["end"], x["paragraph"]) for x in cand["sentences"]]
+    marked = PT.mark_candidate(base.narration, candidate, spans, sent_rows)
+    # a paragraph told in the story's own past tense is narration: the story describing
+    # a place or a scene it has not shown yet
+    told = PT.past_paragraphs(marked) if base.narration.judges("present") else set()
     for p in cand["paragraphs"]:
         if p["kind"] != "text":
             continue
@@ -323,12 +362,11 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
         narr = U.narration(candidate, s, e, [(a, b) for a, b in spans if b > s and a < e])
         named = sum(s <= m[0] < e for m in cand["mentions"])
         for r in _topic_rows(around, s + len(tail), e + len(tail), narr, base, None, named,
-                             min(min_words, 15), min_novel):
+                             min(min_words, 15), min_novel, p["paragraph"] in told):
             rows.append({**r, "start": s, "end": e, "insight_id": f"{SYSTEM}-topic_drift-{s}"})
     # person and tense of the candidate's sentences against the story's
     rows += PT.insight_rows(SYSTEM, base.narration, PT.check_text(
-        base.narration, candidate, spans,
-        [(x["start"], x["end"], x["paragraph"]) for x in cand["sentences"]]))
+        base.narration, candidate, spans, sent_rows, marked))
     rows += _candidate_contradictions(story, base, cand, candidate, names)
     # dead characters acting: the story's deaths, the candidate's quotes and mentions
     if base.deaths:
@@ -383,7 +421,8 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
 
 
 def drift(story: Any, candidate: str | None = None, min_words: int = 40,
-          topic_threshold: float = T.MIN_NOVEL, voice_threshold: float = 0.62) -> Any:
+          topic_threshold: float = T.MIN_NOVEL,
+          voice_threshold: float = CANDIDATE_VOICE_THRESHOLD) -> Any:
     """Measure drift of a candidate continuation, or scan the story's own paragraphs.
 
     Parameters
@@ -400,7 +439,8 @@ def drift(story: Any, candidate: str | None = None, min_words: int = 40,
         paragraph (which must also name none of the story's characters and share little
         with the text around it: :func:`shimmy_lab.trackers.topic.is_unrelated`).
     voice_threshold
-        Minimum voice score of a ``voice_drift`` (candidate mode).
+        Minimum voice score of a ``voice_drift`` (candidate mode; see
+        :data:`CANDIDATE_VOICE_THRESHOLD`).
 
     Returns
     -------

@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 __all__ = ["Verbs", "Baseline", "Sentence", "Run", "Narration", "mark_sentences", "find_runs",
-           "masked_text", "read_story", "check_text", "insight_rows", "is_verse",
+           "masked_text", "read_story", "check_text", "mark_candidate", "past_paragraphs",
+           "insight_rows", "is_verse",
            "PRESENT_RUN", "FIRST_RUN"]
 
 _TOK = re.compile(r"[A-Za-z]+(?:['\u2019-][A-Za-z]+)*|[.;:!?,()\u2014]|--")
@@ -707,14 +708,34 @@ def read_story(text: str, quotes: Iterable[tuple[int, int]],
     return nar
 
 
+def mark_candidate(nar: Narration, text: str, quotes: Iterable[tuple[int, int]],
+                   sentences: Iterable[tuple[int, int, int]]) -> list[Sentence]:
+    """The marks of a candidate text's sentences, read with the story's lexicon."""
+    return mark_sentences(text, masked_text(text, quotes), sentences,
+                          nar.verbs.with_text(text), nar.names, nar.first_person, True)
+
+
+def past_paragraphs(sents: list[Sentence], min_past: float = 3.0) -> set[int]:
+    """Paragraphs told in the past tense: at least ``min_past`` past marks and no sentence
+    that reads as present-tense narration."""
+    past: Counter = Counter()
+    present: set[int] = set()
+    for x in sents:
+        past[x.paragraph] += x.past
+        if x.is_present:
+            present.add(x.paragraph)
+    return {p for p, n in past.items() if n >= min_past and p not in present}
+
+
 def check_text(nar: Narration, text: str, quotes: Iterable[tuple[int, int]],
-               sentences: Iterable[tuple[int, int, int]]) -> dict[str, list[Run]]:
+               sentences: Iterable[tuple[int, int, int]],
+               marked: list[Sentence] | None = None) -> dict[str, list[Run]]:
     """Runs of a candidate text that depart from the story of ``nar``.
 
     The whole candidate may be in the departing mode (no context test); in a story whose
-    narrator has the habit a run needs :data:`HABIT_WEIGHT`."""
-    sents = mark_sentences(text, masked_text(text, quotes), sentences,
-                           nar.verbs.with_text(text), nar.names, nar.first_person, True)
+    narrator has the habit a run needs :data:`HABIT_WEIGHT`.  ``marked``: the sentences
+    already marked by :func:`mark_candidate`."""
+    sents = marked if marked is not None else mark_candidate(nar, text, quotes, sentences)
     out = {}
     for mode in KIND:
         if nar.judges(mode):

@@ -8,6 +8,14 @@ its parameters and, when a system it requires has not run on the story, fails wi
 message naming it ("run tl.dna first").  The ``tl`` functions themselves stay lenient:
 called directly, a system without its prerequisites treats their tables as empty.
 
+Another package adds a system through the entry-point group ``shimmy_lab.systems``
+(:data:`shimmy_lab.plugins.ENTRY_POINT_GROUP`, shared with the narrative plugins): the
+entry point names a :class:`System` (or a list of them), registered on first use of the
+registry (:func:`systems`, :func:`names`, :func:`get`) after the built-in ones::
+
+    [project.entry-points."shimmy_lab.systems"]
+    cliches = "my_package:CLICHES"          # CLICHES = System("cliches", cliches, ...)
+
 >>> from shimmy_lab.trackers import systems
 >>> [s.name for s in systems.systems()]
 ['characters', 'drift', 'dna', 'constraints', 'recursion', 'engagement']
@@ -19,13 +27,17 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from .. import plugins  # the one reader of the entry-point group (systems and plugins)
 from ..errors import ShimmyError
 
-__all__ = ["System", "MissingPrerequisiteError", "register", "get", "systems", "order", "missing",
-           "run", "params_of"]
+log = logging.getLogger(__name__)
+
+__all__ = ["System", "MissingPrerequisiteError", "register", "unregister", "get", "systems", "names",
+           "order", "missing", "run", "params_of", "params_for", "unloaded"]
 
 
 class MissingPrerequisiteError(ShimmyError, RuntimeError):
@@ -73,6 +85,9 @@ def params_of(func: Callable[..., Any], name: str) -> type:
 
 
 _REGISTRY: dict[str, System] = {}
+_UNLOADED: dict[str, str] = {}  # entry points that could not be registered, with the reason
+_FROM_ENTRY_POINTS: set[str] = set()  # the systems registered from entry points (read again on refresh)
+_ENTRY_POINTS_LOADED = False
 
 
 def register(system: System) -> System:
@@ -85,17 +100,75 @@ def register(system: System) -> System:
     return system
 
 
+def _load_entry_points(refresh: bool = False) -> None:
+    """Register the systems other packages declare (group ``shimmy_lab.systems``), once."""
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED and not refresh:
+        return
+    _ENTRY_POINTS_LOADED = True
+    _UNLOADED.clear()
+    for name in _FROM_ENTRY_POINTS:
+        _REGISTRY.pop(name, None)
+    _FROM_ENTRY_POINTS.clear()
+    todo = {}
+    for ep_name, obj in plugins.extensions(refresh).items():
+        found = [obj] if isinstance(obj, System) else list(obj) if isinstance(obj, (list, tuple)) else []
+        if not found or not all(isinstance(s, System) for s in found):
+            _UNLOADED[ep_name] = f"{obj!r} is neither a NarrativePlugin nor a System (or a list of them)"
+        todo.update({s.name: (ep_name, s) for s in found if isinstance(s, System)})
+    while todo:  # each after the systems it requires, whatever the order of the entry points
+        ready = [n for n, (_, s) in todo.items() if all(r in _REGISTRY or r == n for r in s.requires)]
+        for n in ready or list(todo):
+            ep_name, system = todo.pop(n)
+            if n in _REGISTRY:
+                _UNLOADED[ep_name] = f"a system named {n!r} is already registered"
+                continue
+            try:
+                register(system)
+                _FROM_ENTRY_POINTS.add(system.name)
+            except ValueError as exc:
+                _UNLOADED[ep_name] = str(exc)
+    for ep_name, why in _UNLOADED.items():
+        log.warning("narrative system entry point %s not registered: %s", ep_name, why)
+
+
+def unloaded() -> dict[str, str]:
+    """Entry points of ``shimmy_lab.systems`` that could not be registered, with the reason."""
+    _load_entry_points()
+    return dict(_UNLOADED)
+
+
+def unregister(name: str) -> None:
+    """Remove system ``name`` (no error if it is not registered); refused while another
+    registered system requires it."""
+    users = [s.name for s in _REGISTRY.values() if name in s.requires and s.name != name]
+    if users:
+        raise ValueError(f"system {name!r} is required by {users}")
+    _REGISTRY.pop(name, None)
+
+
 def get(name: str) -> System:
     """The registered system ``name``; ``KeyError`` listing the known ones."""
+    if name not in _REGISTRY:
+        _load_entry_points()
     try:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown narrative system {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
-def systems() -> list[System]:
-    """Every registered system, in run order."""
+def systems(refresh: bool = False) -> list[System]:
+    """Every registered system (those of other packages included), in run order.
+
+    ``refresh=True`` reads the entry points again (e.g. after installing a package).
+    """
+    _load_entry_points(refresh)
     return [_REGISTRY[n] for n in order(_REGISTRY)]
+
+
+def names(refresh: bool = False) -> list[str]:
+    """The names of :func:`systems`, in run order."""
+    return [s.name for s in systems(refresh)]
 
 
 def order(names: Iterable[str]) -> list[str]:
@@ -120,9 +193,35 @@ def missing(story: Any, name: str) -> list[str]:
     return [r for r in get(name).requires if any(t not in tables for t in get(r).tables)]
 
 
-def run(story: Any, name: str, params: Any = None, **overrides: Any) -> Any:
-    """Run system ``name`` on ``story`` with ``params`` (its dataclass; default: the
-    defaults) updated by ``overrides``.
+def params_for(name: str, params: Any = None, **overrides: Any) -> Any:
+    """The parameters of system ``name``: ``params`` (its dataclass, or a dict of fields;
+    default: the defaults) updated by ``overrides``.
+
+    Examples
+    --------
+    >>> params_for("dna", {"max_insights": 3})
+    DnaParams(min_intensity=0.34, min_shared=2, max_insights=3)
+    """
+    cls = get(name).params
+    if params is None or isinstance(params, dict):
+        overrides = {**(params or {}), **overrides}
+        params = cls()
+    elif not isinstance(params, cls):
+        raise TypeError(f"the parameters of {name!r} are a {cls.__name__} or a dict, not {type(params).__name__}")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(params)})
+    if unknown:
+        raise TypeError(f"{name!r} has no parameter(s) {unknown}; its parameters: "
+                        f"{', '.join(f.name for f in dataclasses.fields(params))}")
+    return dataclasses.replace(params, **overrides) if overrides else params
+
+
+def run(story: Any, name: str, params: Any = None, *, check: bool = True, **overrides: Any) -> Any:
+    """Run system ``name`` on ``story`` with ``params`` (its dataclass or a dict; default:
+    the defaults) updated by ``overrides``.
+
+    ``check=False`` skips the prerequisite check: the system then treats the tables of a
+    system that has not run as empty, as its ``tl`` function does (:func:`shimmy_lab.analyze`
+    runs that way, so switching a system off does not fail the systems that read it).
 
     Raises
     ------
@@ -130,13 +229,11 @@ def run(story: Any, name: str, params: Any = None, **overrides: Any) -> Any:
         When a system ``name`` requires has not run on ``story``: "run tl.dna first".
     """
     system = get(name)
-    lacking = missing(story, name)
+    lacking = missing(story, name) if check else []
     if lacking:
         first = ", ".join(f"tl.{r}" for r in lacking)
         raise MissingPrerequisiteError(
             f"tl.{name} reads the tables of {first}, which have not run on this story: run {first} first "
             "(or sl.analyze, which runs the systems in order).", param="systems")
-    p = params if params is not None else system.params()
-    if overrides:
-        p = dataclasses.replace(p, **overrides)
+    p = params_for(name, params, **overrides)
     return system.func(story, **{f.name: getattr(p, f.name) for f in dataclasses.fields(p)})

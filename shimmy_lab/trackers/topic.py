@@ -80,7 +80,8 @@ def topic_signals(text: str, start: int, end: int, narration: str, vocab: Counte
                              if vocab.get(w.lower(), 0) - exclude.get(w.lower(), 0) <= 0)}
 
 
-def is_unrelated(sig: dict[str, float], min_novel: float = MIN_NOVEL) -> bool:
+def is_unrelated(sig: dict[str, float], min_novel: float = MIN_NOVEL,
+                 continuation: bool = False) -> bool:
     """Whether the signals of :func:`topic_signals` make the paragraph a ``topic_drift``.
 
     It names no character, has at least :data:`MIN_CONTENT` content words, fewer than
@@ -88,11 +89,18 @@ def is_unrelated(sig: dict[str, float], min_novel: float = MIN_NOVEL) -> bool:
     to the story, and either speaks of no one (personal pronouns under
     :data:`MAX_PEOPLE`), or is almost all new vocabulary (:data:`HIGH_NOVEL`), or names
     at least :data:`NEW_NAMES` people or places the story never names elsewhere.
+
+    With ``continuation`` (the paragraph continues the story rather than sits in it) the
+    names are no evidence: a story that moves on meets people and places it has not
+    named yet.  Nor is speaking of no one when the paragraph is told in the story's own
+    tense (``sig["told"]``): that is the story describing a place or a scene it has not
+    shown yet.  Then only almost all new vocabulary makes it unrelated.
     """
+    own = sig.get("new_names", 0) >= NEW_NAMES and not continuation
+    nobody = sig["people"] < MAX_PEOPLE and not (continuation and sig.get("told", False))
     return (sig["n_content"] >= MIN_CONTENT and sig["mentions"] == 0
             and sig["local"] < MAX_LOCAL and sig["novel"] >= min_novel
-            and (sig["people"] < MAX_PEOPLE or sig["novel"] >= HIGH_NOVEL
-                 or sig.get("new_names", 0) >= NEW_NAMES))
+            and (nobody or sig["novel"] >= HIGH_NOVEL or own))
 
 
 def topic_row(sig: dict[str, float], start: int, end: int, system: str) -> dict:

@@ -38,7 +38,7 @@ from . import _util as U
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
            "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
-           "NAME_WEIGHT", "candidate_gate"]
+           "NAME_WEIGHT", "candidate_gate", "spoken_words"]
 
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
 #: too little evidence, and most of the false alarms were short lines.
@@ -126,6 +126,36 @@ def bigrams(tokens: list[str]) -> Counter:
     return Counter(zip(tokens, tokens[1:]))
 
 
+#: a quotation inside a line ("it says 'Ales'", "the motto is 'argent a chevron'"): a
+#: word, an inscription or another person's words the speaker quotes, not their voice
+_NESTED = re.compile("(?<![\\w])[`'\u2018\"\u201c](?=[\\w])"
+                     "[^`'\u2018\u2019\"\u201c\u201d]{1,160}?[\\w.,;:!?-][`'\u2019\"\u201d](?![\\w])")
+
+
+#: a closing quotation mark (after punctuation, before a space) and an opening one
+_CLOSING = re.compile("[.,;:!?][`'\u2019\"\u201d](?=\\s|$)")
+_OPENING = re.compile("(?<![\\w])[`'\u2018\"\u201c](?=[\\w])")
+
+
+def spoken_words(line: str) -> str:
+    """``line`` without the quotations it holds (see :data:`_NESTED`), and without the
+    text before a closing quotation mark that nothing opens (the reader took the opening
+    mark for the line's own: "are argent a chevron.' The motto varies.").
+
+    Examples
+    --------
+    >>> spoken_words("The sign says 'Fresh Eggs', and I don't believe it.")
+    "The sign says  , and I don't believe it."
+    >>> spoken_words("Fresh Eggs.' That is what the sign says.")
+    ' That is what the sign says.'
+    """
+    line = _NESTED.sub(" ", line)
+    m = _CLOSING.search(line)
+    if m and not _OPENING.search(line, 0, m.start()):
+        line = line[m.end():]
+    return line
+
+
 def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
                      story_counts: Counter, exclude: Counter | None = None,
                      story_bigrams: Counter | None = None) -> tuple[float, dict]:
@@ -136,8 +166,10 @@ def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
     + 0.6 x (share of its word pairs, function words included, the story never uses
     elsewhere - 0.3)+ (only with ``story_bigrams``).  The word-pair term sees phrasing
     ("I dare say", "upon my word") that single words made of common vocabulary miss.
+    Quotations inside the line are not the speaker's words (:func:`spoken_words`).
     """
     exclude = exclude or Counter()
+    line = spoken_words(line)
     cw = U.content_words(line)
     if len(cw) < 4:
         return 0.0, {}
