@@ -59,13 +59,13 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext shimmy_lab``: registers the ``%shimmy`` magics."""
-    from .jupyter import load_ipython_extension as _load
+    from .jupyter import load_ipython_extension as _load  # lazy: keeps this module's import light
 
     _load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext shimmy_lab``: stops servers started from the kernel."""
-    from .jupyter import unload_ipython_extension as _unload
+    from .jupyter import unload_ipython_extension as _unload  # lazy: keeps this module's import light
 
     _unload(ipython)

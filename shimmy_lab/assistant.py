@@ -25,7 +25,9 @@ import pandas as pd
 
 from .plugins import AnalysisEvents
 from .settings import DEFAULT_ASSERTIVENESS, Settings
+from .story import Story
 from .trackers import _util as U, schema, systems as registry
+from .trackers.drift import drift as _drift
 
 __all__ = ["analyze", "context", "drift", "enabled_systems", "rank", "resolve_voice_model",
            "system_params", "DEFAULT_VOICE_MODEL"]
@@ -187,8 +189,6 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         (a name; ``None`` for an engine object) and ``uns["narrative_analysed_to"]`` the
         length of the text analysed.
     """
-    from .story import Story
-
     story = text_or_story if isinstance(text_or_story, Story) else Story.from_text(
         str(text_or_story), title=title)
     run = enabled_systems(systems, settings)
@@ -328,8 +328,6 @@ def drift(story: Any, candidate: str, **kwargs: Any) -> Any:
     DriftReport
         ``score`` in [0, 1] and ``insights`` with offsets into ``candidate``.
     """
-    from .trackers.drift import drift as _drift
-
     if not isinstance(candidate, str):
         raise TypeError("candidate must be a string")
     return _drift(story, candidate, **kwargs)

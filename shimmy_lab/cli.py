@@ -15,11 +15,19 @@ environment (``SHIMMY_*``) and ``shimmy.toml``.
 from __future__ import annotations
 
 import inspect
+import json
+import sys
+import typing
+from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 import typer
+from pydantic import BaseModel
 
 from .cli_eval import eval_app
+from .errors import ShimmyError
+from .lab import Lab
+from .settings import Settings
 
 __all__ = ["app", "main"]
 
@@ -32,10 +40,6 @@ app.add_typer(eval_app, name="eval")
 
 def _settings_options() -> list[tuple[str, str, Any, Any]]:
     """``(kwarg, flag, annotation, help)`` for every (flattened) settings field."""
-    from pydantic import BaseModel
-
-    from .settings import Settings
-
     out = []
     for name, field in Settings.model_fields.items():
         ann = field.annotation
@@ -60,9 +64,6 @@ def _option(name: str, field: Any) -> tuple[str, str, Any, Any]:
 
 def _metavar(ann: Any) -> str:
     """``INT``, ``FLOAT``, ``PATH``, ``INT|auto``, ``a|b|c`` for a settings annotation."""
-    import typing
-    from pathlib import Path
-
     args = typing.get_args(ann) or (ann,)
     parts = []
     for a in args:
@@ -78,7 +79,6 @@ def _metavar(ann: Any) -> str:
 def _with_settings_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``func(**settings_kwargs)`` one typer option per settings field."""
     params, annotations = [], {}
-    from .settings import Settings
 
     fields = {n: f for n, f in Settings.model_fields.items()}
     for name, flag, ann, help_text in _settings_options():
@@ -93,8 +93,6 @@ def _with_settings_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load_settings(kwargs: dict[str, Any]):
-    from .settings import Settings
-
     config = kwargs.pop("config", None)
     try:
         return Settings.load(config=config, **kwargs)
@@ -105,6 +103,7 @@ def _load_settings(kwargs: dict[str, Any]):
 
 def _serve(**kwargs: Any) -> None:
     """Serve the OpenAI-compatible API (flags > SHIMMY_* > shimmy.toml > defaults)."""
+    # late binding: tests monkeypatch it
     from .server.logs import configure_logging
     from .server.run import serve
 
@@ -122,8 +121,6 @@ def models_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON records."),
 ) -> None:
     """List the models found on disk (the bundled model is always there)."""
-    from .lab import Lab
-
     df = Lab().models()
     if json_out:
         typer.echo(df.to_json(orient="records", indent=1))
@@ -144,11 +141,6 @@ def generate_cmd(
     raw: bool = typer.Option(False, "--raw", help="Plain completion, no chat template."),
 ) -> None:
     """Generate text inline, streaming it to stdout."""
-    import sys
-
-    from .errors import ShimmyError
-    from .lab import Lab
-
     lab = Lab(model)
     params = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
     try:
@@ -173,8 +165,6 @@ def config_show(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Print the merged settings and where each value came from (cli, env, toml, default)."""
-    import json
-
     settings = _load_settings({"config": config})
     rows = settings.table()
     if json_out:

@@ -29,7 +29,7 @@ def _check_format(*paths: Path | None) -> None:
 
 def _write(df, out: Path) -> None:
     """Write a table by extension (.parquet, .csv, .json), atomically."""
-    from .eval.evaluate import atomic_path
+    from .eval.evaluate import atomic_path  # lazy: keeps this module's import light
 
     writers = {".parquet": lambda p: df.to_parquet(p, index=False), ".csv": lambda p: df.to_csv(p, index=False),
                ".json": lambda p: df.to_json(p, orient="records", indent=1)}
@@ -57,7 +57,7 @@ def run_cmd(
     voice_model: Optional[str] = _voice_option(),
 ) -> None:
     """Evaluate every work of a corpus into one table (one row per work and per chapter)."""
-    from .eval.evaluate import evaluate
+    from .eval.evaluate import evaluate  # lazy: keeps this module's import light
 
     _check_format(out, insights)
     systems = [] if story_only else (list(system) if system else None)
@@ -83,7 +83,7 @@ def perturb_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the table (.csv, .parquet, .json)."),
 ) -> None:
     """Perturbation benchmark: recall per flaw kind, false alarms per 10k clean words."""
-    from .eval.perturb import benchmark
+    from .eval.perturb import benchmark  # lazy: keeps this module's import light
 
     _check_format(out)
     table = benchmark(dataset or None, trials=trials, excerpt_words=words, seed=seed, voice_model=voice_model)
@@ -103,7 +103,7 @@ def continuation_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Tidy results (.parquet, .csv, .json)."),
 ) -> None:
     """The narrative on/off experiment: continuations with context off, on, and stabilized."""
-    from .experiments import continuation
+    from .experiments import continuation  # lazy: keeps this module's import light
 
     _check_format(out)
     res = continuation(corpus, model, n_prompts=prompts, n_candidates=candidates, max_tokens=max_tokens,

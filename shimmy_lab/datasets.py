@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from .settings import Settings
+from .story.gutenberg import strip_gutenberg
 
 __all__ = ["root", "list", "path", "load", "verify"]
 
@@ -88,8 +89,6 @@ def load(name: str, *, strip: bool = False) -> str:
         text = raw.decode("latin-1")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if strip:
-        from .story.gutenberg import strip_gutenberg
-
         text = strip_gutenberg(text)
     return text
 

@@ -32,6 +32,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .engines import Engine
+from .eval.corpus import as_works, read_work_text
+from .story import Story
+
 __all__ = ["continuation", "ContinuationResult", "fluency", "bootstrap_ci", "CONDITIONS"]
 
 CONDITIONS = ("off", "on", "stabilized")
@@ -100,7 +104,7 @@ def _generate(engine, messages, seed: int, max_tokens: int, temperature: float) 
 
 
 def _score(story, text: str) -> dict[str, Any]:
-    from .assistant import drift
+    from .assistant import drift  # lazy: keeps this module's import light
 
     row: dict[str, Any] = {"text": text, **fluency(text)}
     if not text.strip():
@@ -151,11 +155,8 @@ def continuation(corpus: Any = "datasets", engine: Any = None, n_prompts: int = 
     -------
     ContinuationResult
     """
-    from .assistant import analyze, context
-    from .engines import Engine
-    from .lab import load_engine
-    from .eval.corpus import as_works, read_work_text
-    from .story import Story
+    from .assistant import analyze, context  # lazy: keeps this module's import light
+    from .lab import load_engine  # lazy: keeps this module's import light
 
     unknown = set(conditions) - set(CONDITIONS)
     if unknown:
@@ -170,7 +171,7 @@ def continuation(corpus: Any = "datasets", engine: Any = None, n_prompts: int = 
             jobs.append((work.work_id, k, cut, window))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # lazy: tqdm.auto loads ipywidgets in a notebook
 
         bar = tqdm(total=len(jobs), desc="continuation", unit="passage")
     rows = []

@@ -43,7 +43,7 @@ def _parser() -> _Parser:
 
 
 def _magics_class():
-    from IPython.core.magic import Magics, line_magic, magics_class
+    from IPython.core.magic import Magics, line_magic, magics_class  # lazy: IPython, only inside a notebook
 
     @magics_class
     class ShimmyMagics(Magics):
@@ -62,7 +62,7 @@ def _magics_class():
             if args.command == "stop":
                 return self.stop(args.port)
             if args.command == "models":
-                from .lab import default_lab
+                from .lab import default_lab  # lazy: keeps this module's import light
 
                 return default_lab().models()
             if args.command == "status" or args.command is None:
@@ -70,6 +70,7 @@ def _magics_class():
             raise ValueError(f"%shimmy: unknown command {args.command!r}")  # pragma: no cover
 
         def serve(self, args: argparse.Namespace) -> Any:
+            # lazy: keeps this module's import light
             from .lab import default_lab
             from .server.run import serve
 

@@ -119,7 +119,7 @@ class Lab:
 
     def models(self, refresh: bool = False) -> "pd.DataFrame":
         """Discovered models as a DataFrame, with a ``loaded`` column."""
-        import pandas as pd
+        import pandas as pd  # lazy: keeps this module's import light
 
         loaded = {key[0] for key in self._engines}
         rows = [{**e.to_dict(), "loaded": e.id in loaded} for e in self.entries(refresh)]
@@ -276,7 +276,7 @@ class Lab:
         """
         warnings.warn("Lab.serve is deprecated: use sl.serve(lab=lab, background=True, ...) "
                       "or %shimmy serve.", DeprecationWarning, stacklevel=2)
-        from .server.run import serve  # allowed upward import: this deprecated shim only
+        from .server.run import serve  # upward (server imports lab): Lab.serve shim
 
         kwargs.setdefault("background", True)
         return serve(self, **kwargs)
@@ -288,7 +288,7 @@ class Lab:
 
 def _in_notebook() -> bool:
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # lazy: IPython, only inside a notebook
 
         shell = get_ipython()
     except ImportError:
@@ -300,7 +300,7 @@ def _show_stream(pieces: Iterator[str]) -> str:
     """Print pieces as they arrive (a live-updating output in Jupyter); return the text."""
     text = ""
     if _in_notebook():
-        from IPython.display import Markdown, display
+        from IPython.display import Markdown, display  # lazy: IPython, only inside a notebook
 
         handle = display(Markdown(""), display_id=True)
         for piece in pieces:

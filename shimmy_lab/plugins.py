@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import pandas as pd
@@ -149,7 +150,6 @@ def _load_entry_points(refresh: bool = False) -> None:
     if _ENTRY_POINTS_LOADED and not refresh:
         return
     _ENTRY_POINTS_LOADED = True
-    from importlib.metadata import entry_points
 
     _EXTENSIONS.clear()
     for name in _UNLOADABLE:

@@ -24,6 +24,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from .plotting import figures as make_figures
+
 __all__ = ["story_page", "insights_rows"]
 
 _CSS = """
@@ -69,7 +71,7 @@ Object.keys(FIGS).forEach(function(name){
 
 @lru_cache(maxsize=1)
 def _plotlyjs() -> str:
-    from plotly.offline import get_plotlyjs
+    from plotly.offline import get_plotlyjs  # lazy: plotly, only when a figure is drawn
 
     return get_plotlyjs()
 
@@ -121,8 +123,6 @@ def story_page(story: Any, story_id: str, figures: Iterable[str] | None = None) 
         ``data-start``/``data-end``; a click shows the span in context) and the
         story text embedded as JSON for that.
     """
-    from .plotting import figures as make_figures
-
     e = html.escape
     figs = make_figures(story, None if figures is None else list(figures))
     fig_json = {name: json.loads(f.to_json()) for name, f in figs.items()}

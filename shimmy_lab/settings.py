@@ -14,10 +14,13 @@ exists. Nested sections use one underscore in the environment
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -216,7 +219,6 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, v: Any) -> Any:
         if isinstance(v, str) and v.strip().startswith("["):  # JSON list from the environment
-            import json
 
             return json.loads(v)
         if isinstance(v, str):  # "a,b" from the environment
@@ -311,8 +313,6 @@ def auto_slots(cores: int) -> int:
 def default_store() -> Path:
     """The default story folder of the server: ``stories`` in the per-user data folder
     (``platformdirs.user_data_dir("shimmy-lab")``, e.g. ``~/.local/share/shimmy-lab/stories``)."""
-    import platformdirs
-
     return Path(platformdirs.user_data_dir("shimmy-lab", appauthor=False)) / "stories"
 
 
@@ -345,8 +345,6 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a settings TOML file (a ``[server]`` table, if present, is flattened in)."""
-    import tomllib
-
     if not path.exists():
         if os.environ.get("SHIMMY_CONFIG") == str(path) or path.name != "shimmy.toml":
             raise FileNotFoundError(f"config file not found: {path}")

@@ -1,7 +1,9 @@
-"""The package's layers and the absence of import cycles (the contracts in pyproject.toml)."""
+"""The package's layers and the absence of import cycles (the contracts in pyproject.toml);
+imports inside functions say why."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -16,3 +18,40 @@ def test_import_contracts_hold():
     r = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "2 kept, 0 broken" in r.stdout
+
+
+def _function_imports(tree):
+    """``(import node, its block)`` for every import inside a function; the block is the run of
+    imports written one after the other (no blank line), which one comment may cover."""
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                stmts = getattr(node, field, None)
+                if not isinstance(stmts, list):
+                    continue
+                block: list[ast.stmt] = []
+                for stmt in stmts:
+                    if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                        block = []
+                        continue
+                    if block and stmt.lineno != block[-1].end_lineno + 1:
+                        block = []
+                    block.append(stmt)
+                    yield stmt, list(block)
+
+
+def test_function_level_imports_say_why():
+    """An import inside a function is the exception (a heavy or optional library, an upward
+    import): it carries a one-line comment saying why, at the end of its line or on the line
+    before the block of imports it belongs to (docs/architecture.md)."""
+    missing = []
+    for path in sorted((ROOT / "shimmy_lab").rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node, block in _function_imports(ast.parse("\n".join(lines))):
+            first = block[0].lineno
+            commented = "#" in lines[node.lineno - 1] or lines[first - 2].strip().startswith("#")
+            if not commented:
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert not missing, "function-level imports without a reason:\n" + "\n".join(sorted(set(missing)))

@@ -11,16 +11,19 @@ into place only when complete, so a failure never leaves half-written output.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
 import tempfile
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameterError, ModelNotFoundError
 from .files import bundled_model_path, read_gguf_header
+from .sampling import torch_dtype
 
 __all__ = ["convert", "load_gguf_model", "export_pretrained"]
 
@@ -37,12 +40,9 @@ def load_gguf_model(gguf_path: str | Path, dtype: str = "float32") -> tuple[Any,
     ModelNotFoundError
         If the file does not exist.
     """
-    import inspect
-
+    # optional extra [torch]
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .sampling import torch_dtype
 
     path = Path(gguf_path).expanduser()
     if not path.is_file():
@@ -67,7 +67,7 @@ def _special_tokens_map(tokenizer: Any) -> dict[str, str]:
 
 def _write_weights(model: Any, tmp: Path, target_dtype: Any) -> None:
     """``model.safetensors``: tied parameters are written once (under the embedding's name)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # heavy: torch, only for the torch engines
 
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     state = {}
@@ -117,7 +117,7 @@ def _write_tokenizer(tokenizer: Any, tmp: Path, ctx: Any) -> None:
 
 def _write_provenance(tmp: Path, cfg: dict[str, Any], provenance: dict[str, Any] | None) -> None:
     """``shimmy_convert.json``: tool, time, dtype, library versions, files, ``provenance``."""
-    import torch
+    import torch  # heavy: torch, only for the torch engines
 
     info = {
         "tool": "shimmy_lab.convert",
@@ -172,8 +172,6 @@ def export_pretrained(model: Any, tokenizer: Any, out_dir: str | Path, *, dtype:
     Path
         ``out_dir``, resolved.
     """
-    from .sampling import torch_dtype
-
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and not overwrite:
         raise InvalidParameterError(
@@ -230,8 +228,6 @@ def convert(gguf_path: str | Path | None = None, out_dir: str | Path = "models/s
     >>> path = sl.convert(out_dir="models/smollm2")          # doctest: +SKIP
     >>> eng = sl.load_engine(path, engine="safetensors")      # doctest: +SKIP
     """
-    from .sampling import torch_dtype
-
     src = Path(gguf_path).expanduser().resolve() if gguf_path is not None else bundled_model_path()
     if not src.is_file():
         raise ModelNotFoundError(str(src))
@@ -249,8 +245,6 @@ def convert(gguf_path: str | Path | None = None, out_dir: str | Path = "models/s
 
 
 def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(dist)
     except PackageNotFoundError:  # pragma: no cover

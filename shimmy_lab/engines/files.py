@@ -116,7 +116,7 @@ def _quantization_name(ftype: int | None) -> str | None:
     if ftype is None:
         return None
     try:
-        from gguf import LlamaFileType  # optional: gives the names
+        from gguf import LlamaFileType  # lazy: gguf, only to name a file type
 
         return LlamaFileType(ftype).name.replace("MOSTLY_", "")
     except (ImportError, ValueError):

@@ -79,6 +79,7 @@ class BatchedLlama:
 
     def __init__(self, path: str, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
                  model_params: Any = None, context_params: Any = None, kv_unified: bool = False):
+        # heavy: llama_cpp, loaded with a model
         import llama_cpp
         from llama_cpp import _internals as internals
 

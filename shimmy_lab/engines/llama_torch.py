@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import UnsupportedModelError
@@ -289,8 +290,6 @@ def load_llama(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Ll
     UnsupportedModelError
         If the files are missing, or the weights do not match the config.
     """
-    from safetensors.torch import load_file
-
     path = Path(path)
     try:
         raw = json.loads((path / "config.json").read_text())

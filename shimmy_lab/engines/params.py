@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import InvalidParameterError
+from . import tools
 
 __all__ = ["GenerationParams"]
 
@@ -126,8 +127,6 @@ class GenerationParams:
             raise InvalidParameterError("grammar must be a non-empty GBNF grammar string.", param="grammar")
 
     def _check_tools(self) -> None:
-        from . import tools
-
         specs = tools.check_tools(self.tools)
         choice = tools.check_tool_choice(self.tool_choice, specs)
         if not isinstance(self.parallel_tool_calls, bool):
@@ -145,7 +144,6 @@ class GenerationParams:
         :class:`~shimmy_lab.engines.tools.ToolChoice`) when functions may be called, else None."""
         if not self.tools:
             return None
-        from . import tools
 
         specs = tools.check_tools(self.tools)
         return specs, tools.check_tool_choice(self.tool_choice, specs)

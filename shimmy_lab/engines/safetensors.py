@@ -22,6 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import jinja2
+from jinja2.ext import loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
 from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep, check_scoring
 from .files import describe_model_dir, is_model_dir
@@ -65,10 +69,6 @@ def load_chat_template(path: Path, tok_cfg: dict[str, Any]) -> str | None:
 
 def render_template(template: str, messages: list[dict[str, Any]], **variables: Any) -> str:
     """Render a Hugging Face chat template with jinja2, as ``apply_chat_template`` does."""
-    import jinja2
-    from jinja2.ext import loopcontrols
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
     def raise_exception(message: str) -> None:
         raise InvalidParameterError(f"Chat template error: {message}", param="messages")
 
@@ -119,10 +119,10 @@ class SafetensorsEngine(Engine):
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
                  dtype: str = "float32", n_threads: int | None = None, **kw: Any):
-        import torch
-        from tokenizers import Tokenizer
+        import torch  # heavy: torch, only for the torch engines
+        from tokenizers import Tokenizer  # lazy: tokenizers, loaded with a model
 
-        from .llama_torch import UnsupportedModelError, load_llama
+        from .llama_torch import UnsupportedModelError, load_llama  # heavy: torch, only for the torch engines
 
         check_extra(self.name, kw)
         self.path = Path(path).expanduser()
@@ -186,7 +186,7 @@ class SafetensorsEngine(Engine):
         return int(self.model.cfg.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         model = self.model
         cache = model.new_cache(len(prompt_ids) + min(max_new, 256))
@@ -201,7 +201,7 @@ class SafetensorsEngine(Engine):
 
     def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
         """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`)."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         prefix, ids = check_scoring(prefix, ids, self.info.context_length)
         with torch.inference_mode():
@@ -210,7 +210,7 @@ class SafetensorsEngine(Engine):
 
     def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised last hidden states, one vector per text."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         if isinstance(texts, str):
             texts = [texts]

@@ -32,7 +32,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import InvalidParameterError, UnsupportedParameterError
-from .base import TokenStep
+from .base import Engine, TokenStep
 from .params import GenerationParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,8 +61,6 @@ def reject_unsupported(exc: UnsupportedParameterError) -> UnsupportedParameterEr
 def check_params(engine: Any, kwargs: dict[str, Any]) -> GenerationParams:
     """``Engine._params`` for the torch engines: the base checks (``logit_bias`` ids against
     the vocabulary among them) with the ``response_format`` hint."""
-    from .base import Engine
-
     try:
         return Engine._params(engine, kwargs)
     except UnsupportedParameterError as exc:
@@ -110,7 +108,7 @@ def torch_dtype(name: str | None, default: str = "float32") -> "torch.dtype":
     InvalidParameterError
         For any other name.
     """
-    import torch
+    import torch  # heavy: torch, only for the torch engines
 
     table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
              "float16": torch.float16, "fp16": torch.float16}
@@ -158,7 +156,7 @@ class Sampler:
 
     def __init__(self, params: GenerationParams, prompt_ids: Sequence[int] = (), *, repeat_last_n: int = 64,
                  constraint: "GrammarConstraint | None" = None):
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         self.params = params
         self.constraint = constraint
@@ -179,7 +177,7 @@ class Sampler:
     # ------------------------------------------------------------------ stages
     def process(self, logits: "torch.Tensor") -> "torch.Tensor":
         """Logits after bias and penalties (float32, 1-D, a new tensor)."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         p = self.params
         x = logits.detach().reshape(-1).to(torch.float32).clone()
@@ -204,7 +202,7 @@ class Sampler:
 
     def choose(self, x: "torch.Tensor") -> int:
         """Pick a token id from processed logits ``x`` (greedy at temperature 0)."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         p = self.params
         if p.greedy:
@@ -233,7 +231,7 @@ class Sampler:
 
     def step(self, logits: "torch.Tensor") -> TokenStep:
         """Choose, record and describe the next token."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         token = self.choose(self.process(logits))
         self.accept(token)
@@ -249,7 +247,7 @@ class Sampler:
 
 def gather_logprobs(logits: "torch.Tensor", ids: Sequence[int]) -> list[float]:
     """Log-softmax of ``logits`` (``len(ids), vocab``: row i predicts ``ids[i]``) at ``ids``."""
-    import torch
+    import torch  # heavy: torch, only for the torch engines
 
     logp = torch.log_softmax(logits.float(), dim=-1)
     return logp[torch.arange(len(ids)), torch.tensor(list(ids), dtype=torch.long)].tolist()
@@ -315,6 +313,7 @@ class GrammarConstraint:
     """
 
     def __init__(self, tokenizer: Any, grammar: str):
+        # optional extra [torch]
         import llguidance
         import llguidance.torch as lt
         from llguidance.gbnf_to_lark import gbnf_to_lark
@@ -354,7 +353,7 @@ def grammar_constraint(engine: Any, grammar: str | None, tokenizer_json: Callabl
     if grammar is None:
         return None
     try:
-        import llguidance
+        import llguidance  # optional extra [torch]
     except ImportError:
         raise UnsupportedParameterError(
             "tools", engine.name, "Tool calls on the torch engines need the 'llguidance' package "

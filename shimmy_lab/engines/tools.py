@@ -257,7 +257,7 @@ def call_grammar(tools: Sequence[Tool], *, parallel: bool = True, prefilled: boo
     InvalidParameterError
         If there is no tool, or a schema cannot be converted (``param`` ``tools[i]``).
     """
-    from llama_cpp.llama_grammar import SchemaConverter
+    from llama_cpp.llama_grammar import SchemaConverter  # heavy: llama_cpp, loaded with a model
 
     if not tools or (prefilled and len(tools) != 1):
         raise InvalidParameterError("No function may be called.", param="tools")

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import InvalidParameterError, ModelNotFoundError
 from .base import Engine, EngineInfo, TokenStep, check_scoring
+from .convert import load_gguf_model
 from .files import describe_model_dir, is_model_dir, read_gguf_header
 from .params import GenerationParams
 from .sampling import (check_extra, check_params, end_of_generation_ids, gather_logprobs, grammar_constraint,
@@ -59,8 +60,8 @@ class TransformersEngine(Engine):
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
                  dtype: str = "float32", n_threads: int | None = None, **kw: Any):
-        import torch  # heavy: imported when a model is loaded, not when the registry asks the class
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import torch  # heavy: torch, only for the torch engines
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # optional extra [torch]
 
         check_extra(self.name, kw)
         self.path = Path(path).expanduser()
@@ -71,8 +72,6 @@ class TransformersEngine(Engine):
             torch.set_num_threads(int(n_threads))
         self.dtype = torch_dtype(dtype)
         if is_gguf:
-            from .convert import load_gguf_model
-
             self.model, self.tokenizer = load_gguf_model(self.path, dtype)
         else:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
@@ -135,8 +134,8 @@ class TransformersEngine(Engine):
         return int(self.model.config.vocab_size)
 
     def _generate_ids(self, prompt_ids: list[int], params: GenerationParams, max_new: int) -> Iterator[TokenStep]:
-        import torch
-        from transformers import DynamicCache
+        import torch  # heavy: torch, only for the torch engines
+        from transformers import DynamicCache  # optional extra [torch]
 
         model = self.model
         cache = DynamicCache(config=model.config)
@@ -153,7 +152,7 @@ class TransformersEngine(Engine):
 
     def token_logprobs(self, prefix: Sequence[int], ids: Sequence[int]) -> list[float]:
         """Log-probability of each token of ``ids`` after ``prefix`` (see :meth:`Engine.token_logprobs`)."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         prefix, ids = check_scoring(prefix, ids, self.info.context_length)
         with torch.inference_mode():
@@ -162,7 +161,7 @@ class TransformersEngine(Engine):
 
     def embed(self, texts: str | Sequence[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised last hidden states, one vector per text."""
-        import torch
+        import torch  # heavy: torch, only for the torch engines
 
         if isinstance(texts, str):
             texts = [texts]

@@ -37,6 +37,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from ..story import Story
+
 __all__ = ["read_novel", "score_novel", "score_corpus", "name_form"]
 
 _TITLE_DOT = re.compile(r"\b(mr|mrs|ms|dr|st|col|capt|gen|rev)\.", re.I)
@@ -197,7 +199,6 @@ def score_novel(folder: str | Path, read: Callable[[str], Any] | None = None) ->
         ``seconds``.
     """
     if read is None:
-        from ..story import Story
         read = Story.from_text
     nov = read_novel(folder)
     text = nov["text"]

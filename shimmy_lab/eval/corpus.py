@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import pandas as pd
+
 __all__ = ["Work", "CorpusError", "as_works", "read_work_text"]
 
 _TEXT_SUFFIXES = {".txt", ".text", ".md"}
@@ -82,8 +84,6 @@ def as_works(corpus: Any, text_column: str = "text") -> list[Work]:
     text_column : str
         Column holding the text when ``corpus`` is a DataFrame.
     """
-    import pandas as pd
-
     if isinstance(corpus, pd.DataFrame):
         if text_column not in corpus.columns:
             raise CorpusError(f"the DataFrame has no {text_column!r} column (columns: {list(corpus.columns)})")
@@ -103,7 +103,7 @@ def as_works(corpus: Any, text_column: str = "text") -> list[Work]:
             return _unique(_from_paths(files))
         if path.is_file():
             return _from_paths([path])
-        from .. import datasets
+        from .. import datasets  # lazy: keeps this module's import light
 
         table = datasets.list()
         if str(corpus) == "datasets":

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..cores import usable_cores
 from .._version import __version__
+from ..story import Story
 from .corpus import Work, as_works, checksum, read_work_text
 
 __all__ = ["evaluate", "evaluate_work", "summarize"]
@@ -158,11 +159,9 @@ def evaluate_work(work: Work, systems: Sequence[str] | None = None,
 
 def _default_analyzer(text: str, title: str | None, systems: Sequence[str] | None,
                       voice_model: str = "none"):
-    from ..story import Story
-
     story = Story.from_text(text, title=title)
     if systems is None or list(systems):
-        from ..assistant import analyze
+        from ..assistant import analyze  # lazy: keeps this module's import light
 
         story = analyze(story, systems=systems, voice_model=voice_model)
     return story
@@ -170,7 +169,7 @@ def _default_analyzer(text: str, title: str | None, systems: Sequence[str] | Non
 
 def _voice_model_id(voice_model: Any) -> str:
     """The voice model as workers get it: a model id, or ``"none"``."""
-    from ..assistant import resolve_voice_model
+    from ..assistant import resolve_voice_model  # lazy: keeps this module's import light
 
     vm = resolve_voice_model(voice_model)
     if vm is None:
@@ -218,7 +217,7 @@ def _frames(rows: list[dict], insights: list[dict]) -> tuple[pd.DataFrame, pd.Da
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # lazy: tqdm.auto loads ipywidgets in a notebook
 
     return tqdm(total=total, desc="evaluate", unit="work")
 
@@ -235,6 +234,7 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
         for w in todo:
             on_done(w, *evaluate_work(w, systems, voice_model=voice_model))
     elif backend == "processes":
+        # local: dask's as_completed below shares the name
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=n_workers or usable_cores(), initializer=_one_thread) as pool:
@@ -242,7 +242,7 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
             for fut in as_completed(futures):
                 on_done(futures[fut], *fut.result())
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster, as_completed  # optional extra [dask]
 
         cluster = None
         if scheduler is None:

@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from ..story import Story
+
 __all__ = ["KINDS", "Perturbation", "perturb", "benchmark"]
 
 KINDS = ("fact_contradiction", "dead_character_acts", "voice_drift", "pov_shift",
@@ -211,7 +213,7 @@ def _fact_contradiction(d: _Draw, rng: random.Random, donors: list[Any]) -> Pert
         a = rng.randint(17, 45)
         v1, v2 = str(a), str(a + rng.choice([-9, -7, -5, 12, 15]))
     else:
-        from ..trackers.characters import _compatible
+        from ..trackers.characters import _compatible  # lazy: keeps this module's import light
         v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
         while _compatible(attr, v1, v2, 0):
             v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
@@ -326,8 +328,7 @@ def _excerpt(text: str, words: int, rng: random.Random) -> str:
 
 def _read_texts(names: list[str]) -> tuple[dict, dict]:
     """The texts of ``names`` and their clean stories (a text that fails is skipped, loudly)."""
-    from .. import datasets
-    from ..story import Story
+    from .. import datasets  # lazy: keeps this module's import light
 
     texts, clean = {}, {}
     for n in names:
@@ -362,8 +363,6 @@ def _recall(texts: dict, clean: dict, kinds: list[str], seeds: list[int], trials
             excerpt_words: int, analyze: Callable[..., Any]) -> tuple[dict, dict, list[str]]:
     """Inject ``trials`` flaws of each kind per seed and text: ``(found, tried, misses)``
     keyed by ``(seed, kind)``."""
-    from ..story import Story
-
     names = list(clean)
     misses: list[str] = []
     found = {(sd, k): 0 for sd in seeds for k in kinds}
@@ -423,6 +422,7 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
         One row per seed and kind: seed, kind, trials, found, recall, clean_words,
         false_alarms, false_alarms_per_10k.
     """
+    # lazy: keeps this module's import light
     from .. import datasets
     from ..assistant import analyze as _analyze
 

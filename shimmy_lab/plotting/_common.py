@@ -9,6 +9,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from ..story import schema as story_schema
+
 __all__ = ["go", "span_text", "hover", "empty_figure", "table", "deprecated_alias", "COLORS",
            "PRIORITY_COLORS"]
 
@@ -40,7 +42,7 @@ def deprecated_alias(old: str, new: Callable[..., Any]) -> Callable[..., Any]:
 
 def go() -> Any:
     """Import :mod:`plotly.graph_objects` lazily (keeps ``import shimmy_lab`` cheap)."""
-    import plotly.graph_objects as _go
+    import plotly.graph_objects as _go  # lazy: plotly, only when a figure is drawn
 
     return _go
 
@@ -50,8 +52,7 @@ def table(story: Any, name: str) -> pd.DataFrame:
     df = getattr(story, "tables", {}).get(name)
     if df is not None:
         return df
-    from ..story import schema as story_schema
-    from ..trackers import schema as tracker_schema
+    from ..trackers import schema as tracker_schema  # lazy: keeps this module's import light
 
     for mod in (tracker_schema, story_schema):
         if name in mod.TABLES:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..story.timeline import timeline_table
 from ._common import deprecated_alias, empty_figure, go, hover, span_text, style, table
 
 __all__ = ["character_timeline", "relationships", "relationship_network"]
@@ -71,8 +72,6 @@ def _timeline(story: Any) -> pd.DataFrame:
     """The story's ``timeline`` table, built from its other tables if it has none."""
     tl = table(story, "timeline")
     if not len(tl) and len(table(story, "mentions")):
-        from ..story.timeline import timeline_table
-
         tl = timeline_table(getattr(story, "tables", {}), getattr(story, "text", None))
     return tl
 
@@ -129,7 +128,7 @@ def _add_deaths(fig: Any, story: Any, tl: pd.DataFrame, names: dict[str, str], k
 
 def _layout(nodes: list[str], edges: list[tuple[str, str, float]], seed: int = 0
             ) -> dict[str, np.ndarray]:
-    import networkx as nx
+    import networkx as nx  # lazy: networkx, only for a graph layout
 
     g = nx.Graph()
     g.add_nodes_from(nodes)

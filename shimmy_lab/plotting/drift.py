@@ -27,7 +27,7 @@ def drift_gauge(report: Any, candidate: str | None = None) -> Any:
         An ``indicator`` trace (gauge, value = ``report.score``) and a horizontal
         ``bar`` trace ``"components"`` with one bar per signal (0..1).
     """
-    from plotly.subplots import make_subplots
+    from plotly.subplots import make_subplots  # lazy: plotly, only when a figure is drawn
 
     G = go()
     comps = dict(getattr(report, "components", {}) or {})

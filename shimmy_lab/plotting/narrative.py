@@ -20,7 +20,7 @@ def _layout(nodes: pd.DataFrame, edges: pd.DataFrame, max_nodes: int,
             seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Keep the best-connected nodes (and those of a blocked edge), their edges, and
     place them with a spring layout: ``(nodes, edges, positions)``."""
-    import networkx as nx
+    import networkx as nx  # lazy: networkx, only for a graph layout
 
     deg = pd.concat([edges["source"], edges["target"]]).value_counts()
     blocked = edges[edges["relation"] == "blocks"]
@@ -123,7 +123,7 @@ def constraints(story: Any, max_nodes: int = 60, seed: int = 0) -> Any:
         Traces ``"edges"``, ``"blocked"``, one marker trace per node kind, and
         ``"freedom"`` (bar) plus ``"open threads"`` (line) on the second row.
     """
-    from plotly.subplots import make_subplots
+    from plotly.subplots import make_subplots  # lazy: plotly, only when a figure is drawn
 
     nodes = table(story, "constraint_nodes")
     all_edges = table(story, "constraint_edges")
@@ -233,7 +233,7 @@ def engagement(story: Any, level: str = "scene", max_annotations: int = 8) -> An
         (bottom); x is the position in the story (characters), with the unit in the
         hover text.
     """
-    from plotly.subplots import make_subplots
+    from plotly.subplots import make_subplots  # lazy: plotly, only when a figure is drawn
 
     eng = table(story, "engagement")
     eng = eng[eng["level"] == level].sort_values("start")

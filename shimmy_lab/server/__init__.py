@@ -13,11 +13,11 @@ __all__ = ["create_app", "serve"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from .app import create_app
+        from .app import create_app  # lazy: keeps this module's import light
 
         return create_app
     if name == "serve":
-        from .run import serve
+        from .run import serve  # lazy: keeps this module's import light
 
         return serve
     raise AttributeError(name)

@@ -338,7 +338,7 @@ def _incoming_request_id(scope: dict[str, Any]) -> str | None:
 
 
 def _end_request_span(span: Any, scope: dict[str, Any], code: int, route: str) -> None:
-    from opentelemetry.trace import Status, StatusCode
+    from opentelemetry.trace import Status, StatusCode  # optional extra [otel]
 
     span.update_name(f"{scope.get('method', '')} {route}")
     span.set_attribute("http.route", route)

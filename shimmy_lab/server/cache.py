@@ -73,7 +73,7 @@ def analysis_key(story: Any, systems: list[str], voice_model: Any, assertiveness
 
 # ---------------------------------------------------------------------------- payloads
 def _tracker_names(story: Any) -> list[str]:
-    from ..story import schema
+    from ..story import schema  # lazy: keeps this module's import light
 
     return [name for name in story.tables if name not in schema.TABLES]
 
@@ -81,7 +81,7 @@ def _tracker_names(story: Any) -> list[str]:
 def capture(story: Any, before_tables: dict[str, int], before_uns: dict[str, int],
             before_params: dict[str, int], systems: list[str]) -> dict[str, Any]:
     """What an analysis wrote: the tables it replaced and the ``uns`` entries it set."""
-    from ..story import schema
+    from ..story import schema  # lazy: keeps this module's import light
 
     tables = {n: df for n, df in story.tables.items()
               if n not in schema.TABLES and before_tables.get(n) != id(df)}
@@ -119,9 +119,9 @@ def dumps(payload: dict[str, Any]) -> bytes:
 
 def loads(data: bytes) -> dict[str, Any]:
     """The entry written by :func:`dumps` (``ValueError`` if it is not one)."""
-    import pandas as pd
+    import pandas as pd  # lazy: keeps this module's import light
 
-    from ..story.io import _lists_back
+    from ..story.io import _lists_back  # lazy: keeps this module's import light
 
     if not data.startswith(_MAGIC):
         raise ValueError("not an analysis cache entry")
@@ -170,7 +170,7 @@ class _Redis:
     """L3: entries in Redis with a time to live; errors are misses."""
 
     def __init__(self, url: str, prefix: str, ttl: int):
-        import redis
+        import redis  # lazy: redis, only with a redis:// URL
 
         self._errors = redis.RedisError
         self.redis = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0)
@@ -329,6 +329,7 @@ class AnalysisCache:
         ``source`` is the level that had the analysis (``l1``, ``l2``, ``l3``) or
         ``"analysis"`` when it ran.
         """
+        # lazy: keeps this module's import light
         from ..assistant import enabled_systems, resolve_voice_model
         from ..plugins import plugins
 
@@ -353,7 +354,7 @@ class AnalysisCache:
         return story, "analysis"
 
     def _run(self, story: Any, settings: Any, systems: list[str], voice: Any) -> Any:
-        from ..assistant import analyze
+        from ..assistant import analyze  # lazy: keeps this module's import light
 
         analyze(story, systems=systems, settings=settings, voice_model="none" if voice is None else voice)
         with self._guard:

@@ -12,6 +12,7 @@ import logging
 import math
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -147,8 +148,7 @@ def validation_error(errors: list[dict[str, Any]]) -> dict[str, Any]:
 
 def install_error_handlers(app: Any) -> None:
     """Register the handlers that turn every exception into an OpenAI error object."""
-    from fastapi.exceptions import RequestValidationError
-    from pydantic import ValidationError
+    from fastapi.exceptions import RequestValidationError  # lazy: fastapi, only when the app is built
 
     @app.exception_handler(ShimmyError)
     async def _shimmy(request: Request, exc: ShimmyError) -> JSONResponse:

@@ -237,7 +237,7 @@ class RedisBuckets:
     """
 
     def __init__(self, url: str):
-        import redis  # the server's optional Redis support
+        import redis  # lazy: redis, only with a redis:// URL
 
         self.redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._take = self.redis.register_script(_TAKE)

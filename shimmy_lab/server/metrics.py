@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest)
+
 __all__ = ["Metrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -23,8 +26,6 @@ class Metrics:
     """
 
     def __init__(self, loaded_models: Callable[[], int] | None = None):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("shimmy_requests", "HTTP requests by route, method and status.",
@@ -48,8 +49,6 @@ class Metrics:
         self._narrative_metrics(r)
 
     def _narrative_metrics(self, r: Any) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
-
         self.analysis_seconds = Histogram("shimmy_analysis_seconds", "Seconds of one narrative system in an analysis "
                                           "(cache misses only).", ["system"], buckets=_ANALYSIS_BUCKETS, registry=r)
         self.insights = Counter("shimmy_insights_raised", "Insights raised, by kind and source (analysis: new "
@@ -94,8 +93,6 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)`` in the Prometheus text format."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def __getitem__(self, name: str) -> Any:  # convenience for tests

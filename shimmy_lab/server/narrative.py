@@ -51,7 +51,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..assistant import context, drift
+from ..assistant import context, drift, enabled_systems
 from ..errors import InvalidParameterError, ShimmyError
 from ..lab import StoryChanged
 from ..report import story_page
@@ -358,8 +358,6 @@ def _analyze(app: Any, story: Any, append: bool = True) -> dict[str, Any]:
     An append runs the level's systems; a create (``append=False``) every enabled one. The
     model stage of ``voice_drift`` runs at the ``maximum`` level only.
     """
-    from ..assistant import enabled_systems
-
     settings = app.state.settings  # the whole Settings: [narrative] is read from it
     plan = app.state.resources.plan(append=append)
     systems = enabled_systems(plan.systems, settings)

@@ -37,6 +37,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
+import psutil
+
 from ..settings import LEVELS
 
 __all__ = ["Usage", "Plan", "ResourceManager", "PsutilMonitor", "psutil_monitor", "level_for", "plan_for", "LEVELS",
@@ -64,8 +66,6 @@ class PsutilMonitor:
     monitor, so two apps in one process do not reset each other's sample) and its memory use."""
 
     def __init__(self) -> None:
-        import psutil
-
         self._psutil = psutil
         self._last = psutil.cpu_times()
 
@@ -104,7 +104,7 @@ def level_for(usage: Usage, resources: Any) -> str:
 def plan_for(level: str, settings: Any, append: bool = True) -> Plan:
     """The systems and the voice model of an analysis at ``level`` (``append=False``: a create,
     which runs every enabled system at any level)."""
-    from ..assistant import enabled_systems, resolve_voice_model
+    from ..assistant import enabled_systems, resolve_voice_model  # lazy: keeps this module's import light
 
     voice = resolve_voice_model(None, settings) if level == "maximum" else "none"
     if not append or level in ("normal", "maximum"):

@@ -9,13 +9,16 @@ disconnects stops its generation either way.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
 import struct
 import threading
 import time
 from typing import Any, AsyncIterator, Iterator
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -223,8 +226,6 @@ def _reindex(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def _watch_disconnect(request: Request, cancel: threading.Event):
-    import asyncio
-
     async def watch() -> None:
         while not cancel.is_set():
             if await request.is_disconnected():
@@ -384,8 +385,6 @@ async def embeddings(request: Request):
 
 # ---------------------------------------------------------------------------- models
 def _model_obj(entry: Any, loaded: set[str]) -> dict[str, Any]:
-    import os
-
     try:
         created = int(os.stat(entry.path).st_mtime)
     except OSError:
@@ -401,8 +400,6 @@ def _loaded_ids(lab: Any) -> set[str]:
 
 @router.get("/v1/models")
 async def list_models(request: Request):
-    import anyio
-
     lab = request.app.state.lab
     entries = await anyio.to_thread.run_sync(lab.entries)
     loaded = _loaded_ids(lab)
@@ -411,8 +408,6 @@ async def list_models(request: Request):
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(request: Request, model_id: str):
-    import anyio
-
     lab = request.app.state.lab
     entries = await anyio.to_thread.run_sync(lab.entries)
     for entry in entries:
@@ -423,8 +418,6 @@ async def get_model(request: Request, model_id: str):
 
 # ---------------------------------------------------------------------------- tokens
 async def _primary(request: Request, model: str | None):
-    import anyio
-
     sched = await request.app.state.pool.get(model)
     return sched, anyio
 

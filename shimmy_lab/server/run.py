@@ -15,9 +15,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..settings import Settings
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..lab import Lab
-    from ..settings import Settings
 
 __all__ = ["serve", "ServerHandle", "bind_socket", "AUTO_PORT_START"]
 
@@ -136,10 +137,9 @@ def serve(lab: "Lab | None" = None, settings: "Settings | None" = None, backgrou
     -------
     ServerHandle or None
     """
-    import uvicorn
+    import uvicorn  # lazy: uvicorn, only when a server starts
 
-    from ..settings import Settings
-    from .app import create_app
+    from .app import create_app  # lazy: fastapi, only when the app is built
 
     if settings is None:
         settings = Settings.load(**overrides)

@@ -25,6 +25,7 @@ import threading
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable
 
 from ..cores import usable_cores
+from ..errors import ModelNotFoundError
 from .errors import OverloadedError, QueueFullError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -341,8 +342,6 @@ class SchedulerPool:
         ModelNotFoundError
             Listing the ids that are available.
         """
-        from ..errors import ModelNotFoundError
-
         if not model or model == self.lab.default_model:
             return self.lab.default_model, self.lab.resolve(None).id
         ids = [e.id for e in self.lab.entries()]

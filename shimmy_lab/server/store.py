@@ -37,6 +37,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from ..story import Story
 from ..story.io import fsync_dir
 from .store_base import (MAX_STORY_ID_LENGTH, STORY_ID_PATTERN, InvalidStoryIdError, StoreConflictError,
                          StoreInUseError, StoreUnavailableError, StoryStore, _valid, check_story_id,
@@ -188,8 +189,6 @@ class FolderStore(StoryStore):
             return None
 
     def load(self, story_id: str) -> Any:
-        from ..story import Story
-
         if story_id not in self:
             raise KeyError(story_id)
         with self._lock(story_id):

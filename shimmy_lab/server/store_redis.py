@@ -8,9 +8,12 @@ RedisStore`` keeps working); the interface, errors and story ids it uses are in
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import re
+import tarfile
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,7 @@ class RedisStore(StoryStore):
 
     def __init__(self, url: str, analyze: Any = None, prefix: str = "shimmy", lock_timeout: float = 30.0,
                  snapshot_chars: int = 50_000):
+        # lazy: redis, only with a redis:// URL
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -120,7 +124,7 @@ class RedisStore(StoryStore):
         return version, meta, texts
 
     def load_version(self, story_id: str) -> tuple[Any, str]:
-        from ..story import Story
+        from ..story import Story  # lazy: keeps this module's import light
 
         with self._answers():
             pipe = self._bytes.pipeline(transaction=True)
@@ -271,10 +275,6 @@ class RedisStore(StoryStore):
 
 def _to_snapshot(story: Any) -> bytes:
     """``story`` saved by :meth:`Story.save`, as the bytes of a tar of the folder."""
-    import io
-    import tarfile
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="shimmy-snapshot-") as tmp:
         story.save(Path(tmp) / "story")
         buffer = io.BytesIO()
@@ -284,11 +284,7 @@ def _to_snapshot(story: Any) -> bytes:
 
 
 def _from_snapshot(data: bytes) -> Any:
-    import io
-    import tarfile
-    import tempfile
-
-    from ..story import Story
+    from ..story import Story  # lazy: keeps this module's import light
 
     with tempfile.TemporaryDirectory(prefix="shimmy-snapshot-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:

@@ -28,6 +28,8 @@ import contextvars
 import weakref
 from typing import Any, Callable, Iterator
 
+from .._version import __version__
+
 __all__ = ["Tracing", "span", "set_attributes", "current", "generation_observer"]
 
 _current: contextvars.ContextVar["Tracing | None"] = contextvars.ContextVar("shimmy_tracing", default=None)
@@ -67,16 +69,16 @@ class Tracing:
         if not self.enabled:
             return
         try:
+            # optional extra [otel]
             import opentelemetry.sdk  # noqa: F401
         except ImportError as exc:
             raise RuntimeError("[tracing] otlp_endpoint is set but opentelemetry-sdk is not installed: "
                                "pip install 'shimmy-lab[otel]'") from exc
+        # optional extra [otel]
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
         from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
-
-        from .._version import __version__
 
         resource = Resource.create({"service.name": getattr(settings, "service_name", "shimmy-lab"),
                                     "service.version": __version__})
@@ -85,6 +87,7 @@ class Tracing:
         if exporter is not None:
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
         else:
+            # optional extra [otel]
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
@@ -96,7 +99,7 @@ class Tracing:
         if not self.enabled:
             yield None
             return
-        from opentelemetry.trace import SpanKind
+        from opentelemetry.trace import SpanKind  # optional extra [otel]
 
         token = _current.set(self)
         attrs = {"http.request.method": scope.get("method"), "url.path": scope.get("path"),
@@ -138,7 +141,7 @@ def set_attributes(**attrs: Any) -> None:
     """Set attributes on the current span (no-op when tracing is off)."""
     if _current.get() is None:
         return
-    from opentelemetry import trace
+    from opentelemetry import trace  # optional extra [otel]
 
     current_span = trace.get_current_span()
     if current_span.is_recording():
@@ -155,7 +158,7 @@ def generation_observer(observe: Callable[[dict[str, Any]], None], model: str) -
     tracing = _current.get()
     if tracing is None or not tracing.enabled:
         return observe
-    from opentelemetry import trace
+    from opentelemetry import trace  # optional extra [otel]
 
     request_span = trace.get_current_span()  # the request's: it gets the model and the tokens too
     request_span.set_attribute("gen_ai.request.model", model)

@@ -28,6 +28,8 @@ import bisect
 import re
 from collections import Counter
 
+import pandas as pd
+
 from .lexicon import (
     ALSO_MR, FEMALE_NAMES, FEMALE_NOUNS, FEMALE_TITLES, FIRST_NAME_TITLES, MALE_NAMES, MALE_NOUNS,
     MALE_TITLES, NICKNAMES, NOT_NAMES, PERSON_VERBS, PLACE_WORDS, SAME_TITLE, SPEECH_VERBS, TITLES,
@@ -98,7 +100,6 @@ def _missing(value) -> bool:
         return True
     if isinstance(value, (str, list, tuple, set, frozenset, dict)):
         return False
-    import pandas as pd
 
     try:
         return bool(pd.isna(value))
@@ -153,8 +154,6 @@ def parse_cast(characters) -> list[dict]:
         a name form (:func:`name_key`, case ignored) claimed by two members, or a
         ``character_id`` given twice.
     """
-    import pandas as pd
-
     if isinstance(characters, pd.DataFrame):
         rows = characters.to_dict("records")
     elif isinstance(characters, (list, tuple)):

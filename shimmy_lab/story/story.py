@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from . import io, schema
+from .characters import parse_cast
 from .gutenberg import read_file
 
 __all__ = ["Story", "read_text"]
@@ -82,8 +83,6 @@ class Story:
         """
         story = cls("", title=title)
         if characters is not None:
-            from .characters import parse_cast
-
             cast = parse_cast(characters)
             if cast:
                 story.uns["params"] = {"cast": cast}
@@ -98,7 +97,7 @@ class Story:
         ``names`` and ``mentions`` tables, which is cheap.  A cast given to
         :meth:`from_text` (``uns["params"]["cast"]``) still fixes the characters.
         """
-        from .pipeline import read_tail
+        from .pipeline import read_tail  # lazy: keeps this module's import light
 
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         t0 = time.perf_counter()

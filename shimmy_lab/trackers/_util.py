@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from ..story import schema as sschema
 from . import schema
 
 WORD_RE = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")
@@ -59,7 +60,6 @@ def table(story: Any, name: str) -> pd.DataFrame:
         return tables[name]
     if name in schema.TABLES:
         return schema.empty(name)
-    from ..story import schema as sschema
     return sschema.empty(name)
 
 

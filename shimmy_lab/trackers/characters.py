@@ -28,6 +28,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from ..story.attributes import find_statements
+from ..story.characters import TITLES
+from ..story.pipeline import _resolver
 from . import _util as U
 from . import fit as _fit
 from .fit import fit_engine
@@ -152,9 +155,6 @@ def _colouring_compatible(a: str, b: str) -> bool:
 
 def _statement_rows(story: Any) -> list[dict]:
     """Attribute statements of :mod:`shimmy_lab.story.attributes` with their chapters."""
-    from ..story.attributes import find_statements
-    from ..story.pipeline import _resolver
-
     text = story.text
     nm = U.table(story, "names")
     resolve = _resolver({str(a): str(c) for a, c in zip(nm["surface"], nm["character_id"])
@@ -197,7 +197,6 @@ def _same_person(story: Any) -> dict[str, str]:
     out = {cid: by_last[nm][0] for cid, nm in zip(ids, nms)
            if " " not in nm and len(by_last.get(nm, [])) == 1}
     # "Miss Mary Morstan" and "Mary Morstan": a full name with and without a title, one gender
-    from ..story.characters import TITLES
     gender = ch["gender"].astype(object).tolist()
     untitled = {nm: (cid, g) for cid, nm, g in zip(ids, nms, gender)
                 if len(nm.split()) >= 2 and nm.split()[0] not in TITLES}

@@ -31,6 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..story.attributes import find_statements
+from ..story.characters import scan_names
+from ..story.dialogue import _Ctx, attribute, detect_style, find_quotes
+from ..story.facts import extract_facts
+from ..story.pipeline import _resolver
+from ..story.segment import SegState, segment
 from . import _util as U
 from . import person_tense as PT
 from . import schema
@@ -103,9 +109,6 @@ class _Baseline:
         self.present = self.narration.base.present
         self.first_person = self.narration.first_person
         # what the light candidate reader needs (plain dicts, built once per story text)
-        from ..story.dialogue import detect_style
-        from ..story.pipeline import _resolver
-
         surf = {str(a): str(c) for a, c in zip(nm["surface"], nm["character_id"]) if pd.notna(c)}
         self.resolve = _resolver(surf)
         ch = U.table(story, "characters")
@@ -266,11 +269,6 @@ def _stranger(surface: str, lower: frozenset[str]) -> bool:
 def _read_candidate(base: _Baseline, candidate: str) -> dict:
     """Read a candidate with plain Python: paragraphs, sentences, quotes (attributed with
     the story's characters), mentions and facts -- no pandas tables."""
-    from ..story.characters import scan_names
-    from ..story.dialogue import _Ctx, attribute, find_quotes
-    from ..story.facts import extract_facts
-    from ..story.segment import SegState, segment
-
     seg = segment(candidate, 0, SegState())
     paras = seg["paragraphs"]
     quotes = find_quotes(candidate, paras, base.style)
@@ -312,8 +310,6 @@ def _candidate_contradictions(story: Any, base: _Baseline, cand: dict, candidate
     :func:`shimmy_lab.trackers.characters.characters` does for a whole story; only
     conflicts at the candidate's statements are kept, with offsets into the candidate.
     """
-    from ..story.attributes import find_statements
-
     text = story.text
     off = len(text) + 2
     whole = text + "\n\n" + candidate

@@ -44,6 +44,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from . import _util as U
+
 __all__ = ["Verbs", "Baseline", "Sentence", "Run", "Narration", "mark_sentences", "find_runs",
            "masked_text", "read_story", "check_text", "mark_candidate", "past_paragraphs",
            "insight_rows", "is_verse",
@@ -747,8 +749,6 @@ def check_text(nar: Narration, text: str, quotes: Iterable[tuple[int, int]],
 def insight_rows(system: str, nar: Narration, runs: dict[str, list[Run]]) -> list[dict]:
     """Insight rows of the runs: the span of the sentences, their verbs or pronouns, and
     the story's baseline they depart from."""
-    from . import _util as U
-
     out = []
     for mode, rs in runs.items():
         if mode.startswith("_"):

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import _util as U
+from .fit import fit_engine, line_fit
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
            "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
@@ -291,8 +292,6 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
     df["unknown_names"] = [[] for _ in range(len(df))]
     df["score"] = df["lexical"]
     if model is not None and df["candidate"].any():
-        from .fit import fit_engine, line_fit
-
         engine = fit_engine(model)
         cand = df.index[df["candidate"]]
         fits = line_fit(engine, story.text, list(zip(df.loc[cand, "start"], df.loc[cand, "end"])))

@@ -47,7 +47,7 @@ def ensure_analyzed(story: Any, force: bool = False) -> Any:
     A story already analysed to its end (by ``sl.analyze`` or an earlier call) is left
     as it is; a re-analysis uses the systems, assertiveness and voice model of the last one.
     """
-    from ..assistant import analyze
+    from ..assistant import analyze  # lazy: keeps this module's import light
 
     done = story.uns.get("narrative_analysed_to")
     if force or done != len(story.text) or "insights" not in story.tables:

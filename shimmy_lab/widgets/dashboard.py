@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import warnings
 from typing import Any
 
 import pandas as pd
 
 from ..lab import StoryChanged
+from ..plotting import FIGURES
 from ._common import ensure_analyzed, frame_html, span_html, story_id_in
 
 __all__ = ["Dashboard"]
@@ -53,9 +55,7 @@ class Dashboard:
     """
 
     def __init__(self, story: Any, lab: Any = None, figures: list[str] | None = None) -> None:
-        import ipywidgets as W
-
-        from ..plotting import FIGURES
+        import ipywidgets as W  # lazy: ipywidgets, only when a widget is built
 
         self.story, self.lab = story, lab
         self.names = list(figures or FIGURES)
@@ -90,13 +90,9 @@ class Dashboard:
     def refresh(self, reanalyze: bool = False, *, reanalyse: bool | None = None) -> None:
         """Re-analyze the story if it changed (always with ``reanalyze``), then rebuild
         every view.  ``reanalyse`` is the deprecated spelling of ``reanalyze``."""
-        from tqdm.auto import tqdm
-
-        from ..plotting import FIGURES
+        from tqdm.auto import tqdm  # lazy: tqdm.auto loads ipywidgets in a notebook
 
         if reanalyse is not None:
-            import warnings
-
             warnings.warn("refresh(reanalyse=...) is deprecated; use reanalyze=", DeprecationWarning,
                           stacklevel=2)
             reanalyze = reanalyse
@@ -248,7 +244,7 @@ class Dashboard:
 
 def _display(obj: Any) -> None:
     try:
-        from IPython.display import display
+        from IPython.display import display  # lazy: IPython, only inside a notebook
     except ImportError:  # pragma: no cover
         return
     display(obj)

@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from ..lab import StoryChanged
+from ..plotting import drift_gauge
 from ..settings import DEFAULT_ASSERTIVENESS
 from ._common import ensure_analyzed, story_id_in
 
@@ -41,7 +42,7 @@ class Writer:
     """
 
     def __init__(self, lab: Any, story: Any, context_chars: int = 1500) -> None:
-        import ipywidgets as W
+        import ipywidgets as W  # lazy: ipywidgets, only when a widget is built
 
         self.lab, self.story, self.context_chars = lab, story, context_chars
         try:
@@ -76,7 +77,7 @@ class Writer:
 
     def messages(self) -> list[dict[str, str]]:
         """The chat messages for the next generation (context + story tail + prompt)."""
-        from ..assistant import context
+        from ..assistant import context  # lazy: keeps this module's import light
 
         ensure_analyzed(self.story)
         system = context(self.story, assertiveness=self.assertiveness.value)
@@ -87,7 +88,7 @@ class Writer:
 
     def generate(self, seed: int | None = None) -> str:
         """Stream a candidate into :attr:`output`, then show its drift report."""
-        from ..assistant import drift
+        from ..assistant import drift  # lazy: keeps this module's import light
 
         self.generate_button.disabled = True
         self.append_button.disabled = True
@@ -116,12 +117,10 @@ class Writer:
         return text
 
     def _show_report(self) -> None:
-        from ..plotting import drift_gauge
-
         self.report_view.clear_output(wait=True)
         with self.report_view:
             try:
-                from IPython.display import display
+                from IPython.display import display  # lazy: IPython, only inside a notebook
 
                 display(drift_gauge(self.report, self.candidate))
             except ImportError:  # pragma: no cover
@@ -142,7 +141,7 @@ class Writer:
         self.lab.publish(StoryChanged(story_id_in(self.lab, self.story), "appended", self.story))
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
+        from IPython.display import display  # lazy: IPython, only inside a notebook
 
         display(self.box)
 
