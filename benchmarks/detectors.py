@@ -237,11 +237,11 @@ def main() -> None:
                     help="model of the voice_drift check's second stage (default: as sl.analyze, "
                          "the bundled model; 'none': lexical stage only)")
     ap.add_argument("--context-tokens", type=int, default=None,
-                    help="tokens of story the voice model scores a line after "
+                    help="tokens of story the voice model scores a line after, in the generator run "
                          "(default shimmy_lab.trackers.fit.CONTEXT_TOKENS; to compare settings)")
     ap.add_argument("--name-weight", type=float, default=None,
-                    help="weight of a titled name the story never mentions elsewhere "
-                         "(default shimmy_lab.trackers.voice.NAME_WEIGHT; to compare settings)")
+                    help="weight of a titled name the story never mentions elsewhere, in the generator "
+                         "run (default shimmy_lab.trackers.voice.NAME_WEIGHT; to compare settings)")
     ap.add_argument("--speed-runs", type=int, default=30, help="runs of the drift timing (0: skip)")
     ap.add_argument("--analyze-runs", type=int, default=1,
                     help="runs of the analyze timing on Emma, with and without the voice model (0: skip)")
@@ -250,18 +250,18 @@ def main() -> None:
     a = ap.parse_args()
     from shimmy_lab.trackers import fit, voice
 
-    if a.context_tokens is not None:
-        fit.CONTEXT_TOKENS = a.context_tokens
-    if a.name_weight is not None:
-        voice.NAME_WEIGHT = a.name_weight
-    print(f"voice model stage: {fit.CONTEXT_TOKENS} tokens of context, name weight {voice.NAME_WEIGHT}")
+    # the model stage's settings go in as parameters of the characters system, as a user passes them
+    stage = {"fit_context_tokens": a.context_tokens, "name_weight": a.name_weight}
+    params = {"characters": {k: v for k, v in stage.items() if v is not None}}
+    print(f"voice model stage: {a.context_tokens or fit.CONTEXT_TOKENS} tokens of context, "
+          f"name weight {voice.NAME_WEIGHT if a.name_weight is None else a.name_weight}")
     if not a.no_independent:
         run_independent(a)
     t0 = time.perf_counter()
     if a.trials:
         print("== the project's own generator (not the claim: same hands as the detectors)")
         df = benchmark(kinds=a.kind or KINDS, trials=a.trials, excerpt_words=a.words, seed=a.seed,
-                       verbose=a.verbose, voice_model=a.voice_model)
+                       verbose=a.verbose, voice_model=a.voice_model, params=params)
         print(df.to_string(index=False))
         print(f"total {time.perf_counter() - t0:.0f} s")
     if a.speed_runs:

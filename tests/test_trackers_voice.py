@@ -450,3 +450,27 @@ def test_quotations_inside_a_line_are_not_the_speakers_words():
     # a closing mark that nothing in the line opens: the reader took the opening for the line's
     assert spoken_words("Grazing Rights Reserved.' That is all the board said.") == \
         " That is all the board said."
+
+
+def test_the_model_stage_settings_are_parameters_of_the_characters_system(monkeypatch):
+    from shimmy_lab.trackers import voice
+
+    named = '"Promise me, upon your honour, that Colonel Campbell will never breathe a syllable," said Kitty.'
+    text = _mill_story(named)
+    seen = []
+    real_fit = voice.line_fit
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("context_tokens"))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(voice, "line_fit", spy)
+    st = sl.analyze(text, systems=["characters"], voice_model=EchoScorer(),
+                    params={"characters": {"fit_context_tokens": 64, "name_weight": 0.7}})
+    assert seen == [64]
+    p = st.uns["params"]["characters"]
+    assert p["fit_context_tokens"] == 64 and p["name_weight"] == 0.7
+    df = line_scores(sl.Story.from_text(text), EchoScorer(), name_weight=0.7)
+    r = df[df["start"] >= text.index(named)].iloc[0]
+    assert r["score"] == pytest.approx(combined_score(r["lexical"], r["fit"], r["words"]) + 0.7)
+    assert combined_score(0.1, 0.5, 1, 1, name_weight=0.0) == pytest.approx(combined_score(0.1, 0.5, 1))

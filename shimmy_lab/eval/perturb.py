@@ -390,7 +390,7 @@ def _recall(texts: dict, clean: dict, kinds: list[str], seeds: list[int], trials
 def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
               trials: int = 10, excerpt_words: int = 12000, seed: int | Sequence[int] = 0,
               analyze: Callable[..., Any] | None = None, verbose: bool = False,
-              voice_model: Any = None) -> pd.DataFrame:
+              voice_model: Any = None, params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Recall per kind on perturbed excerpts and false alarms per 10k words on clean texts.
 
     Parameters
@@ -415,6 +415,9 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
         only, ``"bundled"`` for the bundled model's stage too).  It is used where ``voice_drift``
         insights are counted: on the clean texts and on the texts with an injected
         ``voice_drift``; it changes no other kind's insights.
+    params
+        Parameters per narrative system for the default ``analyze`` (as
+        :func:`shimmy_lab.assistant.analyze` takes them: ``{"characters": {"name_weight": 0.5}}``).
 
     Returns
     -------
@@ -429,7 +432,7 @@ def benchmark(names: Iterable[str] | None = None, kinds: Iterable[str] = KINDS,
     if analyze is None:
         def analyze(st: Any, kind: str | None = None) -> Any:
             vm = voice_model if kind in (None, "voice_drift") else "none"
-            return _analyze(st, systems=("characters", "drift"), voice_model=vm)
+            return _analyze(st, systems=("characters", "drift"), voice_model=vm, params=params)
     seeds = [seed] if isinstance(seed, int) else list(seed)
     kinds = list(kinds)
     texts, clean = _read_texts(list(names or datasets.list()["name"]))

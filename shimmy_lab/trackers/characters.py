@@ -505,6 +505,8 @@ class CharactersParams:
     min_line_words: int = MIN_VOICE_LINE_WORDS
     voice_model: Any = None
     fit_threshold: float | None = None
+    fit_context_tokens: int | None = None
+    name_weight: float | None = None
 
 
 def characters(story: Any, voice_threshold: float = CharactersParams.voice_threshold,
@@ -512,7 +514,9 @@ def characters(story: Any, voice_threshold: float = CharactersParams.voice_thres
                min_voice_words: int = CharactersParams.min_voice_words,
                min_line_words: int = CharactersParams.min_line_words,
                voice_model: Any = CharactersParams.voice_model,
-               fit_threshold: float | None = CharactersParams.fit_threshold) -> Any:
+               fit_threshold: float | None = CharactersParams.fit_threshold,
+               fit_context_tokens: int | None = CharactersParams.fit_context_tokens,
+               name_weight: float | None = CharactersParams.name_weight) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 
     Parameters
@@ -540,6 +544,12 @@ def characters(story: Any, voice_threshold: float = CharactersParams.voice_thres
     fit_threshold
         Minimum combined score for a ``voice_drift`` insight with ``voice_model``
         (default :data:`shimmy_lab.trackers.voice.FIT_THRESHOLD`, read at call time).
+    fit_context_tokens
+        Tokens of story before a line the model stage reads (default
+        :data:`shimmy_lab.trackers.fit.CONTEXT_TOKENS`).
+    name_weight
+        Added to a model-scored line that names a titled person the story mentions nowhere
+        else (default :data:`shimmy_lab.trackers.voice.NAME_WEIGHT`).
 
     Returns
     -------
@@ -548,6 +558,8 @@ def characters(story: Any, voice_threshold: float = CharactersParams.voice_thres
         insights written.
     """
     fit_threshold = _voice.FIT_THRESHOLD if fit_threshold is None else float(fit_threshold)
+    fit_context_tokens = _fit.CONTEXT_TOKENS if fit_context_tokens is None else int(fit_context_tokens)
+    name_weight = _voice.NAME_WEIGHT if name_weight is None else float(name_weight)
     names = U.names_by_id(story)
     U.put(story, "voice", voice_profiles(story, min_voice_words))
     U.put(story, "relationships", relationships(story))
@@ -563,12 +575,13 @@ def characters(story: Any, voice_threshold: float = CharactersParams.voice_thres
             log.warning("voice model %s unavailable, lexical voice check only: %s", model_name, model_error)
             voice_model = None
     rows += voice_drift_rows(story, names, voice_threshold, min_quotes, SYSTEM, min_line_words,
-                             voice_model, fit_threshold)
+                             voice_model, fit_threshold, fit_context_tokens, name_weight)
     U.set_insights(story, SYSTEM, rows)
     U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
                     min_voice_words=min_voice_words, min_line_words=min_line_words,
                     voice_model=model_name, voice_model_error=model_error, fit_threshold=fit_threshold,
-                    fit_context_tokens=_fit.CONTEXT_TOKENS, fit_reference_weight=_fit.REFERENCE_WEIGHT,
+                    fit_context_tokens=fit_context_tokens, name_weight=name_weight,
+                    fit_reference_weight=_fit.REFERENCE_WEIGHT,
                     fit_reference_tokens=_fit.REFERENCE_TOKENS)
     return story
 

@@ -226,14 +226,17 @@ def unknown_titled_names(text: str, start: int, end: int, counts: Counter | None
     return [m.group(0) for m in _TITLED.finditer(line) if counts.get(m.group(1), 0) - own[m.group(1)] <= 0]
 
 
-def combined_score(lexical: float, fit: float, words: int, unknown_names: int = 0) -> float:
+def combined_score(lexical: float, fit: float, words: int, unknown_names: int = 0,
+                   name_weight: float | None = None) -> float:
     """Score of the model stage.
 
-    ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``, + :data:`NAME_WEIGHT` when
-    the line names at least one titled person the story mentions nowhere else.
+    ``lexical + (0.5 - fit) + 0.05 x log(min(words, 48))``, + ``name_weight`` (default
+    :data:`NAME_WEIGHT`) when the line names at least one titled person the story mentions
+    nowhere else.
     """
+    name_weight = NAME_WEIGHT if name_weight is None else float(name_weight)
     return (lexical + _FIT_WEIGHT * (_FIT_CENTRE - fit) + _FIT_LENGTH * math.log(min(max(words, 1), _FIT_WORDS))
-            + (NAME_WEIGHT if unknown_names else 0.0))
+            + (name_weight if unknown_names else 0.0))
 
 
 def candidate_gate(lexical: Any, n_content: Any, local: Any, min_lexical: float | None = None,
@@ -251,7 +254,8 @@ def candidate_gate(lexical: Any, n_content: Any, local: Any, min_lexical: float 
 
 
 def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
-                min_line_words: int = MIN_VOICE_LINE_WORDS) -> pd.DataFrame:
+                min_line_words: int = MIN_VOICE_LINE_WORDS, context_tokens: int | None = None,
+                name_weight: float | None = None) -> pd.DataFrame:
     """Both stages of the ``voice_drift`` check for every attributed line it judges.
 
     Parameters
@@ -266,6 +270,10 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
         at any confidence count; only lines attributed with confidence >= 0.6 are judged).
     min_line_words
         Lines with fewer words are not judged.
+    context_tokens, name_weight
+        Of the model stage: tokens of story before a line
+        (:func:`shimmy_lab.trackers.fit.line_fit`; default its ``CONTEXT_TOKENS``) and the
+        weight of unknown titled names (:func:`combined_score`; default :data:`NAME_WEIGHT`).
 
     Returns
     -------
@@ -294,14 +302,15 @@ def line_scores(story: Any, model: Any = None, min_quotes: int = 5,
     if model is not None and df["candidate"].any():
         engine = fit_engine(model)
         cand = df.index[df["candidate"]]
-        fits = line_fit(engine, story.text, list(zip(df.loc[cand, "start"], df.loc[cand, "end"])))
+        fits = line_fit(engine, story.text, list(zip(df.loc[cand, "start"], df.loc[cand, "end"])),
+                        context_tokens=context_tokens)
         caps = Counter(_CAPITALISED.findall(story.text))
         unknown = [unknown_titled_names(story.text, s, e, caps)
                    for s, e in zip(df.loc[cand, "start"], df.loc[cand, "end"])]
         df.loc[cand, "fit"] = fits
         for i, u in zip(cand, unknown):
             df.at[i, "unknown_names"] = u
-        df.loc[cand, "score"] = [combined_score(lx, f, n, len(u)) if f == f else lx for lx, f, n, u in
+        df.loc[cand, "score"] = [combined_score(lx, f, n, len(u), name_weight) if f == f else lx for lx, f, n, u in
                                  zip(df.loc[cand, "lexical"], fits, df.loc[cand, "words"], unknown)]
     return df[cols].reset_index(drop=True)
 
@@ -341,7 +350,8 @@ def _eligible_lines(story: Any, min_quotes: int, min_line_words: int) -> list[di
 def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE_THRESHOLD,
                      min_quotes: int = 5, system: str = "characters",
                      min_line_words: int = MIN_VOICE_LINE_WORDS, model: Any = None,
-                     fit_threshold: float | None = None) -> list[dict]:
+                     fit_threshold: float | None = None, context_tokens: int | None = None,
+                     name_weight: float | None = None) -> list[dict]:
     """``voice_drift`` insight rows for the attributed lines of ``story``.
 
     Parameters
@@ -364,6 +374,8 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
     fit_threshold
         Minimum combined score of a line the model scored (used with ``model``; default
         :data:`FIT_THRESHOLD`, read at call time).
+    context_tokens, name_weight
+        Of the model stage, as in :func:`line_scores`.
 
     Returns
     -------
@@ -371,7 +383,7 @@ def voice_drift_rows(story: Any, names: dict[str, str], threshold: float = VOICE
         Insight rows.
     """
     fit_threshold = FIT_THRESHOLD if fit_threshold is None else fit_threshold
-    df = line_scores(story, model, min_quotes, min_line_words)
+    df = line_scores(story, model, min_quotes, min_line_words, context_tokens, name_weight)
     scored = df["fit"].notna()
     df = df[(scored & (df["score"] >= fit_threshold)) | (~scored & (df["score"] >= threshold))]
     out = []
