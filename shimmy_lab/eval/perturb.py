@@ -123,6 +123,19 @@ def _insert(text: str, pos: int, para: str) -> tuple[str, int, int]:
     return new, pos, pos + len(para)
 
 
+def _insert_later_and_earlier(d: "_Draw", rng: random.Random, later: str, earlier: str,
+                              lo: float, hi: float) -> tuple[str, int, int, int]:
+    """Insert ``later`` at a late paragraph, then ``earlier`` at a paragraph between the
+    fractions ``lo`` and ``hi`` of the text: the new text, the span of ``later`` in it and
+    where ``earlier`` starts."""
+    pos2 = rng.choice(d.late)[0]
+    new, s, e = _insert(d.text, pos2, later)
+    pos1 = rng.choice(d.paras[int(d.n * lo): int(d.n * hi)] or d.paras[:1])[0]
+    new, start, _ = _insert(new, pos1, earlier)
+    shift = len(earlier) + 2
+    return new, s + shift, e + shift, start
+
+
 def _main_characters(story: Any, k: int = 4) -> list[tuple[str, str]]:
     """(short name, gender) of the characters with most quotes and a usable name."""
     ch = story.characters
@@ -219,26 +232,16 @@ def _fact_contradiction(d: _Draw, rng: random.Random, donors: list[Any]) -> Pert
             v1, v2 = rng.sample(EYES if attr == "eye_colour" else HAIR, 2)
     est = rng.choice(_ESTABLISH[attr]).format(N=d.name, v=v1, P=d.P)
     con = rng.choice(_CONTRADICT[attr]).format(N=d.name, v=v2, P=d.P)
-    pos2 = rng.choice(d.late)[0]
-    new, s, e = _insert(d.text, pos2, con)
-    pos1 = rng.choice(d.paras[int(d.n * 0.1): int(d.n * 0.4)] or d.paras[:1])[0]
-    new, _, _ = _insert(new, pos1, est)
-    shift = len(est) + 2
-    return Perturbation("fact_contradiction", new, s + shift, e + shift,
-                        f"{attr} {v1} -> {v2} ({d.name})")
+    new, s, e, _ = _insert_later_and_earlier(d, rng, con, est, 0.1, 0.4)
+    return Perturbation("fact_contradiction", new, s, e, f"{attr} {v1} -> {v2} ({d.name})")
 
 
 def _dead_character_acts(d: _Draw, rng: random.Random, donors: list[Any]) -> Perturbation:
     """A death (20-50%), then the dead character speaks or acts late."""
     death = rng.choice(_DEATH).format(N=d.name)
     act = rng.choice(_DEAD_ACT).format(N=d.name, Q=d.Q)
-    pos2 = rng.choice(d.late)[0]
-    new, s, e = _insert(d.text, pos2, act)
-    pos1 = rng.choice(d.paras[int(d.n * 0.2): int(d.n * 0.5)] or d.paras[:1])[0]
-    new, dpos, _ = _insert(new, pos1, death)
-    shift = len(death) + 2
-    return Perturbation("dead_character_acts", new, s + shift, e + shift,
-                        f"{d.name} dies, then acts", d.name, dpos)
+    new, s, e, dpos = _insert_later_and_earlier(d, rng, act, death, 0.2, 0.5)
+    return Perturbation("dead_character_acts", new, s, e, f"{d.name} dies, then acts", d.name, dpos)
 
 
 def _voice_drift(d: _Draw, rng: random.Random, donors: list[Any]) -> Perturbation:
