@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import networkx as nx
+import pandas as pd
 import pytest
 
 import shimmy_lab as sl
@@ -142,3 +145,268 @@ def test_docstring_examples_of_the_registry():
 
     result = doctest.testmod(systems, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+# -- compute(tables, params): the pure half of each system, without a Story ------------------
+def _spans(pieces, sep="\n\n"):
+    """The text of ``pieces`` joined by ``sep`` and the (start, end) of each piece."""
+    spans, pos = [], 0
+    for p in pieces:
+        spans.append((pos, pos + len(p)))
+        pos += len(p) + len(sep)
+    return sep.join(pieces), spans
+
+
+def _frozen_copy(tables):
+    import pickle
+
+    return pickle.loads(pickle.dumps(dict(tables)))  # deep: the lists inside cells too
+
+
+def _assert_unchanged(tables, before):
+    import pandas as pd
+
+    assert tables.keys() == before.keys()
+    for k, v in before.items():
+        if isinstance(v, pd.DataFrame):
+            pd.testing.assert_frame_equal(tables[k], v, obj=k)
+        else:
+            assert tables[k] == v, k
+
+
+def test_dna_compute_on_hand_made_tables():
+    import pandas as pd
+
+    from shimmy_lab.trackers.dna import DnaParams, compute
+
+    text, sp = _spans([
+        "Mara found a sealed letter under the floor, but nobody would tell her the secret of it, "
+        "and she never learned why?",
+        "The rain fell on the quiet town for a week and the harbour was grey.",
+        "At last Mara opened the sealed letter and read the secret aloud to the town."])
+    tables = {"text": text,
+              "sentences": pd.DataFrame({"start": [s for s, _ in sp], "end": [e for _, e in sp],
+                                         "chapter": [0, 0, 0]}),
+              "scenes": pd.DataFrame({"scene": [0, 1, 2], "start": [s for s, _ in sp]})}
+    before = _frozen_copy(tables)
+    out = compute(tables, DnaParams())
+    _assert_unchanged(tables, before)
+    d = out["dna"]
+    assert d["type"].tolist() == ["contradiction", "return"]
+    assert d["scene"].tolist() == [0, 2] and d["start"].tolist() == [sp[0][0], sp[2][0]]
+    assert d.loc[0, "intensity"] == 1.0  # but, nobody, secret, never, ?: 3+ cues saturate
+    assert d.loc[0, "answered_by"] == 1 and d.loc[1, "answers"] == "0"
+    assert d.loc[1, "terms"] == "letter|mara|sealed|secret|town"
+    assert d.loc[1, "intensity"] == pytest.approx(4 / 6)  # 4 terms shared with unit 0
+    assert d.loc[1, "story_words"] == len(text[:sp[2][0]].split())
+    ins = out["insights"]
+    assert ins["kind"].tolist() == ["payoff"] and (ins["system"] == "dna").all()
+    # stricter parameters: no unit is strong enough, so nothing at all
+    assert len(compute(tables, DnaParams(min_intensity=1.01))["dna"]) == 0
+
+
+def test_engagement_compute_on_hand_made_tables():
+    import pandas as pd
+
+    from shimmy_lab.trackers import schema as tschema
+    from shimmy_lab.trackers.engagement import EngagementParams, compute
+
+    text, sp = _spans([
+        "The garden was warm and lovely. She smiled at her friend over tea and cake in the sun.",
+        "Danger! The murderer attacked in terror and rage! The letter, the secret, the fear!",
+        "They walked home slowly through the quiet fields and talked about the harvest."])
+    dna = tschema.coerce("dna", pd.DataFrame([{
+        "unit": 0, "scene": 0, "chapter": 0, "type": "contradiction", "description": "a secret",
+        "characters": [], "start": sp[0][0], "end": sp[0][1], "intensity": 0.8,
+        "terms": "letter|secret|sealed", "story_words": 0}]))
+    tables = {"text": text, "dna": dna,
+              "scenes": pd.DataFrame({"scene": [0, 1, 2], "chapter": [0, 0, 1],
+                                      "start": [s for s, _ in sp], "end": [e for _, e in sp]})}
+    before = _frozen_copy(tables)
+    out = compute(tables, EngagementParams(flat_scenes=4, max_insights=5))
+    _assert_unchanged(tables, before)
+    e = out["engagement"]
+    sc = e[e["level"] == "scene"].set_index("index")
+    assert sc.loc[1, "tension"] > sc.loc[0, "tension"] + 0.5
+    assert sc.loc[0, "valence"] > 0 > sc.loc[1, "valence"]
+    assert sc["open_loops"].tolist() == [1, 1, 1]  # never answered
+    assert sc["loops_opened"].tolist() == [1, 0, 0]
+    assert sc["loops_reinforced"].tolist() == [0, 1, 0]  # "letter" and "secret" recur
+    assert sc["loops_abandoned"].tolist() == [0, 1, 0]  # last touched before the last fifth
+    ch = e[e["level"] == "chapter"]
+    assert ch["chapter"].tolist() == [0, 1] and ch["words"].tolist() == [
+        int(sc.loc[[0, 1], "words"].sum()), int(sc.loc[2, "words"])]
+    ins = out["insights"]
+    assert ins["kind"].tolist() == ["abandoned_loop"]
+    assert ins.loc[0, "severity"] == pytest.approx(0.3 + 0.4 * 0.8)
+
+
+def test_recursion_compute_on_hand_made_tables():
+    import pandas as pd
+
+    from shimmy_lab.trackers.recursion import RecursionParams, compute
+
+    pieces = ["They crossed the crooked stone bridge at dawn with the horses.",
+              "Nothing else happened that long and idle summer afternoon.",
+              "Years later she crossed the crooked stone bridge alone."]
+    text, sp = _spans(pieces)
+    starts, ends = [s for s, _ in sp], [e for _, e in sp]
+    unit = pd.DataFrame({"start": starts, "end": ends, "chapter": [0, 1, 2]})
+    tables = {"text": text, "sentences": unit, "chapters": unit.assign(chapter=[0, 1, 2]),
+              "paragraphs": unit.assign(paragraph=[0, 1, 2]), "scenes": unit.assign(scene=[0, 1, 2])}
+    before = _frozen_copy(tables)
+    out = compute(tables, RecursionParams())
+    _assert_unchanged(tables, before)
+    e = out["echoes"]
+    phrases = e[e["kind"] == "phrase"]
+    assert phrases["phrase"].tolist() == ["crossed the crooked stone", "the crooked stone bridge"]
+    assert (phrases["level"] == "act").all()  # chapters 0 and 2 of 3: two different thirds
+    first = phrases.iloc[0]
+    assert text[first["start"]:first["end"]] == "crossed the crooked stone"
+    assert first["target_start"] == text.index("crossed", sp[2][0])
+    summary = out["uns"].to_dict("records")[0]
+    assert summary["levels"]["act"] == len(e[e["level"] == "act"])
+    assert summary["density"] == round(2 / len(text.split()) * 1000, 4)
+    assert set(out["insights"]["kind"]) == {"echo", "echo_symmetry"}
+    # phrases of three words: more echoes; repeated at most once: none
+    assert len(compute(tables, RecursionParams(n=3))["echoes"]) > len(e)
+    assert len(compute(tables, RecursionParams(max_repeats=1))["echoes"].query("kind == 'phrase'")) == 0
+
+
+def test_constraints_compute_on_hand_made_tables():
+    import pandas as pd
+
+    from shimmy_lab.trackers import schema as tschema
+    from shimmy_lab.trackers.constraints import ConstraintsParams, compute
+
+    text, sp = _spans(["Mara hid the letter and would not say why.", "Mara died in the winter.",
+                       "Tom waited by the river."])
+    death = (sp[1][0], sp[1][1])
+    tables = {
+        "text": text,
+        "chapters": pd.DataFrame({"chapter": [0, 1, 2], "start": [s for s, _ in sp],
+                                  "end": [e for _, e in sp]}),
+        "characters": pd.DataFrame([
+            {"character_id": "mara", "name": "Mara", "status": "dead", "first_chapter": 0,
+             "start": 0, "end": 4},
+            {"character_id": "tom", "name": "Tom", "status": "alive", "first_chapter": 2,
+             "start": sp[2][0], "end": sp[2][0] + 3}]),
+        "facts": pd.DataFrame([{"subject": "mara", "attribute": "death", "value": "died",
+                                "start": death[0], "end": death[1], "chapter": 1, "pattern": "died"}]),
+        "dna": tschema.coerce("dna", pd.DataFrame([{
+            "unit": 0, "scene": 0, "chapter": 0, "type": "contradiction",
+            "description": "Mara hid the letter", "characters": ["Mara"], "start": sp[0][0],
+            "end": sp[0][1], "intensity": 1.0, "terms": "letter|mara", "story_words": 0}]))}
+    before = _frozen_copy(tables)
+    out = compute(tables, ConstraintsParams())
+    _assert_unchanged(tables, before)
+    f = out["freedom"]
+    assert f["chapter"].tolist() == [0, 1, 2]
+    assert f["freedom"].tolist() == [1.0, 0.0, 0.0]  # Mara's thread is blocked once she is dead
+    assert f.loc[1, "blocked"] == "thread 0 <- Mara dead"
+    edges = set(zip(out["constraint_edges"]["source"], out["constraint_edges"]["target"],
+                    out["constraint_edges"]["relation"]))
+    assert edges == {("character:mara", "fact:0", "has_fact"), ("fact:0", "character:mara", "blocks"),
+                     ("thread:0", "character:mara", "involves")}
+    assert set(out["constraint_nodes"]["node"]) == {"character:mara", "character:tom", "fact:0", "thread:0"}
+    ins = out["insights"]
+    assert ins["kind"].tolist() == ["blocked_thread"] and ins.loc[0, "characters"] == ["Mara"]
+
+
+@pytest.mark.parametrize("module", ["dna", "constraints", "recursion", "engagement"])
+def test_compute_on_a_story_copy_gives_what_tl_wrote(mill, module):
+    """``compute`` on a story's tables copied into a dict: the tables and insights its ``tl``
+    function wrote, and the copied tables untouched."""
+    import importlib
+
+    import pandas as pd
+
+    mod = importlib.import_module(f"shimmy_lab.trackers.{module}")
+    system = sl.tl.systems.get(module)
+    tables = {"text": mill.text, **_frozen_copy(mill.tables)}
+    before = _frozen_copy(tables)
+    out = mod.compute(tables, system.params())
+    _assert_unchanged(tables, before)
+    assert set(out) - {"insights", "uns"} == set(system.tables)
+    for name in system.tables:
+        pd.testing.assert_frame_equal(out[name], mill.tables[name], obj=name)
+    ins = mill.tables["insights"]
+    pd.testing.assert_frame_equal(out["insights"], ins[ins["system"] == module].reset_index(drop=True))
+    if "uns" in out:
+        assert out["uns"].to_dict("records")[0] == mill.uns[module]
+    assert system.compute is mod.compute  # the registry's entry is the module's compute
+    by_name = sl.tl.systems.compute(module, tables)
+    for name in system.tables:
+        pd.testing.assert_frame_equal(by_name[name], out[name], obj=name)
+
+
+def test_systems_compute_by_name():
+    from shimmy_lab.trackers import systems
+    from shimmy_lab.trackers.dna import DnaParams, compute, dna
+
+    with pytest.raises(TypeError, match="works on a story only"):
+        systems.compute("characters", {"text": ""})
+    systems.register(systems.System("dna_copy", dna, DnaParams, tables=("dna",), compute=compute))
+    try:
+        story = sl.Story.from_text(STORY)
+        tables = {"text": story.text, **story.tables}
+        out = systems.compute("dna_copy", tables, {"max_insights": 1})
+        assert out["dna"].equals(compute(tables, DnaParams())["dna"])
+        assert (out["insights"]["kind"].value_counts() <= 1).all()
+        with pytest.raises(TypeError, match="no parameter"):
+            systems.compute("dna_copy", tables, min_shared_terms=3)
+    finally:
+        systems.unregister("dna_copy")
+
+
+# the walk-through of docs/architecture.md ("Adding a narrative system"), as code
+@dataclasses.dataclass(frozen=True)
+class LongSentencesParams:
+    max_words: int = 60
+
+
+LONG_INPUTS = ("sentences",)
+
+
+def long_compute(tables, params=LongSentencesParams()):
+    from shimmy_lab.trackers import systems
+
+    text, sents = tables[systems.TEXT], tables["sentences"]
+    df = pd.DataFrame([{"start": int(s), "end": int(e), "words": len(text[s:e].split())}
+                       for s, e in zip(sents["start"], sents["end"])], columns=["start", "end", "words"])
+    long = df[df["words"] > params.max_words].reset_index(drop=True)
+    insights = schema.coerce("insights", [
+        {"insight_id": f"long_sentences-long_sentence-{r.start}", "system": "long_sentences",
+         "kind": "long_sentence", "priority": "minor", "severity": 0.3,
+         "title": f"A sentence of {r.words} words", "message": "Hard to follow aloud.",
+         "start": r.start, "end": r.end, "characters": [], "suggestion": "Split it."}
+        for r in long.itertuples()])
+    return {"long_sentences": long, "insights": insights}
+
+
+def long_sentences(story, max_words=LongSentencesParams.max_words):
+    from shimmy_lab.trackers import systems
+
+    params = LongSentencesParams(max_words)
+    return systems.write(story, "long_sentences", long_compute(systems.inputs(story, LONG_INPUTS), params),
+                         params)
+
+
+def test_a_new_system_as_compute_and_thin_tl():
+    from shimmy_lab.trackers import systems
+
+    systems.register(systems.System("long_sentences", long_sentences, LongSentencesParams,
+                                    tables=("long_sentences",), compute=long_compute))
+    try:
+        story = sl.analyze(STORY, systems=["long_sentences"], params={"long_sentences": {"max_words": 15}})
+        t = story.tables["long_sentences"]
+        lengths = [len(story.text[s:e].split()) for s, e in zip(story.sentences["start"], story.sentences["end"])]
+        assert t["words"].tolist() == [n for n in lengths if n > 15] and len(t) >= 2
+        ins = story.tables["insights"]
+        assert (ins["kind"] == "long_sentence").sum() == len(t)
+        assert story.uns["params"]["long_sentences"] == {"max_words": 15}
+        out = systems.compute("long_sentences", {"text": story.text, "sentences": story.sentences},
+                              max_words=15)
+        pd.testing.assert_frame_equal(out["long_sentences"], t)
+    finally:
+        systems.unregister("long_sentences")

@@ -19,6 +19,10 @@ entry-point group ``shimmy_lab.systems``.
 
 from __future__ import annotations
 
+from . import constraints as _constraints
+from . import dna as _dna
+from . import engagement as _engagement
+from . import recursion as _recursion
 from . import schema, systems
 from .characters import CharactersParams, characters
 from .constraints import ConstraintsParams, constraints
@@ -37,11 +41,13 @@ __all__ = ["dna", "constraints", "recursion", "characters", "engagement", "drift
 for _system in (
         System("characters", characters, CharactersParams, tables=("voice", "relationships")),
         System("drift", drift),  # parameters from its signature; writes insights only
-        System("dna", dna, DnaParams, tables=("dna",)),
+        System("dna", dna, DnaParams, tables=("dna",), compute=_dna.compute),
         System("constraints", constraints, ConstraintsParams,
-               tables=("constraint_nodes", "constraint_edges", "freedom"), requires=("characters", "dna")),
-        System("recursion", recursion, RecursionParams, tables=("echoes",)),
-        System("engagement", engagement, EngagementParams, tables=("engagement",), requires=("dna",)),
+               tables=("constraint_nodes", "constraint_edges", "freedom"), requires=("characters", "dna"),
+               compute=_constraints.compute),
+        System("recursion", recursion, RecursionParams, tables=("echoes",), compute=_recursion.compute),
+        System("engagement", engagement, EngagementParams, tables=("engagement",), requires=("dna",),
+               compute=_engagement.compute),
 ):
     systems.register(_system)
 del _system

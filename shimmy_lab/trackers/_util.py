@@ -1,12 +1,16 @@
-"""Shared helpers of the trackers: table access, tokens, word lists, insight rows."""
+"""Shared helpers of the trackers: table access, tokens, word lists, insight rows, and the
+inputs and outputs of a system's pure ``compute`` (:func:`inputs`, :class:`StoryView`,
+:func:`write`)."""
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -77,12 +81,87 @@ def record_params(story: Any, system: str, **params: Any) -> None:
 
 def set_insights(story: Any, system: str, rows: list[dict]) -> pd.DataFrame:
     """Replace the insights of ``system`` in ``story.tables['insights']`` by ``rows``."""
+    return put_insights(story, system, insights_frame(system, rows))
+
+
+def insights_frame(system: str, rows: list[dict]) -> pd.DataFrame:
+    """The ``insights`` table of ``rows`` (rows without an ``insight_id`` are built with
+    :func:`insight` for ``system``)."""
+    return schema.coerce("insights", [insight(system=system, **r) if "insight_id" not in r else r
+                                      for r in rows])
+
+
+def put_insights(story: Any, system: str, new: pd.DataFrame) -> pd.DataFrame:
+    """Replace the insights of ``system`` in ``story.tables['insights']`` by the table ``new``."""
     old = table(story, "insights")
     keep = old[~old["system"].fillna("").str.split("+").map(lambda s: system in s)] if len(old) else old
-    new = schema.coerce("insights", [insight(system=system, **r) if "insight_id" not in r else r
-                                     for r in rows])
     df = pd.concat([keep, new], ignore_index=True) if len(keep) else new
     return put(story, "insights", df)
+
+
+#: the key of the story text in the mapping a system's ``compute`` reads (no table holds it)
+TEXT = "text"
+
+
+def inputs(story: Any, names: Iterable[str]) -> Mapping[str, Any]:
+    """The read-only mapping a system's ``compute`` takes: tables ``names`` of ``story``
+    (empty frames for the absent ones, as :func:`table`) and its text under :data:`TEXT`."""
+    return MappingProxyType({TEXT: story.text, **{n: table(story, n) for n in names}})
+
+
+class StoryView:
+    """A read-only, story-like view (``.text``, ``.tables``) of the mapping a ``compute``
+    takes, so that the helpers written for a story (:func:`table`, :func:`locator`, ...)
+    read it.
+
+    Parameters
+    ----------
+    tables : mapping
+        Table name -> DataFrame, and the text under :data:`TEXT` (default ``""``).
+    """
+
+    def __init__(self, tables: Mapping[str, Any]) -> None:
+        self.text = str(tables.get(TEXT, ""))
+        self.tables = MappingProxyType({k: v for k, v in tables.items() if k != TEXT})
+
+
+def write(story: Any, system: str, out: Mapping[str, pd.DataFrame], params: Any) -> Any:
+    """Write the output of a system's ``compute`` to ``story`` (the thin half of its ``tl``
+    function).
+
+    Parameters
+    ----------
+    story : Story
+        Written to.
+    system : str
+        The system's name.
+    out : mapping
+        What ``compute`` returned: its tables (coerced to their schema when they have one
+        in :mod:`shimmy_lab.trackers.schema`, stored as given otherwise), its rows of
+        ``insights`` under ``"insights"`` (they replace its earlier rows; no key: the
+        insights are left alone) and its summary under ``"uns"`` (a one-row frame, written
+        to ``story.uns[system]`` as a dict).
+    params : dataclass
+        Its parameters, recorded in ``story.uns["params"][system]``.
+
+    Returns
+    -------
+    Story
+        ``story``.
+    """
+    for name, df in out.items():
+        if name in ("insights", "uns"):
+            continue
+        if name in schema.TABLES:
+            put(story, name, df)
+        else:
+            story.tables[name] = df
+    if "uns" in out:
+        story.uns[system] = out["uns"].to_dict("records")[0]
+    if "insights" in out:
+        put_insights(story, system, out["insights"])
+    record_params(story, system, **dataclasses.asdict(params))
+    return story
 
 
 def insight(system: str, kind: str, priority: str, severity: float, title: str, message: str,

@@ -1,14 +1,16 @@
 """Constraint space: what the established facts and open threads allow next.
 
-One public entry, :func:`constraints`.  A :class:`networkx.MultiDiGraph` is built
-from the tables -- characters (with status), places, facts, relationships and open
-threads (unanswered contradictions / pressures of ``dna``) -- with edges for
-relations (``relates``, ``located_at``, ``has_fact``, ``involves``) and for what a
-fact blocks (``blocks``: a death fact blocks its character from acting).  It is
-exported as ``constraint_nodes`` / ``constraint_edges`` (rebuild it with
-:func:`graph`).  Per chapter, the freedom score is the share of open threads that
-still have an unblocked path to resolution (an involved character who is alive, or
-no character at all); blocked paths are listed in ``freedom``.
+Two public entries: :func:`compute` (pure: tables in, tables out) and :func:`constraints`
+(``tl.constraints``: reads a story's tables, calls :func:`compute`, writes).
+
+A :class:`networkx.MultiDiGraph` is built from the tables -- characters (with status),
+places, facts, relationships and open threads (unanswered contradictions / pressures of
+``dna``) -- with edges for relations (``relates``, ``located_at``, ``has_fact``,
+``involves``) and for what a fact blocks (``blocks``: a death fact blocks its character
+from acting). It is exported as ``constraint_nodes`` / ``constraint_edges`` (rebuild it
+with :func:`graph`). Per chapter, the freedom score is the share of open threads that
+still have an unblocked path to resolution (an involved character who is alive, or no
+character at all); blocked paths are listed in ``freedom``.
 
 Insights: ``blocked_thread`` and, seen from the graph, the violations of a
 ``blocks`` edge (``dead_character_acts``) and conflicting facts
@@ -20,17 +22,21 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import networkx as nx
 import pandas as pd
 
 from . import _util as U
+from . import schema
 from .characters import dead_act_insights, fact_contradiction_insights
 
-__all__ = ["constraints", "graph", "ConstraintsParams"]
+__all__ = ["constraints", "compute", "graph", "ConstraintsParams", "INPUTS"]
 
 SYSTEM = "constraints"
+#: the tables :func:`compute` reads (besides the text)
+INPUTS = ("characters", "facts", "relationships", "names", "mentions", "dna", "chapters",
+          "quotes", "sentences")
 
 
 @dataclass(frozen=True)
@@ -42,20 +48,25 @@ class ConstraintsParams:
 
 def graph(story: Any) -> nx.MultiDiGraph:
     """Rebuild the constraint graph from ``constraint_nodes`` / ``constraint_edges``."""
+    return _graph(U.table(story, "constraint_nodes"), U.table(story, "constraint_edges"))
+
+
+def _graph(nodes: pd.DataFrame, edges: pd.DataFrame) -> nx.MultiDiGraph:
+    """The constraint graph of the ``constraint_nodes`` / ``constraint_edges`` tables."""
     g = nx.MultiDiGraph()
-    for r in U.table(story, "constraint_nodes").to_dict("records"):
+    for r in nodes.to_dict("records"):
         g.add_node(r.pop("node"), **r)
-    for r in U.table(story, "constraint_edges").to_dict("records"):
+    for r in edges.to_dict("records"):
         g.add_edge(r.pop("source"), r.pop("target"), key=r["relation"], **r)
     return g
 
 
-def _places(story: Any, ment_starts: list[int], ment_ids: list[str], top: int) -> tuple[list, list]:
-    nm = U.table(story, "names")
+def _places(view: U.StoryView, ment_starts: list[int], ment_ids: list[str], top: int) -> tuple[list, list]:
+    nm = U.table(view, "names")
     pl = nm[nm["character_id"].isna() & (nm["place"] > nm["person"]) & (nm["count"] >= 2)]
     pl = pl.sort_values("count", ascending=False).head(top)
     nodes, edges = [], []
-    text = story.text
+    text = view.text
     for r in pl.itertuples():
         pid = f"place:{r.surface}"
         nodes.append({"node": pid, "kind": "place", "label": r.surface, "status": pd.NA,
@@ -73,16 +84,16 @@ def _places(story: Any, ment_starts: list[int], ment_ids: list[str], top: int) -
     return nodes, edges
 
 
-def _character_fact_nodes(story: Any, names: dict) -> tuple[list, list, dict]:
+def _character_fact_nodes(view: U.StoryView, names: dict) -> tuple[list, list, dict]:
     """Nodes of characters and facts, ``has_fact`` / ``blocks`` / ``relates`` edges, and
     the first death of each character (id -> ``(chapter, start)``)."""
     nodes, edges = [], []
-    for r in U.table(story, "characters").itertuples():
+    for r in U.table(view, "characters").itertuples():
         nodes.append({"node": f"character:{r.character_id}", "kind": "character",
                       "label": r.name, "status": r.status, "chapter": r.first_chapter,
                       "start": r.start, "end": r.end})
     deaths: dict[str, tuple[int, int]] = {}
-    for i, r in enumerate(U.table(story, "facts").itertuples()):
+    for i, r in enumerate(U.table(view, "facts").itertuples()):
         fid = f"fact:{i}"
         label = f"{names.get(str(r.subject), r.subject)} {r.attribute} {r.value}"
         nodes.append({"node": fid, "kind": "fact", "label": label, "status": pd.NA,
@@ -93,7 +104,7 @@ def _character_fact_nodes(story: Any, names: dict) -> tuple[list, list, dict]:
             edges.append({"source": fid, "target": f"character:{r.subject}", "relation": "blocks",
                           "weight": 1.0, "chapter": r.chapter, "start": r.start, "end": r.end})
             deaths.setdefault(str(r.subject), (int(r.chapter), int(r.start)))
-    for r in U.table(story, "relationships").itertuples():
+    for r in U.table(view, "relationships").itertuples():
         edges.append({"source": f"character:{r.source}", "target": f"character:{r.target}",
                       "relation": "relates", "weight": float(r.copresence + r.addresses),
                       "chapter": r.first_chapter, "start": r.start, "end": r.end})
@@ -126,14 +137,14 @@ def _blocked_insight(r: Any, cn: int, people: list[str], why: str, names: dict) 
         "Resolve it through another character, or close it explicitly.")
 
 
-def _freedom(story: Any, g: nx.MultiDiGraph, dna: pd.DataFrame, deaths: dict,
+def _freedom(chapters: pd.DataFrame, g: nx.MultiDiGraph, dna: pd.DataFrame, deaths: dict,
              names: dict) -> tuple[list[dict], list[dict]]:
     """Per chapter, the share of open threads with an unblocked path to resolution:
     the ``freedom`` rows and the ``blocked_thread`` insights (one per thread)."""
     threads = dna[dna["type"].isin(["contradiction", "pressure"])]
     ans_ch = dict(zip(dna["unit"].astype(int), dna["chapter"].astype(int)))
     rows, blocked_seen, ins = [], set(), []
-    for c in U.table(story, "chapters").itertuples():
+    for c in chapters.itertuples():
         cn = int(c.chapter)
         n_open = n_free = 0
         blocked = []
@@ -159,8 +170,49 @@ def _freedom(story: Any, g: nx.MultiDiGraph, dna: pd.DataFrame, deaths: dict,
     return rows, ins
 
 
+def compute(tables: Mapping[str, Any],
+            params: ConstraintsParams = ConstraintsParams()) -> dict[str, pd.DataFrame]:
+    """Build the constraint graph, the freedom score per chapter and its insights (pure).
+
+    Parameters
+    ----------
+    tables : mapping
+        The tables of :data:`INPUTS` (an absent one reads as empty: without ``dna`` there
+        are no threads and freedom is 1) and the story text under ``"text"``
+        (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified.
+    params : ConstraintsParams
+        Its parameters (see :func:`constraints`).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"constraint_nodes"``, ``"constraint_edges"``, ``"freedom"`` and
+        ``"insights"`` (``blocked_thread``, ``dead_character_acts``, ``fact_contradiction``).
+    """
+    view = U.StoryView(tables)
+    names = U.names_by_id(view)
+    nodes, edges, deaths = _character_fact_nodes(view, names)
+    m = U.table(view, "mentions")
+    pn, pe = _places(view, m["start"].astype(int).tolist(),
+                     m["character_id"].astype(str).tolist(), params.max_places)
+    dna = U.table(view, "dna")
+    tn, te = _thread_nodes(dna[dna["type"].isin(["contradiction", "pressure"])],
+                           {v: k for k, v in names.items()})
+    out = {"constraint_nodes": schema.coerce("constraint_nodes", pd.DataFrame(nodes + pn + tn)),
+           "constraint_edges": schema.coerce("constraint_edges", pd.DataFrame(edges + pe + te))}
+    g = _graph(out["constraint_nodes"], out["constraint_edges"])
+    rows, ins = _freedom(U.table(view, "chapters"), g, dna, deaths, names)
+    out["freedom"] = schema.coerce("freedom", pd.DataFrame(rows))
+    ins += dead_act_insights(view, names, system=SYSTEM)
+    ins += fact_contradiction_insights(U.table(view, "facts"), names, system=SYSTEM)
+    return {**out, "insights": U.insights_frame(SYSTEM, ins)}
+
+
 def constraints(story: Any, max_places: int = ConstraintsParams.max_places) -> Any:
     """Build the constraint graph, the freedom score per chapter and its insights.
+
+    Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its output and
+    records the parameters in ``story.uns["params"]["constraints"]``.
 
     Parameters
     ----------
@@ -176,20 +228,5 @@ def constraints(story: Any, max_places: int = ConstraintsParams.max_places) -> A
         The story with ``constraint_nodes``, ``constraint_edges``, ``freedom`` and
         the ``constraints`` insights written.
     """
-    names = U.names_by_id(story)
-    by_name = {v: k for k, v in names.items()}
-    nodes, edges, deaths = _character_fact_nodes(story, names)
-    m = U.table(story, "mentions")
-    pn, pe = _places(story, m["start"].astype(int).tolist(),
-                     m["character_id"].astype(str).tolist(), max_places)
-    dna = U.table(story, "dna")
-    tn, te = _thread_nodes(dna[dna["type"].isin(["contradiction", "pressure"])], by_name)
-    U.put(story, "constraint_nodes", pd.DataFrame(nodes + pn + tn))
-    U.put(story, "constraint_edges", pd.DataFrame(edges + pe + te))
-    rows, ins = _freedom(story, graph(story), dna, deaths, names)
-    U.put(story, "freedom", pd.DataFrame(rows))
-    ins += dead_act_insights(story, names, system=SYSTEM)
-    ins += fact_contradiction_insights(U.table(story, "facts"), names, system=SYSTEM)
-    U.set_insights(story, SYSTEM, ins)
-    U.record_params(story, SYSTEM, max_places=max_places)
-    return story
+    params = ConstraintsParams(max_places)
+    return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)

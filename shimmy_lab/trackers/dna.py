@@ -1,12 +1,15 @@
 """CAPR narrative DNA: Contradiction -> Action -> Pressure -> Return units per scene.
 
-One public entry, :func:`dna`.  Each sentence is scored for cue words of the four
-unit types; the strongest sentence of each type in a scene (above ``min_intensity``)
-becomes a unit.  A *return* is a later sentence (at least one scene later) that
-calls back an earlier contradiction or pressure: it shares at least ``min_shared``
-salient terms (content words that are rare in the story, and character names).
-Units never called back are ``open_thread`` insights; answered ones ``payoff``.
-Story time is measured in chapters and words (``story_words``), never wall-clock.
+Two public entries: :func:`compute` (pure: tables in, tables out) and :func:`dna`
+(``tl.dna``: reads a story's tables, calls :func:`compute`, writes).
+
+Each sentence is scored for cue words of the four unit types; the strongest sentence of
+each type in a scene (above ``min_intensity``) becomes a unit. A *return* is a later
+sentence (at least one scene later) that calls back an earlier contradiction or
+pressure: it shares at least ``min_shared`` salient terms (content words that are rare
+in the story, and character names). Units never called back are ``open_thread``
+insights; answered ones ``payoff``. Story time is measured in chapters and words
+(``story_words``), never wall-clock.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import _util as U
+from . import schema
 
-__all__ = ["dna", "DnaParams"]
+__all__ = ["dna", "compute", "DnaParams", "INPUTS"]
 
 SYSTEM = "dna"
+#: the tables :func:`compute` reads (besides the text)
+INPUTS = ("sentences", "scenes", "mentions", "characters")
 CUES = {
     "contradiction": re.compile(
         r"\b(?:but|yet|however|although|though|instead|never|nothing|nobody|no one|refus\w*|"
@@ -51,25 +57,25 @@ class DnaParams:
     max_insights: int = 8
 
 
-def _salient(story: Any, min_count: int = 2, max_count: int = 40) -> set[str]:
-    cnt = Counter(w for w in U.content_words(story.text) if len(w) >= 4)
+def _salient(text: str, min_count: int = 2, max_count: int = 40) -> set[str]:
+    cnt = Counter(w for w in U.content_words(text) if len(w) >= 4)
     return {w for w, c in cnt.items() if min_count <= c <= max_count}
 
 
-def _sentence_units(story: Any, min_intensity: float) -> tuple[dict, dict, int]:
+def _sentence_units(view: U.StoryView, min_intensity: float) -> tuple[dict, dict, int]:
     """Score each sentence for the cue words of the unit types.
 
     Returns the sentences by scene (``scene -> [info]``), the strongest candidate per
     ``(scene, type)`` at or above ``min_intensity``, and the number of words read.
     """
-    text = story.text
-    sents = U.table(story, "sentences")
-    sc_loc = U.locator(story, "scenes", "scene")
-    ment = U.table(story, "mentions")
-    names = U.names_by_id(story)
+    text = view.text
+    sents = U.table(view, "sentences")
+    sc_loc = U.locator(view, "scenes", "scene")
+    ment = U.table(view, "mentions")
+    names = U.names_by_id(view)
     m_starts = ment["start"].astype(int).to_numpy()
     m_ids = ment["character_id"].astype(str).to_numpy()
-    salient = _salient(story)
+    salient = _salient(text)
     words_before = 0
     best: dict[tuple[int, str], dict] = {}
     by_scene: dict[int, list[dict]] = defaultdict(list)
@@ -171,9 +177,42 @@ def _insights(df: pd.DataFrame, total: int, max_insights: int) -> list[dict]:
     return ins
 
 
+def compute(tables: Mapping[str, Any], params: DnaParams = DnaParams()) -> dict[str, pd.DataFrame]:
+    """Find CAPR units per scene and link returns to the units they answer (pure).
+
+    Parameters
+    ----------
+    tables : mapping
+        The tables of :data:`INPUTS` (an absent one reads as empty) and the story text
+        under ``"text"`` (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified.
+    params : DnaParams
+        Its parameters (see :func:`dna`).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"dna"``: the units; ``"insights"``: the ``open_thread`` and ``payoff`` insights.
+
+    Examples
+    --------
+    >>> from shimmy_lab.trackers.dna import compute
+    >>> out = compute({"text": ""})
+    >>> sorted(out), len(out["dna"])
+    (['dna', 'insights'], 0)
+    """
+    by_scene, best, words = _sentence_units(U.StoryView(tables), params.min_intensity)
+    units = _link_units(by_scene, best, params.min_shared)
+    df = schema.coerce("dna", _rows(units))
+    ins = _insights(df, max(words, 1), params.max_insights)
+    return {"dna": df, "insights": U.insights_frame(SYSTEM, ins)}
+
+
 def dna(story: Any, min_intensity: float = DnaParams.min_intensity,
         min_shared: int = DnaParams.min_shared, max_insights: int = DnaParams.max_insights) -> Any:
     """Find CAPR units per scene and link returns to the units they answer.
+
+    Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its output and
+    records the parameters in ``story.uns["params"]["dna"]``.
 
     Parameters
     ----------
@@ -191,10 +230,5 @@ def dna(story: Any, min_intensity: float = DnaParams.min_intensity,
     Story
         The story with ``dna`` and the ``dna`` insights written.
     """
-    by_scene, best, words = _sentence_units(story, min_intensity)
-    units = _link_units(by_scene, best, min_shared)
-    df = U.put(story, "dna", _rows(units))
-    U.set_insights(story, SYSTEM, _insights(df, max(words, 1), max_insights))
-    U.record_params(story, SYSTEM, min_intensity=min_intensity, min_shared=min_shared,
-                    max_insights=max_insights)
-    return story
+    params = DnaParams(min_intensity, min_shared, max_insights)
+    return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)

@@ -1,6 +1,9 @@
 """Engagement loops: tension, curiosity, emotion and pace per scene and chapter.
 
-One public entry, :func:`engagement`.  Per scene and per chapter (``level``):
+Two public entries: :func:`compute` (pure: tables in, tables out) and :func:`engagement`
+(``tl.engagement``: reads a story's tables, calls :func:`compute`, writes).
+
+Per scene and per chapter (``level``):
 
 * ``valence`` (-1..1) and ``arousal`` (0..1): means over words found in the bundled
   affect lexicon (``trackers/data/affect.tsv``, written for this project);
@@ -21,16 +24,19 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import _util as U
+from . import schema
 
-__all__ = ["engagement", "EngagementParams"]
+__all__ = ["engagement", "compute", "EngagementParams", "INPUTS"]
 
 SYSTEM = "engagement"
+#: the tables :func:`compute` reads (besides the text)
+INPUTS = ("scenes", "quotes", "dna")
 _NEG = re.compile(r"\b(?:not|no|never|nothing|nobody|cannot|can't|won't|don't)\b", re.I)
 
 
@@ -42,14 +48,14 @@ class EngagementParams:
     max_insights: int = 5
 
 
-def _measure(story: Any, s: int, e: int, lex: dict) -> dict:
-    text = story.text[s:e]
+def _measure(view: U.StoryView, s: int, e: int, lex: dict) -> dict:
+    text = view.text[s:e]
     toks = U.words(text)
     n = max(len(toks), 1)
     hits = [h for w in toks if (h := U.lemma_lookup(w, lex)) is not None]
     tension_words = sum(h[2] for h in hits)
     nsent = max(len(re.findall(r"[.!?]+(?:\s|$)", text)), 1)
-    qchars = sum(b - a for a, b in U.quote_mask(story, s, e))
+    qchars = sum(b - a for a, b in U.quote_mask(view, s, e))
     mean_len = n / nsent
     dshare = min(1.0, qchars / max(e - s, 1))
     return {"words": len(toks),
@@ -99,16 +105,16 @@ class _Loops:
         return out
 
 
-def _scene_rows(story: Any, loops: _Loops) -> tuple[list[dict], dict[int, list[int]]]:
+def _scene_rows(view: U.StoryView, loops: _Loops) -> tuple[list[dict], dict[int, list[int]]]:
     """Measure each scene and count the threads open in it (scores, loops, curiosity);
     also return the abandoned threads (scene -> units)."""
     lex = U.affect()
-    scenes = U.table(story, "scenes")
+    scenes = U.table(view, "scenes")
     rows = []
     for r in scenes.itertuples():
         s, e, sc = int(r.start), int(r.end), int(r.scene)
-        m = _measure(story, s, e, lex)
-        n_open = loops.visit(sc, set(U.content_words(story.text[s:e])))
+        m = _measure(view, s, e, lex)
+        n_open = loops.visit(sc, set(U.content_words(view.text[s:e])))
         rows.append({"level": "scene", "index": sc, "chapter": int(r.chapter), "start": s,
                      "end": e, **m, "open_loops": n_open})
     abandoned = loops.abandoned(scenes["scene"].astype(int).tolist())
@@ -176,9 +182,43 @@ def _flat_insights(df: pd.DataFrame, flat_scenes: int) -> list[dict]:
     return ins
 
 
+def compute(tables: Mapping[str, Any],
+            params: EngagementParams = EngagementParams()) -> dict[str, pd.DataFrame]:
+    """Measure engagement per scene and chapter and track the story's loops (pure).
+
+    Parameters
+    ----------
+    tables : mapping
+        The tables of :data:`INPUTS` (an absent one reads as empty: without ``dna`` there
+        are no loops) and the story text under ``"text"``
+        (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified.
+    params : EngagementParams
+        Its parameters (see :func:`engagement`).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"engagement"``: a row per scene and per chapter; ``"insights"``: the
+        ``abandoned_loop`` and ``flat_stretch`` insights.
+    """
+    view = U.StoryView(tables)
+    dna = U.table(view, "dna")
+    rows, abandoned = _scene_rows(view, _Loops(dna))
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = pd.concat([df, pd.DataFrame(_chapter_rows(df))], ignore_index=True)
+    df = schema.coerce("engagement", df)
+    ins = _abandoned_insights(dna, abandoned, params.max_insights)
+    ins += _flat_insights(df, params.flat_scenes)
+    return {"engagement": df, "insights": U.insights_frame(SYSTEM, ins)}
+
+
 def engagement(story: Any, flat_scenes: int = EngagementParams.flat_scenes,
                max_insights: int = EngagementParams.max_insights) -> Any:
     """Measure engagement per scene and chapter and track the story's loops.
+
+    Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its output and
+    records the parameters in ``story.uns["params"]["engagement"]``.
 
     Parameters
     ----------
@@ -194,15 +234,5 @@ def engagement(story: Any, flat_scenes: int = EngagementParams.flat_scenes,
     Story
         The story with ``engagement`` and the ``engagement`` insights written.
     """
-    dna = U.table(story, "dna")
-    loops = _Loops(dna)
-    rows, abandoned = _scene_rows(story, loops)
-    df = pd.DataFrame(rows)
-    if len(df):
-        df = pd.concat([df, pd.DataFrame(_chapter_rows(df))], ignore_index=True)
-    df = U.put(story, "engagement", df)
-    ins = _abandoned_insights(dna, abandoned, max_insights)
-    ins += _flat_insights(df, flat_scenes)
-    U.set_insights(story, SYSTEM, ins)
-    U.record_params(story, SYSTEM, flat_scenes=flat_scenes, max_insights=max_insights)
-    return story
+    params = EngagementParams(flat_scenes, max_insights)
+    return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)

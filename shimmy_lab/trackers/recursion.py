@@ -1,13 +1,15 @@
 """Multi-level recursion: phrases and motifs that echo across the story's levels.
 
-One public entry, :func:`recursion`.  *Phrases* are word n-grams (default 4 words,
-at least two of them content words) that recur 2..``max_repeats`` times; *motifs*
-are content words of 5+ letters, rare overall but spread over several chapters.
-Each echo links an occurrence (``start``/``end``) to the next one
-(``target_start``/``target_end``) and gets the ``level`` of the smallest unit
-holding both: sentence (same paragraph), paragraph (same scene), scene (same
-chapter), chapter (same act; acts are thirds of the chapters) or act.
-``similarity`` is the content-word Jaccard overlap of the two sentences.
+Two public entries: :func:`compute` (pure: tables in, tables out) and :func:`recursion`
+(``tl.recursion``: reads a story's tables, calls :func:`compute`, writes).
+
+*Phrases* are word n-grams (default 4 words, at least two of them content words) that
+recur 2..``max_repeats`` times; *motifs* are content words of 5+ letters, rare overall
+but spread over several chapters. Each echo links an occurrence (``start``/``end``) to
+the next one (``target_start``/``target_end``) and gets the ``level`` of the smallest
+unit holding both: sentence (same paragraph), paragraph (same scene), scene (same
+chapter), chapter (same act; acts are thirds of the chapters) or act. ``similarity`` is
+the content-word Jaccard overlap of the two sentences.
 
 Summary numbers go to ``story.uns["recursion"]``: echo density (phrase echoes per
 1,000 words), counts per level, and opening/ending symmetry (cosine similarity of
@@ -19,16 +21,19 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import _util as U
+from . import schema
 
-__all__ = ["recursion", "RecursionParams"]
+__all__ = ["recursion", "compute", "RecursionParams", "INPUTS"]
 
 SYSTEM = "recursion"
+#: the tables :func:`compute` reads (besides the text)
+INPUTS = ("sentences", "paragraphs", "scenes", "chapters")
 LEVELS = ("sentence", "paragraph", "scene", "chapter", "act")
 _TOK = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
@@ -50,17 +55,17 @@ def _cosine(a: Counter, b: Counter) -> float:
     return float(num / den) if den else 0.0
 
 
-def _tokens(story: Any, n: int) -> tuple[dict, list[set], dict]:
+def _tokens(view: U.StoryView, n: int) -> tuple[dict, list[set], dict]:
     """Read the sentences once: phrase n-grams, content words per sentence, motif places.
 
     Returns ``grams`` (n-gram -> ``[(start, end, sentence)]``), ``sent_words`` (the
     content words of each sentence) and ``motif_pos`` (word -> ``[(start, sentence)]``).
     """
-    text = story.text
+    text = view.text
     grams: dict[tuple, list[tuple[int, int, int]]] = defaultdict(list)
     sent_words: list[set] = []
     motif_pos: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for si, r in enumerate(U.table(story, "sentences").itertuples()):
+    for si, r in enumerate(U.table(view, "sentences").itertuples()):
         s, e = int(r.start), int(r.end)
         toks = [(m.group(0).lower(), s + m.start(), s + m.end()) for m in _TOK.finditer(text[s:e])]
         sent_words.append({w for w, _, _ in toks if len(w) > 2 and w not in U.STOPWORDS})
@@ -77,11 +82,11 @@ def _tokens(story: Any, n: int) -> tuple[dict, list[set], dict]:
 class _Levels:
     """The level of the smallest unit holding two offsets, and sentence similarity."""
 
-    def __init__(self, story: Any, sent_words: list[set]) -> None:
-        self.locs = {lv: U.locator(story, t, k) for lv, t, k in (
+    def __init__(self, view: U.StoryView, sent_words: list[set]) -> None:
+        self.locs = {lv: U.locator(view, t, k) for lv, t, k in (
             ("paragraph", "paragraphs", "paragraph"), ("scene", "scenes", "scene"),
             ("chapter", "chapters", "chapter"))}
-        self.n_ch = max(len(U.table(story, "chapters")), 1)
+        self.n_ch = max(len(U.table(view, "chapters")), 1)
         self.sent_words = sent_words
 
     def chapter(self, a: int) -> int:
@@ -178,10 +183,45 @@ def _insights(text: str, df: pd.DataFrame, symmetry: float, shared: list[str]) -
     return ins
 
 
+def compute(tables: Mapping[str, Any],
+            params: RecursionParams = RecursionParams()) -> dict[str, pd.DataFrame]:
+    """Find echoes of phrases and motifs across levels; density and symmetry (pure).
+
+    Parameters
+    ----------
+    tables : mapping
+        The tables of :data:`INPUTS` (an absent one reads as empty) and the story text
+        under ``"text"`` (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified.
+    params : RecursionParams
+        Its parameters (see :func:`recursion`).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"echoes"``; ``"uns"``: one row, the summary (``density``, ``levels``,
+        ``symmetry``, ``symmetry_terms``) that :func:`recursion` writes to
+        ``story.uns["recursion"]``; ``"insights"``: the ``echo_symmetry`` and ``echo``
+        insights.
+    """
+    view = U.StoryView(tables)
+    grams, sent_words, motif_pos = _tokens(view, params.n)
+    lv = _Levels(view, sent_words)
+    rows = _phrase_rows(grams, lv, params.max_repeats)
+    n_phrase = len(rows)
+    rows += _motif_rows(motif_pos, lv, params.motif_min_chapters)
+    df = schema.coerce("echoes", _echo_table(rows, params.max_echoes))
+    summary, symmetry = _summary(view.text, df, n_phrase)
+    ins = _insights(view.text, df, symmetry, summary["symmetry_terms"])
+    return {"echoes": df, "uns": pd.DataFrame([summary]), "insights": U.insights_frame(SYSTEM, ins)}
+
+
 def recursion(story: Any, n: int = RecursionParams.n, max_repeats: int = RecursionParams.max_repeats,
               max_echoes: int = RecursionParams.max_echoes,
               motif_min_chapters: int = RecursionParams.motif_min_chapters) -> Any:
     """Find echoes of phrases and motifs across levels; density and symmetry.
+
+    Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its output and
+    records the parameters in ``story.uns["params"]["recursion"]``.
 
     Parameters
     ----------
@@ -201,15 +241,5 @@ def recursion(story: Any, n: int = RecursionParams.n, max_repeats: int = Recursi
     Story
         The story with ``echoes``, ``uns["recursion"]`` and the insights written.
     """
-    grams, sent_words, motif_pos = _tokens(story, n)
-    lv = _Levels(story, sent_words)
-    rows = _phrase_rows(grams, lv, max_repeats)
-    n_phrase = len(rows)
-    rows += _motif_rows(motif_pos, lv, motif_min_chapters)
-    df = U.put(story, "echoes", _echo_table(rows, max_echoes))
-    summary, symmetry = _summary(story.text, df, n_phrase)
-    story.uns["recursion"] = summary
-    U.set_insights(story, SYSTEM, _insights(story.text, df, symmetry, summary["symmetry_terms"]))
-    U.record_params(story, SYSTEM, n=n, max_repeats=max_repeats, max_echoes=max_echoes,
-                    motif_min_chapters=motif_min_chapters)
-    return story
+    params = RecursionParams(n, max_repeats, max_echoes, motif_min_chapters)
+    return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)

@@ -2,7 +2,12 @@
 
 Each system is a :class:`System`: its name (the name of its ``tl`` function and of the
 parameters recorded in ``story.uns["params"]``), its function, the dataclass of its
-parameters, the tables it writes and the systems whose tables it reads (``requires``).
+parameters, the tables it writes, the systems whose tables it reads (``requires``) and,
+optionally, its pure ``compute(tables, params) -> dict of DataFrames``: the tables it reads
+(and the text, under the key ``"text"``) in, its tables and its rows of ``insights`` out,
+no story involved (:func:`compute` calls it by name).  Its ``tl`` function is then thin:
+it gathers the tables (:func:`inputs`), calls ``compute`` and writes the result to the
+story (:func:`write`).
 The run order (:func:`order`) comes from ``requires``; :func:`run` calls one system with
 its parameters and, when a system it requires has not run on the story, fails with a
 message naming it ("run tl.dna first").  The ``tl`` functions themselves stay lenient:
@@ -29,15 +34,17 @@ import dataclasses
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from .. import plugins  # the one reader of the entry-point group (systems and plugins)
 from ..errors import ShimmyError
+from ._util import TEXT, inputs, write
 
 log = logging.getLogger(__name__)
 
 __all__ = ["System", "MissingPrerequisiteError", "register", "unregister", "get", "systems", "names",
-           "order", "missing", "run", "params_of", "params_for", "unloaded"]
+           "order", "missing", "run", "compute", "inputs", "write", "TEXT", "params_of", "params_for",
+           "unloaded"]
 
 
 class MissingPrerequisiteError(ShimmyError, RuntimeError):
@@ -63,6 +70,12 @@ class System:
         The tables it writes (besides its rows of ``insights``).
     requires : tuple of str
         The systems whose tables it reads: it runs after them.
+    compute : callable, optional
+        ``compute(tables, params) -> dict[str, DataFrame]``, pure: ``tables`` a read-only
+        mapping of the tables it reads and the story text under ``"text"``, ``params`` an
+        instance of ``params``; returns its tables, its rows of ``insights`` (key
+        ``"insights"``) and, if it has one, its summary for ``story.uns[name]`` (key
+        ``"uns"``, one row).  ``None`` for a system that works on a story only.
     """
 
     name: str
@@ -70,6 +83,7 @@ class System:
     params: type | None = None
     tables: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    compute: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.params is None:
@@ -237,3 +251,34 @@ def run(story: Any, name: str, params: Any = None, *, check: bool = True, **over
             "(or sl.analyze, which runs the systems in order).", param="systems")
     p = params_for(name, params, **overrides)
     return system.func(story, **{f.name: getattr(p, f.name) for f in dataclasses.fields(p)})
+
+
+def compute(name: str, tables: Mapping[str, Any], params: Any = None, **overrides: Any) -> dict[str, Any]:
+    """The output of system ``name`` on ``tables``, without a story: its ``compute`` with
+    ``params`` (its dataclass or a dict; default: the defaults) updated by ``overrides``.
+
+    Parameters
+    ----------
+    name : str
+        A registered system that has a ``compute``.
+    tables : mapping
+        The tables it reads (an absent one reads as empty) and the story text under
+        ``"text"``; not modified.  E.g. ``{"text": story.text, **story.tables}``.
+    params, **overrides
+        As for :func:`run`.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Its tables, ``"insights"`` (its rows) and, for some, ``"uns"`` (see :class:`System`).
+
+    Raises
+    ------
+    TypeError
+        When system ``name`` has no ``compute`` (it works on a story only: :func:`run`).
+    """
+    system = get(name)
+    if system.compute is None:
+        raise TypeError(f"system {name!r} has no compute(tables, params): it works on a story only "
+                        f"(systems.run(story, {name!r}))")
+    return system.compute(tables, params_for(name, params, **overrides))
