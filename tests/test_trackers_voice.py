@@ -474,3 +474,25 @@ def test_the_model_stage_settings_are_parameters_of_the_characters_system(monkey
     r = df[df["start"] >= text.index(named)].iloc[0]
     assert r["score"] == pytest.approx(combined_score(r["lexical"], r["fit"], r["words"]) + 0.7)
     assert combined_score(0.1, 0.5, 1, 1, name_weight=0.0) == pytest.approx(combined_score(0.1, 0.5, 1))
+
+
+def test_an_inflection_of_a_word_the_story_uses_is_no_new_vocabulary():
+    from collections import Counter
+
+    from shimmy_lab.trackers.voice import voice_line_score, word_forms
+
+    assert {"taste", "tasted", "tasting"} <= set(word_forms("tastes"))
+    assert {"clear", "clears"} <= set(word_forms("cleared"))
+    assert {"carry", "carried"} <= set(word_forms("carries"))
+    assert "account" in word_forms("accounting")
+    # a stem must keep three letters: "sing" is not an inflection of "s", nor "need" of "ne"
+    assert all(f.startswith("sing") for f in word_forms("sing"))
+    assert all(f.startswith("need") for f in word_forms("need"))
+    story = Counter("she would taste the cake and clear the table of every account".split())
+    spk = Counter("she would taste the cake".split())
+    line = "No accounting for tastes, when she cleared the tables of cakes."
+    novel = voice_line_score(line, spk, 5, story)[1]["novel"]
+    # every content word is an inflection of one the story uses
+    assert novel == 0.0
+    # a word the story does not use, in any inflection, is still new
+    assert voice_line_score(line + " Marmalade!", spk, 5, story)[1]["novel"] > 0

@@ -10,7 +10,8 @@ Helpers of :func:`shimmy_lab.trackers.characters.characters` (the system entry):
   voice.  It works in two stages:
 
   1. **lexical** (always): :func:`voice_line_score`, the share of the line's words and
-     word pairs the story never uses elsewhere and its speaker never uses;
+     word pairs the story never uses elsewhere and its speaker never uses (a word in
+     any inflection, :func:`word_forms`);
   2. **model** (when a scoring model is given): lines the lexical stage finds at all
      unusual, and short lines of common words that share little with their
      surroundings, are scored by :func:`shimmy_lab.trackers.fit.line_fit` -- how much
@@ -29,6 +30,7 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,8 @@ from .fit import fit_engine, line_fit
 
 __all__ = ["line_features", "voice_profiles", "bigrams", "voice_line_score", "line_scores", "voice_drift_rows",
            "unknown_titled_names", "MIN_VOICE_LINE_WORDS", "VOICE_THRESHOLD", "FIT_THRESHOLD",
-           "NAME_WEIGHT", "candidate_gate", "spoken_words"]
+           "NAME_WEIGHT", "candidate_gate", "spoken_words", "word_forms",
+           "voice_content_words"]
 
 #: Lines shorter than this (in words) are not checked for voice drift: a few words carry
 #: too little evidence, and most of the false alarms were short lines.
@@ -157,6 +160,62 @@ def spoken_words(line: str) -> str:
     return line
 
 
+#: inflectional endings and what a stem ends in without them ("tastes" -> "taste",
+#: "cleared" -> "clear", "carries" -> "carry", "making" -> "make")
+_ENDINGS = (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
+            ("ing", "e"))
+_INFLECT = ("", "s", "es", "ed", "d", "ing")
+
+
+@lru_cache(maxsize=1 << 16)
+def word_forms(word: str) -> tuple[str, ...]:
+    """``word`` and its inflectional relatives: the same word for the voice check.
+
+    A line that says "tastes" or "accounting" where the story says "taste" and
+    "account" uses no new vocabulary.  The stems are found by stripping one regular
+    ending (stems of at least 3 letters); the relatives are the stems with the regular
+    endings put back.  Forms that are not words match nothing.
+
+    Examples
+    --------
+    >>> "taste" in word_forms("tastes") and "tasting" in word_forms("tastes")
+    True
+    >>> "clear" in word_forms("cleared")
+    True
+    """
+    stems = {word}
+    for end, put in _ENDINGS:
+        if word.endswith(end) and len(word) - len(end) >= 3:
+            stems.add(word[:len(word) - len(end)] + put)
+    forms = set(stems)
+    for st in stems:
+        forms.update(st + e for e in _INFLECT)
+        if st.endswith("e"):
+            forms.add(st[:-1] + "ing")
+        if st.endswith("y"):
+            forms.update((st[:-1] + "ies", st[:-1] + "ied"))
+    return tuple(sorted(forms))
+
+
+def voice_content_words(line: str) -> list[str]:
+    """Content words of ``line`` (:func:`~shimmy_lab.trackers._util.content_words`) less
+    contractions of function words ("they've", "there's", "doesn't"): a speaker who never
+    said "they've" before says nothing new with it.
+
+    Examples
+    --------
+    >>> voice_content_words("I'm glad they've begun; there's no doubt it doesn't matter.")
+    ['glad', 'begun', 'doubt', 'matter']
+    """
+    return [w for w in U.content_words(line)
+            if not ("'" in w and (w.endswith("n't") or w.split("'")[0] in U.STOPWORDS))]
+
+
+def _uses(counts: Any, exclude: Counter, word: str) -> int:
+    """Uses of ``word`` or an inflection of it (:func:`word_forms`) in ``counts``, less ``exclude``."""
+    return sum(counts.get(f, 0) - exclude.get(f, 0) for f in word_forms(word))
+
+
 def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
                      story_counts: Counter, exclude: Counter | None = None,
                      story_bigrams: Counter | None = None) -> tuple[float, dict]:
@@ -167,15 +226,17 @@ def voice_line_score(line: str, spk_counts: Counter, spk_total: int,
     + 0.6 x (share of its word pairs, function words included, the story never uses
     elsewhere - 0.3)+ (only with ``story_bigrams``).  The word-pair term sees phrasing
     ("I dare say", "upon my word") that single words made of common vocabulary miss.
-    Quotations inside the line are not the speaker's words (:func:`spoken_words`).
+    A word counts as used when any inflection of it is (:func:`word_forms`: "tastes"
+    where the story says "taste" is no new vocabulary).  Quotations inside the line are
+    not the speaker's words (:func:`spoken_words`).
     """
     exclude = exclude or Counter()
     line = spoken_words(line)
-    cw = U.content_words(line)
+    cw = voice_content_words(line)
     if len(cw) < 4:
         return 0.0, {}
-    novel = sum(1 for w in cw if story_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
-    spk_new = sum(1 for w in cw if spk_counts.get(w, 0) - exclude.get(w, 0) <= 0) / len(cw)
+    novel = sum(1 for w in cw if _uses(story_counts, exclude, w) <= 0) / len(cw)
+    spk_new = sum(1 for w in cw if _uses(spk_counts, exclude, w) <= 0) / len(cw)
     bnov = 0.0
     if story_bigrams is not None:
         toks = U.words(line)
