@@ -10,8 +10,10 @@
     llama_cpp.server``, needs ``starlette-context``; skipped if it cannot start) and
     against llama.cpp's C++ ``llama-server`` with its defaults (built once by
     benchmarks/build_llama_server.sh; skipped if it cannot be built);
-(e) with (b): the seconds of one request alone, the defaults (``--parallel auto``)
-    against the defaults before it (1 slot with every core);
+(e) with (b): the seconds of one request alone, the defaults (``--parallel auto``: 4
+    sequences of one batched context) against the defaults before them (``--parallel
+    auto --no-batching``: a context per core, cores shared by need; and 1 slot with every
+    core), for those of them that run;
 (d) with ``--tools`` (and nothing else): a tool round trip (a call under the grammar,
     then the tool's result and the answer) against a plain chat of the same length
     (the same prompts, the tools written into them as text, and as many tokens
@@ -48,9 +50,10 @@ import httpx
 MODEL = "smollm2-135m-instruct"
 MSG = [{"role": "user", "content": "Tell me a long story about a fox and a crow."}]
 CORES = os.cpu_count() or 1
-# (name, --parallel, --threads (None: default), --batching)
+# (name, --parallel, --threads (None: default), --batching (None: default))
 SHIMMY_CONFIGS = [
-    ("shimmy_default", "auto", None, False),  # the defaults: --parallel auto, cores shared by need
+    ("shimmy_default", None, None, None),  # the defaults: --parallel auto, batched (4 sequences, one context)
+    ("shimmy_contexts_auto", "auto", None, False),  # the defaults before: a context per core, cores shared by need
     ("shimmy_1_slot", 1, None, False),  # the defaults before --parallel auto
     ("shimmy_1_slot_1_thread", 1, 1, False),
     ("shimmy_contexts_2", 2, 1, False),  # 2 llama.cpp contexts, 1 thread each
@@ -90,13 +93,17 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def shimmy(parallel: int | str, n_ctx: int, threads: int | None = None,
-           batching: bool = False) -> tuple[subprocess.Popen, str]:
+def shimmy(parallel: int | str | None, n_ctx: int, threads: int | None = None,
+           batching: bool | None = False) -> tuple[subprocess.Popen, str]:
+    """``shimmy-lab serve``; None leaves an option at its default."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "shimmy_lab", "serve", "--port", str(port), "--parallel", str(parallel),
-           "--n-ctx", str(n_ctx), "--log-level", "warning", "--config-reload", "0",
-           "--batching" if batching else "--no-batching"]
+    cmd = [sys.executable, "-m", "shimmy_lab", "serve", "--port", str(port),
+           "--n-ctx", str(n_ctx), "--log-level", "warning", "--config-reload", "0"]
+    if parallel is not None:
+        cmd += ["--parallel", str(parallel)]
+    if batching is not None:
+        cmd.append("--batching" if batching else "--no-batching")
     if threads:
         cmd += ["--threads", str(threads)]
     return start(cmd, url, "/ready"), url
@@ -382,8 +389,8 @@ def main() -> None:
                 except Exception as exc:  # no compiler, no network for the source
                     report["llama_server_cpp"] = f"skipped: {exc}"
         runs = interleaved(servers, payload, args.clients, args.rounds)
-        lone = {n: u for n, u in servers.items() if n in ("shimmy_default", "shimmy_1_slot")}
-        if len(lone) == 2:
+        lone = {n: u for n, u in servers.items() if n in ("shimmy_default", "shimmy_contexts_auto", "shimmy_1_slot")}
+        if "shimmy_default" in lone and len(lone) >= 2:
             report["single_request_s"] = single_request(lone, payload, args.rounds)
     finally:
         for proc in procs:

@@ -161,10 +161,11 @@ class Settings(BaseSettings):
                                     json_schema_extra={"cli": "--cors-origin"})
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1, description="Largest accepted request body in bytes.")
     max_prompt_tokens: int | None = Field(None, ge=1, description="Longest accepted prompt in tokens (default: the context).")
-    parallel: int | Literal["auto"] = Field("auto", description="Generation slots per model (llama.cpp contexts), "
-                                            "or 'auto': one per core, at most 4 (see auto_slots).")
-    batching: bool = Field(False, description="llama.cpp models: decode the --parallel requests together in one "
-                           "context (llama.cpp batch API) instead of one context per slot.")
+    parallel: int | Literal["auto"] = Field("auto", description="Generation slots per model, or 'auto': 4 "
+                                            "sequences of one batched context for llama.cpp models (see "
+                                            "batch_slots), else one engine per core, at most 4 (see auto_slots).")
+    batching: bool = Field(True, description="llama.cpp models: decode the --parallel requests together in one "
+                           "context (llama.cpp batch API); --no-batching: one context per slot.")
     queue_size: int = Field(16, ge=0, description="Requests that may wait for a slot before 429.")
     queue_timeout: float = Field(60.0, gt=0, description="Seconds a request may wait for a slot before 503.")
     n_ctx: int | None = Field(None, ge=16, description="Context length of loaded models (default: the model's).")
@@ -289,12 +290,23 @@ class Settings(BaseSettings):
         """Generation slots per model: ``parallel``, or :func:`auto_slots` for this machine."""
         return auto_slots(usable_cores()) if self.parallel == "auto" else int(self.parallel)
 
+    def batch_slots(self) -> int:
+        """Sequences of a batched llama.cpp context (``batching``): ``parallel``, or
+        :data:`AUTO_BATCH_SLOTS` for 'auto'."""
+        return AUTO_BATCH_SLOTS if self.parallel == "auto" else int(self.parallel)
+
     @property
     def adaptive_threads(self) -> bool:
         """Whether the slots share the cores by need (``parallel`` 'auto' and no fixed
         ``threads``): a request running alone gets every core, N running requests get
         ``cores // N`` each."""
         return self.parallel == "auto" and self.threads is None
+
+
+AUTO_BATCH_SLOTS = 4
+"""Sequences ``--parallel auto`` gives a batched llama.cpp context, whatever the cores:
+one context decodes them together, so a sequence costs KV cells, not a core (llama.cpp's
+``llama-server`` also starts 4 slots in one context by default)."""
 
 
 def auto_slots(cores: int) -> int:

@@ -107,6 +107,17 @@ def test_cancellation_frees_the_sequence(batched):
     assert content(batched.chat(msgs("What is 2+2?"), temperature=0, max_tokens=40)).startswith("The answer")
 
 
+def test_a_prompt_seen_before_reuses_its_kv_cells(batched, reference):
+    batch = batched.batch
+    prompt = batched.tokenize(batched.chat_prompt(msgs("Say hello.")))
+    first = content(batched.chat(msgs("Say hello."), temperature=0, max_tokens=40))
+    reused = batch.reused_tokens
+    again = content(batched.chat(msgs("Say hello."), temperature=0, max_tokens=40))
+    assert batch.reused_tokens - reused == len(prompt) - 1  # all but the last prompt token came from the cache
+    other = content(batched.chat(msgs("What is 2+2?"), temperature=0, max_tokens=40))  # shares the template's start
+    assert first == again == reference["Say hello."] and other == reference["What is 2+2?"]
+
+
 def test_over_context_is_refused(batched):
     with pytest.raises(Exception):
         list(batched.batch.generate([1] * 1000, GenerationParams(temperature=0), 100))

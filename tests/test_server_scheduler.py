@@ -220,9 +220,26 @@ def test_batching_with_a_non_llama_engine_keeps_one_engine_per_slot():
         handle.stop()
 
 
+def test_parallel_auto_with_a_non_llama_engine_keeps_an_engine_per_core():
+    from shimmy_lab.cores import usable_cores
+    from shimmy_lab.settings import auto_slots
+
+    FakeEngine.instances.clear()
+    handle = serve(lab=fake_lab(), background=True, port=0, config_reload=0)  # batching on, parallel auto
+    try:
+        handle.wait_ready(10)
+        text, _ = stream_text(handle.url, 5)
+        assert text == TEXT[:5]
+        sched = handle.app.state.pool.schedulers[FAKE_ID]
+        assert sched.batch is None and sched.n_slots == len(sched.engines) == auto_slots(usable_cores())
+    finally:
+        handle.stop()
+
+
 @pytest.fixture(scope="module")
 def batched_server():
-    handle = serve(background=True, port=0, parallel=4, n_ctx=1024, batching=True, config_reload=0)
+    # the defaults (--parallel auto, batching on): 4 sequences of one batched llama.cpp context
+    handle = serve(background=True, port=0, n_ctx=1024, config_reload=0)
     handle.wait_ready(120)
     yield handle
     handle.stop()
@@ -239,7 +256,7 @@ def _chat(url: str, prompt: str, max_tokens: int = 32) -> str:
 
 def test_batched_server_concurrent_greedy_streams_equal_the_engine(batched_server):
     sched = next(iter(batched_server.app.state.pool.schedulers.values()))
-    assert sched.status()["batching"] and sched.batch.n_seq == 4
+    assert sched.status()["batching"] and sched.batch.n_seq == sched.n_slots == 4
     prompts = ["Say hello.", "What is 2+2?", "Name three colors.", "Write a haiku about rain."]
     eng = sched.engines[0]
     ref = {p: eng.chat([{"role": "user", "content": p}], temperature=0, max_tokens=32)["choices"][0]["message"]["content"]

@@ -8,8 +8,13 @@ sequence plus as much of the waiting prompts as fits in ``n_batch``, runs a sing
 ``llama_decode``, and samples one token per sequence with that sequence's own
 sampler chain (penalties, logit bias, then greedy or top-k / top-p / min-p /
 temperature / seeded distribution, as llama-cpp-python builds it). Tokens reach
-each request through its own queue. A finished or cancelled sequence has its KV
-cells removed (``llama_memory_seq_rm``) and its id is reused.
+each request through its own queue.
+
+A finished or cancelled sequence keeps its KV cells: a new request takes the free
+sequence id whose cells share the longest prefix with its prompt, the cells after
+that prefix are removed (``llama_memory_seq_rm``) and only the rest of the prompt
+is decoded (as llama.cpp's ``llama-server`` reuses a slot's cache, and as
+llama-cpp-python's ``Llama.generate`` reuses its context's).
 
 :class:`BatchedEngine` is an :class:`~shimmy_lab.engines.base.Engine` over a
 ``BatchedLlama``: chat template, tokenizer and detokenizer come from a
@@ -46,7 +51,7 @@ class _Seq:
     out: "queue.Queue[Any]" = field(default_factory=queue.Queue)
     cancelled: bool = False
     seq_id: int = -1
-    pos: int = 0  # tokens of this sequence already in the KV cache
+    pos: int = 0  # tokens of this sequence already in the KV cache (or submitted in this step)
     fed: int = 0  # prompt tokens already submitted
     next_token: int | None = None  # sampled, not yet decoded
     n_gen: int = 0
@@ -55,6 +60,9 @@ class _Seq:
 
 class BatchedLlama:
     """One llama.cpp context decoding up to ``n_seq`` sequences per ``llama_decode``.
+
+    The context holds ``n_ctx`` KV cells for every sequence, so each request may use the
+    whole context whatever the others do.
 
     Parameters
     ----------
@@ -73,8 +81,12 @@ class BatchedLlama:
         llama.cpp parameter structs to start from (e.g. those of a ``Llama``);
         ``n_ctx``, ``n_batch``, ``n_seq_max`` and the threads are set here.
     kv_unified : bool
-        One KV buffer of ``n_ctx`` cells shared by all sequences (default: ``n_ctx``
-        cells per sequence).
+        One KV buffer of ``n_seq * n_ctx`` cells shared by all sequences, as llama.cpp's
+        ``llama-server`` uses by default (a decode of several sequences is one attention
+        over all their cells, masked: 7-10 % faster here at short contexts, but the
+        logits differ in the last bits from a context of one sequence, so greedy output
+        can differ from :class:`~shimmy_lab.engines.llama_cpp.LlamaCppEngine`'s).
+        Default: a buffer of ``n_ctx`` cells per sequence, whose greedy output equals it.
     """
 
     def __init__(self, path: str, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
@@ -94,7 +106,7 @@ class BatchedLlama:
         else:
             cparams = llama_cpp.llama_context_default_params()
             cparams.flash_attn_type = 0  # as llama-cpp-python's Llama (flash_attn=False)
-        cparams.n_ctx = self.n_ctx * (1 if kv_unified else self.n_seq)
+        cparams.n_ctx = self.n_ctx * self.n_seq
         cparams.n_batch = self.n_batch
         cparams.n_ubatch = self.n_batch
         cparams.n_seq_max = self.n_seq
@@ -106,10 +118,13 @@ class BatchedLlama:
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._pending: "queue.Queue[_Seq]" = queue.Queue()
         self._wake = threading.Condition()
-        self._free_ids = list(range(self.n_seq))
+        self._free_ids = list(range(self.n_seq))  # least recently used first
+        self._held: list[list[int]] = [[] for _ in range(self.n_seq)]  # tokens in each sequence's KV cells
         self._active: list[_Seq] = []
+        self._outbox: list[tuple[_Seq, Any]] = []  # (sequence, token or end) not handed out yet
         self._closed = False
         self.steps = 0  # llama_decode calls (for tests and metrics)
+        self.reused_tokens = 0  # prompt tokens found in the KV cache instead of decoded
         self.max_batch_seqs = 0  # most sequences decoded together so far
         self._thread = threading.Thread(target=self._loop, name="shimmy-batch", daemon=True)
         self._thread.start()
@@ -178,8 +193,7 @@ class BatchedLlama:
 
     # ------------------------------------------------------------------ loop
     def _finish(self, seq: _Seq, item: Any = _DONE) -> None:
-        if seq.seq_id >= 0:
-            self._ll.llama_memory_seq_rm(self._ctx.memory, seq.seq_id, -1, -1)
+        if seq.seq_id >= 0:  # its cells stay, for a later prompt with the same start
             self._free_ids.append(seq.seq_id)
             seq.seq_id = -1
         if seq.sampler is not None:
@@ -187,7 +201,19 @@ class BatchedLlama:
             seq.sampler = None
         if seq in self._active:
             self._active.remove(seq)
-        seq.out.put(item)
+        self._outbox.append((seq, item))
+
+    def _flush(self) -> None:
+        """Hand the sampled tokens and ends to their requests.
+
+        Called just before the next ``llama_decode`` (which releases the GIL): the
+        requests' threads then turn tokens into chunks while the context computes,
+        instead of taking the GIL at each llama.cpp call of the sampling between two
+        decodes (on 2 cores that stretched every step by ~2 ms).
+        """
+        for seq, item in self._outbox:
+            seq.out.put(item)
+        self._outbox.clear()
 
     def _admit(self) -> None:
         while self._free_ids:
@@ -207,12 +233,31 @@ class BatchedLlama:
             except BaseException as exc:  # pragma: no cover - bad parameters
                 seq.out.put(exc)
                 continue
-            seq.seq_id = self._free_ids.pop(0)
+            self._take_id(seq)
             self._active.append(seq)
+
+    def _take_id(self, seq: _Seq) -> None:
+        """Give ``seq`` the free sequence id whose KV cells share the longest prefix with
+        its prompt (else the least recently used), keep that prefix, drop the rest."""
+        best, keep = 0, 0
+        for i, sid in enumerate(self._free_ids):
+            n = _common_prefix(self._held[sid], seq.prompt)
+            if n > keep:
+                best, keep = i, n
+        sid = self._free_ids.pop(best)
+        keep = min(keep, len(seq.prompt) - 1)  # the last prompt token is decoded again, for its logits
+        if not self._ll.llama_memory_seq_rm(self._ctx.memory, sid, keep, -1):
+            keep = 0  # a memory that cannot cut a sequence (recurrent models): start afresh
+            self._ll.llama_memory_seq_rm(self._ctx.memory, sid, -1, -1)
+        del self._held[sid][keep:]
+        seq.seq_id, seq.pos, seq.fed = sid, keep, keep
+        self.reused_tokens += keep
 
     def _loop(self) -> None:
         try:
             while True:
+                if not self._active:
+                    self._flush()  # no decode to wait for
                 with self._wake:
                     while not self._closed and not self._active and self._pending.empty():
                         self._wake.wait()
@@ -230,6 +275,7 @@ class BatchedLlama:
             err = RuntimeError("BatchedLlama closed")
         for seq in list(self._active):
             self._finish(seq, err)
+        self._flush()
         while True:
             try:
                 self._pending.get_nowait().out.put(err)
@@ -237,9 +283,31 @@ class BatchedLlama:
                 break
 
     def _step(self) -> None:
-        ll, b = self._ll, self._batch
+        outputs = self._fill()
+        self._flush()
+        b = self._batch
+        if b.n_tokens == 0:
+            return
+        rc = self._ll.llama_decode(self._ctx.ctx, b)
+        self.steps += 1
+        self.max_batch_seqs = max(self.max_batch_seqs, len(outputs))
+        if rc != 0:
+            err = RuntimeError(f"llama_decode failed ({rc})")
+            for seq in {id(s): s for s in self._active}.values():
+                self._finish(seq, err)
+            self._ll.llama_memory_clear(self._ctx.memory, True)  # what the cells hold is unknown now
+            for held in self._held:
+                held.clear()
+            return
+        self._sample(outputs)
+
+    def _fill(self) -> list[tuple[_Seq, int]]:
+        """Put the next token of every generating sequence, then prompt chunks while
+        there is room, into the batch; returns (sequence, batch index) of the rows
+        whose logits are wanted (a sequence's last token only)."""
+        b = self._batch
         n = 0
-        outputs: list[tuple[_Seq, int]] = []  # (sequence, batch index of its logits)
+        outputs: list[tuple[_Seq, int]] = []
 
         def put(tok: int, seq: _Seq, logits: bool) -> None:
             nonlocal n
@@ -250,40 +318,45 @@ class BatchedLlama:
             b.logits[n] = logits
             if logits:
                 outputs.append((seq, n))
+            self._held[seq.seq_id].append(tok)
             seq.pos += 1
             n += 1
 
-        for seq in self._active:  # one token for every generating sequence
+        for seq in self._active:
             if seq.next_token is not None:
                 put(seq.next_token, seq, True)
                 seq.next_token = None
-        for seq in self._active:  # then prompt chunks while there is room
+        for seq in self._active:
             while seq.fed < len(seq.prompt) and n < self.n_batch:
                 last = seq.fed == len(seq.prompt) - 1
                 put(seq.prompt[seq.fed], seq, last)
                 seq.fed += 1
-        if n == 0:
-            return
         b.n_tokens = n
-        rc = ll.llama_decode(self._ctx.ctx, b)
-        self.steps += 1
-        self.max_batch_seqs = max(self.max_batch_seqs, len(outputs))
-        if rc != 0:
-            err = RuntimeError(f"llama_decode failed ({rc})")
-            for seq in {id(s): s for s in self._active}.values():
-                self._finish(seq, err)
-            return
+        return outputs
+
+    def _sample(self, outputs: list[tuple[_Seq, int]]) -> None:
+        """One token per sequence from its row of logits, with its own sampler chain."""
+        ll = self._ll
         for seq, idx in outputs:
             tok = ll.llama_sampler_sample(seq.sampler, self._ctx.ctx, idx)
             if ll.llama_vocab_is_eog(self._vocab, tok) or seq.n_gen >= seq.max_new or seq.cancelled:
                 self._finish(seq)
                 continue
             seq.n_gen += 1
-            seq.out.put(int(tok))
+            self._outbox.append((seq, int(tok)))
             if seq.n_gen >= seq.max_new:
                 self._finish(seq)
             else:
                 seq.next_token = int(tok)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the common start of ``a`` and ``b``."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
 
 
 class BatchedEngine(Engine):

@@ -62,6 +62,9 @@ class ModelScheduler:
         other engines keep one instance per slot).
     batch_threads : int, optional
         Threads of the batched context (default: all cores).
+    batch_slots : int, optional
+        Sequences of the batched context when the engine can batch (default: ``slots``);
+        an engine that cannot batch gets ``slots`` instances.
     share_cores : bool
         The running slots share the machine's cores (:meth:`Engine.set_threads`): a job
         starting while N run gets ``cores // N`` threads and gives some back when more
@@ -71,7 +74,7 @@ class ModelScheduler:
 
     def __init__(self, lab: "Lab", model_id: str, *, slots: int = 1, queue_size: int = 16,
                  queue_timeout: float = 60.0, metrics: "Metrics | None" = None, batching: bool = False,
-                 batch_threads: int | None = None, share_cores: bool = False):
+                 batch_threads: int | None = None, share_cores: bool = False, batch_slots: int | None = None):
         self.lab = lab
         self.model_ref = model_id  # what Lab.engine accepts (an id, or the default model's path)
         self.model_id = model_id  # the public id
@@ -83,6 +86,7 @@ class ModelScheduler:
         self._extra: list[Engine] = []
         self.batching = bool(batching)
         self.batch_threads = batch_threads
+        self.batch_slots = batch_slots
         self.batch = None  # BatchedLlama when batching
         self._views: list[Engine] = []
         self._free: asyncio.Queue[int] = asyncio.Queue()
@@ -103,6 +107,7 @@ class ModelScheduler:
         primary = await loop.run_in_executor(None, self.lab.engine, self.model_ref)
         self.engines = [primary]
         if self.batching and getattr(primary, "supports_batching", False):
+            self.n_slots = max(1, int(self.batch_slots or self.n_slots))
             await loop.run_in_executor(None, self._start_batch, primary)
         for _ in range(self.n_slots - 1 if self.batch is None else 0):
             extra = await loop.run_in_executor(None, self._new_engine, primary)
@@ -364,7 +369,7 @@ class SchedulerPool:
                                        queue_timeout=s.queue_timeout, metrics=self.metrics,
                                        batching=bool(getattr(s, "batching", False)),
                                        batch_threads=getattr(s, "threads", None),
-                                       share_cores=s.adaptive_threads)
+                                       share_cores=s.adaptive_threads, batch_slots=s.batch_slots())
                 sched.model_id = model_id
                 await sched.start()
                 self.schedulers[model_id] = sched
