@@ -30,7 +30,7 @@ from .trackers import _util as U, schema, systems as registry
 from .trackers.drift import drift as _drift
 
 __all__ = ["analyze", "context", "drift", "enabled_systems", "rank", "resolve_voice_model",
-           "system_params", "DEFAULT_VOICE_MODEL"]
+           "settings_params", "system_params", "DEFAULT_VOICE_MODEL"]
 
 log = logging.getLogger(__name__)
 _PRIO = {p: i for i, p in enumerate(schema.PRIORITIES)}
@@ -178,7 +178,8 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
         ``uns["params"]["assistant"]["failed"]``) and the others go on.
     params
         Parameters per system: ``{"dna": DnaParams(max_insights=3)}`` or
-        ``{"dna": {"max_insights": 3}}``; the others run with their defaults.  A
+        ``{"dna": {"max_insights": 3}}``, over the settings' ``[narrative.params]`` (see
+        :func:`settings_params`); the others run with their defaults.  A
         ``voice_model`` given here wins over ``voice_model=``.
 
     Returns
@@ -192,7 +193,7 @@ def analyze(text_or_story: Any, systems: Iterable[str] | None = None,
     story = text_or_story if isinstance(text_or_story, Story) else Story.from_text(
         str(text_or_story), title=title)
     run = enabled_systems(systems, settings)
-    chosen = system_params(params, resolve_voice_model(voice_model, settings))
+    chosen = system_params(settings_params(settings, params), resolve_voice_model(voice_model, settings))
     story.tables["insights"] = schema.empty("insights")
     events = AnalysisEvents(story)
     events.story_read()
@@ -221,6 +222,26 @@ def _ranked(ins: pd.DataFrame, plugin_rows: list[dict[str, Any]], assertiveness:
     if assertiveness < 0.3:
         ins = ins[ins["priority"] != "minor"].reset_index(drop=True)
     return ins
+
+
+def settings_params(settings: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters per system of an analysis: the settings' ``[narrative.params]``
+    (``settings.narrative.params``, e.g. ``{"dna": {"max_insights": 3}}``) with ``params``
+    over them (a dict of fields adds to the settings' fields of that system, a dataclass
+    replaces them).
+
+    Examples
+    --------
+    >>> from shimmy_lab.settings import Settings
+    >>> s = Settings(narrative={"params": {"dna": {"max_insights": 3, "min_shared": 3}}})
+    >>> settings_params(s, {"dna": {"max_insights": 5}})
+    {'dna': {'max_insights': 5, 'min_shared': 3}}
+    """
+    out: dict[str, Any] = {k: dict(v) for k, v in (getattr(getattr(settings, "narrative", None), "params", None)
+                                                  or {}).items()}
+    for name, given in (params or {}).items():
+        out[name] = {**out.get(name, {}), **given} if isinstance(given, dict) else given
+    return out
 
 
 def system_params(params: dict[str, Any] | None = None, voice_model: Any = None) -> dict[str, Any]:

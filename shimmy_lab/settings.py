@@ -58,6 +58,21 @@ class NarrativeSettings(BaseModel):
     assertiveness: float = Field(DEFAULT_ASSERTIVENESS, ge=0.0, le=1.0, description="How much narrative context to inject (0..1).")
     voice_model: str = Field("none", description="Model that also scores unusual lines for voice drift "
                              "(a model id, or 'bundled': slower); 'none' (default): the lexical check only.")
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Parameters per narrative system over its defaults, e.g. "
+        "[narrative.params.dna] max_insights = 3 (fields of the system's params dataclass; "
+        "checked when an analysis runs); on the command line or in the environment as JSON.")
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params_json(cls, v: Any) -> Any:
+        """``--narrative-params '{"dna": {"max_insights": 3}}'``: a JSON object."""
+        if isinstance(v, str):
+            try:
+                return json.loads(v) if v.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"narrative.params: not a JSON object: {exc}") from None
+        return v
 
 
 class LimitSettings(BaseModel):

@@ -114,3 +114,31 @@ def test_model_paths_and_datasets_are_settings(monkeypatch, tmp_path):
     assert [p for src, p in search_paths() if src == "env"] == [a, b]
     assert datasets.root() == tmp_path
     assert Settings.load(model_paths=[str(a)]).model_paths == [a]
+
+
+def test_narrative_params_reach_the_analysis(tmp_path, monkeypatch):
+    """``[narrative.params.<system>]`` in shimmy.toml: the systems' parameters of every
+    analysis given these settings (an explicit ``params=`` wins field by field), part of
+    the server's analysis cache key; JSON on the command line."""
+    import shimmy_lab as sl
+    from shimmy_lab.assistant import settings_params
+    from shimmy_lab.server.cache import analysis_key
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shimmy.toml").write_text("[narrative.params.dna]\nmax_insights = 2\nmin_shared = 3\n")
+    s = Settings.load()
+    assert s.narrative.params == {"dna": {"max_insights": 2, "min_shared": 3}}
+    text = ("Ann met Bob at the mill. " * 3 + "\n\n") * 4
+    story = sl.analyze(text, systems=["dna"], settings=s)
+    assert story.uns["params"]["dna"]["max_insights"] == 2 and story.uns["params"]["dna"]["min_shared"] == 3
+    story = sl.analyze(text, systems=["dna"], settings=s, params={"dna": {"max_insights": 5}})
+    assert story.uns["params"]["dna"]["max_insights"] == 5 and story.uns["params"]["dna"]["min_shared"] == 3
+    assert settings_params(None, None) == {}
+    keys = {analysis_key(story, ["dna"], None, 0.6, "x", p) for p in (None, {}, s.narrative.params)}
+    assert len(keys) == 2  # no params and empty params are the same analysis
+    assert Settings.load(narrative_params='{"dna": {"max_insights": 1}}').narrative.params["dna"] == {"max_insights": 1}
+    with pytest.raises(Exception, match="not a JSON object"):
+        Settings.load(narrative_params="{dna")
+    bad = Settings(narrative={"params": {"dnaa": {"max_insights": 1}}})
+    with pytest.raises(ValueError, match="unknown narrative system"):
+        sl.analyze(text, systems=["dna"], settings=bad)

@@ -62,12 +62,13 @@ def text_hash(text: str) -> str:
 
 
 def analysis_key(story: Any, systems: list[str], voice_model: Any, assertiveness: float,
-                 text_sha: str | None = None) -> str:
-    """The cache key of analysing ``story`` with ``systems`` (resolved), ``voice_model`` and ``assertiveness``."""
+                 text_sha: str | None = None, params: dict[str, Any] | None = None) -> str:
+    """The cache key of analysing ``story`` with ``systems`` (resolved), ``voice_model``,
+    ``assertiveness`` and the systems' ``params`` (the settings' ``[narrative.params]``)."""
     cast = story.uns.get("params", {}).get("cast")
     parts = {"v": __version__, "text": text_sha or text_hash(story.text), "systems": list(systems),
              "voice_model": None if voice_model is None else str(voice_model),
-             "assertiveness": round(float(assertiveness), 6), "cast": cast}
+             "assertiveness": round(float(assertiveness), 6), "cast": cast, "params": params or {}}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:40]
 
 
@@ -343,7 +344,7 @@ class AnalysisCache:
             payload, level = self.get(last)
             if payload is not None:
                 return apply(story, payload), level
-        key = analysis_key(story, run, voice, settings.narrative.assertiveness, sha)
+        key = analysis_key(story, run, voice, settings.narrative.assertiveness, sha, settings.narrative.params)
         payload, level = self.get(key) if key != last else (None, None)
         if payload is not None:
             return apply(story, payload), level
