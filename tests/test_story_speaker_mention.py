@@ -123,3 +123,32 @@ def test_a_story_saved_without_the_mention_columns_loads(tmp_path):
     schema.validate("quotes", back.quotes, back.text)
     assert back.quotes["speaker_start"].isna().all() and back.quotes["speaker_end"].isna().all()
     assert list(back.quotes["speaker"]) == list(st.quotes["speaker"])
+
+
+def test_an_indefinite_description_in_a_tag_is_someone_new():
+    """'"...," cried a tall man': a speaker nobody named, 'the tall man' from then on; not the
+    last person named."""
+    text = ('Mr. Brown came into the yard. Mr. Brown looked about him.\n\n'
+            '"Stop that cart!" cried a tall man.\n\n'
+            'Mr. Brown turned round.\n\n'
+            '"Why?" said Mr. Brown.\n\n'
+            '"Because it is mine," said the tall man.\n')
+    story = Story.from_text(text)
+    q = story.quotes.set_index("text")
+    assert q.loc["Stop that cart!", "speaker"] == q.loc["Because it is mine,", "speaker"]
+    assert q.loc["Stop that cart!", "speaker"] != q.loc["Why?", "speaker"]
+    names = dict(zip(story.characters["character_id"], story.characters["name"]))
+    assert names[q.loc["Stop that cart!", "speaker"]] == "the tall man"
+
+
+def test_a_bare_surname_in_a_tag_is_the_one_person_of_that_surname():
+    """'said Hall' where the text names one Hall, 'Mr. Hall' (a surname that is also a word
+    for a building): him."""
+    text = ('Mr. Hall kept the inn. Mr. Hall was a slow man, and Mr. Hall liked his ale. '
+            'Mary Jones worked for him.\n\n'
+            '"Shut the door," said Hall.\n\n'
+            '"I will," said Mary Jones.\n')
+    story = Story.from_text(text)
+    q = story.quotes.set_index("text")
+    names = dict(zip(story.characters["character_id"], story.characters["name"]))
+    assert names.get(q.loc["Shut the door,", "speaker"]) == "Mr Hall"

@@ -205,9 +205,11 @@ _DW = (r"(?!(?:and|as|at|but|by|for|from|in|into|of|on|or|to|up|with|who|whom|th
 _WHO = (rf"(?P<who>(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
         rf"|(?:the\s+[a-z]+(?:-[a-z]+)?\s+)?{_NAMEP}|(?:his|her|their|my)\s+{_NAMEP}|[Tt]he(?:\s+{_DW}){{1,3}}"
         rf"|he|she|him|her|I)")
+#: a speech tag right after a quote may also name someone new: "said a looker-on", "cried a voice"
+_WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\s+in\s+the\s+{_DW})?|", 1)
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
-_AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO}(?![a-z]){_TO}")
-_AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
+_AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO_AFTER}(?![a-z]){_TO}")
+_AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
 _INTRO = re.compile(rf"{_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried|exclaimed|"
                     rf"replied|answered|began|continued|added|observed|asked|thus)\b[^.;!?\"]{{0,40}}"
                     rf"(?:[,:]|--|\u2014)\s*$")
@@ -317,6 +319,12 @@ class _Ctx:
             out += self.q_ids[lo:hi]
         return list(dict.fromkeys(out))
 
+    def by_surname(self, word: str) -> str | None:
+        """The one character whose name ends with ``word`` ("Hall": Mr Hall), or None when
+        none or several do."""
+        hits = [cid for cid, name in self.names.items() if name.split()[-1:] == [word]]
+        return hits[0] if len(hits) == 1 else None
+
     def surname(self, cid: str) -> str | None:
         name = self.names.get(cid) or ""
         parts = name.split()
@@ -372,7 +380,12 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
             return None
     if re.match(r"(?:his|her|their|my)\s+[A-Z]", who):  # "said her Uncle Arthur"
         who = who.split(None, 1)[1]
+    if re.match(r"an?\s", low):  # "said a looker-on": someone the text has not named, "the looker-on" later
+        words = low.split()[1:]
+        return _described(ctx, words, pos, para_start, speakers, prev_speaker, exclude, new, indefinite=True)
     cid = ctx.resolve(" ".join(who.replace(".", " ").split()))
+    if cid is None and re.fullmatch(r"[A-Z][a-z]+", who):  # "said Hall": the one person of that surname
+        cid = ctx.by_surname(who)
     if cid is None and re.match(r"the\s+[a-z-]+\s+[A-Z]", who):  # "the good-hearted Mrs. Weston"
         cid = ctx.resolve(" ".join(who.replace(".", " ").split()[2:]))
     if cid is None and low.startswith("the "):
@@ -381,11 +394,23 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
 
 
 def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers: list[str],
-               prev_speaker: str | None, exclude: str | None, new: bool = True) -> str | None:
+               prev_speaker: str | None, exclude: str | None, new: bool = True,
+               indefinite: bool = False) -> str | None:
     """The speaker of "said the <words>": "the other" is the one who spoke before the last
     speaker; "the old man", "the girl" stand for a character as "he" and "she" do; "the
     count", "the Hatter" for the character whose name holds the word (the one named last,
-    if several); any other description (``new``) is a speaker of its own."""
+    if several); any other description (``new``) is a speaker of its own.  With
+    ``indefinite`` ("said a tall man", "cried a voice") the speaker is someone new, never a
+    character already named: a speaker of its own, "the tall man" from then on."""
+    if indefinite:
+        if not new or not words or words[-1] in _NOT_SPEAKERS:
+            return None
+        if "in" in words:  # "a lady in the group": the lady
+            words = words[:words.index("in")]
+        return ctx.describe("the " + " ".join(words)) if words else None
+    known = slug("the " + " ".join(words))
+    if known in ctx.described and known != exclude:  # "the tall man" after "said a tall man"
+        return known
     head = words[-1]
     if head in ("other", "latter", "former"):
         return next((c for c in speakers[::-1] if c not in (prev_speaker, exclude)), None)
