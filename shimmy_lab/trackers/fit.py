@@ -241,8 +241,19 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     null = head + engine.tokenize(_NULL_PREFIX)
     prefixes = [head + (engine.tokenize(r)[-reference_tokens:] or engine.tokenize(_NULL_PREFIX)) for r in refs]
     baseline = _baseline_id(prefixes, weight)
-    out = np.full(len(spans := list(spans)), np.nan)
-    todo = []  # (index, line, before, key) of the lines not in the cache
+    spans = list(spans)
+    out = np.full(len(spans), np.nan)
+    todo = _uncached(engine, text, spans, head, null, baseline, context_tokens, line_tokens, out)
+    if todo:
+        _score(engine, todo, null, prefixes, weight, out)
+    return out
+
+
+def _uncached(engine: Any, text: str, spans: list[tuple[int, int]], head: list[int], null: list[int],
+              baseline: bytes, context_tokens: int, line_tokens: int, out: np.ndarray) -> list[tuple]:
+    """Fill ``out`` with the cached fits of ``spans``; return ``(index, line, before, key)``
+    of the lines still to score."""
+    todo = []
     for i, (start, end) in enumerate(spans):
         line = engine.tokenize(text[start:end])[:line_tokens]
         if not line:
@@ -255,8 +266,14 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
             todo.append((i, line, before, key))
         else:
             out[i] = value
-    if not todo:
-        return out
+    return todo
+
+
+def _score(engine: Any, todo: list[tuple], null: list[int], prefixes: list[list[int]], weight: float,
+           out: np.ndarray) -> None:
+    """Score the lines of ``todo`` (:func:`_uncached`) into ``out`` and the cache: the gain
+    from their context over the baseline (the line after a paragraph break and after each
+    reference passage, weighted ``weight``)."""
     # prefix by prefix: an engine that keeps its last prefix reads each once
     gain = [np.asarray(engine.token_logprobs(before, line)) for _, line, before, _ in todo]
     base = [(1.0 - weight) * np.asarray(engine.token_logprobs(null, line)) for _, line, _, _ in todo]
@@ -266,7 +283,6 @@ def line_fit(engine: Any, text: str, spans: Iterable[tuple[int, int]],
     for (i, _, _, key), g, b in zip(todo, gain, base):
         out[i] = value = float(np.mean(g - b))
         _store(key, value)
-    return out
 
 
 def _log_mean_exp(x: np.ndarray) -> np.ndarray:
