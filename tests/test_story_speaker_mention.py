@@ -152,3 +152,48 @@ def test_a_bare_surname_in_a_tag_is_the_one_person_of_that_surname():
     q = story.quotes.set_index("text")
     names = dict(zip(story.characters["character_id"], story.characters["name"]))
     assert names.get(q.loc["Shut the door,", "speaker"]) == "Mr Hall"
+
+
+def _speakers(text):
+    story = Story.from_text(text)
+    names = dict(zip(story.characters["character_id"], story.characters["name"]))
+    return [names.get(s) for s in story.quotes["speaker"]], story
+
+
+def test_a_speaker_set_off_from_the_verb_by_a_clause_is_read():
+    text = ('Mary Hale and Anne Cole sat in the parlour with their work.\n\n'
+            'Mary Hale, who had occasion to note down the day of the month, exclaimed, '
+            '"Dear me, is this the day they come?"\n\n'
+            'Anne Cole, sighing over the letter as she unfolded it, said, "It is."\n')
+    said, _ = _speakers(text)
+    assert said == ["Mary Hale", "Anne Cole"]
+
+
+def test_a_wife_named_by_her_husbands_names_does_not_take_his_given_name():
+    text = ('Charles Musgrove came in with his wife. Mrs Charles Musgrove sat down. '
+            'Mrs Charles Musgrove was tired. Mrs Charles Musgrove sighed.\n\n'
+            '"We walked too far," said Charles.\n\n"You always do," said Mrs Charles Musgrove.\n')
+    said, story = _speakers(text)
+    aliases = dict(zip(story.characters["name"], story.characters["aliases"]))
+    assert "Charles" not in aliases["Mrs Charles Musgrove"].split("|")
+    assert said == ["Charles Musgrove", "Mrs Charles Musgrove"]
+
+
+def test_a_bare_surname_used_as_a_vocative_is_the_addressee():
+    text = ('Jonathan Small sat in the cabin with Athelney Jones and the doctor.\n\n'
+            '"This is your doing, Small," said Athelney Jones.\n\n'
+            '"Yes, I have put it away," he cried.\n')
+    story = Story.from_text(text)
+    q = story.quotes
+    assert q["addressee"].iloc[0] == "jonathan_small"
+
+
+def test_a_description_names_the_same_speaker_only_nearby():
+    far = "The road went on and on through the fields and the woods. " * 120  # ~7,000 characters
+    text = ('Tom Reed walked to the market.\n\n"Fine apples!" said a stout man.\n\n'
+            '"How much?" asked Tom Reed.\n\n"A penny," said the stout man.\n\n' + far + '\n\n'
+            'Tom Reed came home to Ned Vane.\n\n"Back already?" said the stout man.\n')
+    story = Story.from_text(text)
+    sp = story.quotes["speaker"].tolist()
+    assert sp[0] == sp[2] == "the_stout_man"  # said a stout man ... said the stout man
+    assert sp[3] != "the_stout_man"  # chapters later, "the stout man" is someone of that scene

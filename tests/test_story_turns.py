@@ -124,3 +124,24 @@ def test_recording_collects_every_decided_turn():
     q = st.quotes.set_index(st.quotes["text"].str.strip())["speaker"]
     assert q["Then go."] == q["Ready?"] and q["Now?"] == q["Yes,"]
     assert all(r["X"].shape == (len(r["candidates"]), len(FEATURES)) for r in rec)
+
+
+def test_prominence_is_the_share_of_tagged_speech():
+    cands, X = turn_features(1, ["ann", None], [True, False], [None, None], [0, 0],
+                             named_here=[], named_between=[], narrator=None, recent=["bo"],
+                             prominence={"ann": 1.0, "bo": 0.25})
+    assert _row(cands, X, "ann")["prominence"] == 1.0 and _row(cands, X, "bo")["prominence"] == 0.25
+    _, X0 = turn_features(1, ["ann", None], [True, False], [None, None], [0, 0],
+                          named_here=[], named_between=[], narrator=None, recent=["bo"])
+    assert not X0[:, COL["prominence"]].any()  # not given: 0
+
+
+def test_the_reader_gives_the_model_each_speakers_prominence():
+    text = ('Anne Hale and Ben Cole met in the lane.\n\n"Good day," said Anne Hale.\n\n'
+            '"And to you," said Ben Cole.\n\n"Is it far?" said Anne Hale.\n\n"Not far."\n\n"Good."\n')
+    with recording() as rec:
+        Story.from_text(text)
+    row = next(r for r in rec if r["kind"] == "turn")
+    X = np.asarray(row["X"])
+    prom = dict(zip(row["candidates"], X[:, COL["prominence"]]))
+    assert prom["anne_hale"] == 1.0 and 0 < prom["ben_cole"] < 1.0  # two tags against one

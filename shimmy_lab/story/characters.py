@@ -464,7 +464,7 @@ def _same_given(a: str, b: str) -> bool:
 
 
 class _Person:
-    __slots__ = ("first", "last", "gender", "titles", "surfaces", "count", "titled_full", "others")
+    __slots__ = ("first", "last", "gender", "titles", "surfaces", "count", "titled_full", "others", "married")
 
     def __init__(self, first, last, gender):
         self.first, self.last, self.gender = first, last, gender
@@ -473,6 +473,7 @@ class _Person:
         self.count = 0
         self.titled_full = False
         self.others: set = set()  # other given names of full names merged in
+        self.married = False  # named by her husband's names ("Mrs Charles Musgrove")
 
     def add(self, surface, count, title):
         self.surfaces.append(surface)
@@ -566,9 +567,11 @@ def _join_full_names(m: _Merge) -> None:
         title, words, definite = m.parsed[s]
         if definite or len(words) < 2 or s in m.owner:
             continue
-        first = None if words[0] in PARTICLES else words[0]  # "Professor de Worms": no given name
         g = _gender_of_title(title) or _given_gender(words[0])
-        key = (first, words[-1])
+        # "Mrs Charles Musgrove" goes by her husband's names: "Charles" is not hers
+        married = g == "female" and _given_gender(words[0]) == "male"
+        first = None if words[0] in PARTICLES else words[0]  # "Professor de Worms": no given name
+        key = (first, words[-1]) if not married else (title, *words)
         p = m.full.get(key) or _member_full(m.cast_word, words, g)
         if p is None or not _compatible(p, g):
             p = _Person(first, words[-1], g)
@@ -577,10 +580,11 @@ def _join_full_names(m: _Merge) -> None:
         p.gender = p.gender or g
         p.add(s, m.forms[s], title)
         p.titled_full = p.titled_full or bool(title)
+        p.married = p.married or married
         m.owner[s] = p
     _join_same_given(m)
     for p in m.persons:
-        if id(p) not in m.members:
+        if id(p) not in m.members and not p.married:
             for first in ({p.first} | p.others) - {None}:
                 m.by_first.setdefault(first, []).append(p)
 

@@ -213,8 +213,11 @@ _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEE
 _INTRO = re.compile(rf"{_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried|exclaimed|"
                     rf"replied|answered|began|continued|added|observed|asked|thus)\b[^.;!?\"]{{0,40}}"
                     rf"(?:[,:]|--|\u2014)\s*$")
+#: a clause set off by commas between a speaker and the speech verb ("Mary, who had
+#: occasion to note the day, exclaimed,"; "Mrs Smith, sighing over it, said--")
+_ASIDE = r"(?:\s*,[^.;!?\"\u201c\u201d]{3,100},)"
 _BEFORE = re.compile(
-    rf"{_WHO}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|(?P<to>{_NAMEP})))?"
+    rf"{_WHO}{_ASIDE}?(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|(?P<to>{_NAMEP})))?"
     r"(?:\s*,?\s+[a-z]+ly)?\s*[,:.\u2014\-]*\s*$"
 )
 _VOC = re.compile(rf"^(?:(?:Oh|O|Ah|Well|Dear|My dear|Come|No|Yes|Nay),?\s+)?(?P<name>{_NAMEP})\s*(?=[,!])"
@@ -251,6 +254,10 @@ Resolver = Callable[[str], "str | None"]
 #: on (the reader drops the others' speaker: ``pipeline.MIN_DESCRIBED``, the same rule)
 MIN_DESCRIBED = 2
 
+#: how far (characters) a speaker known by a description is still the one "the <description>"
+#: names: "the man" of one chapter is not the man of the next
+DESCRIBED_REACH = 5000
+
 #: the character id of a first-person narrator nobody has named yet (as the reader gives it)
 UNNAMED_NARRATOR = "narrator"
 
@@ -273,8 +280,12 @@ class _Ctx:
         self._words: dict[str, set[str]] | None = None
         #: speakers known only by a description ("the stranger"): id -> name
         self.described: dict[str, str] = {}
+        #: where each of them was last named by a tag (a description is reused nearby only)
+        self.described_at: dict[str, int] = {}
         #: where the narration since the last quote paragraph starts (set by :func:`attribute`)
         self.lead = 0
+        #: each speaker's share of the tagged turns, 0..1 on a log scale (set by :func:`_fill`)
+        self.prominence: dict[str, float] = {}
 
     def by_word(self, word: str) -> set[str]:
         """Characters one of whose name forms holds ``word`` (lower case; "doctor" finds "Dr")."""
@@ -287,12 +298,13 @@ class _Ctx:
                         self._words.setdefault(_TITLE_WORD.get(w, w), set()).add(cid)
         return self._words.get(word, set())
 
-    def describe(self, desc: str) -> str:
-        """The id of the speaker known as ``desc`` ("the stranger"): a character of that
-        name if there is one, else a new one (kept in :attr:`described`)."""
+    def describe(self, desc: str, pos: int) -> str:
+        """The id of the speaker known as ``desc`` ("the stranger") at ``pos``: a character
+        of that name if there is one, else a new one (kept in :attr:`described`)."""
         cid = slug(desc)
         if cid not in self.gender:
             self.described.setdefault(cid, desc)
+            self.described_at[cid] = pos
         return cid
 
     def recent(self, pos: int, window: int = 3000) -> list[str]:
@@ -407,9 +419,11 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
             return None
         if "in" in words:  # "a lady in the group": the lady
             words = words[:words.index("in")]
-        return ctx.describe("the " + " ".join(words)) if words else None
+        return ctx.describe("the " + " ".join(words), pos) if words else None
     known = slug("the " + " ".join(words))
-    if known in ctx.described and known != exclude:  # "the tall man" after "said a tall man"
+    if known in ctx.described and known != exclude \
+            and pos - ctx.described_at.get(known, pos) < DESCRIBED_REACH:  # "the tall man" after "said a tall man"
+        ctx.described_at[known] = pos
         return known
     head = words[-1]
     if head in ("other", "latter", "former"):
@@ -427,7 +441,7 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
         return next(iter(cands)) if len(cands) == 1 else None
     if not new:
         return None
-    return ctx.describe("the " + " ".join(words))
+    return ctx.describe("the " + " ".join(words), pos)
 
 
 def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
@@ -526,7 +540,10 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
         m, off = _BEFORE.search(before), max(prv, q["start"] - 120)
     vm = _VOC.search(q["text"])
     if vm:
-        a = ctx.resolve(" ".join((vm.group("name") or vm.group("name2")).replace(".", " ").split()))
+        called = vm.group("name") or vm.group("name2")
+        a = ctx.resolve(" ".join(called.replace(".", " ").split()))
+        if a is None and re.fullmatch(r"[A-Z][a-z]+", called):  # "..., Small": by the surname
+            a = ctx.by_surname(called)
         if a:
             q["addressee"] = a
     if not m:
@@ -593,6 +610,9 @@ def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) 
             convs[-1].append(i)
         else:
             convs.append([i])
+    tagged = Counter(t["speaker"] for t in turns if t["fixed"] and t["speaker"])
+    top = math.log1p(max(tagged.values(), default=0)) or 1.0
+    ctx.prominence = {c: math.log1p(n) / top for c, n in tagged.items()}
     model = current_model()
     for conv in convs:
         _decide(text, conv, turns, paragraphs, ctx, model)
@@ -710,7 +730,7 @@ def _turn_context(text: str, k: int, ts: list[dict], paragraphs: dict[int, dict]
             "hint": t.get("hint"), "in_line": ctx.named_in([(q["start"], q["end"]) for q in t["qs"]]),
             "in_previous": ctx.named_in([(q["start"], q["end"]) for q in prev_qs]),
             "asked": bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?"),
-            "rule": pron and pron["rule"]}
+            "rule": pron and pron["rule"], "prominence": ctx.prominence}
 
 
 def _candidates(t: dict, cands: list[str], X, ctx: _Ctx) -> tuple[list[str], Any, str]:

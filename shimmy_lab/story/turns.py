@@ -56,6 +56,7 @@ FEATURES = (
     "recent",           # 1 / (1 + rank of c among the characters named lately)
     "conversation",     # log(1 + anchored turns of c in this conversation)
     "rule",             # c is the reader's rule choice for the "he"/"she" of a speech tag
+    "prominence",       # log(1 + tagged turns of c in the text) / log(1 + those of the most tagged)
 )
 
 
@@ -66,7 +67,8 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                   gender: dict[str, str | None] | None = None,
                   hint: tuple[str, str] | None = None, in_line: list[str] = (),
                   in_previous: list[str] = (), asked: bool = False,
-                  rule: str | None = None) -> tuple[list[str], np.ndarray]:
+                  rule: str | None = None,
+                  prominence: dict[str, float] | None = None) -> tuple[list[str], np.ndarray]:
     """The candidates of turn ``k`` of a conversation and their feature rows.
 
     Parameters
@@ -105,6 +107,9 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         Whether the last line of the turn before ends with a question mark.
     rule
         For a tag's "he"/"she": the reader's rule choice (:func:`~shimmy_lab.story.dialogue.attribute`).
+    prominence
+        Character id -> how much of the text's tagged speech is theirs, 0..1 (feature
+        ``prominence``; absent: 0).
 
     Returns
     -------
@@ -136,6 +141,7 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         row[_COL["named_in_line"]] = c in in_line
         row[_COL["named_in_previous"]] = c in in_previous
         row[_COL["answers"]] = asked and c == h["before"][1] and c != h["before"][0]
+        row[_COL["prominence"]] = (prominence or {}).get(c, 0.0)
     return cands, X
 
 
