@@ -344,10 +344,11 @@ def test_systems_compute_by_name():
     from shimmy_lab.trackers import systems
     from shimmy_lab.trackers.dna import DnaParams, compute, dna
 
-    with pytest.raises(TypeError, match="works on a story only"):
-        systems.compute("characters", {"text": ""})
+    systems.register(systems.System("story_only", lambda story, n=1: story))
     systems.register(systems.System("dna_copy", dna, DnaParams, tables=("dna",), compute=compute))
     try:
+        with pytest.raises(TypeError, match="works on a story only"):
+            systems.compute("story_only", {"text": ""})
         story = sl.Story.from_text(STORY)
         tables = {"text": story.text, **story.tables}
         out = systems.compute("dna_copy", tables, {"max_insights": 1})
@@ -357,6 +358,7 @@ def test_systems_compute_by_name():
             systems.compute("dna_copy", tables, min_shared_terms=3)
     finally:
         systems.unregister("dna_copy")
+        systems.unregister("story_only")
 
 
 # the walk-through of docs/architecture.md ("Adding a narrative system"), as code

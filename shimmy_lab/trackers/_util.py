@@ -139,10 +139,12 @@ def write(story: Any, system: str, out: Mapping[str, pd.DataFrame], params: Any)
         What ``compute`` returned: its tables (coerced to their schema when they have one
         in :mod:`shimmy_lab.trackers.schema`, stored as given otherwise), its rows of
         ``insights`` under ``"insights"`` (they replace its earlier rows; no key: the
-        insights are left alone) and its summary under ``"uns"`` (a one-row frame, written
-        to ``story.uns[system]`` as a dict).
+        insights are left alone), its summary under ``"uns"`` (a one-row frame, written
+        to ``story.uns[system]`` as a dict) and the parameters it ran with under
+        ``"params"`` (a one-row frame, recorded instead of ``params``).
     params : dataclass
-        Its parameters, recorded in ``story.uns["params"][system]``.
+        Its parameters, recorded in ``story.uns["params"][system]`` (unless ``out`` has
+        ``"params"``).
 
     Returns
     -------
@@ -150,7 +152,7 @@ def write(story: Any, system: str, out: Mapping[str, pd.DataFrame], params: Any)
         ``story``.
     """
     for name, df in out.items():
-        if name in ("insights", "uns"):
+        if name in ("insights", "uns", "params"):
             continue
         if name in schema.TABLES:
             put(story, name, df)
@@ -160,7 +162,8 @@ def write(story: Any, system: str, out: Mapping[str, pd.DataFrame], params: Any)
         story.uns[system] = out["uns"].to_dict("records")[0]
     if "insights" in out:
         put_insights(story, system, out["insights"])
-    record_params(story, system, **dataclasses.asdict(params))
+    ran = out["params"].to_dict("records")[0] if "params" in out else dataclasses.asdict(params)
+    record_params(story, system, **ran)
     return story
 
 

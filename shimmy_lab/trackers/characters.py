@@ -1,7 +1,9 @@
 """Character consistency: voices, relationships, fact contradictions, dead characters.
 
-One public entry, :func:`characters`.  It reads ``quotes``, ``characters``,
-``mentions``, ``facts``, ``sentences`` and ``scenes`` and writes
+Two public entries: :func:`compute` (pure: tables in, tables out) and :func:`characters`
+(``tl.characters``: reads a story's tables, calls :func:`compute`, writes).  It reads
+``quotes``, ``characters``, ``mentions``, ``facts``, ``sentences``, ``scenes``, ``names``
+and ``chapters`` (:data:`INPUTS`) and writes
 
 * ``voice`` -- a stylometric fingerprint per character from attributed dialogue
   (function-word profile, sentence and word length, punctuation, contractions,
@@ -23,7 +25,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -31,19 +33,23 @@ import pandas as pd
 from ..story.attributes import find_statements
 from ..story.characters import TITLES
 from ..story.pipeline import _resolver
+from ..story.deaths import death_name, told_deaths
 from . import _util as U
 from . import fit as _fit
-from .fit import fit_engine
+from . import schema
 from . import voice as _voice
-from .voice import MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
 from .afterlife import dead_act_events
-from ..story.deaths import death_name, told_deaths
+from .fit import fit_engine
+from .systems import System
+from .voice import MIN_VOICE_LINE_WORDS, VOICE_THRESHOLD, voice_drift_rows, voice_profiles
 
 log = logging.getLogger(__name__)
 
-__all__ = ["characters", "CharactersParams"]
+__all__ = ["characters", "compute", "CharactersParams", "INPUTS"]
 
 SYSTEM = "characters"
+#: the tables :func:`compute` reads (besides the text)
+INPUTS = ("quotes", "characters", "mentions", "facts", "sentences", "scenes", "names", "chapters")
 #: attributes a character has one value of at a time (values that disagree conflict)
 SINGLE_VALUED = ("eye_colour", "hair_colour", "age", "hair_amount", "height", "colouring", "family",
                  "beard_colour", "residence")
@@ -153,16 +159,17 @@ def _colouring_compatible(a: str, b: str) -> bool:
     return hair not in _BLACK_HAIR
 
 
-def _statement_rows(story: Any) -> list[dict]:
-    """Attribute statements of :mod:`shimmy_lab.story.attributes` with their chapters."""
-    text = story.text
-    nm = U.table(story, "names")
+def _statement_rows(view: Any) -> list[dict]:
+    """Attribute statements of :mod:`shimmy_lab.story.attributes` with their chapters
+    (``view``: the text and tables, a :class:`~shimmy_lab.trackers._util.StoryView`)."""
+    text = view.text
+    nm = U.table(view, "names")
     resolve = _resolver({str(a): str(c) for a, c in zip(nm["surface"], nm["character_id"])
                          if pd.notna(c)}) if len(nm) else None
-    sents = U.table(story, "sentences")
-    m = U.table(story, "mentions")
-    ch = U.table(story, "characters")
-    q = U.table(story, "quotes")
+    sents = U.table(view, "sentences")
+    m = U.table(view, "mentions")
+    ch = U.table(view, "characters")
+    q = U.table(view, "quotes")
     if not len(m) or not len(ch):
         return []
     gender = dict(zip(ch["character_id"].astype(str), ch["gender"].astype(object)))
@@ -172,7 +179,7 @@ def _statement_rows(story: Any) -> list[dict]:
         {k: (v if isinstance(v, str) else None) for k, v in gender.items()},
         sorted(zip(q["start"].astype(int), q["end"].astype(int))) if len(q) else [], resolve,
         aliases={str(c): str(a).split("|") for c, a in zip(ch["character_id"], ch["aliases"])})
-    chs, chi = U.locator(story, "chapters", "chapter")
+    chs, chi = U.locator(view, "chapters", "chapter")
     for r in list(rows):
         k = bisect.bisect_right(chs, r["start"]) - 1
         r["chapter"] = chi[k] if k >= 0 else 0
@@ -182,11 +189,11 @@ def _statement_rows(story: Any) -> list[dict]:
     return rows
 
 
-def _same_person(story: Any) -> dict[str, str]:
+def _same_person(ch: pd.DataFrame) -> dict[str, str]:
     """Characters split by the name clusterer that are one person: a bare name
     ("Syme", "President") and the one character whose name ends with it ("Gabriel
-    Syme", "the President").  Titled names ("Mr Martin") are left alone."""
-    ch = U.table(story, "characters")
+    Syme", "the President").  Titled names ("Mr Martin") are left alone (``ch``: the
+    ``characters`` table)."""
     if not len(ch):
         return {}
     ids, nms = ch["character_id"].astype(str).tolist(), ch["name"].astype(str).tolist()
@@ -330,19 +337,18 @@ def contradiction_row(subject: str, attribute: str, first: str, first_start: int
         f"Keep {who}'s {attr} '{first}', or make the change explicit in the story.")
 
 
-def _death_positions(story: Any) -> dict[str, list[tuple[int, int, str]]]:
+def _death_positions(text: str, facts: pd.DataFrame,
+                     q: pd.DataFrame) -> dict[str, list[tuple[int, int, str]]]:
     """The deaths the story tells, by character: ``(start, end, name form)``
     (:func:`shimmy_lab.story.deaths.told_deaths`: the narrator's, and reports of a
-    burial or a killing in dialogue)."""
-    f = U.table(story, "facts")
-    d = f[f["attribute"] == "death"]
+    burial or a killing in dialogue), from its text, ``facts`` and quotes ``q``."""
+    d = facts[facts["attribute"] == "death"]
     if not len(d):
         return {}
-    q = U.table(story, "quotes")
-    told = told_deaths(story.text, zip(d["subject"].astype(str), d["start"].astype(int),
-                                       d["end"].astype(int), d["pattern"].astype(str)),
+    told = told_deaths(text, zip(d["subject"].astype(str), d["start"].astype(int),
+                                 d["end"].astype(int), d["pattern"].astype(str)),
                        list(zip(q["start"].astype(int), q["end"].astype(int))))
-    return {cid: [(s, e, death_name(story.text, s, e, p)) for s, e, p in ds]
+    return {cid: [(s, e, death_name(text, s, e, p)) for s, e, p in ds]
             for cid, ds in told.items()}
 
 
@@ -416,39 +422,40 @@ def dead_act_rows(text: str, deaths: dict[str, Any], quotes: Iterable[tuple],
     return out
 
 
-def dead_act_insights(story: Any, names: dict[str, str], system: str = SYSTEM,
+def dead_act_insights(view: Any, names: dict[str, str], system: str = SYSTEM,
                       max_per: int = 2, min_conf: float = 0.8) -> list[dict]:
     """Quotes and actions of characters after their death fact (the first after each
-    death, at most ``max_per`` per character).  Only deaths the story tells count
-    (:func:`_death_positions`): a plain "he is dead" in dialogue may be rumour, threat
-    or figure of speech.  A quote counts only with direct speaker evidence (``min_conf``
-    0.8: a speech tag or a tagged quote in the same paragraph); turn-taking guesses are
-    too weak for a dead speaker."""
-    deaths = _death_positions(story)
+    death, at most ``max_per`` per character), from ``view``: the text and tables (a
+    :class:`~shimmy_lab.trackers._util.StoryView`; a story reads the same).  Only deaths
+    the story tells count (:func:`_death_positions`): a plain "he is dead" in dialogue
+    may be rumour, threat or figure of speech.  A quote counts only with direct speaker
+    evidence (``min_conf`` 0.8: a speech tag or a tagged quote in the same paragraph);
+    turn-taking guesses are too weak for a dead speaker."""
+    q = U.table(view, "quotes")
+    deaths = _death_positions(view.text, U.table(view, "facts"), q)
     if not deaths:
         return []
-    q = U.table(story, "quotes")
     q = q[q["speaker"].astype(object).isin(list(deaths))]
     quotes = zip(q["start"].astype(int), q["end"].astype(int), q["speaker"].astype(str),
                  q["confidence"].astype(float))
-    m = U.table(story, "mentions")
+    m = U.table(view, "mentions")
     m = m[m["character_id"].isin(list(deaths))]
     ments = zip(m["start"].astype(int), m["end"].astype(int), m["character_id"].astype(str),
                 m["in_quote"].fillna(False).astype(bool))
-    sents = U.table(story, "sentences")
-    return dead_act_rows(story.text, deaths, quotes, ments, sents["start"].astype(int).tolist(),
+    sents = U.table(view, "sentences")
+    return dead_act_rows(view.text, deaths, quotes, ments, sents["start"].astype(int).tolist(),
                          sents["end"].astype(int).tolist(), names, system, max_per, min_conf)
 
 
-def relationships(story: Any) -> pd.DataFrame:
-    """Pairs of characters: co-presence in scenes, addresses, sentiment."""
-    m = U.table(story, "mentions")
+def relationships(text: str, m: pd.DataFrame, scenes: pd.DataFrame, q: pd.DataFrame,
+                  sents: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of characters: co-presence in scenes, addresses, sentiment (from the text and
+    its ``mentions``, ``scenes``, ``quotes`` and ``sentences``)."""
     if not len(m):
         return pd.DataFrame()
-    sc_loc = U.locator(story, "scenes", "scene")
     starts = m["start"].astype(int).to_numpy()
-    sc_starts = np.asarray(sc_loc[0] or [0])
-    scene_of = np.asarray(sc_loc[1] or [0])[np.clip(np.searchsorted(sc_starts, starts, "right") - 1, 0, None)]
+    sc_starts = np.asarray(scenes["start"].astype(int).tolist() or [0])
+    scene_of = np.asarray(scenes["scene"].astype(int).tolist() or [0])[np.clip(np.searchsorted(sc_starts, starts, "right") - 1, 0, None)]
     ids = m["character_id"].astype(str).to_numpy()
     chap = m["chapter"].astype(int).to_numpy()
     main = set(pd.Series(ids).value_counts().loc[lambda s: s >= 3].index)
@@ -462,7 +469,6 @@ def relationships(story: Any) -> pd.DataFrame:
             p = pairs.setdefault((a, b), {"copresence": 0, "addresses": 0, "first": who[b]})
             p["copresence"] += 1
             p["first"] = min(p["first"], max(who[a], who[b]))
-    q = U.table(story, "quotes")
     q = q[q["speaker"].notna() & q["addressee"].notna()]
     for a, b in zip(q["speaker"].astype(str), q["addressee"].astype(str)):
         if a != b:
@@ -470,7 +476,6 @@ def relationships(story: Any) -> pd.DataFrame:
             pairs.setdefault(key, {"copresence": 0, "addresses": 0, "first": (0, 0)})["addresses"] += 1
     # sentiment of sentences naming both
     lex = U.affect()
-    sents = U.table(story, "sentences")
     sent_loc = (sents["start"].astype(int).tolist(), list(range(len(sents))))
     per_sent: dict[int, set] = defaultdict(set)
     for cid, s in zip(ids, starts):
@@ -480,7 +485,7 @@ def relationships(story: Any) -> pd.DataFrame:
         if len(who) < 2:
             continue
         r = sents.iloc[si]
-        vals = [v[0] for w in U.words(story.text[int(r.start):int(r.end)])
+        vals = [v[0] for w in U.words(text[int(r.start):int(r.end)])
                 if (v := U.lemma_lookup(w, lex)) is not None]
         for a, b in combinations(sorted(who), 2):
             senti[(a, b)].append(float(np.mean(vals)) if vals else 0.0)
@@ -519,6 +524,8 @@ def characters(story: Any, voice_threshold: float = CharactersParams.voice_thres
                name_weight: float | None = CharactersParams.name_weight) -> Any:
     """Character consistency: ``voice`` and ``relationships`` tables plus insights.
 
+    Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its output.
+
     Parameters
     ----------
     story
@@ -555,35 +562,87 @@ def characters(story: Any, voice_threshold: float = CharactersParams.voice_thres
     -------
     Story
         The same story, with ``voice``, ``relationships`` and the ``characters``
-        insights written.
+        insights written (:func:`compute`), its parameters as run in
+        ``story.uns["params"]["characters"]``.
     """
-    fit_threshold = _voice.FIT_THRESHOLD if fit_threshold is None else float(fit_threshold)
-    fit_context_tokens = _fit.CONTEXT_TOKENS if fit_context_tokens is None else int(fit_context_tokens)
-    name_weight = _voice.NAME_WEIGHT if name_weight is None else float(name_weight)
-    names = U.names_by_id(story)
-    U.put(story, "voice", voice_profiles(story, min_voice_words))
-    U.put(story, "relationships", relationships(story))
-    rows = fact_contradiction_insights(U.table(story, "facts"), names, statements=_statement_rows(story),
-                                text=story.text, same=_same_person(story))
-    rows += dead_act_insights(story, names)
-    model_name, model_error = _model_name(voice_model), None
-    if voice_model is not None:
-        try:
-            voice_model = fit_engine(voice_model)
-        except Exception as exc:  # the lexical check still runs
-            model_error = f"{type(exc).__name__}: {exc}"
-            log.warning("voice model %s unavailable, lexical voice check only: %s", model_name, model_error)
-            voice_model = None
-    rows += voice_drift_rows(story, names, voice_threshold, min_quotes, SYSTEM, min_line_words,
-                             voice_model, fit_threshold, fit_context_tokens, name_weight)
-    U.set_insights(story, SYSTEM, rows)
-    U.record_params(story, SYSTEM, voice_threshold=voice_threshold, min_quotes=min_quotes,
-                    min_voice_words=min_voice_words, min_line_words=min_line_words,
-                    voice_model=model_name, voice_model_error=model_error, fit_threshold=fit_threshold,
-                    fit_context_tokens=fit_context_tokens, name_weight=name_weight,
-                    fit_reference_weight=_fit.REFERENCE_WEIGHT,
-                    fit_reference_tokens=_fit.REFERENCE_TOKENS)
-    return story
+    params = CharactersParams(voice_threshold, min_quotes, min_voice_words, min_line_words, voice_model,
+                              fit_threshold, fit_context_tokens, name_weight)
+    return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)
+
+
+def compute(tables: Mapping[str, Any],
+            params: CharactersParams = CharactersParams()) -> dict[str, pd.DataFrame]:
+    """Voices, relationships and the character insights of a text and its tables (pure).
+
+    Parameters
+    ----------
+    tables : mapping
+        The tables of :data:`INPUTS` (an absent one reads as empty) and the story text
+        under ``"text"`` (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified.
+    params : CharactersParams
+        Its parameters (see :func:`characters`).  ``voice_model`` is one of them, as an
+        engine or a model id (``"bundled"``): an id is loaded here through
+        :func:`shimmy_lab.trackers.fit.fit_engine` (kept in the default lab), the one
+        thing :func:`compute` reaches outside its arguments for.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"voice"``, ``"relationships"``, ``"insights"`` (``voice_drift``,
+        ``fact_contradiction``, ``dead_character_acts``) and ``"params"``: the
+        parameters as run, one row (the defaults of ``None`` fields read now, the voice
+        model by name, ``voice_model_error`` when it could not be loaded).
+
+    Examples
+    --------
+    >>> from shimmy_lab.trackers.characters import compute
+    >>> out = compute({"text": ""})
+    >>> sorted(out), len(out["voice"])
+    (['insights', 'params', 'relationships', 'voice'], 0)
+    """
+    view = U.StoryView(tables)
+    ran = _as_run(params)
+    names = U.names_by_id(view)
+    voice = schema.coerce("voice", voice_profiles(view, params.min_voice_words))
+    rel = schema.coerce("relationships", relationships(
+        view.text, U.table(view, "mentions"), U.table(view, "scenes"), U.table(view, "quotes"),
+        U.table(view, "sentences")))
+    rows = fact_contradiction_insights(U.table(view, "facts"), names, statements=_statement_rows(view),
+                                       text=view.text, same=_same_person(U.table(view, "characters")))
+    rows += dead_act_insights(view, names)
+    engine, ran["voice_model_error"] = _voice_engine(params.voice_model)
+    rows += voice_drift_rows(view, names, params.voice_threshold, params.min_quotes, SYSTEM,
+                             params.min_line_words, engine, ran["fit_threshold"],
+                             ran["fit_context_tokens"], ran["name_weight"])
+    return {"voice": voice, "relationships": rel, "insights": U.insights_frame(SYSTEM, rows),
+            "params": pd.DataFrame([ran])}
+
+
+def _as_run(params: CharactersParams) -> dict[str, Any]:
+    """The parameters recorded for a run: ``None`` fields as their defaults now, the voice
+    model by name (``voice_model_error`` filled in by :func:`compute`)."""
+    return {"voice_threshold": params.voice_threshold, "min_quotes": params.min_quotes,
+            "min_voice_words": params.min_voice_words, "min_line_words": params.min_line_words,
+            "voice_model": _model_name(params.voice_model), "voice_model_error": None,
+            "fit_threshold": (_voice.FIT_THRESHOLD if params.fit_threshold is None
+                              else float(params.fit_threshold)),
+            "fit_context_tokens": (_fit.CONTEXT_TOKENS if params.fit_context_tokens is None
+                                   else int(params.fit_context_tokens)),
+            "name_weight": _voice.NAME_WEIGHT if params.name_weight is None else float(params.name_weight),
+            "fit_reference_weight": _fit.REFERENCE_WEIGHT, "fit_reference_tokens": _fit.REFERENCE_TOKENS}
+
+
+def _voice_engine(model: Any) -> tuple[Any, str | None]:
+    """The engine of the voice model ``model`` (``None`` without one) and, when it cannot
+    be loaded, why (the lexical check then runs alone)."""
+    if model is None:
+        return None, None
+    try:
+        return fit_engine(model), None
+    except Exception as exc:  # the lexical check still runs
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("voice model %s unavailable, lexical voice check only: %s", _model_name(model), error)
+        return None, error
 
 
 def _model_name(model: Any) -> str | None:
@@ -596,3 +655,8 @@ def _model_name(model: Any) -> str | None:
 #: the former private names (``trackers/drift.py`` imports ``_fact_contradictions``)
 _fact_contradictions = fact_contradiction_insights
 _dead_acts = dead_act_insights
+
+
+#: the system in the registry (:mod:`shimmy_lab.trackers.systems`)
+CHARACTERS = System("characters", characters, CharactersParams, tables=("voice", "relationships"),
+                    compute=compute, rank=10)

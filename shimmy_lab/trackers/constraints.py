@@ -30,6 +30,7 @@ import pandas as pd
 from . import _util as U
 from . import schema
 from .characters import dead_act_insights, fact_contradiction_insights
+from .systems import System
 
 __all__ = ["constraints", "compute", "graph", "ConstraintsParams", "INPUTS"]
 
@@ -230,3 +231,9 @@ def constraints(story: Any, max_places: int = ConstraintsParams.max_places) -> A
     """
     params = ConstraintsParams(max_places)
     return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)
+
+
+#: the system in the registry (:mod:`shimmy_lab.trackers.systems`)
+CONSTRAINTS = System("constraints", constraints, ConstraintsParams,
+                     tables=("constraint_nodes", "constraint_edges", "freedom"),
+                     requires=("characters", "dna"), compute=compute, rank=40)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
+from .systems import System
 
 __all__ = ["dna", "compute", "DnaParams", "INPUTS"]
 
@@ -232,3 +233,7 @@ def dna(story: Any, min_intensity: float = DnaParams.min_intensity,
     """
     params = DnaParams(min_intensity, min_shared, max_insights)
     return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)
+
+
+#: the system in the registry (:mod:`shimmy_lab.trackers.systems`)
+DNA = System("dna", dna, DnaParams, tables=("dna",), compute=compute, rank=30)

@@ -1,9 +1,11 @@
 """Drift stabilizer: how far text departs from the story's facts, voices, POV, tense, topic.
 
-One public entry, :func:`drift`:
+One public entry, :func:`drift` (``tl.drift``):
 
 * ``drift(story)`` scans the story's own paragraphs against the rest of the story
-  and writes ``pov_shift``, ``tense_shift`` and ``topic_drift`` insights;
+  and writes ``pov_shift``, ``tense_shift`` and ``topic_drift`` insights: :func:`scan`,
+  which reads the story's tables, calls the pure :func:`compute` (tables in, insights
+  out) and writes;
 * ``drift(story, candidate)`` checks a candidate continuation against the story and
   returns a :class:`DriftReport` (score in [0, 1], insights with offsets into the
   candidate), combining the signals above with the character checks of
@@ -16,17 +18,22 @@ the present tense or the first person, in a story told in the past tense and the
 person, with the span of those sentences.  Topic is judged per paragraph by
 :mod:`~shimmy_lab.trackers.topic`: a paragraph that names none of the story's characters,
 shares little with the text around it and brings much vocabulary of its own.
+
+Both modes read the story against one baseline (:class:`_Baseline`: its vocabulary, the
+person and tense of its narration, what the candidate reader needs), built once per text
+and tables and kept in a small cache keyed by a hash of the text and the identity of the
+tables it reads (:func:`_baseline_of`), so the checks of candidates after ``sl.analyze``
+read the baseline its scan built.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import weakref
-from functools import cached_property
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -43,11 +50,17 @@ from . import schema
 from . import topic as T
 from .characters import (_death_positions, _fact_contradictions, _profile_items, _same_person,
                          _statement_rows, dead_act_rows)
+from .systems import System
 from .voice import MIN_VOICE_LINE_WORDS, TURN_METHODS, bigrams, voice_line_score
 
-__all__ = ["drift", "DriftReport"]
+__all__ = ["drift", "scan", "compute", "DriftReport", "DriftParams", "INPUTS"]
 
 SYSTEM = "drift"
+#: the tables :func:`compute` and the candidate checks read (besides the text): those of
+#: the story's baseline
+INPUTS = ("names", "paragraphs", "sentences", "quotes", "mentions", "characters", "chapters", "facts")
+#: baselines kept (the least recently used dropped first): one per text and tables
+BASELINE_CACHE_SIZE = 8
 #: a chapter's first paragraph shorter than this (characters) may be a summary or an
 #: epigraph; its person and tense are not judged
 SUMMARY_CHARS = 300
@@ -60,6 +73,15 @@ CANDIDATE_VOICE_THRESHOLD = 0.65
 #: characters of story before a candidate read with it for its statements (pronouns
 #: in the candidate's first sentences refer to people named just before)
 STATEMENT_CONTEXT = 3000
+
+
+@dataclass(frozen=True)
+class DriftParams:
+    """Parameters of :func:`drift` (see there) other than ``candidate``."""
+
+    min_words: int = 40
+    topic_threshold: float = T.MIN_NOVEL
+    voice_threshold: float = CANDIDATE_VOICE_THRESHOLD
 
 
 @dataclass
@@ -95,120 +117,162 @@ def _is_verse(narr: str) -> bool:
 
 
 class _Baseline:
-    """What the story is like: vocabulary, names, person and tense baselines."""
+    """What the story is like: vocabulary, names, person and tense baselines, read from
+    ``view`` (its text and the tables of :data:`INPUTS`, kept: the lazy parts read them)."""
 
-    def __init__(self, story: Any) -> None:
-        text = story.text
+    def __init__(self, view: U.StoryView) -> None:
+        self.view = view
+        text = view.text
         toks = U.words(text)
         self.vocab = Counter(toks)
-        self._story = weakref.ref(story)
         self.words = sum(self.vocab.values())
-        nm = U.table(story, "names")
-        self.narration = _read_narration(story, self.vocab)
+        nm = U.table(view, "names")
+        self.narration = _read_narration(view, self.vocab)
         self.first = self.narration.base.first
         self.present = self.narration.base.present
         self.first_person = self.narration.first_person
         # what the light candidate reader needs (plain dicts, built once per story text)
         surf = {str(a): str(c) for a, c in zip(nm["surface"], nm["character_id"]) if pd.notna(c)}
         self.resolve = _resolver(surf)
-        ch = U.table(story, "characters")
+        ch = U.table(view, "characters")
         self.char_names = dict(zip(ch["character_id"].astype(str), ch["name"].astype(str)))
         self.gender = {c: (g if pd.notna(g) else None)
                        for c, g in zip(ch["character_id"].astype(str), ch["gender"])}
-        #: the first-person narrator's id ("I said"), None in a third-person story
-        self.narrator = story.uns.get("params", {}).get("narrator")
         #: the deaths the story tells: character -> [(start, end, name form)]
-        self.deaths = _death_positions(story)
-        self.style = story.uns.get("params", {}).get("quote_style") or detect_style(text)
+        self.deaths = _death_positions(text, U.table(view, "facts"), U.table(view, "quotes"))
         # what the story says of its characters, for the candidate's statements to meet
-        self.same = _same_person(story)
-        self.last_chapter = int(U.table(story, "chapters")["chapter"].max()) \
-            if len(U.table(story, "chapters")) else 0
+        self.same = _same_person(ch)
+        self.last_chapter = int(U.table(view, "chapters")["chapter"].max()) \
+            if len(U.table(view, "chapters")) else 0
         self.aliases = {str(c): str(a).split("|") for c, a in zip(ch["character_id"], ch["aliases"])}
         tail = max(0, len(text) - STATEMENT_CONTEXT)
-        se = U.table(story, "sentences")
+        se = U.table(view, "sentences")
         self.sentence_starts = se["start"].astype(int).tolist()
         self.sentence_ends = se["end"].astype(int).tolist()
         self.tail_sentences = [(a, b) for a, b in zip(self.sentence_starts, self.sentence_ends)
                                if a >= tail]
-        me = U.table(story, "mentions")
+        me = U.table(view, "mentions")
         self.tail_mentions = [(int(a), int(b), str(c)) for a, b, c in
                               zip(me["start"], me["end"], me["character_id"]) if a >= tail]
-        self.tail_quotes = [(a, b) for a, b in U.quote_mask(story, tail, len(text))]
-        q = U.table(story, "quotes")
+        self.tail_quotes = [(a, b) for a, b in U.quote_mask(view, tail, len(text))]
+        q = U.table(view, "quotes")
         q = q[q["speaker"].notna()]
         self.speaker_words: dict[str, Counter] = {}
         for cid, t in zip(q["speaker"].astype(str), q["text"].astype(str)):
             self.speaker_words.setdefault(cid, Counter()).update(U.words(t))
+        self._told: dict[tuple, _StoryBaseline] = {}
 
     # read only when a candidate is checked (the story scan of sl.analyze needs neither)
     @cached_property
     def word_pairs(self) -> Counter:
         """Word pairs of the story (the voice check of candidate lines)."""
-        return bigrams(U.words(self._story().text))
+        return bigrams(U.words(self.view.text))
 
     @cached_property
     def lower_words(self) -> frozenset[str]:
         """Words the story writes in lower case (ordinary words, not names)."""
-        return frozenset(re.findall(r"\b[a-z]+\b", self._story().text))
+        return frozenset(re.findall(r"\b[a-z]+\b", self.view.text))
 
     @cached_property
     def profile(self) -> list[dict]:
         """The story's statements and single-valued facts in story order (see
         :func:`shimmy_lab.trackers.characters._profile_items`)."""
-        story = self._story()
-        return _profile_items(U.table(story, "facts"), _statement_rows(story))
+        return _profile_items(U.table(self.view, "facts"), _statement_rows(self.view))
+
+    @cached_property
+    def detected_style(self) -> str:
+        """The quote style of the text, for a story whose reader recorded none."""
+        return detect_style(self.view.text)
+
+    def told(self, narrator: str | None, style: str | None) -> _StoryBaseline:
+        """This baseline with what a story's reader recorded (the same object for the same
+        values)."""
+        key = (narrator, style)
+        with _BASELINES_LOCK:
+            if key not in self._told:
+                self._told[key] = _StoryBaseline(self, narrator, style or self.detected_style)
+            return self._told[key]
 
 
-def _read_narration(story: Any, vocab: Counter) -> PT.Narration:
+class _StoryBaseline:
+    """A :class:`_Baseline` (its attributes read through) with what the story's reader
+    recorded in ``uns["params"]``: ``narrator`` (the first-person narrator's id, ``None``
+    in a third-person story) and ``style`` (the quote style)."""
+
+    def __init__(self, base: _Baseline, narrator: str | None, style: str) -> None:
+        self.base, self.narrator, self.style = base, narrator, style
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
+
+
+def _read_narration(view: Any, vocab: Counter) -> PT.Narration:
     """Person and tense of the story's narration, sentence by sentence (see
     :mod:`~shimmy_lab.trackers.person_tense`).  Only sentences of text paragraphs are read,
     and not those of a short first paragraph of a chapter (a summary or an epigraph:
     "In which Anne visits her sister")."""
-    nm = U.table(story, "names")
+    nm = U.table(view, "names")
     people = nm["character_id"].notna()
     if "person" in nm:
         people |= nm["person"].fillna(0).astype(int) > 0
     names = {w for s in nm.loc[people, "surface"].astype(str) for w in s.split()
              if w[:1].isupper()}
-    p = U.table(story, "paragraphs")
+    p = U.table(view, "paragraphs")
     p = p[p["kind"] == "text"]
     first = p.groupby("chapter", sort=False).head(1)
     short = first[(first["end"] - first["start"]) < SUMMARY_CHARS]
     keep = set(p["paragraph"].astype(int)) - set(short["paragraph"].astype(int))
-    se = U.table(story, "sentences")
+    se = U.table(view, "sentences")
     se = se[se["paragraph"].astype(int).isin(keep)]
-    qt = U.table(story, "quotes")
+    qt = U.table(view, "quotes")
     return PT.read_story(
-        story.text, zip(qt["start"].astype(int).tolist(), qt["end"].astype(int).tolist()),
+        view.text, zip(qt["start"].astype(int).tolist(), qt["end"].astype(int).tolist()),
         zip(se["start"].astype(int).tolist(), se["end"].astype(int).tolist(),
             se["paragraph"].astype(int).tolist()), vocab, names)
 
 
-#: id(story) -> (length of its text when read, baseline): a story's baseline is read once
-#: per version of its text; the entry is dropped when the story is (so no reused ``id()``
-#: ever finds another story's baseline)
-_BASELINES: dict[int, tuple[int, _Baseline]] = {}
-_BASELINES_LOCK = threading.Lock()
+#: (hash of the text, its length, the id of each table of INPUTS or None) -> baseline, a
+#: bounded LRU.  An entry's baseline holds its text and tables, so no id of its key can be
+#: another object's while it lives (a new text or a table replaced is another key), and a
+#: hit is checked against its text (equal strings: no hash collision is taken for a hit)
+_BASELINES: OrderedDict[tuple, _Baseline] = OrderedDict()
+_BASELINES_LOCK = threading.RLock()
 
 
-def _baseline(story: Any) -> _Baseline:
-    key = id(story)
+def _baseline_key(tables: Mapping[str, Any]) -> tuple:
+    """The cache key of the baseline of ``tables`` (the text under :data:`~._util.TEXT`:
+    ``hash`` of a ``str`` is computed once and kept by the string, so a lookup is cheap)."""
+    text = str(tables.get(U.TEXT, ""))
+    return (hash(text), len(text), *(id(tables[n]) if n in tables else None for n in INPUTS))
+
+
+def _baseline_of(tables: Mapping[str, Any]) -> _Baseline:
+    """The baseline of a text and its tables (the mapping a ``compute`` takes), read once
+    per text and tables (at most :data:`BASELINE_CACHE_SIZE` kept)."""
+    key, text = _baseline_key(tables), str(tables.get(U.TEXT, ""))
     with _BASELINES_LOCK:
         hit = _BASELINES.get(key)
-    if hit is not None and hit[0] == len(story.text):
-        return hit[1]
-    b = _Baseline(story)
+        if hit is not None and hit.view.text == text:
+            _BASELINES.move_to_end(key)
+            return hit
+    own = {n: tables[n] for n in INPUTS if n in tables}  # what the baseline reads and keeps
+    b = _Baseline(U.StoryView({U.TEXT: text, **own}))
     with _BASELINES_LOCK:
-        if key not in _BASELINES:
-            weakref.finalize(story, _forget, key)
-        _BASELINES[key] = (len(story.text), b)
+        hit = _BASELINES.get(key)
+        if hit is not None and hit.view.text == text:  # another thread read it meanwhile
+            b = hit
+        _BASELINES[key] = b
+        _BASELINES.move_to_end(key)
+        while len(_BASELINES) > BASELINE_CACHE_SIZE:
+            _BASELINES.popitem(last=False)
     return b
 
 
-def _forget(key: int) -> None:
-    with _BASELINES_LOCK:
-        _BASELINES.pop(key, None)
+def _baseline(story: Any) -> _StoryBaseline:
+    """The baseline of ``story`` (the one its scan read, while cached) with its reader's
+    narrator and quote style."""
+    params = story.uns.get("params", {})
+    return _baseline_of(U.inputs(story, INPUTS)).told(params.get("narrator"), params.get("quote_style"))
 
 
 def _topic_rows(text: str, s: int, e: int, narr: str, base: _Baseline, exclude: Counter | None,
@@ -224,18 +288,18 @@ def _topic_rows(text: str, s: int, e: int, narr: str, base: _Baseline, exclude: 
     return [T.topic_row(sig, s, e, SYSTEM)] if unrelated else []
 
 
-def _scan_story(story: Any, min_words: int, min_novel: float) -> None:
-    base = _baseline(story)
-    text = story.text
-    p = U.table(story, "paragraphs")
+def _scan_rows(view: U.StoryView, base: _Baseline, min_words: int, min_novel: float) -> list[dict]:
+    """The ``pov_shift``, ``tense_shift`` and ``topic_drift`` rows of the story's own paragraphs."""
+    text = view.text
+    p = U.table(view, "paragraphs")
     p = p[p["kind"] == "text"]
-    m = U.table(story, "mentions").sort_values("start")
+    m = U.table(view, "mentions").sort_values("start")
     ms = m["start"].to_numpy(dtype=np.int64)
     mid = m["character_id"].astype(str).tolist()
     total = Counter(mid)
     rows = []
     for s, e in zip(p["start"].astype(int), p["end"].astype(int)):
-        narr = U.narration(text, s, e, U.quote_mask(story, s, e))
+        narr = U.narration(text, s, e, U.quote_mask(view, s, e))
         # the story's characters: people it names outside this paragraph too (a paragraph
         # from another book brings people of its own, whom the reader takes for characters)
         here = Counter(mid[int(np.searchsorted(ms, s)):int(np.searchsorted(ms, e))])
@@ -243,7 +307,37 @@ def _scan_story(story: Any, min_words: int, min_novel: float) -> None:
         rows += _topic_rows(text, s, e, narr, base, Counter(U.words(text[s:e])), named,
                             min_words, min_novel)
     rows += PT.insight_rows(SYSTEM, base.narration, base.narration.runs)
-    U.set_insights(story, SYSTEM, rows)
+    return rows
+
+
+def compute(tables: Mapping[str, Any], params: DriftParams = DriftParams()) -> dict[str, pd.DataFrame]:
+    """The drift of the story's own paragraphs: person, tense and topic (pure).
+
+    Parameters
+    ----------
+    tables : mapping
+        The tables of :data:`INPUTS` (an absent one reads as empty) and the story text
+        under ``"text"`` (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified; the
+        baseline read from them is cached (see :func:`_baseline_of`), so the candidate
+        checks of the same story reuse it.
+    params : DriftParams
+        Its parameters (see :func:`drift`; ``voice_threshold`` is for candidates only).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"insights"``: the ``pov_shift``, ``tense_shift`` and ``topic_drift`` insights.
+
+    Examples
+    --------
+    >>> from shimmy_lab.trackers.drift import compute
+    >>> out = compute({"text": ""})
+    >>> sorted(out), len(out["insights"])
+    (['insights'], 0)
+    """
+    view = U.StoryView(tables)
+    rows = _scan_rows(view, _baseline_of(tables), params.min_words, params.topic_threshold)
+    return {"insights": U.insights_frame(SYSTEM, rows)}
 
 
 _EMPTY: list[pd.DataFrame] = []
@@ -416,9 +510,9 @@ def _candidate(story: Any, candidate: str, min_words: int, min_novel: float,
     return DriftReport(round(min(score, 1.0), 4), ins, comp, sugg)
 
 
-def drift(story: Any, candidate: str | None = None, min_words: int = 40,
-          topic_threshold: float = T.MIN_NOVEL,
-          voice_threshold: float = CANDIDATE_VOICE_THRESHOLD) -> Any:
+def drift(story: Any, candidate: str | None = None, min_words: int = DriftParams.min_words,
+          topic_threshold: float = DriftParams.topic_threshold,
+          voice_threshold: float = DriftParams.voice_threshold) -> Any:
     """Measure drift of a candidate continuation, or scan the story's own paragraphs.
 
     Parameters
@@ -427,7 +521,7 @@ def drift(story: Any, candidate: str | None = None, min_words: int = 40,
         A :class:`~shimmy_lab.story.Story`.
     candidate
         Text to check against the story.  ``None`` scans the story itself and
-        writes ``pov_shift``, ``tense_shift`` and ``topic_drift`` insights.
+        writes ``pov_shift``, ``tense_shift`` and ``topic_drift`` insights (:func:`scan`).
     min_words
         Paragraphs with fewer narration words are not judged.
     topic_threshold
@@ -445,7 +539,33 @@ def drift(story: Any, candidate: str | None = None, min_words: int = 40,
     """
     if candidate is not None:
         return _candidate(story, candidate, min_words, topic_threshold, voice_threshold)
-    _scan_story(story, min_words, topic_threshold)
-    U.record_params(story, SYSTEM, min_words=min_words, topic_threshold=topic_threshold,
-                    voice_threshold=voice_threshold)
-    return story
+    return scan(story, min_words, topic_threshold, voice_threshold)
+
+
+def scan(story: Any, min_words: int = DriftParams.min_words,
+         topic_threshold: float = DriftParams.topic_threshold,
+         voice_threshold: float = DriftParams.voice_threshold) -> Any:
+    """``drift(story)``: scan the story's own paragraphs (the system's story function).
+
+    Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its insights and
+    records the parameters in ``story.uns["params"]["drift"]``.
+
+    Parameters
+    ----------
+    story
+        A :class:`~shimmy_lab.story.Story`.
+    min_words, topic_threshold, voice_threshold
+        As for :func:`drift`.
+
+    Returns
+    -------
+    Story
+        The story with the drift insights written.
+    """
+    params = DriftParams(min_words, topic_threshold, voice_threshold)
+    return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)
+
+
+#: the system in the registry (:mod:`shimmy_lab.trackers.systems`): its story function is
+#: :func:`scan` (``drift`` without a candidate), its parameters those of both modes
+DRIFT = System("drift", scan, DriftParams, compute=compute, rank=20)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
+from .systems import System
 
 __all__ = ["engagement", "compute", "EngagementParams", "INPUTS"]
 
@@ -236,3 +237,8 @@ def engagement(story: Any, flat_scenes: int = EngagementParams.flat_scenes,
     """
     params = EngagementParams(flat_scenes, max_insights)
     return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)
+
+
+#: the system in the registry (:mod:`shimmy_lab.trackers.systems`)
+ENGAGEMENT = System("engagement", engagement, EngagementParams, tables=("engagement",),
+                    requires=("dna",), compute=compute, rank=60)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import _util as U
 from . import schema
+from .systems import System
 
 __all__ = ["recursion", "compute", "RecursionParams", "INPUTS"]
 
@@ -243,3 +244,8 @@ def recursion(story: Any, n: int = RecursionParams.n, max_repeats: int = Recursi
     """
     params = RecursionParams(n, max_repeats, max_echoes, motif_min_chapters)
     return U.write(story, SYSTEM, compute(U.inputs(story, INPUTS), params), params)
+
+
+#: the system in the registry (:mod:`shimmy_lab.trackers.systems`)
+RECURSION = System("recursion", recursion, RecursionParams, tables=("echoes",), compute=compute,
+                   rank=50)

@@ -74,8 +74,15 @@ class System:
         ``compute(tables, params) -> dict[str, DataFrame]``, pure: ``tables`` a read-only
         mapping of the tables it reads and the story text under ``"text"``, ``params`` an
         instance of ``params``; returns its tables, its rows of ``insights`` (key
-        ``"insights"``) and, if it has one, its summary for ``story.uns[name]`` (key
-        ``"uns"``, one row).  ``None`` for a system that works on a story only.
+        ``"insights"``), if it has one its summary for ``story.uns[name]`` (key ``"uns"``,
+        one row) and, when what it ran with is not ``params`` itself (a default read at
+        call time, a model that could not be loaded), the parameters to record (key
+        ``"params"``, one row).  ``None`` for a system that works on a story only.
+    rank : int
+        Breaks ties in the run order: of the systems that can run next (those they
+        require have run), the lowest rank first, then the first registered.  The
+        built-in systems have ranks 10 to 60; a system without one (default 100) runs
+        after them when it can.
     """
 
     name: str
@@ -84,6 +91,7 @@ class System:
     tables: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     compute: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None
+    rank: int = 100
 
     def __post_init__(self) -> None:
         if self.params is None:
@@ -187,8 +195,8 @@ def names(refresh: bool = False) -> list[str]:
 
 def order(names: Iterable[str]) -> list[str]:
     """``names`` in an order where each system comes after those it requires (among
-    ``names``); otherwise in registration order."""
-    todo = [n for n in _REGISTRY if n in set(names)]
+    ``names``); otherwise by :attr:`System.rank`, then in registration order."""
+    todo = sorted((n for n in _REGISTRY if n in set(names)), key=lambda n: _REGISTRY[n].rank)
     for n in set(names) - set(todo):
         get(n)  # raises: unknown
     done: list[str] = []
