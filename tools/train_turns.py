@@ -120,7 +120,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=str(DEFAULT))
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--l2", type=float, default=3.0)
     ap.add_argument("--save", action="store_true", help=f"write the all-novel fit to {OUT}")
     a = ap.parse_args()
     root = Path(a.corpus)
