@@ -217,10 +217,10 @@ def _story_events(story: Any, since: int) -> Iterator[Event]:
 def _thread_events(story: Any, since: int) -> Iterator[Event]:
     """``thread_opened`` / ``thread_resolved`` from the ``dna`` table."""
     for r in _rows(story, "dna").itertuples():
-        if r.start >= since and r.type in ("contradiction", "pressure"):
-            yield Event("thread_opened", int(r.start), int(r.end), {"unit": int(r.unit), "type": r.type})
-        if r.start >= since and r.type == "return" and isinstance(r.answers, str):
-            yield Event("thread_resolved", int(r.start), int(r.end), {"unit": int(r.unit), "answers": r.answers})
+        if r.start >= since and r.kind in ("contradiction", "pressure"):
+            yield Event("thread_opened", int(r.start), int(r.end), {"unit": int(r.unit_id), "type": r.kind})
+        if r.start >= since and r.kind == "return" and isinstance(r.answers, str):
+            yield Event("thread_resolved", int(r.start), int(r.end), {"unit": int(r.unit_id), "answers": r.answers})
 
 
 def _insight_events(insights: pd.DataFrame, since: int) -> Iterator[Event]:

@@ -112,15 +112,15 @@ def test_constraints_blocked_edge_and_freedom(story):
 def test_dna_arc_and_sankey(story):
     dna = story.dna
     fig = sl.pl.dna(story)
-    n_open = int((dna["type"].isin(["contradiction", "pressure"])
+    n_open = int((dna["kind"].isin(["contradiction", "pressure"])
                   & dna["answered_by"].isna()).sum())
     assert len(_named(fig, "open thread")["x"]) == n_open == 1
     total = sum(len(_named(fig, t)["x"]) for t in sl.pl.narrative.CAPR_TYPES
                 if any(tr.get("name") == t for tr in _traces(fig)))
     assert total == len(dna)
     # hover shows the row and its text span
-    first = dna.sort_values("unit").iloc[0]
-    hov = _named(fig, str(first["type"]))["hovertext"][0]
+    first = dna.sort_values("unit_id").iloc[0]
+    hov = _named(fig, str(first["kind"]))["hovertext"][0]
     assert f"[{int(first['start'])}:{int(first['end'])}]" in hov
     assert story.text[int(first["start"]):int(first["end"])].split()[0] in hov
     assert f"{n_open} open" in fig.layout.title.text

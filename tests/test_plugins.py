@@ -173,7 +173,7 @@ def test_publish_story_replays_the_events_of_a_story_analysed_without_analyze(co
     rows, failed = plugins.publish_story(story)
     assert failed == {} and rows and rows[0]["system"] == "counter"
     opened = [e for e in counter.events if e.kind == "thread_opened"]
-    assert len(opened) == story.tables["dna"]["type"].isin(["contradiction", "pressure"]).sum() > 0
+    assert len(opened) == story.tables["dna"]["kind"].isin(["contradiction", "pressure"]).sum() > 0
     assert story.uns["events_to"] == len(story.text)
     assert plugins.publish_story(story)[0] and len(counter.events) == len(counter.events)  # nothing new
 

@@ -53,6 +53,17 @@ def assert_same_analysis(a, b) -> None:
 
 
 # ----------------------------------------------------------------------------- entries and keys
+def test_an_entry_written_with_the_old_column_names_reads_with_the_new():
+    story = sl.analyze(sl.Story.from_text(TEXT + MORE), voice_model="none")
+    payload = {"tables": tracker_tables(story), "uns": {}}
+    old = {name: df.rename(columns={new: o for o, new in story_schema.RENAMED.get(name, {}).items()})
+           for name, df in payload["tables"].items()}
+    assert "unit" in old["dna"].columns and "open_loops" in old["engagement"].columns
+    back = loads(dumps({"tables": old, "uns": {}}))["tables"]
+    for name, df in payload["tables"].items():
+        pd.testing.assert_frame_equal(back[name], df.reset_index(drop=True), check_dtype=False, obj=name)
+
+
 def test_an_entry_round_trips_through_bytes():
     story = sl.analyze(sl.Story.from_text(TEXT + MORE), voice_model="none")
     cache = AnalysisCache(entries=4)

@@ -55,6 +55,11 @@ def test_story_routes(server, lab):
     assert any(f["attribute"] == "eye_colour" and f["value"] == "blue" for f in facts)
     for f in facts:
         assert STORY[f["start"]:f["end"]]
+    # table rows are JSON objects named by today's columns (docs/architecture.md Glossary)
+    eng = httpx.get(base + "/kitty/tables/engagement").json()["data"]
+    assert eng and {"segment", "threads_opened", "open_threads"} <= set(eng[0]) and "index" not in eng[0]
+    nodes = httpx.get(base + "/kitty/tables/constraint_nodes").json()["data"]
+    assert nodes and all("node_id" in n and "node" not in n for n in nodes)
     ins = httpx.get(base + "/kitty/insights").json()
     assert ins["object"] == "list"
     ctx = httpx.get(base + "/kitty/context", params={"assertiveness": 1}).json()["context"]

@@ -24,13 +24,13 @@ def mill():
 def test_dna_units_and_returns(mill):
     d = mill.tables["dna"]
     schema.validate("dna", d, mill.text)
-    assert {"contradiction", "pressure", "return"} <= set(d["type"])
-    ret = d[d["type"] == "return"].iloc[0]
+    assert {"contradiction", "pressure", "return"} <= set(d["kind"])
+    ret = d[d["kind"] == "return"].iloc[0]
     first = int(str(ret.answers).split("|")[0])
-    assert d.loc[d["unit"] == first, "answered_by"].iloc[0] == ret.unit
-    assert d.loc[d["unit"] == first, "scene"].iloc[0] < ret.scene
+    assert d.loc[d["unit_id"] == first, "answered_by"].iloc[0] == ret.unit_id
+    assert d.loc[d["unit_id"] == first, "scene"].iloc[0] < ret.scene
     # words of the story read up to each unit: they grow with the unit's position
-    assert d.sort_values(["start", "unit"])["story_words"].is_monotonic_increasing
+    assert d.sort_values(["start", "unit_id"])["story_words"].is_monotonic_increasing
     kinds = set(mill.tables["insights"]["kind"])
     assert "payoff" in kinds
 
@@ -63,7 +63,7 @@ def test_engagement_rows(mill):
     schema.validate("engagement", e, mill.text)
     ch = e[e["level"] == "chapter"].set_index("chapter")
     assert ch["tension"].between(0, 1).all() and ch["valence"].between(-1, 1).all()
-    assert e["loops_opened"].sum() >= 1
+    assert e["threads_opened"].sum() >= 1
     calm = ("CHAPTER I\n\nThe sun was warm and the garden was lovely. Anna smiled at her friend, "
             "and they laughed together over a pleasant, happy tea with cake and roses.\n\n"
             "CHAPTER II\n\nThe danger was terrible! Anna screamed in fear as the murderer "
@@ -192,7 +192,7 @@ def test_dna_compute_on_hand_made_tables():
     out = compute(tables, DnaParams())
     _assert_unchanged(tables, before)
     d = out["dna"]
-    assert d["type"].tolist() == ["contradiction", "return"]
+    assert d["kind"].tolist() == ["contradiction", "return"]
     assert d["scene"].tolist() == [0, 2] and d["start"].tolist() == [sp[0][0], sp[2][0]]
     assert d.loc[0, "intensity"] == 1.0  # but, nobody, secret, never, ?: 3+ cues saturate
     assert d.loc[0, "answered_by"] == 1 and d.loc[1, "answers"] == "0"
@@ -216,7 +216,7 @@ def test_engagement_compute_on_hand_made_tables():
         "Danger! The murderer attacked in terror and rage! The letter, the secret, the fear!",
         "They walked home slowly through the quiet fields and talked about the harvest."])
     dna = tschema.coerce("dna", pd.DataFrame([{
-        "unit": 0, "scene": 0, "chapter": 0, "type": "contradiction", "description": "a secret",
+        "unit_id": 0, "scene": 0, "chapter": 0, "kind": "contradiction", "description": "a secret",
         "characters": [], "start": sp[0][0], "end": sp[0][1], "intensity": 0.8,
         "terms": "letter|secret|sealed", "story_words": 0}]))
     tables = {"text": text, "dna": dna,
@@ -226,18 +226,18 @@ def test_engagement_compute_on_hand_made_tables():
     out = compute(tables, EngagementParams(flat_scenes=4, max_insights=5))
     _assert_unchanged(tables, before)
     e = out["engagement"]
-    sc = e[e["level"] == "scene"].set_index("index")
+    sc = e[e["level"] == "scene"].set_index("segment")
     assert sc.loc[1, "tension"] > sc.loc[0, "tension"] + 0.5
     assert sc.loc[0, "valence"] > 0 > sc.loc[1, "valence"]
-    assert sc["open_loops"].tolist() == [1, 1, 1]  # never answered
-    assert sc["loops_opened"].tolist() == [1, 0, 0]
-    assert sc["loops_reinforced"].tolist() == [0, 1, 0]  # "letter" and "secret" recur
-    assert sc["loops_abandoned"].tolist() == [0, 1, 0]  # last touched before the last fifth
+    assert sc["open_threads"].tolist() == [1, 1, 1]  # never answered
+    assert sc["threads_opened"].tolist() == [1, 0, 0]
+    assert sc["threads_reinforced"].tolist() == [0, 1, 0]  # "letter" and "secret" recur
+    assert sc["threads_abandoned"].tolist() == [0, 1, 0]  # last touched before the last fifth
     ch = e[e["level"] == "chapter"]
     assert ch["chapter"].tolist() == [0, 1] and ch["words"].tolist() == [
         int(sc.loc[[0, 1], "words"].sum()), int(sc.loc[2, "words"])]
     ins = out["insights"]
-    assert ins["kind"].tolist() == ["abandoned_loop"]
+    assert ins["kind"].tolist() == ["abandoned_thread"]
     assert ins.loc[0, "severity"] == pytest.approx(0.3 + 0.4 * 0.8)
 
 
@@ -294,7 +294,7 @@ def test_constraints_compute_on_hand_made_tables():
         "facts": pd.DataFrame([{"subject": "mara", "attribute": "death", "value": "died",
                                 "start": death[0], "end": death[1], "chapter": 1, "pattern": "died"}]),
         "dna": tschema.coerce("dna", pd.DataFrame([{
-            "unit": 0, "scene": 0, "chapter": 0, "type": "contradiction",
+            "unit_id": 0, "scene": 0, "chapter": 0, "kind": "contradiction",
             "description": "Mara hid the letter", "characters": ["Mara"], "start": sp[0][0],
             "end": sp[0][1], "intensity": 1.0, "terms": "letter|mara", "story_words": 0}]))}
     before = _frozen_copy(tables)
@@ -308,7 +308,7 @@ def test_constraints_compute_on_hand_made_tables():
                     out["constraint_edges"]["relation"]))
     assert edges == {("character:mara", "fact:0", "has_fact"), ("fact:0", "character:mara", "blocks"),
                      ("thread:0", "character:mara", "involves")}
-    assert set(out["constraint_nodes"]["node"]) == {"character:mara", "character:tom", "fact:0", "thread:0"}
+    assert set(out["constraint_nodes"]["node_id"]) == {"character:mara", "character:tom", "fact:0", "thread:0"}
     ins = out["insights"]
     assert ins["kind"].tolist() == ["blocked_thread"] and ins.loc[0, "characters"] == ["Mara"]
 

@@ -175,6 +175,16 @@ def test_dashboard_reuses_an_analysis_of_the_whole_text(monkeypatch):
     dash.close()
 
 
+def test_filter_by_the_renamed_kind_abandoned_loop_is_deprecated(story):
+    dash = sl.widgets.Dashboard(story)
+    new = dash.filter(kind="abandoned_thread")
+    assert len(new) == 1 and (new["kind"] == "abandoned_thread").all()
+    with pytest.warns(DeprecationWarning, match="abandoned_thread"):
+        old = dash.filter(kind="abandoned_loop")
+    assert old.equals(new) and dash.kind.value == "abandoned_thread"
+    dash.close()
+
+
 def test_refresh_reanalyse_is_a_deprecated_spelling(story):
     dash = sl.widgets.Dashboard(story)
     with pytest.warns(DeprecationWarning, match="reanalyze"):

@@ -90,7 +90,7 @@ def summarize(story: Any, chapter: int | None = None) -> dict[str, Any]:
     }
     dna = sub("dna")
     if "dna" in t:
-        setups = dna[dna["type"].isin(["contradiction", "pressure"])] if len(dna) else dna
+        setups = dna[dna["kind"].isin(["contradiction", "pressure"])] if len(dna) else dna
         out["capr_units"] = len(dna)
         out["open_threads"] = int(setups["answered_by"].isna().sum()) if len(setups) else 0
     freedom = t.get("freedom")

@@ -26,11 +26,11 @@ def _layout(nodes: pd.DataFrame, edges: pd.DataFrame, max_nodes: int,
     blocked = edges[edges["relation"] == "blocks"]
     must = set(blocked["source"]) | set(blocked["target"])
     keep = set(deg.head(max_nodes).index) | must
-    nodes = nodes[nodes["node"].isin(keep) | (len(nodes) <= max_nodes)]
-    ids = set(nodes["node"])
+    nodes = nodes[nodes["node_id"].isin(keep) | (len(nodes) <= max_nodes)]
+    ids = set(nodes["node_id"])
     edges = edges[edges["source"].isin(ids) & edges["target"].isin(ids)]
     g = nx.Graph()
-    g.add_nodes_from(nodes["node"])  # in table order, not a set's: the layout must not depend on the hash seed
+    g.add_nodes_from(nodes["node_id"])  # in table order, not a set's: the layout must not depend on the hash seed
     g.add_weighted_edges_from((r.source, r.target, float(r.weight or 1.0))
                               for r in edges.itertuples())
     pos = nx.spring_layout(g, seed=seed, k=1.8 / max(1, len(ids)) ** 0.5)
@@ -71,7 +71,7 @@ def _add_nodes(fig: Any, story: Any, nodes: pd.DataFrame, pos: dict) -> None:
                  else ("#d62728" if s == "dead" else COLORS.get(kind, "#7f7f7f"))
                  for s in df["status"].fillna("")]
         fig.add_trace(G.Scatter(
-            x=[pos[n][0] for n in df["node"]], y=[pos[n][1] for n in df["node"]],
+            x=[pos[n][0] for n in df["node_id"]], y=[pos[n][1] for n in df["node_id"]],
             mode="markers", name=str(kind),
             marker=dict(size=12 if kind == "character" else 8, color=color,
                         symbol={"fact": "square", "thread": "diamond", "place": "triangle-up"}
@@ -161,15 +161,15 @@ def dna(story: Any, kind: str = "arc") -> Any:
         raise ValueError("kind must be 'arc' or 'sankey'")
     if not len(dna):
         return empty_figure("CAPR flow", "no CAPR units (run sl.tl.dna)")
-    dna = dna.sort_values("unit").reset_index(drop=True)
-    is_open = dna["type"].isin(["contradiction", "pressure"]) & dna["answered_by"].isna()
+    dna = dna.sort_values("unit_id").reset_index(drop=True)
+    is_open = dna["kind"].isin(["contradiction", "pressure"]) & dna["answered_by"].isna()
     G = go()
     if kind == "sankey":
         labels = list(CAPR_TYPES) + ["open"]
         idx = {t: i for i, t in enumerate(labels)}
-        types = dna["type"].astype(str).tolist()
+        types = dna["kind"].astype(str).tolist()
         pairs = pd.Series(list(zip(types[:-1], types[1:]))).value_counts()
-        src = [idx[a] for a, _ in pairs.index] + [idx[t] for t in dna.loc[is_open, "type"]]
+        src = [idx[a] for a, _ in pairs.index] + [idx[t] for t in dna.loc[is_open, "kind"]]
         tgt = [idx[b] for _, b in pairs.index] + [idx["open"]] * int(is_open.sum())
         val = [int(v) for v in pairs.values] + [1] * int(is_open.sum())
         fig = G.Figure(G.Sankey(
@@ -181,14 +181,14 @@ def dna(story: Any, kind: str = "arc") -> Any:
         return style(fig, "CAPR flow (transitions; red = open threads)")
     x = dna["story_words"].astype(float).to_numpy()
     ylev = {t: i for i, t in enumerate(CAPR_TYPES)}
-    y = dna["type"].map(ylev).astype(float).to_numpy()
+    y = dna["kind"].map(ylev).astype(float).to_numpy()
     fig = G.Figure()
     ax, ay = [], []
     for r in dna[dna["answered_by"].notna()].itertuples():
         j = int(r.answered_by)
-        if j not in set(dna["unit"]):
+        if j not in set(dna["unit_id"]):
             continue
-        k = dna.index[dna["unit"] == j][0]
+        k = dna.index[dna["unit_id"] == j][0]
         x0, x1, y0, y1 = x[r.Index], x[k], y[r.Index], y[k]
         t = np.linspace(0, 1, 24)
         ax += list(x0 + (x1 - x0) * t) + [None]
@@ -196,17 +196,17 @@ def dna(story: Any, kind: str = "arc") -> Any:
     fig.add_trace(G.Scatter(x=ax, y=ay, mode="lines", name="answered by",
                             line=dict(color="rgba(44,160,44,0.6)", width=2), hoverinfo="skip"))
     for t in CAPR_TYPES:
-        sel = dna["type"] == t
+        sel = dna["kind"] == t
         fig.add_trace(G.Scatter(
             x=x[sel], y=y[sel], mode="markers", name=t,
             marker=dict(color=COLORS[t], size=8 + 10 * dna.loc[sel, "intensity"].astype(float)),
-            hovertext=[hover(story, r, ["unit", "type", "chapter", "scene", "intensity",
+            hovertext=[hover(story, r, ["unit_id", "kind", "chapter", "scene", "intensity",
                                         "characters", "answered_by", "answers"])
                        for r in dna[sel].to_dict("records")], hoverinfo="text"))
     fig.add_trace(G.Scatter(
         x=x[is_open], y=y[is_open], mode="markers", name="open thread",
         marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(color="#d62728", width=3)),
-        hovertext=[hover(story, r, ["unit", "type", "chapter"]) for r in
+        hovertext=[hover(story, r, ["unit_id", "kind", "chapter"]) for r in
                    dna[is_open].to_dict("records")], hoverinfo="text"))
     fig.update_yaxes(tickvals=list(range(4)), ticktext=list(CAPR_TYPES), range=[-0.6, 4.2])
     fig.update_xaxes(title_text="story time (words)")
@@ -240,8 +240,8 @@ def engagement(story: Any, level: str = "scene", max_annotations: int = 8) -> An
     if not len(eng):
         return empty_figure("Engagement", f"no {level} engagement rows (run sl.tl.engagement)")
     x = ((eng["start"] + eng["end"]) / 2).astype(float).to_numpy()
-    fields = ["level", "index", "chapter", "words", "tension", "curiosity", "valence",
-              "arousal", "pace", "open_loops"]
+    fields = ["level", "segment", "chapter", "words", "tension", "curiosity", "valence",
+              "arousal", "pace", "open_threads"]
     hov = [hover(story, r, fields, 100) for r in eng.to_dict("records")]
     G = go()
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4],

@@ -123,6 +123,7 @@ def loads(data: bytes) -> dict[str, Any]:
     import pandas as pd  # lazy: keeps this module's import light
 
     from ..story.io import _lists_back  # lazy: keeps this module's import light
+    from ..story.schema import rename_old  # lazy: keeps this module's import light
 
     if not data.startswith(_MAGIC):
         raise ValueError("not an analysis cache entry")
@@ -132,7 +133,8 @@ def loads(data: bytes) -> dict[str, Any]:
     at += 4 + size
     tables = {}
     for name, length in head["tables"]:
-        tables[name] = _lists_back(pd.read_parquet(io.BytesIO(data[at:at + length])))
+        # an entry written before a column was renamed gets today's names, as Story.load does
+        tables[name] = _lists_back(rename_old(name, pd.read_parquet(io.BytesIO(data[at:at + length]))))
         at += length
     return {"tables": tables, "uns": head["uns"]}
 

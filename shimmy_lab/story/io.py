@@ -41,6 +41,15 @@ FORMAT = "shimmy_lab.story"
 MIGRATIONS: dict[int, object] = {}
 
 
+def _renamed(manifest: dict, tables: dict) -> tuple[dict, dict]:
+    """Version 1 -> 2: columns renamed (:data:`schema.RENAMED`); :func:`read` has already
+    renamed them, as it does for every version, so only the version moves on."""
+    return {**manifest, "schema_version": 2}, tables
+
+
+MIGRATIONS[1] = _renamed
+
+
 class StoryFormatError(ValueError):
     """A folder is not a saved story, or was written by an unsupported schema version."""
 
@@ -118,7 +127,8 @@ def _version_dir(root: Path) -> Path:
 
 
 def read(path: str | Path) -> dict[str, Any]:
-    """Read a story saved with :func:`save` (migrating older schema versions).
+    """Read a story saved with :func:`save` (migrating older schema versions, renaming
+    the columns renamed since: :data:`~shimmy_lab.story.schema.RENAMED`).
 
     Returns
     -------
@@ -136,7 +146,8 @@ def read(path: str | Path) -> dict[str, Any]:
         raise StoryFormatError(f"{vdir} is not a shimmy_lab story (format={manifest.get('format')!r})")
     version = manifest.get("schema_version")
     text = (vdir / manifest.get("text_file", "text.txt")).read_text(encoding="utf-8")
-    tables = {name: pd.read_parquet(vdir / info["file"])
+    # columns renamed since (schema.RENAMED): a story saved before loads with today's names
+    tables = {name: schema.rename_old(name, pd.read_parquet(vdir / info["file"]))
               for name, info in manifest.get("tables", {}).items()}
     if not isinstance(version, int) or version > schema.SCHEMA_VERSION:
         raise StoryFormatError(

@@ -32,8 +32,8 @@ from .timeline import timeline_table
 
 __all__ = ["read_tail"]
 
-_NAME_COLS = ["count", "initial", "lower", "person", "place", "male", "female"]
-_ADD = ["count", "initial", "person", "place", "male", "female"]
+_NAME_COLS = ["occurrences", "initial", "lower", "person", "place", "male", "female"]
+_ADD = ["occurrences", "initial", "person", "place", "male", "female"]
 
 
 def _cut_point(tables: dict[str, pd.DataFrame]) -> int:
@@ -58,7 +58,7 @@ def _evidence(text: str, start: int, end: int, quote_spans, keep: frozenset = fr
         return cands, pd.DataFrame(columns=["surface", "start", "end"] + _NAME_COLS)
     df = pd.DataFrame(cands)
     agg = df.groupby("surface", sort=False).agg(
-        count=("start", "size"), initial=("initial", "sum"), person=("person", "sum"),
+        occurrences=("start", "size"), initial=("initial", "sum"), person=("person", "sum"),
         place=("place", "sum"), male=("male", "sum"), female=("female", "sum"),
         start=("start", "min"), end=("end", "first"))
     agg["lower"] = 0
@@ -183,7 +183,7 @@ def _add_evidence(text: str, names: pd.DataFrame, cut: int, spans: list, keep: f
         f["lower"] = [lw_all.get(s.lower(), 0) for s in fresh]
         f["character_id"] = None
         names = pd.concat([names, f[names.columns]])
-    return cands, names[names["count"] > 0]
+    return cands, names[names["occurrences"] > 0]
 
 
 #: paragraphs two name forms must share to be two people (:func:`cluster`'s ``together``)
@@ -226,8 +226,8 @@ def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict, tog
             title, words, _ = parse_surface(s)
             kind = "titled" if title else "single" if len(words) == 1 else "multi"
             if kind == stage and (s in cast_map or is_person(
-                    s, r["count"], r["initial"], r["lower"], r["person"], r["place"], known)):
-                persons[s] = int(r["count"])  # a cast's forms are persons ("Mrs Hall")
+                    s, r["occurrences"], r["initial"], r["lower"], r["person"], r["place"], known)):
+                persons[s] = int(r["occurrences"])  # a cast's forms are persons ("Mrs Hall")
         known |= {w for s in persons for w in parse_surface(s)[1]}
     old_map = {s: c for s, c in names["character_id"].items() if isinstance(c, str)}
     votes = {s: (int(r["male"]), int(r["female"])) for s, r in rows.items()}
@@ -448,7 +448,7 @@ def _characters(T: dict, info: dict, names: pd.DataFrame, text: str = "") -> pd.
     agg["end"] = firsts["end"]
     q = T["quotes"]["speaker"].dropna().value_counts()
     dead = _dead(T, text)
-    nm = names.dropna(subset=["character_id"]).sort_values("count", ascending=False)
+    nm = names.dropna(subset=["character_id"]).sort_values("occurrences", ascending=False)
     aliases = nm.groupby("character_id", sort=False).apply(lambda d: "|".join(_with_bare(d.index))) \
         if len(nm) else pd.Series(dtype=object)
     rows = []

@@ -10,10 +10,15 @@ Dtypes are pandas nullable dtypes: ``Int64`` (integers with ``<NA>``), ``string`
 :func:`coerce` brings any frame to its schema; :func:`validate` checks one.
 
 ``SCHEMA_VERSION`` is written into every saved story; :mod:`shimmy_lab.story.io`
-refuses (with a clear message) folders written by an unknown version.
+refuses (with a clear message) folders written by an unknown version.  Columns renamed
+since stories were first saved are listed in :data:`RENAMED` (and insight kinds in
+:data:`RENAMED_KINDS`): :func:`rename_old` gives a table read back from an older save
+today's names.
 """
 
 from __future__ import annotations
+
+import pandas as pd
 
 from ..tables import Column, Schema
 
@@ -26,9 +31,61 @@ __all__ = [
     "coerce",
     "validate",
     "describe",
+    "RENAMED",
+    "RENAMED_KINDS",
+    "rename_old",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the columns of RENAMED under their new names
+
+#: Columns renamed since stories were first saved: table -> {old name: new name}.  Story
+#: and tracker tables alike (the tracker tables are described in
+#: :mod:`shimmy_lab.trackers.schema`); a saved story is renamed when it is read back.
+RENAMED: dict[str, dict[str, str]] = {
+    "dna": {"unit": "unit_id", "type": "kind"},
+    "echoes": {"echo": "echo_id"},
+    "names": {"count": "occurrences"},
+    "constraint_nodes": {"node": "node_id"},
+    "engagement": {"index": "segment", "loops_opened": "threads_opened",
+                   "loops_reinforced": "threads_reinforced", "loops_resolved": "threads_resolved",
+                   "loops_abandoned": "threads_abandoned", "open_loops": "open_threads"},
+}
+#: Insight kinds renamed: old kind -> new kind (the kind inside ``insight_id`` too).
+RENAMED_KINDS: dict[str, str] = {"abandoned_loop": "abandoned_thread"}
+
+
+def rename_old(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Give a table read back from an older save the names of :data:`RENAMED` and
+    :data:`RENAMED_KINDS`.
+
+    Parameters
+    ----------
+    table : str
+        The table's name (``"dna"``, ``"insights"``, ...).
+    df : pandas.DataFrame
+        The table as it was saved.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself when nothing is renamed, else a renamed copy (values, column order
+        and row order unchanged).
+    """
+    old = {o: n for o, n in RENAMED.get(table, {}).items()
+           if o in df.columns and n not in df.columns}
+    if old:
+        df = df.rename(columns=old)
+    if table == "insights" and "kind" in df.columns and len(df):
+        for old_kind, new_kind in RENAMED_KINDS.items():
+            hit = df["kind"].isin([old_kind])
+            if hit.any():
+                df = df.copy()
+                df["kind"] = df["kind"].where(~hit, new_kind)
+                if "insight_id" in df.columns:
+                    ids = df["insight_id"].astype("string")
+                    new_ids = ids.str.replace(f"-{old_kind}-", f"-{new_kind}-", n=1, regex=False)
+                    df["insight_id"] = ids.where(~hit, new_ids).astype(df["insight_id"].dtype)
+    return df
 
 
 def _c(name: str, dtype: str, doc: str) -> Column:
@@ -146,7 +203,7 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
         "whether it is a person; start/end is its first occurrence",
         (
             _c("surface", "string", "normalised name form (title without period)"),
-            _c("count", "Int64", "occurrences"),
+            _c("occurrences", "Int64", "occurrences of the form"),
             _c("initial", "Int64", "occurrences at the start of a sentence"),
             _c("lower", "Int64", "lowercase occurrences of the word (single words only)"),
             _c("person", "Int64", "occurrences in a person context (title, speech tag, "

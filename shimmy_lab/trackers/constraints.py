@@ -56,7 +56,7 @@ def _graph(nodes: pd.DataFrame, edges: pd.DataFrame) -> nx.MultiDiGraph:
     """The constraint graph of the ``constraint_nodes`` / ``constraint_edges`` tables."""
     g = nx.MultiDiGraph()
     for r in nodes.to_dict("records"):
-        g.add_node(r.pop("node"), **r)
+        g.add_node(r.pop("node_id"), **r)
     for r in edges.to_dict("records"):
         g.add_edge(r.pop("source"), r.pop("target"), key=r["relation"], **r)
     return g
@@ -64,13 +64,13 @@ def _graph(nodes: pd.DataFrame, edges: pd.DataFrame) -> nx.MultiDiGraph:
 
 def _places(view: U.StoryView, ment_starts: list[int], ment_ids: list[str], top: int) -> tuple[list, list]:
     nm = U.table(view, "names")
-    pl = nm[nm["character_id"].isna() & (nm["place"] > nm["person"]) & (nm["count"] >= 2)]
-    pl = pl.sort_values("count", ascending=False).head(top)
+    pl = nm[nm["character_id"].isna() & (nm["place"] > nm["person"]) & (nm["occurrences"] >= 2)]
+    pl = pl.sort_values("occurrences", ascending=False).head(top)
     nodes, edges = [], []
     text = view.text
     for r in pl.itertuples():
         pid = f"place:{r.surface}"
-        nodes.append({"node": pid, "kind": "place", "label": r.surface, "status": pd.NA,
+        nodes.append({"node_id": pid, "kind": "place", "label": r.surface, "status": pd.NA,
                       "chapter": pd.NA, "start": int(r.start), "end": int(r.end)})
         near: dict[str, list[int]] = {}
         for m in re.finditer(rf"\b{re.escape(str(r.surface))}\b", text):
@@ -90,14 +90,14 @@ def _character_fact_nodes(view: U.StoryView, names: dict) -> tuple[list, list, d
     the first death of each character (id -> ``(chapter, start)``)."""
     nodes, edges = [], []
     for r in U.table(view, "characters").itertuples():
-        nodes.append({"node": f"character:{r.character_id}", "kind": "character",
+        nodes.append({"node_id": f"character:{r.character_id}", "kind": "character",
                       "label": r.name, "status": r.status, "chapter": r.first_chapter,
                       "start": r.start, "end": r.end})
     deaths: dict[str, tuple[int, int]] = {}
     for i, r in enumerate(U.table(view, "facts").itertuples()):
         fid = f"fact:{i}"
         label = f"{names.get(str(r.subject), r.subject)} {r.attribute} {r.value}"
-        nodes.append({"node": fid, "kind": "fact", "label": label, "status": pd.NA,
+        nodes.append({"node_id": fid, "kind": "fact", "label": label, "status": pd.NA,
                       "chapter": r.chapter, "start": r.start, "end": r.end})
         edges.append({"source": f"character:{r.subject}", "target": fid, "relation": "has_fact",
                       "weight": 1.0, "chapter": r.chapter, "start": r.start, "end": r.end})
@@ -116,8 +116,8 @@ def _thread_nodes(threads: pd.DataFrame, by_name: dict) -> tuple[list, list]:
     """Nodes of the ``dna`` threads and their ``involves`` edges to characters."""
     nodes, edges = [], []
     for r in threads.itertuples():
-        tid = f"thread:{r.unit}"
-        nodes.append({"node": tid, "kind": "thread", "label": r.description[:80],
+        tid = f"thread:{r.unit_id}"
+        nodes.append({"node_id": tid, "kind": "thread", "label": r.description[:80],
                       "status": "answered" if pd.notna(r.answered_by) else "open",
                       "chapter": r.chapter, "start": r.start, "end": r.end})
         for nm in r.characters:
@@ -133,7 +133,7 @@ def _blocked_insight(r: Any, cn: int, people: list[str], why: str, names: dict) 
     return U.insight(
         SYSTEM, "blocked_thread", "important", 0.6,
         f"Thread can no longer resolve: {r.description[:50]}",
-        f"Every character of this {r.type} is dead by chapter {cn} ({why}).",
+        f"Every character of this {r.kind} is dead by chapter {cn} ({why}).",
         int(r.start), int(r.end), [names.get(p, p) for p in people],
         "Resolve it through another character, or close it explicitly.")
 
@@ -142,8 +142,8 @@ def _freedom(chapters: pd.DataFrame, g: nx.MultiDiGraph, dna: pd.DataFrame, deat
              names: dict) -> tuple[list[dict], list[dict]]:
     """Per chapter, the share of open threads with an unblocked path to resolution:
     the ``freedom`` rows and the ``blocked_thread`` insights (one per thread)."""
-    threads = dna[dna["type"].isin(["contradiction", "pressure"])]
-    ans_ch = dict(zip(dna["unit"].astype(int), dna["chapter"].astype(int)))
+    threads = dna[dna["kind"].isin(["contradiction", "pressure"])]
+    ans_ch = dict(zip(dna["unit_id"].astype(int), dna["chapter"].astype(int)))
     rows, blocked_seen, ins = [], set(), []
     for c in chapters.itertuples():
         cn = int(c.chapter)
@@ -154,16 +154,16 @@ def _freedom(chapters: pd.DataFrame, g: nx.MultiDiGraph, dna: pd.DataFrame, deat
             if int(r.chapter) > cn or done:
                 continue
             n_open += 1
-            people = [v.split(":", 1)[1] for v in g.successors(f"thread:{r.unit}")
+            people = [v.split(":", 1)[1] for v in g.successors(f"thread:{r.unit_id}")
                       if v.startswith("character:")]
             alive = [p for p in people if p not in deaths or deaths[p][0] > cn]
             if not people or alive:
                 n_free += 1
                 continue
             why = ", ".join(f"{names.get(p, p)} dead" for p in people)
-            blocked.append(f"thread {r.unit} <- {why}")
-            if r.unit not in blocked_seen:
-                blocked_seen.add(r.unit)
+            blocked.append(f"thread {r.unit_id} <- {why}")
+            if r.unit_id not in blocked_seen:
+                blocked_seen.add(r.unit_id)
                 ins.append(_blocked_insight(r, cn, people, why, names))
         rows.append({"chapter": cn, "open_threads": n_open, "unblocked": n_free,
                      "freedom": n_free / n_open if n_open else 1.0,
@@ -197,7 +197,7 @@ def compute(tables: Mapping[str, Any],
     pn, pe = _places(view, m["start"].astype(int).tolist(),
                      m["character_id"].astype(str).tolist(), params.max_places)
     dna = U.table(view, "dna")
-    tn, te = _thread_nodes(dna[dna["type"].isin(["contradiction", "pressure"])],
+    tn, te = _thread_nodes(dna[dna["kind"].isin(["contradiction", "pressure"])],
                            {v: k for k, v in names.items()})
     out = {"constraint_nodes": schema.coerce("constraint_nodes", pd.DataFrame(nodes + pn + tn)),
            "constraint_edges": schema.coerce("constraint_edges", pd.DataFrame(edges + pe + te))}

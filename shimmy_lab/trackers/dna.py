@@ -96,7 +96,7 @@ def _sentence_units(view: U.StoryView, min_intensity: float) -> tuple[dict, dict
             if inten >= min_intensity and nw >= 5:
                 cur = best.get((info["scene"], typ))
                 if cur is None or inten > cur["intensity"]:
-                    best[(info["scene"], typ)] = {**info, "type": typ, "intensity": inten}
+                    best[(info["scene"], typ)] = {**info, "kind": typ, "intensity": inten}
     return by_scene, best, words_before
 
 
@@ -125,7 +125,7 @@ def _link_units(by_scene: dict, best: dict, min_shared: int) -> list[dict]:
         if found is not None:
             shared, info, ans = found
             uid = len(units)
-            units.append({**info, "type": "return", "intensity": min(1.0, shared / 6.0),
+            units.append({**info, "kind": "return", "intensity": min(1.0, shared / 6.0),
                           "answers": ans, "answered_by": None})
             for u in ans:
                 units[u]["answered_by"] = uid
@@ -144,7 +144,7 @@ def _link_units(by_scene: dict, best: dict, min_shared: int) -> list[dict]:
 def _rows(units: list[dict]) -> pd.DataFrame:
     """The ``dna`` table rows of the linked units."""
     return pd.DataFrame([
-        {"unit": i, "scene": u["scene"], "chapter": u["chapter"], "type": u["type"],
+        {"unit_id": i, "scene": u["scene"], "chapter": u["chapter"], "kind": u["kind"],
          "description": " ".join(u["body"].split())[:200], "characters": u["chars"],
          "start": u["start"], "end": u["end"], "intensity": u["intensity"],
          "terms": "|".join(sorted(u["terms"])[:12]),
@@ -156,16 +156,16 @@ def _rows(units: list[dict]) -> pd.DataFrame:
 def _insights(df: pd.DataFrame, total: int, max_insights: int) -> list[dict]:
     """Word the ``open_thread`` and ``payoff`` insights of the ``dna`` table."""
     ins = []
-    op = df[df["type"].isin(_ANSWERABLE) & df["answered_by"].isna()]
+    op = df[df["kind"].isin(_ANSWERABLE) & df["answered_by"].isna()]
     op = op.sort_values(["intensity", "story_words"], ascending=[False, False]).head(max_insights)
     for r in op.itertuples():
         ins.append(U.insight(
             SYSTEM, "open_thread", "interesting", 0.4 + 0.4 * r.intensity,
-            f"Open {r.type}: {r.description[:60]}",
-            f"A {r.type} set up in chapter {r.chapter} ({r.story_words / total:.0%} into the "
+            f"Open {r.kind}: {r.description[:60]}",
+            f"A {r.kind} set up in chapter {r.chapter} ({r.story_words / total:.0%} into the "
             "story) is never called back.", r.start, r.end, list(r.characters),
             "Pay it off: return to " + (", ".join(str(r.terms).split("|")[:3]) or "it") + "."))
-    ret = df[df["type"] == "return"].copy()
+    ret = df[df["kind"] == "return"].copy()
     if len(ret):
         first = ret["answers"].astype(str).str.split("|").str[0].astype(int)
         ret["gap"] = ret["story_words"].to_numpy() - df.loc[first, "story_words"].to_numpy()

@@ -1,4 +1,4 @@
-"""Engagement loops: tension, curiosity, emotion and pace per scene and chapter.
+"""Engagement: tension, curiosity, emotion and pace per scene and chapter.
 
 Two public entries: :func:`compute` (pure: tables in, tables out) and :func:`engagement`
 (``tl.engagement``: reads a story's tables, calls :func:`compute`, writes).
@@ -11,11 +11,11 @@ Per scene and per chapter (``level``):
   and exclamations, scaled so that about 4% of words saturates it;
 * ``curiosity`` (0..1): questions per sentence plus threads open at the end;
 * ``pace`` (0..1): short sentences and a high dialogue share;
-* loops from the ``dna`` table: threads opened, reinforced (an open thread's
+* threads from the ``dna`` table: opened, reinforced (an open thread's
   salient terms recur), resolved (returns) and abandoned (last touched here, never
   answered, and untouched in the last fifth of the story).
 
-Insights: ``abandoned_loop`` (the strongest ones) and ``flat_stretch`` (several
+Insights: ``abandoned_thread`` (the strongest ones) and ``flat_stretch`` (several
 consecutive scenes of low tension and curiosity).
 """
 
@@ -69,24 +69,24 @@ def _measure(view: U.StoryView, s: int, e: int, lex: dict) -> dict:
             "dialogue_share": dshare}
 
 
-class _Loops:
+class _Threads:
     """The threads of the ``dna`` table (contradictions and pressures) and their state."""
 
     def __init__(self, dna: pd.DataFrame) -> None:
-        self.threads = dna[dna["type"].isin(["contradiction", "pressure"])]
-        self.terms = {int(r.unit): set(str(r.terms).split("|")) - {""}
+        self.threads = dna[dna["kind"].isin(["contradiction", "pressure"])]
+        self.terms = {int(r.unit_id): set(str(r.terms).split("|")) - {""}
                       for r in self.threads.itertuples()}
         self.opened = self.threads.groupby("scene").size().to_dict()
-        self.resolved = dna[dna["type"] == "return"].groupby("scene").size().to_dict()
-        self.ans_scene = {int(u): int(s) for u, s in zip(dna["unit"], dna["scene"])}
+        self.resolved = dna[dna["kind"] == "return"].groupby("scene").size().to_dict()
+        self.ans_scene = {int(u): int(s) for u, s in zip(dna["unit_id"], dna["scene"])}
         self.reinforced: dict[int, int] = defaultdict(int)
-        self.last_touch = {int(r.unit): int(r.scene) for r in self.threads.itertuples()}
+        self.last_touch = {int(r.unit_id): int(r.scene) for r in self.threads.itertuples()}
 
     def visit(self, sc: int, words: set[str]) -> int:
         """Count the threads open at scene ``sc``; note those its ``words`` reinforce."""
         n_open = 0
         for t in self.threads.itertuples():
-            u = int(t.unit)
+            u = int(t.unit_id)
             end_sc = self.ans_scene.get(int(t.answered_by)) if pd.notna(t.answered_by) else None
             if int(t.scene) < sc and (end_sc is None or end_sc > sc):
                 if len(self.terms[u] & words) >= 2:
@@ -101,13 +101,13 @@ class _Loops:
         cutoff = sc_ids[int(len(sc_ids) * 0.8)] if sc_ids else 0
         out: dict[int, list[int]] = defaultdict(list)
         for t in self.threads[self.threads["answered_by"].isna()].itertuples():
-            if self.last_touch[int(t.unit)] < cutoff:
-                out[self.last_touch[int(t.unit)]].append(int(t.unit))
+            if self.last_touch[int(t.unit_id)] < cutoff:
+                out[self.last_touch[int(t.unit_id)]].append(int(t.unit_id))
         return out
 
 
-def _scene_rows(view: U.StoryView, loops: _Loops) -> tuple[list[dict], dict[int, list[int]]]:
-    """Measure each scene and count the threads open in it (scores, loops, curiosity);
+def _scene_rows(view: U.StoryView, threads: _Threads) -> tuple[list[dict], dict[int, list[int]]]:
+    """Measure each scene and count the threads open in it (scores, threads, curiosity);
     also return the abandoned threads (scene -> units)."""
     lex = U.affect()
     scenes = U.table(view, "scenes")
@@ -115,50 +115,50 @@ def _scene_rows(view: U.StoryView, loops: _Loops) -> tuple[list[dict], dict[int,
     for r in scenes.itertuples():
         s, e, sc = int(r.start), int(r.end), int(r.scene)
         m = _measure(view, s, e, lex)
-        n_open = loops.visit(sc, set(U.content_words(view.text[s:e])))
-        rows.append({"level": "scene", "index": sc, "chapter": int(r.chapter), "start": s,
-                     "end": e, **m, "open_loops": n_open})
-    abandoned = loops.abandoned(scenes["scene"].astype(int).tolist())
+        n_open = threads.visit(sc, set(U.content_words(view.text[s:e])))
+        rows.append({"level": "scene", "segment": sc, "chapter": int(r.chapter), "start": s,
+                     "end": e, **m, "open_threads": n_open})
+    abandoned = threads.abandoned(scenes["scene"].astype(int).tolist())
     for row in rows:
-        sc = row["index"]
-        row.update(loops_opened=loops.opened.get(sc, 0),
-                   loops_reinforced=loops.reinforced.get(sc, 0),
-                   loops_resolved=loops.resolved.get(sc, 0),
-                   loops_abandoned=len(abandoned.get(sc, [])))
+        sc = row["segment"]
+        row.update(threads_opened=threads.opened.get(sc, 0),
+                   threads_reinforced=threads.reinforced.get(sc, 0),
+                   threads_resolved=threads.resolved.get(sc, 0),
+                   threads_abandoned=len(abandoned.get(sc, [])))
         row["curiosity"] = float(min(1.0, 0.5 * min(row.pop("q"), 1.0)
-                                     + 0.5 * min(row["open_loops"] / 10, 1.0)))
+                                     + 0.5 * min(row["open_threads"] / 10, 1.0)))
     return rows, abandoned
 
 
 def _chapter_rows(df: pd.DataFrame) -> list[dict]:
-    """Per chapter: word-weighted means of the scene scores, summed loop counts."""
+    """Per chapter: word-weighted means of the scene scores, summed thread counts."""
     ch_rows = []
     for c, g in df.groupby("chapter", sort=True):
         w = g["words"].clip(lower=1)
         avg = {k: float(np.average(g[k], weights=w)) for k in
                ("tension", "curiosity", "valence", "arousal", "pace", "dialogue_share")}
-        ch_rows.append({"level": "chapter", "index": int(c), "chapter": int(c),
+        ch_rows.append({"level": "chapter", "segment": int(c), "chapter": int(c),
                         "start": int(g["start"].min()), "end": int(g["end"].max()),
                         "words": int(g["words"].sum()), **avg,
-                        **{k: int(g[k].sum()) for k in ("loops_opened", "loops_reinforced",
-                                                         "loops_resolved", "loops_abandoned")},
-                        "open_loops": int(g["open_loops"].iloc[-1])})
+                        **{k: int(g[k].sum()) for k in ("threads_opened", "threads_reinforced",
+                                                         "threads_resolved", "threads_abandoned")},
+                        "open_threads": int(g["open_threads"].iloc[-1])})
     return ch_rows
 
 
 def _abandoned_insights(dna: pd.DataFrame, abandoned: dict[int, list[int]],
                         max_insights: int) -> list[dict]:
-    """Word the ``abandoned_loop`` insights, the most intense first."""
+    """Word the ``abandoned_thread`` insights, the most intense first."""
     ins = []
-    units = dna.set_index("unit") if len(dna) else dna
+    units = dna.set_index("unit_id") if len(dna) else dna
     flat = []
     for sc, us in sorted(abandoned.items()):
         for u in us:
             flat.append((float(units.loc[u, "intensity"]), sc, u))
     for inten, sc, u in sorted(flat, reverse=True)[:max_insights]:
         r = units.loc[u]
-        ins.append(U.insight(SYSTEM, "abandoned_loop", "interesting", 0.3 + 0.4 * inten,
-                             f"Abandoned loop: {str(r['description'])[:50]}",
+        ins.append(U.insight(SYSTEM, "abandoned_thread", "interesting", 0.3 + 0.4 * inten,
+                             f"Abandoned thread: {str(r['description'])[:50]}",
                              f"Opened in chapter {r['chapter']}, last touched in scene {sc}, "
                              "never resolved.", int(r["start"]), int(r["end"]),
                              list(r["characters"]), "Bring it back or close it."))
@@ -185,13 +185,13 @@ def _flat_insights(df: pd.DataFrame, flat_scenes: int) -> list[dict]:
 
 def compute(tables: Mapping[str, Any],
             params: EngagementParams = EngagementParams()) -> dict[str, pd.DataFrame]:
-    """Measure engagement per scene and chapter and track the story's loops (pure).
+    """Measure engagement per scene and chapter and track the story's threads (pure).
 
     Parameters
     ----------
     tables : mapping
         The tables of :data:`INPUTS` (an absent one reads as empty: without ``dna`` there
-        are no loops) and the story text under ``"text"``
+        are no threads) and the story text under ``"text"``
         (:data:`shimmy_lab.trackers.systems.TEXT`).  Not modified.
     params : EngagementParams
         Its parameters (see :func:`engagement`).
@@ -200,11 +200,11 @@ def compute(tables: Mapping[str, Any],
     -------
     dict of str to DataFrame
         ``"engagement"``: a row per scene and per chapter; ``"insights"``: the
-        ``abandoned_loop`` and ``flat_stretch`` insights.
+        ``abandoned_thread`` and ``flat_stretch`` insights.
     """
     view = U.StoryView(tables)
     dna = U.table(view, "dna")
-    rows, abandoned = _scene_rows(view, _Loops(dna))
+    rows, abandoned = _scene_rows(view, _Threads(dna))
     df = pd.DataFrame(rows)
     if len(df):
         df = pd.concat([df, pd.DataFrame(_chapter_rows(df))], ignore_index=True)
@@ -216,7 +216,7 @@ def compute(tables: Mapping[str, Any],
 
 def engagement(story: Any, flat_scenes: int = EngagementParams.flat_scenes,
                max_insights: int = EngagementParams.max_insights) -> Any:
-    """Measure engagement per scene and chapter and track the story's loops.
+    """Measure engagement per scene and chapter and track the story's threads.
 
     Reads the tables of :data:`INPUTS`, calls :func:`compute`, writes its output and
     records the parameters in ``story.uns["params"]["engagement"]``.
@@ -224,11 +224,11 @@ def engagement(story: Any, flat_scenes: int = EngagementParams.flat_scenes,
     Parameters
     ----------
     story
-        A :class:`~shimmy_lab.story.Story` (loops need :func:`~shimmy_lab.trackers.dna`).
+        A :class:`~shimmy_lab.story.Story` (threads need :func:`~shimmy_lab.trackers.dna`).
     flat_scenes
         Consecutive scenes of low tension and curiosity that make a ``flat_stretch``.
     max_insights
-        At most this many ``abandoned_loop`` insights.
+        At most this many ``abandoned_thread`` insights.
 
     Returns
     -------

@@ -147,7 +147,7 @@ def _echo_table(rows: list[dict], max_echoes: int) -> pd.DataFrame:
         df = df.sort_values("similarity", ascending=False).head(max_echoes)
     if len(df):
         df = df.sort_values(["start", "target_start"]).reset_index(drop=True)
-        df.insert(0, "echo", np.arange(len(df)))
+        df.insert(0, "echo_id", np.arange(len(df)))
     return df
 
 

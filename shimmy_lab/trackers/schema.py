@@ -6,6 +6,8 @@ nullable dtypes, and half-open ``start``/``end`` character offsets into
 Python lists of character names (dtype ``object``).
 
 :func:`coerce` builds a frame with the schema dtypes; :func:`validate` checks one.
+Columns renamed since stories were first saved (``dna.unit`` -> ``unit_id``, ...) are
+listed in :data:`shimmy_lab.story.schema.RENAMED`; a saved story is renamed on load.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
             _c("system", "string", "tracker(s) that found it, '+'-joined when correlated"),
             _c("kind", "string", "e.g. fact_contradiction, dead_character_acts, voice_drift, "
                "pov_shift, tense_shift, topic_drift, open_thread, payoff, blocked_thread, "
-               "echo_symmetry, abandoned_loop"),
+               "echo_symmetry, abandoned_thread"),
             _c("priority", "string", "critical | important | interesting | minor"),
             _c("severity", "float64", "0..1, how strong the evidence is"),
             _c("title", "string", "one-line summary"),
@@ -46,10 +48,10 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
     "dna": (
         "one CAPR unit (contradiction, action, pressure or return) of a scene",
         (
-            _c("unit", "Int64", "sequential unit index"),
+            _c("unit_id", "Int64", "sequential unit index"),
             _c("scene", "Int64", "scene index"),
             _c("chapter", "Int64", "chapter index"),
-            _c("type", "string", "contradiction | action | pressure | return"),
+            _c("kind", "string", "contradiction | action | pressure | return"),
             _c("description", "string", "the sentence (trimmed) that carries the unit"),
             _c("characters", "object", "list of character names in the sentence"),
             _S, _E,
@@ -63,7 +65,7 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
     "constraint_nodes": (
         "one node of the constraint graph",
         (
-            _c("node", "string", "node id, e.g. 'character:emma', 'fact:12', 'thread:3'"),
+            _c("node_id", "string", "node id, e.g. 'character:emma', 'fact:12', 'thread:3'"),
             _c("kind", "string", "character | place | fact | thread"),
             _c("label", "string", "human-readable label"),
             _c("status", "string", "alive/dead/unknown for characters, open/answered for "
@@ -97,7 +99,7 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
     "echoes": (
         "one echo: a phrase or motif at source span repeated at target span",
         (
-            _c("echo", "Int64", "sequential echo index"),
+            _c("echo_id", "Int64", "sequential echo index"),
             _c("phrase", "string", "the repeated phrase or motif word"),
             _c("kind", "string", "phrase | motif"),
             _c("level", "string", "sentence | paragraph | scene | chapter | act: the "
@@ -144,7 +146,8 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
         "one scene or chapter with its engagement measures",
         (
             _c("level", "string", "scene | chapter"),
-            _c("index", "Int64", "scene or chapter index"),
+            _c("segment", "Int64", "the scene index on scene rows, the chapter index on "
+               "chapter rows"),
             _c("chapter", "Int64", "chapter index"),
             _S, _E,
             _c("words", "Int64", "words in the unit"),
@@ -154,11 +157,11 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
             _c("arousal", "float64", "0..1 mean emotional arousal"),
             _c("pace", "float64", "0..1 (short sentences, dialogue share)"),
             _c("dialogue_share", "float64", "share of characters inside quotes"),
-            _c("loops_opened", "Int64", "threads opened in the unit"),
-            _c("loops_reinforced", "Int64", "open threads touched again"),
-            _c("loops_resolved", "Int64", "threads answered"),
-            _c("loops_abandoned", "Int64", "threads last touched here and never answered"),
-            _c("open_loops", "Int64", "threads open at the end of the unit"),
+            _c("threads_opened", "Int64", "threads opened in the unit"),
+            _c("threads_reinforced", "Int64", "open threads touched again"),
+            _c("threads_resolved", "Int64", "threads answered"),
+            _c("threads_abandoned", "Int64", "threads last touched here and never answered"),
+            _c("open_threads", "Int64", "threads open at the end of the unit"),
         ),
     ),
 }

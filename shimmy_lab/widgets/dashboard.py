@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..lab import StoryChanged
 from ..plotting import FIGURES
+from ..story.schema import RENAMED_KINDS
 from ._common import ensure_analyzed, frame_html, span_html, story_id_in
 
 __all__ = ["Dashboard"]
@@ -147,7 +148,16 @@ class Dashboard:
     # -- insights ----------------------------------------------------------------
     def filter(self, system: str | None = None, kind: str | None = None,
                character: str | None = None) -> pd.DataFrame:
-        """Set the filters (None = all) and return the filtered insights."""
+        """Set the filters (None = all) and return the filtered insights.
+
+        A renamed insight kind (``"abandoned_loop"``, now ``"abandoned_thread"``:
+        :data:`~shimmy_lab.story.schema.RENAMED_KINDS`) still filters, with a
+        ``DeprecationWarning``.
+        """
+        if kind in RENAMED_KINDS:
+            warnings.warn(f"insight kind {kind!r} is deprecated; use {RENAMED_KINDS[kind]!r}",
+                          DeprecationWarning, stacklevel=2)
+            kind = RENAMED_KINDS[kind]
         self.system.value = system or _ALL
         self.kind.value = kind or _ALL
         self.character.value = character or _ALL
