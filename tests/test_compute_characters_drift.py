@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import pickle
 import re
 import sys
 from collections import OrderedDict
@@ -18,6 +17,7 @@ import shimmy_lab as sl
 from shimmy_lab.story import schema as sschema
 from shimmy_lab.trackers import _util as U
 from shimmy_lab.trackers import systems, topic, voice
+from frames import assert_unchanged, frozen
 from narrative_texts import STORY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,19 +31,6 @@ def story():
     sl.tl.characters(s)
     sl.tl.drift(s)
     return s
-
-
-def _frozen(tables):
-    return pickle.loads(pickle.dumps(dict(tables)))  # deep: the lists inside cells too
-
-
-def _assert_same(tables, before):
-    assert tables.keys() == before.keys()
-    for k, v in before.items():
-        if isinstance(v, pd.DataFrame):
-            pd.testing.assert_frame_equal(tables[k], v, obj=k)
-        else:
-            assert tables[k] == v, k
 
 
 def _hand_made():
@@ -73,9 +60,9 @@ def _hand_made():
 # -- characters ---------------------------------------------------------------------------
 def test_characters_compute_on_hand_made_tables():
     tables = _hand_made()
-    before = _frozen(tables)
+    before = frozen(tables)
     out = C.compute(tables, C.CharactersParams())
-    _assert_same(tables, before)
+    assert_unchanged(tables, before)
     assert sorted(out) == ["insights", "params", "relationships", "voice"]
     rel = out["relationships"]
     assert rel[["source", "target", "copresence"]].values.tolist() == [["mara", "tom", 1]]
@@ -121,10 +108,10 @@ def test_compute_on_a_story_copy_gives_what_tl_wrote(story, name):
     system = systems.get(name)
     module = importlib.import_module(f"shimmy_lab.trackers.{name}")
     assert system.compute is module.compute
-    tables = {"text": story.text, **_frozen(story.tables)}
-    before = _frozen(tables)
+    tables = {"text": story.text, **frozen(story.tables)}
+    before = frozen(tables)
     out = module.compute(tables, system.params())
-    _assert_same(tables, before)
+    assert_unchanged(tables, before)
     assert set(out) - {"insights", "params"} == set(system.tables)
     for t in system.tables:
         pd.testing.assert_frame_equal(out[t], story.tables[t], obj=t)
@@ -154,7 +141,7 @@ def test_drift_baseline_is_keyed_by_text_and_tables(monkeypatch):
     assert D._baseline(s) is b  # same text and tables: read once
     assert D._baseline_of({"text": s.text, **s.tables}) is b.base  # compute's mapping finds it
     assert D._baseline_of({"text": "".join(list(s.text)), **s.tables}) is b.base  # an equal text
-    assert D._baseline_of({"text": s.text, **_frozen(s.tables)}) is not b.base  # other tables
+    assert D._baseline_of({"text": s.text, **frozen(s.tables)}) is not b.base  # other tables
     s.tables["facts"] = s.tables["facts"].copy()
     assert D._baseline(s).base is not b.base  # a table replaced: read again
     c = D._baseline(s)

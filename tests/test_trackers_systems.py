@@ -10,6 +10,7 @@ import pytest
 
 import shimmy_lab as sl
 from shimmy_lab.trackers import schema
+from frames import assert_unchanged, frozen
 from narrative_texts import STORY
 
 
@@ -157,23 +158,6 @@ def _spans(pieces, sep="\n\n"):
     return sep.join(pieces), spans
 
 
-def _frozen_copy(tables):
-    import pickle
-
-    return pickle.loads(pickle.dumps(dict(tables)))  # deep: the lists inside cells too
-
-
-def _assert_unchanged(tables, before):
-    import pandas as pd
-
-    assert tables.keys() == before.keys()
-    for k, v in before.items():
-        if isinstance(v, pd.DataFrame):
-            pd.testing.assert_frame_equal(tables[k], v, obj=k)
-        else:
-            assert tables[k] == v, k
-
-
 def test_dna_compute_on_hand_made_tables():
     import pandas as pd
 
@@ -188,9 +172,9 @@ def test_dna_compute_on_hand_made_tables():
               "sentences": pd.DataFrame({"start": [s for s, _ in sp], "end": [e for _, e in sp],
                                          "chapter": [0, 0, 0]}),
               "scenes": pd.DataFrame({"scene": [0, 1, 2], "start": [s for s, _ in sp]})}
-    before = _frozen_copy(tables)
+    before = frozen(tables)
     out = compute(tables, DnaParams())
-    _assert_unchanged(tables, before)
+    assert_unchanged(tables, before)
     d = out["dna"]
     assert d["kind"].tolist() == ["contradiction", "return"]
     assert d["scene"].tolist() == [0, 2] and d["start"].tolist() == [sp[0][0], sp[2][0]]
@@ -222,9 +206,9 @@ def test_engagement_compute_on_hand_made_tables():
     tables = {"text": text, "dna": dna,
               "scenes": pd.DataFrame({"scene": [0, 1, 2], "chapter": [0, 0, 1],
                                       "start": [s for s, _ in sp], "end": [e for _, e in sp]})}
-    before = _frozen_copy(tables)
+    before = frozen(tables)
     out = compute(tables, EngagementParams(flat_scenes=4, max_insights=5))
-    _assert_unchanged(tables, before)
+    assert_unchanged(tables, before)
     e = out["engagement"]
     sc = e[e["level"] == "scene"].set_index("segment")
     assert sc.loc[1, "tension"] > sc.loc[0, "tension"] + 0.5
@@ -254,9 +238,9 @@ def test_recursion_compute_on_hand_made_tables():
     unit = pd.DataFrame({"start": starts, "end": ends, "chapter": [0, 1, 2]})
     tables = {"text": text, "sentences": unit, "chapters": unit.assign(chapter=[0, 1, 2]),
               "paragraphs": unit.assign(paragraph=[0, 1, 2]), "scenes": unit.assign(scene=[0, 1, 2])}
-    before = _frozen_copy(tables)
+    before = frozen(tables)
     out = compute(tables, RecursionParams())
-    _assert_unchanged(tables, before)
+    assert_unchanged(tables, before)
     e = out["echoes"]
     phrases = e[e["kind"] == "phrase"]
     assert phrases["phrase"].tolist() == ["crossed the crooked stone", "the crooked stone bridge"]
@@ -297,9 +281,9 @@ def test_constraints_compute_on_hand_made_tables():
             "unit_id": 0, "scene": 0, "chapter": 0, "kind": "contradiction",
             "description": "Mara hid the letter", "characters": ["Mara"], "start": sp[0][0],
             "end": sp[0][1], "intensity": 1.0, "terms": "letter|mara", "story_words": 0}]))}
-    before = _frozen_copy(tables)
+    before = frozen(tables)
     out = compute(tables, ConstraintsParams())
-    _assert_unchanged(tables, before)
+    assert_unchanged(tables, before)
     f = out["freedom"]
     assert f["chapter"].tolist() == [0, 1, 2]
     assert f["freedom"].tolist() == [1.0, 0.0, 0.0]  # Mara's thread is blocked once she is dead
@@ -323,10 +307,10 @@ def test_compute_on_a_story_copy_gives_what_tl_wrote(mill, module):
 
     mod = importlib.import_module(f"shimmy_lab.trackers.{module}")
     system = sl.tl.systems.get(module)
-    tables = {"text": mill.text, **_frozen_copy(mill.tables)}
-    before = _frozen_copy(tables)
+    tables = {"text": mill.text, **frozen(mill.tables)}
+    before = frozen(tables)
     out = mod.compute(tables, system.params())
-    _assert_unchanged(tables, before)
+    assert_unchanged(tables, before)
     assert set(out) - {"insights", "uns"} == set(system.tables)
     for name in system.tables:
         pd.testing.assert_frame_equal(out[name], mill.tables[name], obj=name)
