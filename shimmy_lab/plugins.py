@@ -31,13 +31,14 @@ checks.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import pandas as pd
 
-__all__ = ["NarrativePlugin", "Event", "SystemFinished", "EVENT_KINDS", "ENTRY_POINT_GROUP",
+__all__ = ["NarrativePlugin", "Event", "EventData", "SystemFinished", "EVENT_KINDS", "ENTRY_POINT_GROUP",
            "PLUGINS_GROUP", "register", "unregister", "plugins", "disabled", "extensions",
            "AnalysisEvents", "publish_story"]
 
@@ -50,6 +51,23 @@ PLUGINS_GROUP = "shimmy_lab.plugins"
 
 EVENT_KINDS = ("character_introduced", "dialogue_spoken", "scene_complete", "chapter_complete",
                "thread_opened", "thread_resolved", "insight_raised", "system_finished")
+
+
+class EventData(dict):
+    """The ``data`` of an :class:`Event`: a dict in which the keys used before the tables'
+    columns were renamed (``"unit"``, ``"type"``, ``"index"``) still answer, with a
+    ``DeprecationWarning``, as ``"unit_id"``, ``"kind"`` and ``"scene"`` / ``"chapter"``
+    (``data["unit"]``; ``get`` and ``in`` know only the new keys)."""
+
+    _OLD = {"unit": ("unit_id",), "type": ("kind",), "index": ("scene", "chapter")}
+
+    def __missing__(self, key: str) -> Any:
+        for new in self._OLD.get(key, ()):
+            if new in self:
+                warnings.warn(f"event data key {key!r} is deprecated: use {new!r}", DeprecationWarning,
+                              stacklevel=2)
+                return self[new]
+        raise KeyError(key)
 
 
 @dataclass(frozen=True)
@@ -211,16 +229,16 @@ def _story_events(story: Any, since: int) -> Iterator[Event]:
         rows = _rows(story, name)
         for r in rows.iloc[:-1].itertuples() if len(rows) else []:  # the last one may still grow
             if r.end > since and r.end <= complete_to:
-                yield Event(kind, int(r.start), int(r.end), {"index": int(getattr(r, name[:-1]))})
+                yield Event(kind, int(r.start), int(r.end), EventData({name[:-1]: int(getattr(r, name[:-1]))}))
 
 
 def _thread_events(story: Any, since: int) -> Iterator[Event]:
     """``thread_opened`` / ``thread_resolved`` from the ``dna`` table."""
     for r in _rows(story, "dna").itertuples():
         if r.start >= since and r.kind in ("contradiction", "pressure"):
-            yield Event("thread_opened", int(r.start), int(r.end), {"unit": int(r.unit_id), "type": r.kind})
+            yield Event("thread_opened", int(r.start), int(r.end), EventData(unit_id=int(r.unit_id), kind=r.kind))
         if r.start >= since and r.kind == "return" and isinstance(r.answers, str):
-            yield Event("thread_resolved", int(r.start), int(r.end), {"unit": int(r.unit_id), "answers": r.answers})
+            yield Event("thread_resolved", int(r.start), int(r.end), EventData(unit_id=int(r.unit_id), answers=r.answers))
 
 
 def _insight_events(insights: pd.DataFrame, since: int) -> Iterator[Event]:

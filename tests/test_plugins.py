@@ -190,3 +190,18 @@ def test_a_plugin_may_subscribe_to_an_event_type():
     assert {e.kind for e in plugin.events} == {"system_finished", "dialogue_spoken"}
     assert [e.system for e in plugin.events if isinstance(e, plugins.SystemFinished)] == ["characters", "dna"]
     assert story.uns["params"]["assistant"]["plugins_failed"] == {}
+
+
+def test_event_data_uses_the_table_names_and_answers_the_old_keys_with_a_warning(counter):
+    story = sl.Story.from_text(STORY)
+    sl.tl.dna(story)
+    plugins.publish_story(story)
+    opened = next(e for e in counter.events if e.kind == "thread_opened")
+    scene = next(e for e in counter.events if e.kind == "scene_complete")
+    assert set(opened.data) == {"unit_id", "kind"} and set(scene.data) == {"scene"}
+    with pytest.warns(DeprecationWarning, match="'unit_id'"):
+        assert opened.data["unit"] == opened.data["unit_id"]
+    with pytest.warns(DeprecationWarning, match="'scene'"):
+        assert scene.data["index"] == scene.data["scene"]
+    with pytest.raises(KeyError):
+        opened.data["answers"]
