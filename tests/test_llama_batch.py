@@ -118,6 +118,15 @@ def test_a_prompt_seen_before_reuses_its_kv_cells(batched, reference):
     assert first == again == reference["Say hello."] and other == reference["What is 2+2?"]
 
 
+def test_a_seeded_request_decodes_its_whole_prompt_and_repeats_its_text(batched):
+    batch = batched.batch
+    first = content(batched.chat(msgs("Tell me about a fox."), seed=3, max_tokens=16))
+    reused = batch.reused_tokens
+    again = content(batched.chat(msgs("Tell me about a fox."), seed=3, max_tokens=16))
+    assert batch.reused_tokens == reused  # nothing taken from the cache
+    assert again == first
+
+
 def test_over_context_is_refused(batched):
     with pytest.raises(Exception):
         list(batched.batch.generate([1] * 1000, GenerationParams(temperature=0), 100))

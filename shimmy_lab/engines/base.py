@@ -21,7 +21,8 @@ from . import tools as tool_format
 from .params import GenerationParams
 from .tools import call_grammar, tool_turn
 
-__all__ = ["Engine", "EngineInfo", "TokenStep", "check_messages", "TOOLS_HINT"]
+__all__ = ["Engine", "EngineInfo", "TokenStep", "check_messages", "TOOLS_HINT", "ByteDetokenizer",
+           "FullDetokenizer"]
 
 #: Why an engine without ``supports_tools`` refuses ``tools``.
 TOOLS_HINT = ("Tool calls are generated under a grammar of the functions' schemas, which this engine cannot "
@@ -184,6 +185,74 @@ class _StopScanner:
     def flush(self) -> str:
         out, self.pending = self.pending, ""
         return out
+
+
+class FullDetokenizer:
+    """Text of a generation's tokens, one token at a time, by detokenizing all of them
+    again at each token (see :meth:`Engine._detokenizer`).
+
+    Parameters
+    ----------
+    detokenize : callable
+        Text of a list of token ids (an engine's ``detokenize``).
+    """
+
+    def __init__(self, detokenize: Callable[[Sequence[int]], str]):
+        self._detokenize = detokenize
+        self._ids: list[int] = []
+        self._emitted = ""
+
+    def __call__(self, token_id: int) -> str | None:
+        """The text ``token_id`` completes, or None while it ends in an incomplete character."""
+        self._ids.append(token_id)
+        full = self._detokenize(self._ids)
+        if full.endswith("\ufffd"):
+            return None
+        piece, self._emitted = full[len(self._emitted):], full
+        return piece
+
+
+class ByteDetokenizer:
+    """Text of a generation's tokens from each token's bytes alone (see
+    :meth:`Engine._detokenizer`), for tokenizers whose text of a sequence is the UTF-8
+    decoding of its tokens' bytes joined (llama.cpp's).
+
+    The bytes not yet returned as text wait (an incomplete UTF-8 character), so the
+    texts returned are those of :class:`FullDetokenizer` over the same tokens, at the
+    cost of one token per call instead of the whole sequence.
+
+    Parameters
+    ----------
+    token_bytes : callable
+        The bytes of one token id.
+    bos : int, optional
+        When the first token is this one, one space starting the text is dropped (as
+        llama-cpp-python's ``detokenize`` does after a beginning-of-sequence token).
+    """
+
+    def __init__(self, token_bytes: Callable[[int], bytes], bos: int | None = None):
+        self._bytes = token_bytes
+        self._bos = bos
+        self._pending = b""
+        self._first = True
+        self._strip = False  # a space starting the text is still to be dropped
+
+    def __call__(self, token_id: int) -> str | None:
+        """The text ``token_id`` completes, or None while it ends in an incomplete character."""
+        data = self._bytes(token_id)
+        if self._first:
+            self._first = False
+            self._strip = token_id == self._bos
+        if self._strip and data:
+            self._strip = False
+            if data[:1] == b" ":
+                data = data[1:]
+        self._pending += data
+        text = self._pending.decode("utf-8", errors="replace")
+        if text.endswith("\ufffd"):
+            return None
+        self._pending = b""
+        return text
 
 
 class Engine(ABC):
@@ -403,6 +472,18 @@ class Engine(ABC):
     def _token_text(self, token_id: int) -> str:
         return self.detokenize([token_id])
 
+    def _detokenizer(self) -> Callable[[int], str | None]:
+        """A function turning one generation's tokens, one at a time, into text.
+
+        Called with each generated token id in turn, it returns the text that token
+        completes (possibly ``""``), or ``None`` while the text so far ends in an
+        incomplete UTF-8 character (the bytes wait for the next token). The default
+        detokenizes every token again at each call (:class:`FullDetokenizer`: right
+        whatever the tokenizer); an engine whose tokens' bytes simply join returns a
+        :class:`ByteDetokenizer` (one token's bytes per call).
+        """
+        return FullDetokenizer(self.detokenize)
+
     def _logprob_entry(self, step: TokenStep, text: str, top: int | None) -> dict[str, Any]:
         entry = {
             "token": text,
@@ -420,22 +501,19 @@ class Engine(ABC):
     ) -> Iterator[tuple[str, list[dict[str, Any]], str | None, int]]:
         """Yield ``(text_delta, logprob_entries, finish_reason, n_generated)``.
 
-        Decoding is incremental over the whole generated sequence, so multi-byte
-        characters split across tokens come out whole.
+        Decoding is incremental (:meth:`_detokenizer`), so multi-byte characters split
+        across tokens come out whole.
         """
         scanner = _StopScanner(params.stop)
-        ids: list[int] = []
+        text_of = self._detokenizer()
         waiting: list[TokenStep] = []  # tokens whose text is an incomplete UTF-8 sequence so far
-        emitted = ""
         n = 0
         for step in self._generate_ids(prompt_ids, params, max_new):
             n += 1
-            ids.append(step.token_id)
-            full = self.detokenize(ids)
-            if full.endswith("\ufffd"):  # incomplete UTF-8 sequence: wait for the next token
+            piece = text_of(step.token_id)
+            if piece is None:  # incomplete UTF-8 sequence: wait for the next token
                 waiting.append(step)
                 continue
-            piece, emitted = full[len(emitted):], full
             lps = []
             if params.logprobs:  # one entry per token; a split character's text goes on its last token
                 lps = [self._logprob_entry(w, "", params.top_logprobs) for w in waiting]

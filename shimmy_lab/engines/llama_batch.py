@@ -7,14 +7,18 @@ each step builds one ``llama_batch`` with the next token of every generating
 sequence plus as much of the waiting prompts as fits in ``n_batch``, runs a single
 ``llama_decode``, and samples one token per sequence with that sequence's own
 sampler chain (penalties, logit bias, then greedy or top-k / top-p / min-p /
-temperature / seeded distribution, as llama-cpp-python builds it). Tokens reach
-each request through its own queue.
+temperature / seeded distribution, as llama-cpp-python builds it); a greedy
+sequence without penalties takes the argmax of its biased logits row with numpy
+instead, the token the chain would pick. Tokens reach each request through its
+own queue.
 
 A finished or cancelled sequence keeps its KV cells: a new request takes the free
 sequence id whose cells share the longest prefix with its prompt, the cells after
 that prefix are removed (``llama_memory_seq_rm``) and only the rest of the prompt
 is decoded (as llama.cpp's ``llama-server`` reuses a slot's cache, and as
-llama-cpp-python's ``Llama.generate`` reuses its context's).
+llama-cpp-python's ``Llama.generate`` reuses its context's). Not for a request with a
+``seed``: it decodes its whole prompt, so that the same seed gives the same text (a
+prompt decoded in other pieces gives logits that differ in the last bits).
 
 :class:`BatchedEngine` is an :class:`~shimmy_lab.engines.base.Engine` over a
 ``BatchedLlama``: chat template, tokenizer and detokenizer come from a
@@ -56,6 +60,7 @@ class _Seq:
     next_token: int | None = None  # sampled, not yet decoded
     n_gen: int = 0
     sampler: Any = None
+    greedy: Any = None  # (ids, values) of its logit bias when its token is the argmax taken here
 
 
 class BatchedLlama:
@@ -91,11 +96,13 @@ class BatchedLlama:
 
     def __init__(self, path: str, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
                  model_params: Any = None, context_params: Any = None, kv_unified: bool = False):
-        # heavy: llama_cpp, loaded with a model
+        # heavy: llama_cpp (and numpy, which it needs), loaded with a model
         import llama_cpp
+        import numpy
         from llama_cpp import _internals as internals
 
         self._ll = llama_cpp
+        self._np = numpy
         self.n_seq = max(1, int(n_seq))
         self.n_ctx = int(n_ctx)
         self.n_batch = max(int(n_batch), self.n_seq)
@@ -170,6 +177,36 @@ class BatchedLlama:
             self._model.close()
 
     # ------------------------------------------------------------------ sampling
+    def _greedy_bias(self, p: GenerationParams) -> tuple[Any, Any] | None:
+        """``(token ids, biases)`` (numpy arrays) when ``p`` samples greedily with no
+        penalty: its token is then the first argmax of the logits plus the bias, taken
+        with numpy (:meth:`_greedy_token`), which is what the sampler chain of
+        :meth:`_sampler` picks (its penalties are off, its bias adds float32 values to
+        the logits, its greedy sampler keeps the first maximum) without the chain's
+        copy of the whole vocabulary into candidates. None otherwise."""
+        if p.temperature > 0 or p.repeat_penalty != 1.0 or p.frequency_penalty or p.presence_penalty:
+            return None
+        np = self._np
+        items = [(t, b) for t, b in p.logit_bias.items() if 0 <= int(t) < self._n_vocab]
+        ids = np.array([int(t) for t, _ in items], dtype=np.int64)
+        return ids, np.array([b for _, b in items], dtype=np.float32)
+
+    def _greedy_token(self, seq: _Seq, idx: int) -> int:
+        """The first argmax of row ``idx`` of the logits plus ``seq``'s logit bias.
+
+        Biases that only lower logits (banned tokens) cannot move the first maximum
+        unless it is one of their tokens: the row is then taken as it is, else a copy
+        gets the bias."""
+        ptr = self._ll.llama_get_logits_ith(self._ctx.ctx, idx)
+        row = self._np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        ids, bias = seq.greedy
+        best = int(row.argmax())
+        if len(ids) and (best in ids or bias.max() > 0):
+            row = row.copy()
+            row[ids] += bias
+            best = int(row.argmax())
+        return best
+
     def _sampler(self, p: GenerationParams):
         ll = self._ll
         chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
@@ -199,6 +236,7 @@ class BatchedLlama:
         if seq.sampler is not None:
             self._ll.llama_sampler_free(seq.sampler)
             seq.sampler = None
+        seq.greedy = None
         if seq in self._active:
             self._active.remove(seq)
         self._outbox.append((seq, item))
@@ -229,7 +267,9 @@ class BatchedLlama:
                                        f"over the context ({self.n_ctx})"))
                 continue
             try:
-                seq.sampler = self._sampler(seq.params)
+                seq.greedy = self._greedy_bias(seq.params)
+                if seq.greedy is None:
+                    seq.sampler = self._sampler(seq.params)
             except BaseException as exc:  # pragma: no cover - bad parameters
                 seq.out.put(exc)
                 continue
@@ -246,6 +286,10 @@ class BatchedLlama:
                 best, keep = i, n
         sid = self._free_ids.pop(best)
         keep = min(keep, len(seq.prompt) - 1)  # the last prompt token is decoded again, for its logits
+        if seq.params.seed is not None:
+            # a seed promises the same text: logits of a prompt decoded in other pieces differ
+            # in the last bits, enough to change a sampled token, so the whole prompt is decoded
+            keep = 0
         if not self._ll.llama_memory_seq_rm(self._ctx.memory, sid, keep, -1):
             keep = 0  # a memory that cannot cut a sequence (recurrent models): start afresh
             self._ll.llama_memory_seq_rm(self._ctx.memory, sid, -1, -1)
@@ -335,10 +379,14 @@ class BatchedLlama:
         return outputs
 
     def _sample(self, outputs: list[tuple[_Seq, int]]) -> None:
-        """One token per sequence from its row of logits, with its own sampler chain."""
+        """One token per sequence from its row of logits: the argmax for greedy sequences
+        (:meth:`_greedy_bias`), else with its own sampler chain."""
         ll = self._ll
         for seq, idx in outputs:
-            tok = ll.llama_sampler_sample(seq.sampler, self._ctx.ctx, idx)
+            if seq.greedy is not None:
+                tok = self._greedy_token(seq, idx)
+            else:
+                tok = ll.llama_sampler_sample(seq.sampler, self._ctx.ctx, idx)
             if ll.llama_vocab_is_eog(self._vocab, tok) or seq.n_gen >= seq.max_new or seq.cancelled:
                 self._finish(seq)
                 continue
@@ -393,6 +441,10 @@ class BatchedEngine(Engine):
 
     def detokenize(self, ids: Sequence[int]) -> str:
         return self.base.detokenize(ids)
+
+    def _detokenizer(self):
+        """The base engine's (see :meth:`Engine._detokenizer`)."""
+        return self.base._detokenizer()
 
     @property
     def vocab_size(self) -> int | None:

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 from ..cores import usable_cores
 from ..errors import ContextLengthExceededError, InvalidParameterError, ModelNotFoundError
 from . import openai_shapes as shapes
-from .base import Engine, EngineInfo, TokenStep, check_messages, check_scoring
+from .base import ByteDetokenizer, Engine, EngineInfo, TokenStep, check_messages, check_scoring
 from .files import is_gguf, read_gguf_header
 from .llama_batch import BatchedEngine, BatchedLlama
 from .params import GenerationParams
@@ -86,6 +86,7 @@ class LlamaCppEngine(Engine):
         self._kwargs = dict(llama_kwargs, verbose=llama_kwargs.get("verbose", False))
         self.llm = Llama(str(path), n_ctx=n_ctx or 0, n_threads=self._threads, logits_all=False, **self._kwargs)
         self._lock = threading.RLock()
+        self._pieces: dict[int, bytes] = {}  # token id -> its bytes (filled as tokens are generated)
         self._logprob_llm = None
         self._stale_rows = False  # rows of the logits context token_logprobs left without logits
         self._embed_llm = None
@@ -149,6 +150,24 @@ class LlamaCppEngine(Engine):
         """Text of token ids (an id outside the vocabulary: :class:`InvalidParameterError`)."""
         self.check_token_ids(ids)
         return self.llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+
+    def _detokenizer(self):
+        """One token's bytes per generated token (see :meth:`Engine._detokenizer`); a
+        tokenizer other than llama.cpp's own (a Hugging Face one given to ``Llama``)
+        detokenizes the whole sequence again."""
+        from llama_cpp.llama_tokenizer import LlamaTokenizer  # heavy: llama_cpp, loaded with a model
+
+        if type(getattr(self.llm, "tokenizer_", None)) is not LlamaTokenizer:
+            return super()._detokenizer()
+        return ByteDetokenizer(self._token_bytes, bos=self.llm.token_bos())
+
+    def _token_bytes(self, token_id: int) -> bytes:
+        """The bytes of one token, as ``Llama.detokenize`` writes them (cached)."""
+        piece = self._pieces.get(token_id)
+        if piece is None:
+            self.check_token_ids([token_id])
+            piece = self._pieces[token_id] = self.llm.detokenize([token_id])
+        return piece
 
     @property
     def vocab_size(self) -> int:

@@ -99,6 +99,7 @@ class ModelScheduler:
         self._running: set[int] = set()  # slots generating now (share_cores)
         self._threads: dict[int, int] = {}  # id(engine) -> threads it was last given
         self._running_lock = threading.Lock()
+        self._mailbox: _Mailbox | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> "ModelScheduler":
@@ -234,11 +235,12 @@ class ModelScheduler:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue()
         self._cancels.add(cancel)
+        if self._mailbox is None or self._mailbox.loop is not loop:
+            self._mailbox = _Mailbox(loop)
+        mailbox = self._mailbox
 
         def put(kind: Any, value: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
-            except RuntimeError:  # loop closed: the server is gone
+            if not mailbox.put(queue, (kind, value)):  # loop closed: the server is gone
                 cancel.set()
 
         share = self.share_cores and self.batch is None
@@ -291,6 +293,49 @@ class ModelScheduler:
         async for result in self.stream(lambda eng: [fn(eng)]):
             pass
         return result
+
+
+class _Mailbox:
+    """Items from the worker threads to their jobs' queues on the event loop, handed over
+    in batches: a worker's item goes into a shared list, and only the first item since
+    the loop last emptied it schedules a call there (``call_soon_threadsafe``), which
+    moves every item that came in the meantime. With batched decoding, the chunks of the
+    requests' tokens of one step, made by their threads at about the same time, wake the
+    loop once or a few times instead of once each. Each job's items keep their order.
+
+    Parameters
+    ----------
+    loop : asyncio.AbstractEventLoop
+        The loop that owns the jobs' queues.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._items: list[tuple[asyncio.Queue, Any]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, queue: asyncio.Queue, item: Any) -> bool:
+        """Hand ``item`` to ``queue`` (from any thread); False if the loop is closed."""
+        with self._lock:
+            self._items.append((queue, item))
+            if self._scheduled:
+                return True
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # loop closed
+            with self._lock:
+                self._scheduled = False
+            return False
+        return True
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for queue, item in items:
+            queue.put_nowait(item)
 
 
 def _in_new_thread(loop: asyncio.AbstractEventLoop, fn: Callable[[], None], name: str) -> asyncio.Future:
