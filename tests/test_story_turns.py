@@ -145,3 +145,20 @@ def test_the_reader_gives_the_model_each_speakers_prominence():
     X = np.asarray(row["X"])
     prom = dict(zip(row["candidates"], X[:, COL["prominence"]]))
     assert prom["anne_hale"] == 1.0 and 0 < prom["ben_cole"] < 1.0  # two tags against one
+
+
+def test_an_append_counts_the_tags_read_before_in_prominence():
+    head = ('Anne Hale and Ben Cole met in the lane.\n\n' + '"Good day," said Anne Hale.\n\n' * 3
+            + '"And to you," said Ben Cole.\n\n')
+    far = "The lane ran on between the hedges for a long while. " * 6 + "\n\n"
+    tail = '"Is it far?" said Anne Hale.\n\n"Not far."\n\n"Good."\n'
+    with recording() as whole:
+        Story.from_text(head + far * 3 + tail)
+    story = Story.from_text(head + far * 3)
+    with recording() as appended:
+        story.append(tail)
+    col = COL["prominence"]
+    last = {r["start"]: dict(zip(r["candidates"], np.asarray(r["X"])[:, col])) for r in whole}
+    got = {r["start"]: dict(zip(r["candidates"], np.asarray(r["X"])[:, col])) for r in appended}
+    assert got and all(got[k] == last[k] for k in got)
+    assert any(v.get("anne_hale") == 1.0 and 0 < v.get("ben_cole", 0) < 1 for v in got.values())

@@ -286,6 +286,8 @@ class _Ctx:
         self.lead = 0
         #: each speaker's share of the tagged turns, 0..1 on a log scale (set by :func:`_fill`)
         self.prominence: dict[str, float] = {}
+        #: tagged turns per speaker in the text read before (an append counts them too)
+        self.tagged_before: Counter = Counter()
 
     def by_word(self, word: str) -> set[str]:
         """Characters one of whose name forms holds ``word`` (lower case; "doctor" finds "Dr")."""
@@ -610,7 +612,7 @@ def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) 
             convs[-1].append(i)
         else:
             convs.append([i])
-    tagged = Counter(t["speaker"] for t in turns if t["fixed"] and t["speaker"])
+    tagged = ctx.tagged_before + Counter(t["speaker"] for t in turns if t["fixed"] and t["speaker"])
     top = math.log1p(max(tagged.values(), default=0)) or 1.0
     ctx.prominence = {c: math.log1p(n) / top for c, n in tagged.items()}
     model = current_model()

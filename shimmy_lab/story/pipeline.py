@@ -276,6 +276,9 @@ def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, me
                narrator=nid, forms=surf_map,
                quoted=(quoted["start"].astype(int).tolist(), quoted["character_id"].astype(str).tolist()))
     first_new = new_paras[0]["paragraph"] if new_paras else 0
+    # the speakers' tagged turns before the paragraphs that turn-taking goes on from
+    tags = oldq[(oldq["method"] == "tag") & (oldq["paragraph"] < first_new - 4)]
+    ctx.tagged_before = Counter(tags.groupby("paragraph")["speaker"].first().dropna())
     pq = oldq[oldq["paragraph"] >= first_new - 4].groupby("paragraph")["speaker"].first()
     prior = [(int(p), s if isinstance(s, str) else None) for p, s in pq.items()]
     pa = T["paragraphs"]
