@@ -60,7 +60,7 @@ def test_load_engine_guesses_safetensors(converted_dir):
 
 
 def test_missing_and_unsupported_models(tmp_path):
-    from shimmy_lab.engines.llama_torch import LlamaConfig, UnsupportedModelError
+    from shimmy_lab.engines._llama_torch import LlamaConfig, UnsupportedModelError
     from shimmy_lab.engines.safetensors import SafetensorsEngine
 
     with pytest.raises(ModelNotFoundError):
@@ -73,7 +73,7 @@ def test_missing_and_unsupported_models(tmp_path):
 
 
 def test_rope_theta_from_either_config_layout():
-    from shimmy_lab.engines.llama_torch import LlamaConfig
+    from shimmy_lab.engines._llama_torch import LlamaConfig
 
     base = dict(vocab_size=8, hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2)
     assert LlamaConfig.from_dict({**base, "rope_theta": 5e5}).rope_theta == 5e5

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -100,6 +102,81 @@ def test_engine_classes_open_and_describe_model_files(model_tree):
         "id": "tiny-hf", "engine": "transformers", "format": "hf", "size_bytes": 16,
         "context_length": 2048, "quantization": "bfloat16"}
     assert read_gguf_header(gguf) == (8192, "Q4_1") and read_gguf_header(hf / "config.json") == (None, None)
+
+
+def test_the_builtin_engines_are_found_by_walking_the_package():
+    """Each engine module declares its engine; the most specific first (``Engine.priority``)."""
+    assert list(ENGINES.items()) == [("llama_cpp", "shimmy_lab.engines.llama_cpp:LlamaCppEngine"),
+                                     ("safetensors", "shimmy_lab.engines.safetensors:SafetensorsEngine"),
+                                     ("transformers", "shimmy_lab.engines.transformers:TransformersEngine")]
+    classes = dict(engine_classes())
+    priorities = [classes[name].priority for name in ENGINES]
+    assert priorities == sorted(priorities) and len(set(priorities)) == 3
+
+
+def test_listing_the_engines_loads_no_backend_library():
+    code = ("import json, sys; import shimmy_lab.engines as e; e.available_engines(); e.engine_classes(); "
+            "e.guess_engine('x.gguf'); print(json.dumps([sorted(e.ENGINES), "
+            "[m for m in ('torch', 'transformers', 'llama_cpp') if m in sys.modules], "
+            "'shimmy_lab.engines.transformers' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    walked, backends, imported = json.loads(out.stdout)
+    assert walked == ["llama_cpp", "safetensors", "transformers"] and imported  # the walk ran...
+    assert backends == []  # ...and loaded none of the backend libraries
+
+
+MY_ENGINE = """
+from pathlib import Path
+
+from fake_engine import FakeEngine
+
+
+class MyEngine(FakeEngine):
+    name = "my_engine"
+    priority = 25  # after safetensors, before transformers
+
+    @classmethod
+    def guess_can_open(cls, path):
+        return Path(path).suffix == ".mine"
+"""
+
+
+@pytest.fixture
+def engines_dir(tmp_path, monkeypatch):
+    """A folder on the path of ``shimmy_lab.engines``: a module written there is one of its modules."""
+    import shimmy_lab.engines as engines
+
+    folder = tmp_path / "engines"
+    folder.mkdir()
+    monkeypatch.setattr(engines, "__path__", [*engines.__path__, str(folder)])
+    yield folder
+    monkeypatch.undo()
+    for path in folder.glob("*.py"):
+        sys.modules.pop(f"shimmy_lab.engines.{path.stem}", None)
+        vars(engines).pop(path.stem, None)
+    available_engines(refresh=True)
+
+
+def test_adding_an_engine_touches_its_module_only(engines_dir, tmp_path):
+    import shimmy_lab.engines as engines
+
+    (engines_dir / "my_engine.py").write_text(MY_ENGINE)
+    (engines_dir / "_my_helper.py").write_text("raise RuntimeError('a private module is not walked')\n")
+    assert list(available_engines(refresh=True))[:4] == ["llama_cpp", "safetensors", "my_engine", "transformers"]
+    assert engines.ENGINES["my_engine"] == "shimmy_lab.engines.my_engine:MyEngine"
+    assert "fake" not in engines.ENGINES  # FakeEngine is imported by my_engine, not defined there
+    assert "shimmy_lab.engines._my_helper" not in sys.modules
+    my_engine = engine_class("my_engine")
+    assert my_engine.__module__ == "shimmy_lab.engines.my_engine" and issubclass(my_engine, FakeEngine)
+    (tmp_path / "tiny.mine").write_bytes(b"\0" * 4)
+    assert guess_engine(tmp_path / "tiny.mine") == "my_engine"
+    assert {e.id: e.engine for e in discover([("local", tmp_path)])}["tiny"] == "my_engine"
+
+
+def test_a_module_with_two_engines_of_its_name_is_refused(engines_dir):
+    (engines_dir / "my_engine.py").write_text(MY_ENGINE + "\n\nclass Again(MyEngine):\n    pass\n")
+    with pytest.raises(TypeError, match="several engines named 'my_engine': MyEngine, Again"):
+        available_engines(refresh=True)
 
 
 def test_an_installed_package_adds_an_engine(tmp_path, monkeypatch):

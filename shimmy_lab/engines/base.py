@@ -258,7 +258,7 @@ class ByteDetokenizer:
 class Engine(ABC):
     """Base class of every engine.
 
-    Subclasses set ``name`` and implement ``info``, ``tokenize``, ``detokenize``,
+    Subclasses set ``name`` (and ``priority``) and implement ``info``, ``tokenize``, ``detokenize``,
     ``render_chat`` and ``_generate_ids``; ``embed`` where the backend can.
     ``unsupported`` names the parameters a backend cannot honour: giving one a
     non-default value raises :class:`~shimmy_lab.errors.UnsupportedParameterError`.
@@ -278,9 +278,15 @@ class Engine(ABC):
         ``tools`` may be called (calls generated under a GBNF ``grammar`` of the
         functions' schemas, :mod:`shimmy_lab.engines.tools`); elsewhere a request whose
         tools may be called is refused (``tool_choice="none"`` is accepted everywhere).
+
+    ``priority`` orders the engines the registry asks about a model path (lower first,
+    ties by name): the most specific engine claims a path before a more general one.
+    The built-ins: ``llama_cpp`` 10, ``safetensors`` 20, ``transformers`` 30.
     """
 
     name: ClassVar[str] = "base"
+    #: Lower is asked first by :func:`shimmy_lab.engines.guess_engine` and the registry.
+    priority: ClassVar[int] = 100
     unsupported: ClassVar[frozenset[str]] = frozenset()
     supports_batching: ClassVar[bool] = False
     supports_logprobs: ClassVar[bool] = False

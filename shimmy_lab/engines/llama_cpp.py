@@ -68,6 +68,7 @@ class LlamaCppEngine(Engine):
     """
 
     name = "llama_cpp"
+    priority = 10
     supports_batching = True
     supports_logprobs = True
     supports_grammar = True

@@ -1,4 +1,4 @@
-"""Native safetensors engine: a pure-torch Llama (:mod:`.llama_torch`) with no
+"""Native safetensors engine: a pure-torch Llama (:mod:`._llama_torch`) with no
 transformers modeling code.
 
 The directory needs ``config.json``, ``*.safetensors`` and ``tokenizer.json``
@@ -113,6 +113,7 @@ class SafetensorsEngine(Engine):
     """
 
     name = "safetensors"
+    priority = 20
     unsupported = frozenset({"response_format"})
     supports_logprobs = True
     supports_tools = True  # with the llguidance package (sampling.GrammarConstraint)
@@ -122,7 +123,7 @@ class SafetensorsEngine(Engine):
         import torch  # heavy: torch, only for the torch engines
         from tokenizers import Tokenizer  # lazy: tokenizers, loaded with a model
 
-        from .llama_torch import UnsupportedModelError, load_llama  # heavy: torch, only for the torch engines
+        from ._llama_torch import UnsupportedModelError, load_llama  # heavy: torch, only for the torch engines
 
         check_extra(self.name, kw)
         self.path = Path(path).expanduser()

@@ -54,6 +54,7 @@ class TransformersEngine(Engine):
     """
 
     name = "transformers"
+    priority = 30
     unsupported = frozenset({"response_format"})
     supports_logprobs = True
     supports_tools = True  # with the llguidance package (sampling.GrammarConstraint)
