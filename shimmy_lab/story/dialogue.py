@@ -210,15 +210,19 @@ _WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
 _AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO_AFTER}(?![a-z]){_TO}")
 _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
-_INTRO = re.compile(rf"{_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried|exclaimed|"
+_INTRO = re.compile(rf"(?<!\w){_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried|exclaimed|"
                     rf"replied|answered|began|continued|added|observed|asked|thus)\b[^.;!?\"]{{0,40}}"
                     rf"(?:[,:]|--|\u2014)\s*$")
 #: a clause set off by commas between a speaker and the speech verb ("Mary, who had
 #: occasion to note the day, exclaimed,"; "Mrs Smith, sighing over it, said--")
 _ASIDE = r"(?:\s*,[^.;!?\"\u201c\u201d]{3,100},)"
+#: a phrase after the speech verb of a tag before the quote ("said, compressing his lips";
+#: "said, with the simplicity of a child")
+_TAIL = r"(?:\s*,\s*[a-z][^.;!?\"\u201c\u201d,]{2,60})?"
 _BEFORE = re.compile(
-    rf"{_WHO}{_ASIDE}?(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})(?:\s+(?:to|at)\s+(?:him|her|them|(?P<to>{_NAMEP})))?"
-    r"(?:\s*,?\s+[a-z]+ly)?\s*[,:.\u2014\-]*\s*$"
+    rf"{_WHO}(?:{_ASIDE}|\s+[^.;!?\"\u201c\u201d]{{1,80}}?,?\s+and)?(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})"
+    rf"(?:\s+(?:to|at)\s+(?:him|her|them|(?P<to>{_NAMEP})))?"
+    rf"(?:\s*,?\s+[a-z]+ly)?{_TAIL}\s*[,:.\u2014\-]*\s*$"
 )
 _VOC = re.compile(rf"^(?:(?:Oh|O|Ah|Well|Dear|My dear|Come|No|Yes|Nay),?\s+)?(?P<name>{_NAMEP})\s*(?=[,!])"
                   rf"|[,;]\s+(?:my\s+(?:dear\s+)?|dear\s+)?(?P<name2>{_NAMEP})\s*(?=[,.!?;]|$)")
@@ -257,6 +261,11 @@ MIN_DESCRIBED = 2
 #: how far (characters) a speaker known by a description is still the one "the <description>"
 #: names: "the man" of one chapter is not the man of the next
 DESCRIBED_REACH = 5000
+
+#: how far back (characters) a "he"/"she" tag looks for a person of its gender when none
+#: was named in the last :meth:`_Ctx.recent` window ("'The eyes again!' he cried", the
+#: murderer named pages before)
+PRONOUN_REACH = 30000
 
 #: the character id of a first-person narrator nobody has named yet (as the reader gives it)
 UNNAMED_NARRATOR = "narrator"
@@ -356,6 +365,8 @@ def _pronoun(ctx: _Ctx, g: str, pos: int, para_start: int, speakers: list[str],
     cands = ctx.recent(para_start, para_start - ctx.lead) if ctx.lead < para_start else []
     cands += speakers[::-1] + ctx.recent(pos)
     cands = [c for c in cands if ctx.gender.get(c) == g and c != exclude]
+    if not cands:  # nobody of that gender named lately: the last one named before
+        cands = [c for c in ctx.recent(pos, PRONOUN_REACH) if ctx.gender.get(c) == g and c != exclude][:1]
     if exclude:
         return (cands or [None])[0]
     if para_start - ctx.lead > 5:  # narration came between: the last speaker may go on
@@ -535,11 +546,6 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
     prv = qs[k - 1]["end"] if k else p["start"]
     after = text[q["end"]:min(nxt, q["end"] + 120)]
     before = text[max(prv, q["start"] - 120):q["start"]]
-    m = _AFTER1.match(after) or _AFTER2.match(after)
-    new = m is not None  # a description right after the quote may name a new speaker
-    off = q["end"]  # where the tag regex was run
-    if m is None:
-        m, off = _BEFORE.search(before), max(prv, q["start"] - 120)
     vm = _VOC.search(q["text"])
     if vm:
         called = vm.group("name") or vm.group("name2")
@@ -548,17 +554,41 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
             a = ctx.by_surname(called)
         if a:
             q["addressee"] = a
-    if not m:
-        return None
-    to = m.group("to")
-    to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
-    excl = to if new else None
-    cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new, q["addressee"])
+    m = _AFTER1.match(after) or _AFTER2.match(after)
+    new = m is not None  # a description right after the quote may name a new speaker
+    if m is not None:
+        off = q["end"]  # where the tag regex was run
+        to = m.group("to")
+        to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
+        excl = to if new else None
+        cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new, q["addressee"])
+    else:
+        off, excl = max(prv, q["start"] - 120), None
+        m, cid = _subject(_BEFORE, before, 0, len(before), lambda who: _who(
+            ctx, who, q["start"], p["start"], speakers, prev_sp, None, False, q["addressee"]))
+        to = m and m.group("to")
+        to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
     if not cid:
         return None
     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
              method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
     return {"cid": cid, "gender": _PRONOUN_GENDER.get(m.group("who").lower()), "to": to, "exclude": excl}
+
+
+def _subject(regex: re.Pattern, text: str, pos: int, endpos: int, who_of) -> tuple[re.Match | None, str | None]:
+    """The first match of ``regex`` in ``text[pos:endpos]`` whose ``who`` group ``who_of``
+    resolves to a character, and that character: "With a little reserve of manner, Emma
+    continued:" is Emma's, not "With"'s.  An object pronoun ("him", "her") is no subject
+    here: "Two minutes after her entering the room, Captain Wentworth said--"."""
+    while True:
+        m = regex.search(text, pos, endpos)
+        if m is None:
+            return None, None
+        who = m.group("who")
+        cid = who_of(who) if who.lower() not in ("him", "her") else None
+        if cid:
+            return m, cid
+        pos = m.start("who") + 1
 
 
 def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
@@ -569,11 +599,11 @@ def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx
     if prevp is None or prevp["kind"] != "text" or text[p["start"]:qs[0]["start"]].strip():
         return None
     at = max(prevp["start"], prevp["end"] - 220)
-    im = _INTRO.search(text[at:prevp["end"]])
-    cid = _who(ctx, im.group("who"), prevp["end"], prevp["start"], speakers, None, new=False) if im else None
-    if not cid:
+    im, cid = _subject(_INTRO, text, at, prevp["end"],
+                       lambda who: _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False))
+    if cid is None:
         return None
-    return {"cid": cid, "mention": (at + im.start("who"), at + im.end("who")),
+    return {"cid": cid, "mention": (im.start("who"), im.end("who")),
             "gender": _PRONOUN_GENDER.get(im.group("who").lower())}
 
 

@@ -1,0 +1,53 @@
+"""Speech tags the reader finds however the narration phrases them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from shimmy_lab.story import Story
+
+HEAD = '''CHAPTER I
+
+Mr. Edgar Vance and Miss Clara Finch walked by the river in the evening, and the boats went by.
+
+"The water is high," said Mr. Vance.
+
+"It rained all week," said Miss Finch.
+
+'''
+
+
+def _speakers(text: str) -> dict[str, tuple[str, str]]:
+    """Quote (with its marks) -> (speaker's name, the mention the speaker was read from)."""
+    story = Story.from_text(text)
+    q = story.quotes
+    names = dict(zip(story.characters["character_id"], story.characters["name"]))
+    return {f"\"{t}\"": (names.get(s), story.text[int(a):int(b)] if pd.notna(a) else None)
+            for t, s, a, b in zip(q["text"], q["speaker"], q["speaker_start"], q["speaker_end"])}
+
+
+def test_an_introduction_is_read_past_a_word_that_names_nobody():
+    # the first capitalised word ("With") is no speaker: the reader goes on to "Clara"
+    text = HEAD + ('"Then the bridge will close," said Miss Finch.\n\nMr. Vance was silent. '
+                   'With a little reserve of manner, Miss Finch continued:\n\n"You will wait for me, I hope."\n')
+    assert _speakers(text)['"You will wait for me, I hope."'] == ("Miss Finch", "Miss Finch")
+
+
+def test_an_object_pronoun_is_no_speaker_of_an_introduction():
+    text = HEAD + ('"Then the bridge will close," said Mr. Vance.\n\n'
+                   'Two minutes after her leaving the bank, Edgar Vance said--\n\n"We should turn back."\n')
+    assert _speakers(text)['"We should turn back."'] == ("Mr Vance", "Edgar Vance")
+
+
+def test_a_tag_before_the_quote_with_a_clause_between_subject_and_verb():
+    text = HEAD + ('Miss Finch picked up a stone, and said: "This one is smooth."\n\n'
+                   'Mr. Vance looked across the water at her, and said, compressing his lips, "Throw it."\n')
+    got = _speakers(text)
+    assert got['"This one is smooth."'] == ("Miss Finch", "Miss Finch")
+    assert got['"Throw it."'] == ("Mr Vance", "Mr. Vance")
+
+
+def test_a_pronoun_tag_finds_a_person_named_long_before():
+    filler = ("The river ran on between the willows and the long grass of the meadows. " * 10 + "\n\n") * 6
+    text = HEAD + filler + '\n\n"Look at the light!" he cried.\n'
+    assert _speakers(text)['"Look at the light!"'] == ("Mr Vance", "he")
