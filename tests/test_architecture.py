@@ -1,5 +1,5 @@
 """The package's layers and the absence of import cycles (the contracts in pyproject.toml);
-imports inside functions say why."""
+imports inside functions say why; no function over 80 lines."""
 
 from __future__ import annotations
 
@@ -55,3 +55,15 @@ def test_function_level_imports_say_why():
             if not commented:
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not missing, "function-level imports without a reason:\n" + "\n".join(sorted(set(missing)))
+
+
+def test_no_function_is_longer_than_80_lines():
+    """No function of the package is over 80 lines (docstring included)."""
+    long = []
+    for path in sorted((ROOT / "shimmy_lab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > 80:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
+    assert not long, "functions over 80 lines:\n" + "\n".join(long)

@@ -222,7 +222,7 @@ _TAIL = r"(?:\s*,\s*[a-z][^.;!?\"\u201c\u201d,]{2,60})?"
 _BEFORE = re.compile(
     rf"{_WHO}(?:{_ASIDE}|\s+[^.;!?\"\u201c\u201d]{{1,80}}?,?\s+and)?(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})"
     rf"(?:\s+(?:to|at)\s+(?:him|her|them|(?P<to>{_NAMEP})))?"
-    rf"(?:\s*,?\s+[a-z]+ly)?{_TAIL}\s*[,:.\u2014\-]*\s*$"
+    rf"(?:\s*,?\s+[a-z]+ly)?{_TAIL}\s*[,;:.\u2014\-]*\s*$"
 )
 _VOC = re.compile(rf"^(?:(?:Oh|O|Ah|Well|Dear|My dear|Come|No|Yes|Nay),?\s+)?(?P<name>{_NAMEP})\s*(?=[,!])"
                   rf"|[,;]\s+(?:my\s+(?:dear\s+)?|dear\s+)?(?P<name2>{_NAMEP})\s*(?=[,.!?;]|$)")

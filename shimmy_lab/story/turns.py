@@ -91,10 +91,9 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         The first-person narrator's id, or None.
     recent
         Characters named lately, the latest first.
-    i_here
-        Whether the narration of turn ``k``'s paragraph has the narrator's "I" as a subject.
-    pronoun_here
-        ``"male"`` or ``"female"`` when that narration opens a sentence with "He" or "She".
+    i_here, pronoun_here
+        Whether the narration of turn ``k``'s paragraph has the narrator's "I" as a subject;
+        ``"male"`` or ``"female"`` when it opens a sentence with "He" or "She".
     gender
         Character id -> ``"male"``, ``"female"`` or None.
     hint
@@ -117,12 +116,10 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         The candidate ids and a ``(len(candidates), len(FEATURES))`` array.
     """
     h = _history(k, speakers, anchored, addressees)
-    cands: list[str] = []
-    for c in [*h["before"], h["last_other"], h["ahead"] and h["ahead"][1], h["behind"] and h["behind"][1],
-              h["called_before"], addressees[k], hint and hint[1], rule, *named_here, *named_between, narrator,
-              *recent[:3], *h["conv"]]:
-        if c and c not in cands:
-            cands.append(c)
+    cands = list(dict.fromkeys(c for c in [
+        *h["before"], h["last_other"], h["ahead"] and h["ahead"][1], h["behind"] and h["behind"][1],
+        h["called_before"], addressees[k], hint and hint[1], rule, *named_here, *named_between, narrator,
+        *recent[:3], *h["conv"]] if c))
     X = np.zeros((len(cands), len(FEATURES)))
     rank = {c: i for i, c in enumerate(recent)}
     for r, c in enumerate(cands):
