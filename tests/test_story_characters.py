@@ -1,7 +1,9 @@
 """One person = one character: how :func:`cluster` merges name forms (invented names)."""
 
+import pytest
+
 import shimmy_lab as sl
-from shimmy_lab.story.characters import cluster
+from shimmy_lab.story.characters import cluster, scan_name_changes, scan_names
 
 
 def _people(forms, together=frozenset()):
@@ -120,3 +122,97 @@ def test_a_surname_with_a_particle_after_a_title_is_one_name():
     story = sl.Story.from_text(text)
     assert "Monsieur de Villars" in set(story.names["surface"])
     assert story.character("Monsieur de Villars") == story.character("Villars") is not None
+
+
+def _changes(text):
+    """(former, first current form, kind) of each change of name ``text`` tells."""
+    return [(c["former"], c["current"][0], c["kind"]) for c in scan_name_changes(text)]
+
+
+def test_an_apposition_tells_a_change_of_name():
+    assert _changes("Miss Hale, now Mrs. Rowe, had been kind to her at school.") == [
+        ("Miss Hale", "Mrs Rowe", "now")]
+    assert _changes('"Nor Mrs. Rowe (poor Miss Hale that was) would bear it."') == [
+        ("Miss Hale", "Mrs Rowe", "that was")]
+    assert _changes("Then Mrs. Rowe, formerly Miss Hale, came in.") == [
+        ("Miss Hale", "Mrs Rowe", "formerly")]
+    assert _changes('"Very well," said Mr. Dick Leek, late Crump, to the host.') == [
+        ("Crump", "Mr Dick Leek", "formerly")]
+
+
+def test_a_marriage_gives_the_woman_her_husbands_name():
+    found = scan_name_changes("In the spring Mr. Rowe had married Miss Hale, and kept the inn.")
+    assert [(c["former"], c["current"], c["husband"]) for c in found] == [
+        ("Miss Hale", ["Mrs Rowe"], "Mr Rowe")]
+    assert _changes("Nell married old Rowe. She never had a lover.") == [("Nell", "Mrs Rowe", "married")]
+    assert scan_name_changes("He met Hal Rowe's wife Mary at the gate.")[0]["current"] == [
+        "Mrs Hal Rowe", "Mrs Rowe"]
+
+
+def test_a_wish_a_question_a_denial_or_a_vocative_tells_no_change():
+    assert _changes("I do wish that Mr. Rowe had married Miss Hale instead.") == []
+    assert _changes("Has Mr. Rowe married Miss Hale? Nobody knows.") == []
+    assert _changes("Mr. Rowe married Miss Hale's sister in May.") == []
+    assert _changes('"Come, Jane, now Mary, be quick!" said Mrs. Rowe.') == []
+    assert _changes("Mr. Rowe sat by Miss Hale. Mrs. Rowe married late.") == []
+
+
+def test_a_change_of_name_makes_one_character_named_by_the_later_name():
+    changes = [{"former": "Miss Hale", "current": ["Mrs Rowe"], "kind": "now", "start": 0}]
+    forms = {"Miss Hale": 50, "Mrs Rowe": 10, "Mr Rowe": 30}
+    surf, info = cluster(forms, {}, {}, changes=changes)
+    assert surf["Miss Hale"] == surf["Mrs Rowe"] != surf["Mr Rowe"]
+    assert info[surf["Miss Hale"]]["name"] == "Mrs Rowe"
+    surf, _ = cluster(forms, {}, {})
+    assert surf["Miss Hale"] != surf["Mrs Rowe"]  # no change told: two women
+    with pytest.raises(ValueError, match="keys"):
+        cluster(forms, {}, {}, changes=[{"former": "Miss Hale", "current": ["Mrs Rowe"],
+                                         "kind": "married"}])  # no husband
+    with pytest.raises(ValueError, match="list of name forms"):
+        cluster(forms, {}, {}, changes=[{"former": "Miss Hale", "current": "Mrs Rowe", "kind": "now"}])
+
+
+def _read(text, together=frozenset()):
+    """Form -> character id of a made-up ``text``, its changes of name joined."""
+    forms = {}
+    for c in scan_names(text, 0, len(text)):
+        forms[c["surface"]] = forms.get(c["surface"], 0) + 1
+    surf, _ = cluster(forms, {}, {}, together=set(together), changes=scan_name_changes(text))
+    return surf
+
+
+def test_sisters_named_together_stay_two_women():
+    text = ("Miss Hale walked with her sister Mrs. Rowe. Mrs. Rowe was the elder. Miss Hale "
+            "laughed, and Mr. Rowe came in. Miss Hale and Mrs. Rowe went out.")
+    surf = _read(text)
+    assert surf["Miss Hale"] != surf["Mrs Rowe"]
+
+
+def test_a_marriage_to_the_son_does_not_make_her_his_mother():
+    text = ("Mr. Rowe and Mrs. Rowe had one son. Mr. Rowe was old. Hal Rowe had married Miss "
+            "Hale, and Mrs. Rowe did not like her. Hal Rowe laughed. Miss Hale sang.")
+    surf = _read(text, {frozenset(("Mr Rowe", "Hal Rowe"))})
+    assert surf["Mr Rowe"] != surf["Hal Rowe"]
+    assert surf["Miss Hale"] != surf["Mrs Rowe"]
+    surf = _read("Mr. Rowe had married Miss Hale in May. Mrs. Rowe kept the inn, and Mr. Rowe "
+                 "the books.")
+    assert surf["Miss Hale"] == surf["Mrs Rowe"] != surf["Mr Rowe"]
+
+
+def test_a_read_story_joins_the_names_a_marriage_changes():
+    """Through ``Story.from_text``: the woman of "Mr. Rowe had married Miss Hale" is one
+    character, named by her married name."""
+    from shimmy_lab.story import Story
+
+    text = ("CHAPTER I\n\nMiss Hale lived at the mill with her father, and Miss Hale walked to the "
+            "village every morning.\n\n\"The bread is late,\" said Miss Hale.\n\n"
+            "CHAPTER II\n\nIn the spring Mr. Rowe had married Miss Hale, and the village talked of "
+            "nothing else.\n\n\"The bread is early now,\" said Mrs. Rowe.\n\n"
+            "\"It always was,\" said Mr. Rowe.\n")
+    story = Story.from_text(text)
+    c = story.characters
+    women = c[c["name"].isin(["Mrs Rowe", "Miss Hale"])]
+    assert list(women["name"]) == ["Mrs Rowe"]
+    assert "Miss Hale" in str(women["aliases"].iloc[0])
+    speakers = set(story.quotes["speaker"].dropna())
+    assert women["character_id"].iloc[0] in speakers and len(speakers) == 2

@@ -13,8 +13,10 @@ Three steps, each a pure function:
    "Mrs Bennet" stay apart, "Miss Woodhouse" joins "Emma Woodhouse", "Mr Elton" the
    "Rev Philip Elton", "Mr Losberne" "Doctor Losberne"), "the X" forms ("the Colonel" is
    the one Colonel, "the Rabbit" "the White Rabbit"), given names and nicknames
-   ("Lizzy" -> "Elizabeth", "Michael" -> "Mike Campbell"), bare surnames.  Ids already
-   given out are kept (stable ``character_id``).
+   ("Lizzy" -> "Elizabeth", "Michael" -> "Mike Campbell"), bare surnames; last, the
+   changes of name the text tells (:func:`scan_name_changes`: "Miss Hamilton, now Mrs
+   Smith", "Mr Bumble had married Mrs Corney"), whose two names are one person named by
+   the later one.  Ids already given out are kept (stable ``character_id``).
 
 A cast list given by the user (:func:`parse_cast`) fixes characters: its name forms
 (:func:`cast_forms`) are persons whatever the evidence says and belong to their member;
@@ -37,7 +39,7 @@ from .lexicon import (
 
 __all__ = ["scan_names", "count_lower", "is_person", "cluster", "parse_surface", "slug",
            "parse_cast", "cast_forms", "cast_words", "name_key", "description_pattern",
-           "scan_descriptions"]
+           "scan_descriptions", "scan_name_changes"]
 
 _TITLE_ALT = "|".join(sorted(TITLES, key=len, reverse=True))
 _WORD = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?"
@@ -370,6 +372,131 @@ def scan_descriptions(text: str, start: int, end: int, pattern: re.Pattern | Non
     return out
 
 
+#: what the text says between two name forms (``a`` then ``b``) when it tells a change of
+#: name: "Miss Hale, now Mrs Rowe" (``b`` is the name now), "Mrs Rowe, formerly Miss Hale",
+#: "Mr Leek, late Crump" ("late" after a comma: the name before), "Mrs Rowe (poor Miss
+#: Hale that was)" (with :data:`_THAT_WAS` after ``b``); a marriage between them: "Mr Rowe
+#: had married Miss Hale", "Mr Rowe's marriage with Miss Hale", "Hal Rowe's wife Mary"
+_CHANGE_LINKS = (
+    ("now", re.compile(r"\s*[,(]\s*now\s+")),
+    ("formerly", re.compile(r"\s*[,(]\s*(?:late|formerly|n[\u00e9e]e|born)\s+")),
+    ("that was", re.compile(r"\s*(?:[(,:]|--|\u2014)\s*(?:(?:poor|dear|old|the)\s+)?")),
+    ("married", re.compile(r"\s+(?:(?:had|has|have|was|is|were)\s+)?(?:(?:been|just|lately|since)\s+)?"
+                           r"married\s+(?:to\s+)?(?:(?:old|young|a)\s+)?")),
+    ("married", re.compile(r"'s\s+marriage\s+(?:with|to)\s+(?:a\s+)?")),
+    ("married", re.compile(r"'s\s+(?:young\s+)?wife,?\s+")),
+)
+#: a name given after "now" or "formerly" ends there: "Miss Hale, now Mrs Rowe, had ..."
+_ENDS = re.compile(r"\s*(?:[,;:.!?)]|--|\u2014)")
+#: "Miss Hale that was," (the name she had), closing the clause
+_THAT_WAS = re.compile(r",?\s+that\s+was\s*(?:[,;:.!?)]|--|\u2014)")
+#: a wish, a question or a denial before "married" in the sentence ("I wish he had married ...")
+_UNREAL = re.compile(r"\b(?:if|wish|wished|would|should|could|might|hope|hoped|not|never|whether|"
+                     r"unless|rather|instead)\b", re.IGNORECASE)
+#: where a change may be told (a quick filter before :data:`_CHANGE_LINKS` are tried)
+_CHANGE_CUE = re.compile(r"[,(]\s*(?:now|late|formerly|n[\u00e9e]e|born)\s+[A-Z]"
+                         r"|\bthat\s+was\s*[,;:.!?)\-\u2014]"
+                         r"|\bmarried\s+(?:to\s+)?(?:(?:old|young|a)\s+)?[A-Z]"
+                         r"|'s\s+marriage\s+(?:with|to)\b"
+                         r"|'s\s+(?:young\s+)?wife,?\s+[A-Z]")
+
+
+def _spouse_forms(man: str) -> list[str]:
+    """The forms his wife goes by, most precise first: "Mr John Rowe" -> "Mrs John Rowe",
+    "Mrs Rowe"; "Sir Hal Rowe" -> "Lady Rowe" too."""
+    title, words, _ = parse_surface(man)
+    out = [f"Mrs {' '.join(words)}"] if len(words) > 1 else []
+    out.append(f"Mrs {words[-1]}")
+    if title in ("Sir", "Lord"):
+        out.append(f"Lady {words[-1]}")
+    return out
+
+
+def _form_gender(surface: str) -> str | None:
+    """The sex a name form tells by its title or its given name, else None."""
+    title, words, _ = parse_surface(surface)
+    return _gender_of_title(title) or (None if title or len(words) > 2 else _given_gender(words[0]))
+
+
+def _marriage(text: str, a: dict, b: dict) -> dict | None:
+    """The change of name "a married b" tells: the woman's name form becomes her husband's
+    (:func:`_spouse_forms`); None when neither or both are women, when the man is named by
+    a given name only, or when the sentence wishes, asks or denies it."""
+    ga, gb = _form_gender(a["surface"]), _form_gender(b["surface"])
+    if (ga == "female") == (gb == "female"):
+        return None
+    woman, man = (a, b) if ga == "female" else (b, a)
+    title, words, definite = parse_surface(man["surface"])
+    if definite or (not title and len(words) == 1 and _given_gender(words[0])):
+        return None
+    lead = re.split(r"[.!?;\"\u201c\u201d]", text[max(0, a["start"] - 80):a["start"]])[-1]
+    tail = re.split(r"(?<=[.!?])", text[b["end"]:b["end"] + 120], maxsplit=1)[0]
+    if _UNREAL.search(lead) or _UNREAL.search(tail) or tail.rstrip().endswith("?"):
+        return None
+    return {"former": woman["surface"], "current": _spouse_forms(man["surface"]),
+            "kind": "married", "husband": man["surface"], "start": a["start"]}
+
+
+def _change(text: str, a: dict, b: dict) -> dict | None:
+    """The change of name told between two successive name forms ``a`` and ``b``, or None.
+
+    Not when ``b`` is a possessive ("married Miss Hale's sister"); an apposition not
+    between two bare words ("Come, Jane, now Mary!") nor between two sexes.
+    """
+    if text.startswith(("'s", "\u2019s"), b["end"]):
+        return None
+    for kind, link in _CHANGE_LINKS:
+        if not link.fullmatch(text, a["end"], b["start"]):
+            continue
+        if kind == "married":
+            return _marriage(text, a, b)
+        ga, gb = _form_gender(a["surface"]), _form_gender(b["surface"])
+        if (ga and gb and ga != gb) or " " not in a["surface"] + b["surface"]:
+            return None
+        after = text[b["end"]:b["end"] + 40]
+        if kind == "that was" and _THAT_WAS.match(after):
+            return {"former": b["surface"], "current": [a["surface"]], "kind": kind, "start": a["start"]}
+        if kind in ("now", "formerly") and _ENDS.match(after):
+            old, new = (a, b) if kind == "now" else (b, a)
+            return {"former": old["surface"], "current": [new["surface"]], "kind": kind,
+                    "start": a["start"]}
+    return None
+
+
+def scan_name_changes(text: str, start: int = 0, end: int | None = None) -> list[dict]:
+    """Changes of name the text tells in ``text[start:end]`` (marriage above all).
+
+    A change is told by an apposition ("Miss Hale, now Mrs. Rowe", "Mrs. Rowe, formerly
+    Miss Hale", "Mr. Leek, late Crump", "Mrs. Rowe (poor Miss Hale that was)") or by a
+    marriage ("Mr. Rowe had married Miss Hale", "Mr. Rowe's marriage with Miss Hale",
+    "Hal Rowe's wife Mary"), the woman then going by her husband's name; not by a wish, a
+    question or a denial ("I wish he had married Miss Hale").  Names are only ever
+    adjacent to the cue, so co-occurrence is never read as a change.
+
+    Returns
+    -------
+    list of dict
+        One per change, in text order: ``former`` (the name form given up, as
+        :func:`scan_names` writes it), ``current`` (the forms the person goes by after it,
+        most precise first: for a marriage her husband's, "Mrs John Rowe", "Mrs Rowe"),
+        ``kind`` ("now", "formerly", "that was" or "married"), ``start``, and for a
+        marriage ``husband`` (his name form).  :func:`cluster` takes them.
+    """
+    end = len(text) if end is None else end
+    out, seen = [], set()
+    for cue in _CHANGE_CUE.finditer(text, start, end):
+        lo, hi = max(start, cue.start() - 90), min(end, cue.end() + 90)
+        occ = [c for c in scan_names(text, lo, hi) if c["surface"].split()[0] != "the"]
+        for a, b in zip(occ, occ[1:]):
+            if (a["start"], b["start"]) in seen:
+                continue
+            seen.add((a["start"], b["start"]))
+            hit = _change(text, a, b)
+            if hit is not None:
+                out.append(hit)
+    return sorted(out, key=lambda h: h["start"])
+
+
 def count_lower(text: str, words: list[str], start: int = 0, end: int | None = None
                 ) -> Counter:
     """Count lowercase occurrences of ``words`` (given capitalised) in a region."""
@@ -464,7 +591,8 @@ def _same_given(a: str, b: str) -> bool:
 
 
 class _Person:
-    __slots__ = ("first", "last", "gender", "titles", "surfaces", "count", "titled_full", "others", "married")
+    __slots__ = ("first", "last", "gender", "titles", "surfaces", "count", "titled_full", "others", "married",
+                 "former")
 
     def __init__(self, first, last, gender):
         self.first, self.last, self.gender = first, last, gender
@@ -474,6 +602,7 @@ class _Person:
         self.titled_full = False
         self.others: set = set()  # other given names of full names merged in
         self.married = False  # named by her husband's names ("Mrs Charles Musgrove")
+        self.former: set = set()  # forms the text says were given up ("Miss Taylor that was")
 
     def add(self, surface, count, title):
         self.surfaces.append(surface)
@@ -489,6 +618,7 @@ class _Person:
         self.titled_full = self.titled_full or other.titled_full
         self.gender = self.gender or other.gender
         self.others |= {other.first, *other.others} - {self.first, None}
+        self.former |= other.former
 
 
 def _named_with(m: "_Merge", surface: str, p: _Person) -> bool:
@@ -502,7 +632,8 @@ def _compatible(p: _Person, gender: str | None) -> bool:
 
 def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
             old: dict[str, str], taken: set[str] = frozenset(), cast: list[dict] = (),
-            together: set[frozenset] | None = None) -> tuple[dict[str, str], dict[str, dict]]:
+            together: set[frozenset] | None = None, changes: list[dict] = ()
+            ) -> tuple[dict[str, str], dict[str, dict]]:
     """Merge person name forms into characters.
 
     Parameters
@@ -525,6 +656,10 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         full name with the same title ("Mr Sikes", "Mr Bill Sikes") only when it is not
         named together with one of its forms. None (no such evidence): it never
         joins a titled full name.
+    changes
+        Changes of name the text tells (:func:`scan_name_changes`): the person of the
+        former form and the person of the form after the change are one (see
+        :func:`_join_changes`); the former form never names the character.
 
     Returns
     -------
@@ -541,6 +676,7 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     _join_titled_words(m)
     _join_definite(m)
     _join_bare_words(m)
+    _join_changes(m, changes)
     return _name_characters(m, votes, old, taken, cmap)
 
 
@@ -750,6 +886,57 @@ def _join_bare_words(m: _Merge) -> None:
         m.owner[s] = p
 
 
+def _join_changes(m: _Merge, changes: list[dict]) -> None:
+    """Step 5: a name form given up ("Miss Taylor that was", "Mr Weston married Miss
+    Taylor") and the first of the forms after it that names a person (``current``) are
+    one person; the former form is kept out of the names (:func:`_name_characters`).
+
+    Not when the sexes differ or both are cast members, nor, for a marriage, when the
+    wife's form may be another woman's (:func:`_wife_of`).
+    """
+    for ch in changes:
+        _check_change(ch)
+    for ch in changes:
+        old = m.owner.get(ch["former"])
+        form = next((f for f in ch["current"] if f in m.owner), None)
+        if old is None or form is None or m.owner[form] is old:
+            continue
+        new = m.owner[form]
+        if (id(old) in m.members and id(new) in m.members) or not _compatible(new, old.gender) \
+                or (ch["kind"] == "married" and not _wife_of(m, ch, form, old)):
+            continue
+        keep, gone = (old, new) if id(old) in m.members else (new, old)
+        keep.absorb(gone)
+        keep.former.add(ch["former"])
+        for s in gone.surfaces:
+            m.owner[s] = keep
+        m.persons[:] = [p for p in m.persons if p is not gone]
+
+
+def _check_change(change) -> None:
+    """Raise ValueError unless ``change`` is a change of name as :func:`scan_name_changes`
+    gives it (the keys :func:`cluster` reads)."""
+    need = {"former", "current", "kind"} | ({"husband"} if isinstance(change, dict)
+                                            and change.get("kind") == "married" else set())
+    if not isinstance(change, dict) or need - set(change):
+        raise ValueError(f"a change of name must be a dict with the keys {sorted(need)} "
+                         f"(see scan_name_changes), not {change!r}")
+    if not isinstance(change["current"], (list, tuple)):
+        raise ValueError(f"the 'current' of a change of name must be a list of name forms, "
+                         f"not {change['current']!r}")
+
+
+def _wife_of(m: _Merge, change: dict, form: str, woman: _Person) -> bool:
+    """Whether ``form`` ("Mrs Weston") may be the woman a marriage ``change`` tells of:
+    "Mr Weston" is the husband (or no one), so "Mrs Weston" is not his mother nor his
+    brother's wife, and the two have no different given names (two women)."""
+    husband, wife = m.owner.get(change["husband"]), m.owner[form]
+    mr = m.owner.get(" ".join(["Mr", *parse_surface(form)[1]]))
+    if husband is None or wife is husband or (mr is not None and mr is not husband):
+        return False
+    return not (woman.first and wife.first and not _same_given(woman.first, wife.first))
+
+
 def _one_familiar(m: _Merge, formal: str) -> _Person | None:
     """The person whose given name is a nickname of ``formal`` ("Mike" for "Michael"): the
     one (:func:`_dominant`) such person."""
@@ -760,9 +947,10 @@ def _one_familiar(m: _Merge, formal: str) -> _Person | None:
 
 def _name_characters(m: _Merge, votes: dict, old: dict[str, str], taken: set[str], cmap: dict[str, str]
                      ) -> tuple[dict[str, str], dict[str, dict]]:
-    """Step 5: names, genders and ids (a person keeps the id most of its forms had); the
+    """Step 6: names, genders and ids (a person keeps the id most of its forms had); the
     name is the most used full name (:func:`_full_names`), else the most used form,
-    titled ones counting thrice."""
+    titled ones counting thrice; never a name the text says was given up (``former``:
+    "Mrs Bumble", not "Mrs Corney", though the story calls her so more often)."""
     forms, parsed, members = m.forms, m.parsed, m.members
     persons = [p for p in m.persons if p.surfaces or id(p) in members]
     persons.sort(key=lambda p: -p.count)
@@ -791,11 +979,12 @@ def _name_characters(m: _Merge, votes: dict, old: dict[str, str], taken: set[str
             surf_map.update({f: c for f, c in cmap.items() if c == cid})
             surf_map.update({s: cid for s in p.surfaces})
             continue
-        multi = _full_names(p, parsed, forms)
+        multi = [s for s in _full_names(p, parsed, forms) if s not in p.former]
         if multi:
             name = max(multi, key=lambda s: (forms[s], -len(s), s))
         else:
-            name = max(p.surfaces, key=lambda s: (forms[s] * (3 if parsed[s][0] else 1), s))
+            name = max([s for s in p.surfaces if s not in p.former] or p.surfaces,
+                       key=lambda s: (forms[s] * (3 if parsed[s][0] else 1), s))
         cid = pid.get(id(p))
         if cid is None:
             base = slug(name)

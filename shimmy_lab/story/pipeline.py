@@ -18,7 +18,7 @@ import pandas as pd
 from . import schema
 from .characters import (
     NAME_RE, cast_forms, cast_words, cluster, count_lower, description_pattern, is_person,
-    parse_surface, scan_descriptions, scan_names,
+    parse_surface, scan_descriptions, scan_name_changes, scan_names,
 )
 from .dialogue import (
     MIN_DESCRIBED, UNNAMED_NARRATOR, _Ctx, attribute, detect_style, find_quotes, first_person,
@@ -91,7 +91,8 @@ def read_tail(story) -> None:
     spans = [(q["start"], q["end"]) for q in quotes]
     cands, names = _add_evidence(text, names, cut, spans, keep, descs)
     together = _named_together(T["mentions"], cands, T["paragraphs"], seg["paragraphs"])
-    surf_map, info, old_map = _cluster_names(T, names, cast, cast_map, together)
+    changes = scan_name_changes(text)  # "Miss Hale, now Mrs Rowe" anywhere in the text read
+    surf_map, info, old_map = _cluster_names(T, names, cast, cast_map, together, changes)
     remap = {old_map[s]: surf_map[s] for s in old_map if s in surf_map}  # ids that changed
     names["character_id"] = [surf_map.get(s) for s in names.index]
     ment = _mentions(text, T, names, surf_map, old_map, cands, cut, ch, keep)
@@ -214,8 +215,8 @@ def _named_together(old_mentions: pd.DataFrame, cands: list[dict], old_paras: pd
             if n >= TOGETHER_PARAGRAPHS and all(paras[s] > n for s in pair)}
 
 
-def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict, together: set[frozenset]
-                   ) -> tuple[dict[str, str], dict[str, dict], dict[str, str]]:
+def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict, together: set[frozenset],
+                   changes: list[dict] = ()) -> tuple[dict[str, str], dict[str, dict], dict[str, str]]:
     """Which name forms are persons, merged into characters: (form -> id, id -> name and
     gender, form -> id before this read)."""
     rows = dict(names.iterrows())
@@ -232,7 +233,7 @@ def _cluster_names(T: dict, names: pd.DataFrame, cast: list, cast_map: dict, tog
     old_map = {s: c for s, c in names["character_id"].items() if isinstance(c, str)}
     votes = {s: (int(r["male"]), int(r["female"])) for s, r in rows.items()}
     surf_map, info = cluster(persons, votes, old_map, set(T["characters"]["character_id"].dropna()),
-                             cast, together)
+                             cast, together, changes)
     return surf_map, info, old_map
 
 
