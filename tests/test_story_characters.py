@@ -216,3 +216,14 @@ def test_a_read_story_joins_the_names_a_marriage_changes():
     assert "Miss Hale" in str(women["aliases"].iloc[0])
     speakers = set(story.quotes["speaker"].dropna())
     assert women["character_id"].iloc[0] in speakers and len(speakers) == 2
+
+
+def test_a_saints_name_with_a_possessive_is_a_place():
+    """"St. Paul's" is a church: no character "Paul" comes of it."""
+    from shimmy_lab.story import Story
+
+    text = ("CHAPTER I\n\nThe bell of St. Paul's struck nine as Mr. Rowe crossed the bridge, and the bell "
+            "of St. Paul's Cathedral struck again when he came home.\n\n\"It is late,\" said Mr. Rowe.\n")
+    names = set(Story.from_text(text).characters["name"])
+    assert "Paul" not in names and "St Paul" not in names
+    assert "Mr Rowe" in names

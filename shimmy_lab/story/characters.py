@@ -57,6 +57,8 @@ _PERSON_AFTER = re.compile(
     r"(?:eyes|face|hair|hand|hands|heart|voice|mother|father|sister|brother|husband|wife|"
     r"friend|daughter|son|smile|look|manner|name)\b"
 )
+#: "St." or "Saint" right before a name ("St. Paul's": with a possessive, a place)
+_SAINT_BEFORE = re.compile(r"\b(?:St\.?|Saint)\s+$")
 _PLACE_BEFORE = re.compile(r"\b(?:at|in|near|into|through|towards|toward|within|round)\s+$")
 _PRONOUN_AFTER = re.compile(r"^[^.!?;\"\u201c\u201d]{0,80}?\b(he|his|him|himself|she|her|hers|herself)\b")
 _MALE_PRON = {"he", "his", "him", "himself"}
@@ -319,8 +321,10 @@ def scan_names(text: str, start: int, end: int,
             surface = " ".join(words)
         before = text[max(0, ms - 24):ms]
         after = text[me:me + 100]
-        place = (not title and bool(_PLACE_BEFORE.search(before))) or _names_place(title, words)
-        person = bool(title) or bool(_TAG_BEFORE.search(before)) or bool(
+        # "St. Paul's", "St. James's": a church, a street, a palace, not a saint
+        saint_place = bool(_SAINT_BEFORE.search(before)) and after.startswith(("'s", "\u2019s"))
+        place = (not title and bool(_PLACE_BEFORE.search(before))) or _names_place(title, words) or saint_place
+        person = (bool(title) and not saint_place) or bool(_TAG_BEFORE.search(before)) or bool(
             _PERSON_AFTER.match(after))
         pm = _PRONOUN_AFTER.match(after)
         male = female = 0
