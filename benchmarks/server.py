@@ -5,7 +5,8 @@
 (b) total tokens/s and median time-to-first-token with 4 concurrent streaming
     clients against ``shimmy-lab serve`` with 1 slot, with N llama.cpp contexts
     (``--parallel 2`` and ``--parallel 4``, one thread each) and with batched decoding
-    of 4 sequences in one context (``--parallel 4 --batching``, all cores and 1 thread);
+    of 4 sequences in one context (``--parallel 4 --batching``, all cores and 1 thread;
+    the defaults with ``--kv-unified``: one KV buffer for the 4 sequences);
 (c) the same load against llama-cpp-python's own server (``python -m
     llama_cpp.server``, needs ``starlette-context``; skipped if it cannot start) and
     against llama.cpp's C++ ``llama-server`` with its defaults (built once by
@@ -50,9 +51,10 @@ import httpx
 MODEL = "smollm2-135m-instruct"
 MSG = [{"role": "user", "content": "Tell me a long story about a fox and a crow."}]
 CORES = os.cpu_count() or 1
-# (name, --parallel, --threads (None: default), --batching (None: default))
+# (name, --parallel, --threads (None: default), --batching (None: default)); EXTRA_FLAGS: more flags
 SHIMMY_CONFIGS = [
     ("shimmy_default", None, None, None),  # the defaults: --parallel auto, batched (4 sequences, one context)
+    ("shimmy_kv_unified", None, None, None),  # the defaults with one KV buffer for the 4 sequences
     ("shimmy_contexts_auto", "auto", None, False),  # the defaults before: a context per core, cores shared by need
     ("shimmy_1_slot", 1, None, False),  # the defaults before --parallel auto
     ("shimmy_1_slot_1_thread", 1, 1, False),
@@ -61,6 +63,7 @@ SHIMMY_CONFIGS = [
     ("shimmy_batched_4", 4, None, True),  # 4 sequences batched in one context, all cores
     ("shimmy_batched_4_1_thread", 4, 1, True),
 ]
+EXTRA_FLAGS = {"shimmy_kv_unified": ["--kv-unified"]}
 
 
 def free_port() -> int:
@@ -94,8 +97,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def shimmy(parallel: int | str | None, n_ctx: int, threads: int | None = None,
-           batching: bool | None = False) -> tuple[subprocess.Popen, str]:
-    """``shimmy-lab serve``; None leaves an option at its default."""
+           batching: bool | None = False, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``shimmy-lab serve``; None leaves an option at its default; ``extra``: more flags."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "shimmy_lab", "serve", "--port", str(port),
@@ -106,7 +109,7 @@ def shimmy(parallel: int | str | None, n_ctx: int, threads: int | None = None,
         cmd.append("--batching" if batching else "--no-batching")
     if threads:
         cmd += ["--threads", str(threads)]
-    return start(cmd, url, "/ready"), url
+    return start(cmd + list(extra or ()), url, "/ready"), url
 
 
 def llama_server(n_ctx: int, threads: int) -> tuple[subprocess.Popen, str]:
@@ -371,7 +374,7 @@ def main() -> None:
         for name, parallel, threads, batching in SHIMMY_CONFIGS:
             if only and name not in only:
                 continue
-            proc, servers[name] = shimmy(parallel, args.n_ctx, threads, batching)
+            proc, servers[name] = shimmy(parallel, args.n_ctx, threads, batching, EXTRA_FLAGS.get(name))
             procs.append(proc)
         if not args.skip_llama_server:
             for name, threads in (("llama_cpp_server", CORES), ("llama_cpp_server_1_thread", 1)):
@@ -389,7 +392,8 @@ def main() -> None:
                 except Exception as exc:  # no compiler, no network for the source
                     report["llama_server_cpp"] = f"skipped: {exc}"
         runs = interleaved(servers, payload, args.clients, args.rounds)
-        lone = {n: u for n, u in servers.items() if n in ("shimmy_default", "shimmy_contexts_auto", "shimmy_1_slot")}
+        lone = {n: u for n, u in servers.items()
+                if n in ("shimmy_default", "shimmy_kv_unified", "shimmy_contexts_auto", "shimmy_1_slot")}
         if "shimmy_default" in lone and len(lone) >= 2:
             report["single_request_s"] = single_request(lone, payload, args.rounds)
     finally:

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
                                             "batch_slots), else one engine per core, at most 4 (see auto_slots).")
     batching: bool = Field(True, description="llama.cpp models: decode the --parallel requests together in one "
                            "context (llama.cpp batch API); --no-batching: one context per slot.")
+    kv_unified: bool = Field(False, description="llama.cpp models with batching: one KV buffer shared by the "
+                             "batched sequences, as llama.cpp's llama-server (faster at short contexts; greedy "
+                             "output may then differ in rare tokens from a request served alone in its own context).")
     queue_size: int = Field(16, ge=0, description="Requests that may wait for a slot before 429.")
     queue_timeout: float = Field(60.0, gt=0, description="Seconds a request may wait for a slot before 503.")
     n_ctx: int | None = Field(None, ge=16, description="Context length of loaded models (default: the model's).")
@@ -299,6 +302,8 @@ class Settings(BaseSettings):
             kwargs["n_ctx"] = self.n_ctx
         cores = usable_cores()
         kwargs["n_threads"] = self.threads or (cores if self.adaptive_threads else max(1, cores // self.slots()))
+        if self.kv_unified:  # only when set: the torch engines warn about options they do not know
+            kwargs["kv_unified"] = True
         return kwargs
 
     def slots(self) -> int:

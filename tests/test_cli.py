@@ -44,6 +44,13 @@ def test_serve_passes_flags_to_settings(monkeypatch):
     s = seen["s"]
     assert (s.port, s.parallel, s.api_keys, s.narrative.enabled, s.log_level) == ("auto", 2, ["a", "b"], True,
                                                                                   "warning")
+    assert seen.pop("s").kv_unified is False
+    r = runner.invoke(app, ["serve", "--kv-unified"])
+    assert r.exit_code == 0, r.output
+    assert seen.pop("s").kv_unified is True
+    r = runner.invoke(app, ["serve", "--no-kv-unified"], env={"SHIMMY_KV_UNIFIED": "1"})
+    assert r.exit_code == 0, r.output
+    assert seen.pop("s").kv_unified is False
     bad = runner.invoke(app, ["serve", "--parallel", "zero"])
     assert bad.exit_code == 2 and "Invalid settings" in bad.output
 

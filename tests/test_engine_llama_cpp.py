@@ -231,3 +231,27 @@ def test_set_threads_changes_the_context_and_not_the_tokens(llama_engine):
     finally:
         llama_engine.set_threads(llama_engine._threads)
     assert llama_cpp.llama_n_threads(llama_engine.llm.ctx) == llama_engine._threads
+
+
+def test_batched_contexts_take_kv_unified_from_the_engine(llama_engine):
+    import llama_cpp
+
+    import shimmy_lab as sl
+
+    greedy = dict(max_tokens=16, temperature=0)
+    unified_engine = sl.load_engine(n_ctx=512, n_threads=1, kv_unified=True)
+    views = [llama_engine.batched(2, n_threads=1), unified_engine.batched(2, n_threads=1),
+             unified_engine.batched(2, n_threads=1, kv_unified=False)]
+    try:
+        assert llama_engine.kv_unified is False and unified_engine.kv_unified is True
+        assert [v.batch.kv_unified for v in views] == [False, True, False]
+        # llama.cpp's own view: a unified buffer gives each sequence the whole context
+        assert llama_cpp.llama_n_ctx_seq(views[1].batch._ctx.ctx) == 2 * 512
+        assert llama_cpp.llama_n_ctx_seq(views[2].batch._ctx.ctx) == 512
+        ref = unified_engine.chat(MSGS, **greedy)["choices"][0]["message"]["content"]
+        # alone in a fresh unified context, greedy output is still the engine's
+        assert views[1].chat(MSGS, **greedy)["choices"][0]["message"]["content"] == ref
+    finally:
+        for view in views:
+            view.batch.close()
+        unified_engine.close()

@@ -74,6 +74,20 @@ def test_key_file_and_engine_kwargs(tmp_path):
     assert s.engine_kwargs() == {"n_ctx": 1024, "n_threads": 3}
 
 
+def test_kv_unified_is_off_by_default_and_reaches_the_llama_engines(monkeypatch, tmp_path):
+    s = Settings.load(threads=2)
+    assert s.kv_unified is False and "kv_unified" not in s.engine_kwargs()  # other engines never see it
+    assert Settings.load(kv_unified=True, threads=2).engine_kwargs() == {"n_threads": 2, "kv_unified": True}
+    monkeypatch.setenv("SHIMMY_KV_UNIFIED", "true")
+    env = Settings.load()
+    assert env.kv_unified is True and env.sources()["kv_unified"] == "env"
+    monkeypatch.delenv("SHIMMY_KV_UNIFIED")
+    (tmp_path / "shimmy.toml").write_text("kv_unified = true\n")
+    assert Settings.load().kv_unified is True
+    with pytest.raises(ValueError, match="kv_unified"):
+        Settings.load(kv_unified="sometimes")
+
+
 def test_reload_keeps_overrides(tmp_path):
     cfg = tmp_path / "shimmy.toml"
     cfg.write_text("max_prompt_tokens = 10\n")

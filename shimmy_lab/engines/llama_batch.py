@@ -117,7 +117,8 @@ class BatchedLlama:
         cparams.n_batch = self.n_batch
         cparams.n_ubatch = self.n_batch
         cparams.n_seq_max = self.n_seq
-        cparams.kv_unified = bool(kv_unified)
+        self.kv_unified = bool(kv_unified)
+        cparams.kv_unified = self.kv_unified
         cparams.n_threads = cparams.n_threads_batch = int(n_threads)
         self._ctx = internals.LlamaContext(model=self._model, params=cparams, verbose=False)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model.model)

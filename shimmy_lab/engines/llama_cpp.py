@@ -63,6 +63,10 @@ class LlamaCppEngine(Engine):
         CPU threads (default: all cores).
     logprobs_ctx : int
         Context size of the lazily created ``logits_all`` context used for logprobs.
+    kv_unified : bool
+        The batched contexts :meth:`batched` makes share one KV buffer among their
+        sequences (see :class:`~shimmy_lab.engines.llama_batch.BatchedLlama`); this
+        engine's own context (one sequence) is the same either way.
     **llama_kwargs
         Passed to ``llama_cpp.Llama``.
     """
@@ -75,7 +79,8 @@ class LlamaCppEngine(Engine):
     supports_tools = True
 
     def __init__(self, path: str | Path, *, model_id: str | None = None, n_ctx: int | None = None,
-                 n_threads: int | None = None, logprobs_ctx: int = 2048, **llama_kwargs: Any):
+                 n_threads: int | None = None, logprobs_ctx: int = 2048, kv_unified: bool = False,
+                 **llama_kwargs: Any):
         path = Path(path)
         if not path.is_file():
             raise ModelNotFoundError(str(path))
@@ -84,6 +89,7 @@ class LlamaCppEngine(Engine):
         self._path = path
         self._id = model_id or path.stem
         self._threads = n_threads or usable_cores()
+        self.kv_unified = bool(kv_unified)
         self._kwargs = dict(llama_kwargs, verbose=llama_kwargs.get("verbose", False))
         self.llm = Llama(str(path), n_ctx=n_ctx or 0, n_threads=self._threads, logits_all=False, **self._kwargs)
         self._lock = threading.RLock()
@@ -129,12 +135,15 @@ class LlamaCppEngine(Engine):
         2048-token context would hold ~400 MB)."""
         return {"n_ctx": context, "logprobs_ctx": context}
 
-    def batched(self, n_seq: int, *, base=None, n_threads: int | None = None) -> Engine:
+    def batched(self, n_seq: int, *, base=None, n_threads: int | None = None,
+                kv_unified: bool | None = None) -> Engine:
         """A :class:`~shimmy_lab.engines.llama_batch.BatchedEngine` over a new
         :class:`~shimmy_lab.engines.llama_batch.BatchedLlama` of ``n_seq`` sequences,
-        with this engine's context length and llama.cpp parameters (see :meth:`Engine.batched`)."""
+        with this engine's context length and llama.cpp parameters (see :meth:`Engine.batched`);
+        ``kv_unified`` (default: this engine's ``kv_unified``) is passed to it."""
+        unified = self.kv_unified if kv_unified is None else bool(kv_unified)
         batch = BatchedLlama(str(self._path), n_seq=n_seq, n_ctx=self._info.context_length,
-                             n_threads=n_threads or usable_cores(),
+                             n_threads=n_threads or usable_cores(), kv_unified=unified,
                              model_params=self.llm.model_params, context_params=self.llm.context_params)
         return BatchedEngine(base or (lambda: self), batch)
 
