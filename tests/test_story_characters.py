@@ -227,3 +227,17 @@ def test_a_saints_name_with_a_possessive_is_a_place():
     names = set(Story.from_text(text).characters["name"])
     assert "Paul" not in names and "St Paul" not in names
     assert "Mr Rowe" in names
+
+
+def test_the_late_maiden_name_of_a_married_woman_is_no_death():
+    """"the late Miss Hale" of a woman now Mrs Rowe (the text told the marriage) is her
+    name before, not her death: no death fact for her."""
+    from shimmy_lab.story import Story
+
+    text = ("CHAPTER I\n\nMiss Hale lived at the mill with her father.\n\n\"The bread is late,\" said "
+            "Miss Hale.\n\nCHAPTER II\n\nIn the spring Mr. Rowe had married Miss Hale, and the village "
+            "talked of nothing else.\n\nNobody could say whether the late Miss Hale was happier at the "
+            "farm.\n\n\"The bread is early now,\" said Mrs. Rowe.\n")
+    story = Story.from_text(text)
+    facts = story.facts
+    assert not (facts["attribute"] == "death").any()

@@ -51,3 +51,12 @@ def test_a_pronoun_tag_finds_a_person_named_long_before():
     filler = ("The river ran on between the willows and the long grass of the meadows. " * 10 + "\n\n") * 6
     text = HEAD + filler + '\n\n"Look at the light!" he cried.\n'
     assert _speakers(text)['"Look at the light!"'] == ("Mr Vance", "he")
+
+
+def test_a_pronoun_tag_does_not_reach_into_the_chapter_before():
+    # a tale of a collection: "she" of a fairy nobody names is not the last tale's heroine
+    text = ("CHAPTER I\n\nMiss Clara Finch kept the lighthouse all her life.\n\n"
+            "\"The lamp is lit,\" said Miss Finch.\n\nCHAPTER II\n\n"
+            + ("The lazy man and the busy man walked along the road in the heat of the day. " * 8 + "\n\n") * 6
+            + "A lady stood on a golden ball that rolled along the road.\n\n\"Follow me!\" she said.\n")
+    assert _speakers(text)['"Follow me!"'][0] != "Miss Finch"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 from .characters import _TITLE_ALT
 from .lexicon import NOT_NAMES
@@ -458,9 +458,12 @@ def _other_deaths(text: str, start: int, end: int, resolve, gender, cs, ci) -> l
     return out
 
 
-def _noun_deaths(text: str, start: int, end: int, resolve, cs, ci) -> list[dict]:
+def _noun_deaths(text: str, start: int, end: int, resolve, cs, ci,
+                 former: Collection[str] = ()) -> list[dict]:
     out = []
     for m in _near(_LATE_RE, ("late",), text, start, end, 5, 60):
+        if _clean(m.group("n")) in former:  # "the late Mrs. Corney": her name before she married
+            continue
         if (_LATE_SPEAKS_BEFORE.search(text, max(start, m.start() - 20), m.start())
                 or _LATE_ACTS_AFTER.match(text, m.end(), min(end, m.end() + 30))):
             continue
@@ -513,7 +516,8 @@ def _subject_noun_deaths(text: str, start: int, end: int, resolve, gender, cs, c
 
 def death_facts(text: str, start: int, end: int, resolve: Callable[[str], str | None],
                 chapter_starts: list[int], chapter_ids: list[int],
-                gender: Callable[[str], str | None] | None = None) -> list[dict]:
+                gender: Callable[[str], str | None] | None = None,
+                former: Collection[str] = ()) -> list[dict]:
     """Death facts in ``text[start:end]``.
 
     Parameters
@@ -527,6 +531,10 @@ def death_facts(text: str, start: int, end: int, resolve: Callable[[str], str | 
     gender
         Optional ``character_id -> 'male' | 'female' | None``; without it ``he``/``she``
         are resolved by titles only.
+    former
+        Name forms the text says a person gave up (a maiden name,
+        :func:`~shimmy_lab.story.characters.scan_name_changes`): "the late Mrs. Corney"
+        of a woman now Mrs. Bumble is no death.
 
     Returns
     -------
@@ -536,7 +544,7 @@ def death_facts(text: str, start: int, end: int, resolve: Callable[[str], str | 
     """
     rows = (_predicate_deaths(text, start, end, resolve, gender, chapter_starts, chapter_ids)
             + _object_deaths(text, start, end, resolve, chapter_starts, chapter_ids)
-            + _noun_deaths(text, start, end, resolve, chapter_starts, chapter_ids)
+            + _noun_deaths(text, start, end, resolve, chapter_starts, chapter_ids, former)
             + _subject_noun_deaths(text, start, end, resolve, gender, chapter_starts,
                                    chapter_ids)
             + _other_deaths(text, start, end, resolve, gender, chapter_starts, chapter_ids))

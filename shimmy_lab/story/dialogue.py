@@ -264,7 +264,9 @@ DESCRIBED_REACH = 5000
 
 #: how far back (characters) a "he"/"she" tag looks for a person of its gender when none
 #: was named in the last :meth:`_Ctx.recent` window ("'The eyes again!' he cried", the
-#: murderer named pages before)
+#: murderer named pages before), never past the start of the chapter (the tales of a
+#: collection are its chapters: "'Follow me!' she said" of a fairy is not the last tale's
+#: heroine)
 PRONOUN_REACH = 30000
 
 #: the character id of a first-person narrator nobody has named yet (as the reader gives it)
@@ -277,8 +279,10 @@ class _Ctx:
     def __init__(self, resolve: Resolver, gender: dict, names: dict,
                  m_starts: list[int], m_ids: list[str], narrator: str | None = None,
                  forms: dict[str, str] | None = None,
-                 quoted: tuple[list[int], list[str]] = ([], [])):
+                 quoted: tuple[list[int], list[str]] = ([], []), chapter_starts: list[int] = ()):
         self.resolve, self.gender, self.names = resolve, gender, names
+        #: where each chapter starts, sorted (a "he"/"she" reaches back no further)
+        self.chapter_starts = list(chapter_starts)
         self.m_starts, self.m_ids = m_starts, m_ids
         #: the name mentions inside quotes: (sorted starts, character ids)
         self.q_starts, self.q_ids = quoted
@@ -329,6 +333,11 @@ class _Ctx:
             j -= 1
         return out
 
+    def chapter_start(self, pos: int) -> int:
+        """Where the chapter holding ``pos`` starts (0 when no chapter is known)."""
+        i = bisect.bisect_right(self.chapter_starts, pos) - 1
+        return self.chapter_starts[i] if i >= 0 else 0
+
     def between(self, start: int, end: int) -> list[str]:
         """Characters named in the narration between ``start`` and ``end``, in order, once each."""
         lo, hi = bisect.bisect_left(self.m_starts, start), bisect.bisect_left(self.m_starts, end)
@@ -365,8 +374,9 @@ def _pronoun(ctx: _Ctx, g: str, pos: int, para_start: int, speakers: list[str],
     cands = ctx.recent(para_start, para_start - ctx.lead) if ctx.lead < para_start else []
     cands += speakers[::-1] + ctx.recent(pos)
     cands = [c for c in cands if ctx.gender.get(c) == g and c != exclude]
-    if not cands:  # nobody of that gender named lately: the last one named before
-        cands = [c for c in ctx.recent(pos, PRONOUN_REACH) if ctx.gender.get(c) == g and c != exclude][:1]
+    if not cands:  # nobody of that gender named lately: the last one named before in the chapter
+        reach = min(PRONOUN_REACH, pos - ctx.chapter_start(pos))
+        cands = [c for c in ctx.recent(pos, reach) if ctx.gender.get(c) == g and c != exclude][:1]
     if exclude:
         return (cands or [None])[0]
     if para_start - ctx.lead > 5:  # narration came between: the last speaker may go on

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Callable
+from typing import Callable, Collection
 
 from .attributes import _TEENS, _TENS, _UNITS, age_value
 from .characters import _TITLE_ALT
@@ -106,11 +106,13 @@ def _clean(name: str) -> str:
 
 def extract_facts(text: str, start: int, end: int, resolve: Callable[[str], str | None],
                   chapter_starts: list[int], chapter_ids: list[int],
-                  gender: Callable[[str], str | None] | None = None) -> list[dict]:
+                  gender: Callable[[str], str | None] | None = None,
+                  former: Collection[str] = ()) -> list[dict]:
     """Find facts in ``text[start:end]``; names are resolved with ``resolve``.
 
     Deaths come from :func:`shimmy_lab.story.deaths.death_facts` (``gender`` maps a
-    character_id to 'male' / 'female' to resolve "he died" to a character)."""
+    character_id to 'male' / 'female' to resolve "he died" to a character; ``former``:
+    name forms given up at a change of name, whose "the late X" is no death)."""
     out: list[dict] = []
     seen: set[tuple] = set()
     for pname, attr, rx in PATTERNS:
@@ -143,6 +145,6 @@ def extract_facts(text: str, start: int, end: int, resolve: Callable[[str], str 
                 if rkey not in seen:
                     seen.add(rkey)
                     out.append({**row, "subject": value_id, "value": subj, "value_id": subj})
-    out += death_facts(text, start, end, resolve, chapter_starts, chapter_ids, gender)
+    out += death_facts(text, start, end, resolve, chapter_starts, chapter_ids, gender, former)
     out.sort(key=lambda r: (r["start"], r["subject"], r["attribute"]))
     return out

@@ -97,8 +97,9 @@ def read_tail(story) -> None:
     names["character_id"] = [surf_map.get(s) for s in names.index]
     ment = _mentions(text, T, names, surf_map, old_map, cands, cut, ch, keep)
     resolve = _resolver(surf_map)
-    _speakers(text, T, uns, quotes, spans, ment, seg["paragraphs"], info, remap, surf_map, resolve)
-    _facts(text, T, info, remap, resolve, cut, ch)
+    _speakers(text, T, uns, quotes, spans, ment, seg["paragraphs"], info, remap, surf_map, resolve,
+              ch["start"].astype(int).tolist())
+    _facts(text, T, info, remap, resolve, cut, ch, {c["former"] for c in changes})
     T["chapters"], T["scenes"] = schema.coerce("chapters", ch), schema.coerce("scenes", sc)
     T["paragraphs"] = pd.concat([T["paragraphs"], schema.coerce("paragraphs", seg["paragraphs"])],
                                 ignore_index=True)
@@ -259,9 +260,11 @@ def _mentions(text: str, T: dict, names: pd.DataFrame, surf_map: dict, old_map: 
 
 
 def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, ment: pd.DataFrame,
-              new_paras: list[dict], info: dict, remap: dict, surf_map: dict, resolve) -> None:
+              new_paras: list[dict], info: dict, remap: dict, surf_map: dict, resolve,
+              chapter_starts: list[int] = ()) -> None:
     """Attribute the new quotes (turn-taking goes on from the quotes just before them) and
-    write the quotes table: old quotes with their speakers under the new ids."""
+    write the quotes table: old quotes with their speakers under the new ids.
+    ``chapter_starts``: where each chapter starts (a "he"/"she" looks no further back)."""
     nid = _narrator(text, T["quotes"], spans, info, uns, remap)
     for cid, name in uns["params"].get("described", {}).items():
         info.setdefault(cid, {"name": name, "gender": _noun_gender(name)})
@@ -275,7 +278,8 @@ def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, me
                {k: v["name"] for k, v in info.items()},
                narr["start"].astype(int).tolist(), narr["character_id"].astype(str).tolist(),
                narrator=nid, forms=surf_map,
-               quoted=(quoted["start"].astype(int).tolist(), quoted["character_id"].astype(str).tolist()))
+               quoted=(quoted["start"].astype(int).tolist(), quoted["character_id"].astype(str).tolist()),
+               chapter_starts=sorted(chapter_starts))
     first_new = new_paras[0]["paragraph"] if new_paras else 0
     # the speakers' tagged turns before the paragraphs that turn-taking goes on from
     tags = oldq[(oldq["method"] == "tag") & (oldq["paragraph"] < first_new - 4)]
@@ -297,9 +301,11 @@ def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, me
         _name_narrator(T["quotes"], nid, info, uns, resolve)
 
 
-def _facts(text: str, T: dict, info: dict, remap: dict, resolve, cut: int, ch: pd.DataFrame) -> None:
+def _facts(text: str, T: dict, info: dict, remap: dict, resolve, cut: int, ch: pd.DataFrame,
+           former: set[str] = frozenset()) -> None:
     """The facts table: old facts under the new ids (those of characters that are gone
-    dropped) and the facts of ``text[cut:]``."""
+    dropped) and the facts of ``text[cut:]`` (``former``: name forms given up at a change
+    of name, see :func:`~shimmy_lab.story.facts.extract_facts`)."""
     oldf = T["facts"].copy()
     for col in ("subject", "value_id"):
         oldf[col] = oldf[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
@@ -308,7 +314,7 @@ def _facts(text: str, T: dict, info: dict, remap: dict, resolve, cut: int, ch: p
     oldf.loc[rel, "value"] = oldf.loc[rel, "value_id"]
     chs, chi = ch["start"].astype(int).tolist(), ch["chapter"].astype(int).tolist()
     facts = extract_facts(text, cut, len(text), resolve, chs, chi,
-                          gender=lambda c: info.get(c, {}).get("gender"))
+                          gender=lambda c: info.get(c, {}).get("gender"), former=former)
     T["facts"] = pd.concat([schema.coerce("facts", oldf), schema.coerce("facts", facts)],
                            ignore_index=True)
 
