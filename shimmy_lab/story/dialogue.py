@@ -585,11 +585,28 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
     return {"cid": cid, "gender": _PRONOUN_GENDER.get(m.group("who").lower()), "to": to, "exclude": excl}
 
 
-def _subject(regex: re.Pattern, text: str, pos: int, endpos: int, who_of) -> tuple[re.Match | None, str | None]:
-    """The first match of ``regex`` in ``text[pos:endpos]`` whose ``who`` group ``who_of``
-    resolves to a character, and that character: "With a little reserve of manner, Emma
-    continued:" is Emma's, not "With"'s.  An object pronoun ("him", "her") is no subject
-    here: "Two minutes after her entering the room, Captain Wentworth said--"."""
+def _subject(regex: re.Pattern, text: str, pos: int, endpos: int,
+             who_of: Callable[[str], str | None]) -> tuple[re.Match | None, str | None]:
+    """The first match of a tag pattern whose speaker names a character.
+
+    "With a little reserve of manner, Emma continued:" is Emma's, not "With"'s; an object
+    pronoun ("him", "her") is no subject here ("Two minutes after her entering the room,
+    Captain Wentworth said--").
+
+    Parameters
+    ----------
+    regex
+        A pattern with a ``who`` group (:data:`_INTRO`, :data:`_BEFORE`).
+    text, pos, endpos
+        Where to search (``regex.search(text, pos, endpos)``).
+    who_of
+        The ``who`` group's text -> character id, or None.
+
+    Returns
+    -------
+    (re.Match or None, str or None)
+        The match and its character, or ``(None, None)``.
+    """
     while True:
         m = regex.search(text, pos, endpos)
         if m is None:
