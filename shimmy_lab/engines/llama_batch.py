@@ -112,7 +112,8 @@ class BatchedLlama:
             cparams = type(context_params).from_buffer_copy(context_params)
         else:
             cparams = llama_cpp.llama_context_default_params()
-            cparams.flash_attn_type = 0  # as llama-cpp-python's Llama (flash_attn=False)
+            # as LlamaCppEngine's Llama (flash attention on, see llama_cpp.LlamaCppEngine)
+            cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
         cparams.n_ctx = self.n_ctx * self.n_seq
         cparams.n_batch = self.n_batch
         cparams.n_ubatch = self.n_batch

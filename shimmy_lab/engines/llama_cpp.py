@@ -68,7 +68,10 @@ class LlamaCppEngine(Engine):
         sequences (see :class:`~shimmy_lab.engines.llama_batch.BatchedLlama`); this
         engine's own context (one sequence) is the same either way.
     **llama_kwargs
-        Passed to ``llama_cpp.Llama``.
+        Passed to ``llama_cpp.Llama``; ``flash_attn`` defaults to True here (llama.cpp's
+        own server turns flash attention on for the CPU by default), and the batched
+        contexts of :meth:`batched` copy the choice, so their greedy output equals this
+        engine's.
     """
 
     name = "llama_cpp"
@@ -90,7 +93,10 @@ class LlamaCppEngine(Engine):
         self._id = model_id or path.stem
         self._threads = n_threads or usable_cores()
         self.kv_unified = bool(kv_unified)
-        self._kwargs = dict(llama_kwargs, verbose=llama_kwargs.get("verbose", False))
+        # flash attention by default, as llama.cpp's llama-server (its "auto" is on for the CPU):
+        # one decode of 4 batched sequences ~15 % faster here; the batched contexts copy it
+        self._kwargs = dict(llama_kwargs, verbose=llama_kwargs.get("verbose", False),
+                            flash_attn=llama_kwargs.get("flash_attn", True))
         self.llm = Llama(str(path), n_ctx=n_ctx or 0, n_threads=self._threads, logits_all=False, **self._kwargs)
         self._lock = threading.RLock()
         self._pieces: dict[int, bytes] = {}  # token id -> its bytes (filled as tokens are generated)
