@@ -14,7 +14,6 @@ opens a file or folder (``guess_can_open``) and what to list about it (``describ
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -22,7 +21,7 @@ from typing import Iterable, Iterator
 from .engines import Engine, engine_classes
 from .engines.files import BUNDLED_ID, bundled_model_path
 from .errors import ModelNotFoundError
-from .settings import Settings
+from .settings import Settings, foreign_env
 
 __all__ = ["ModelEntry", "BUNDLED_ID", "bundled_model_path", "discover", "resolve", "search_paths"]
 
@@ -54,9 +53,9 @@ def search_paths() -> list[tuple[str, Path]]:
     home = Path.home()
     paths: list[tuple[str, Path]] = [("local", Path.cwd() / "models")]
     paths += [("env", p) for p in Settings.load().model_paths]  # SHIMMY_MODEL_PATHS, shimmy.toml
-    hf_home = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface"))
-    paths.append(("huggingface", Path(os.environ.get("HF_HUB_CACHE", hf_home / "hub"))))
-    paths.append(("ollama", Path(os.environ.get("OLLAMA_MODELS", home / ".ollama" / "models"))))
+    hf_home = Path(foreign_env("HF_HOME") or home / ".cache" / "huggingface")
+    paths.append(("huggingface", Path(foreign_env("HF_HUB_CACHE") or hf_home / "hub")))
+    paths.append(("ollama", Path(foreign_env("OLLAMA_MODELS") or home / ".ollama" / "models")))
     paths.append(("lmstudio", home / ".lmstudio" / "models"))
     paths.append(("lmstudio", home / ".cache" / "lm-studio" / "models"))
     return paths

@@ -342,6 +342,44 @@ def auto_slots(cores: int) -> int:
     return max(1, min(4, int(cores)))
 
 
+#: the environment variables of other tools that shimmy-lab follows (read only here)
+FOREIGN_ENV = ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "OMP_NUM_THREADS")
+
+#: the thread-count variables a worker process sets to 1 (:func:`one_compute_thread`)
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def foreign_env(name: str, default: str | None = None) -> str | None:
+    """An environment variable of another tool that shimmy-lab follows: where Hugging Face
+    and Ollama keep models, the OpenMP thread count a worker process was given.
+
+    The process environment is read only in this module (``SHIMMY_*`` through
+    :class:`Settings`, the others here).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`FOREIGN_ENV`.
+    default : str, optional
+        Returned when the variable is not set.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`FOREIGN_ENV`.
+    """
+    if name not in FOREIGN_ENV:
+        raise ValueError(f"{name!r} is not an environment variable shimmy-lab follows: {FOREIGN_ENV}")
+    return os.environ.get(name, default)
+
+
+def one_compute_thread() -> None:
+    """Set this process's thread-count variables (:data:`THREAD_ENV`) to 1: the set-up of a
+    worker process, one per core (as Dask does)."""
+    for var in THREAD_ENV:
+        os.environ[var] = "1"
+
+
 def default_store() -> Path:
     """The default story folder of the server: ``stories`` in the per-user data folder
     (``platformdirs.user_data_dir("shimmy-lab")``, e.g. ``~/.local/share/shimmy-lab/stories``)."""

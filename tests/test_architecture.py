@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -67,3 +69,26 @@ def test_no_function_is_longer_than_80_lines():
                 if n > 80:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
     assert not long, "functions over 80 lines:\n" + "\n".join(long)
+
+
+def test_the_environment_is_read_only_in_settings():
+    """``os.environ`` and ``os.getenv`` appear in settings.py only (``SHIMMY_*`` through the
+    settings model, other tools' variables through ``settings.foreign_env``)."""
+    found = []
+    for path in sorted((ROOT / "shimmy_lab").rglob("*.py")):
+        if path.name == "settings.py" and path.parent.name == "shimmy_lab":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv") \
+                    and isinstance(node.value, ast.Name) and node.value.id == "os":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} os.{node.attr}")
+    assert not found, "the environment read outside settings.py:\n" + "\n".join(found)
+
+
+def test_foreign_env_names_the_variables_it_follows():
+    from shimmy_lab.settings import FOREIGN_ENV, foreign_env
+
+    assert foreign_env("OLLAMA_MODELS", "x") in ("x", __import__("os").environ.get("OLLAMA_MODELS"))
+    with pytest.raises(ValueError, match="SHIMMY_SECRET"):
+        foreign_env("SHIMMY_SECRET")
+    assert "HF_HOME" in FOREIGN_ENV

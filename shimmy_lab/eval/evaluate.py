@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from ..cores import usable_cores
+from ..settings import one_compute_thread
 from .._version import __version__
 from ..story import Story
 from .corpus import Work, as_works, checksum, read_work_text
@@ -222,10 +223,6 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="evaluate", unit="work")
 
 
-def _one_thread() -> None:
-    """Worker set-up of the processes backend: one compute thread per process (as Dask does)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
 
 
 def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_workers: int | None,
@@ -237,7 +234,7 @@ def _run(todo: list[Work], systems, backend: str, scheduler: str | None, n_worke
         # local: dask's as_completed below shares the name
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=n_workers or usable_cores(), initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(max_workers=n_workers or usable_cores(), initializer=one_compute_thread) as pool:
             futures = {pool.submit(evaluate_work, w, systems, voice_model=voice_model): w for w in todo}
             for fut in as_completed(futures):
                 on_done(futures[fut], *fut.result())

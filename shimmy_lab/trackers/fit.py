@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -49,6 +48,7 @@ import numpy as np
 from ..engines import engine_class
 from ..lab import Lab, default_lab
 from ..registry import BUNDLED_ID
+from ..settings import foreign_env
 
 __all__ = ["line_fit", "fit_engine", "clear_cache", "reference_passages", "CONTEXT_TOKENS", "LINE_TOKENS",
            "CACHE_SIZE", "REFERENCE_WEIGHT", "REFERENCE_TOKENS"]
@@ -152,8 +152,9 @@ def fit_engine(model: Any, lab: Lab | None = None) -> Any:
             options = engine_class(lab.resolve(ref).engine).scoring_options(_scoring_ctx())
             # one process per core (Dask workers, the "processes" backend) set OMP_NUM_THREADS:
             # llama.cpp threads beyond the free cores spin and slow every process down
-            if options and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-                options["n_threads"] = max(1, int(os.environ["OMP_NUM_THREADS"]))
+            omp = foreign_env("OMP_NUM_THREADS", "")
+            if options and omp.isdigit():
+                options["n_threads"] = max(1, int(omp))
             return lab.engine(ref, **options)
         except Exception as exc:
             _FAILED[key] = f"cannot load scoring model {key!r}: {type(exc).__name__}: {exc}"
