@@ -241,3 +241,16 @@ def test_the_late_maiden_name_of_a_married_woman_is_no_death():
     story = Story.from_text(text)
     facts = story.facts
     assert not (facts["attribute"] == "death").any()
+
+
+def test_old_before_a_name_is_an_epithet_not_a_name():
+    """"Old Stephen" is Stephen Blackpool, as "Poor Harriet" is Harriet."""
+    from shimmy_lab.story import Story
+
+    text = ("CHAPTER I\n\nStephen Blackpool worked at the loom all day, and Stephen Blackpool walked home "
+            "in the rain.\n\n\"The mill is cold,\" said Stephen Blackpool.\n\n"
+            "Old Stephen said nothing more that night.\n\n\"It will be warm tomorrow,\" said Old Stephen.\n")
+    story = Story.from_text(text)
+    names = set(story.characters["name"])
+    assert "Old Stephen" not in names and "Stephen Blackpool" in names
+    assert story.quotes["speaker"].nunique() == 1

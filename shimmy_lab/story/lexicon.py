@@ -107,7 +107,7 @@ Christmas Easter Michaelmas Heaven Hell God Lord Christ Providence Bible Church
 English French Italian Irish Scotch Scottish German Spanish Dutch Russian American
 England France Italy Ireland Scotland Germany Spain London Paris Europe
 CHAPTER Chapter Volume VOLUME Book BOOK Part PART Finis End THE
-Good Poor Dear Dearest Pray Hush Hark Look See Come Go Tell Say Do Don Dont
+Good Poor Old Dear Dearest Pray Hush Hark Look See Come Go Tell Say Do Don Dont
 Besides However Whatever Whenever Wherever Meanwhile Otherwise Therefore Nevertheless
 Sometimes Once Twice Upon Until Unless While Whilst Since Because Although Whether
 Ha Hm Hum Eh Bah Pooh Pshaw Ho Hallo Hello Goodbye Sure Right Wrong True False
