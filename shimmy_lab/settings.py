@@ -182,8 +182,8 @@ class Settings(BaseSettings):
     batching: bool = Field(True, description="llama.cpp models: decode the --parallel requests together in one "
                            "context (llama.cpp batch API); --no-batching: one context per slot.")
     kv_unified: bool = Field(False, description="llama.cpp models with batching: one KV buffer shared by the "
-                             "batched sequences, as llama.cpp's llama-server (faster at short contexts; greedy "
-                             "output may then differ in rare tokens from a request served alone in its own context).")
+                             "batched sequences, as llama.cpp's llama-server (no faster here with flash attention "
+                             "on; a request's text then depends on the other requests, even with a seed).")
     queue_size: int = Field(16, ge=0, description="Requests that may wait for a slot before 429.")
     queue_timeout: float = Field(60.0, gt=0, description="Seconds a request may wait for a slot before 503.")
     n_ctx: int | None = Field(None, ge=16, description="Context length of loaded models (default: the model's).")
