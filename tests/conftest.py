@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -35,6 +36,26 @@ def llama_engine():
     eng = sl.load_engine()
     yield eng
     eng.close()
+
+
+@pytest.fixture(scope="session")
+def batched_over(llama_engine):
+    """A factory of batched engines over the bundled model: ``with batched_over(n_seq=4,
+    n_ctx=1024) as eng`` gives a ``BatchedEngine`` whose context has ``llama_engine``'s
+    llama.cpp parameters (so their greedy text is the engine's), closed after the block."""
+    # here, not at the top: shimmy_lab is imported after the environment above is set
+    from shimmy_lab.engines.llama_batch import BatchedEngine, BatchedLlama
+
+    @contextmanager
+    def make(n_seq: int, n_ctx: int, n_threads: int = 2):
+        llm = llama_engine.llm
+        batch = BatchedLlama(llama_engine.info.path, n_seq=n_seq, n_ctx=n_ctx, n_threads=n_threads,
+                             model_params=llm.model_params, context_params=llm.context_params)
+        try:
+            yield BatchedEngine(lambda: llama_engine, batch)
+        finally:
+            batch.close()
+    return make
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,6 @@ import threading
 import pytest
 
 from shimmy_lab.engines.base import ByteDetokenizer, FullDetokenizer
-from shimmy_lab.engines.llama_batch import BatchedEngine, BatchedLlama
 from shimmy_lab.engines.params import GenerationParams
 from shimmy_lab.server.scheduler import _Mailbox
 
@@ -19,12 +18,9 @@ PROMPT = [{"role": "user", "content": "Tell me about the sea."}]
 
 
 @pytest.fixture(scope="module")
-def batched(llama_engine):
-    llm = llama_engine.llm
-    batch = BatchedLlama(llama_engine.info.path, n_seq=2, n_ctx=512, n_threads=2,
-                         model_params=llm.model_params, context_params=llm.context_params)
-    yield BatchedEngine(lambda: llama_engine, batch)
-    batch.close()
+def batched(batched_over):
+    with batched_over(n_seq=2, n_ctx=512) as eng:
+        yield eng
 
 
 def texts(detok, ids) -> list[str | None]:

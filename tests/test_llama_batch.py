@@ -8,7 +8,6 @@ import time
 import pytest
 
 from openai_schema import validate_openai
-from shimmy_lab.engines.llama_batch import BatchedEngine, BatchedLlama
 from shimmy_lab.engines.params import GenerationParams
 
 PROMPTS = ["Say hello.", "What is 2+2?", "Name three colors.", "Write a haiku about rain."]
@@ -19,12 +18,9 @@ def msgs(text: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def batched(llama_engine):
-    llm = llama_engine.llm
-    batch = BatchedLlama(llama_engine.info.path, n_seq=4, n_ctx=1024, n_threads=2,
-                         model_params=llm.model_params, context_params=llm.context_params)
-    yield BatchedEngine(lambda: llama_engine, batch)
-    batch.close()
+def batched(batched_over):
+    with batched_over(n_seq=4, n_ctx=1024) as eng:
+        yield eng
 
 
 def content(out: dict) -> str:
