@@ -254,3 +254,14 @@ def test_old_before_a_name_is_an_epithet_not_a_name():
     names = set(story.characters["name"])
     assert "Old Stephen" not in names and "Stephen Blackpool" in names
     assert story.quotes["speaker"].nunique() == 1
+
+
+def test_the_title_alone_names_its_one_holder():
+    text = ('Admiral Croft came to Kellynch with his wife. "We like it," said Admiral Croft.\n\n'
+            'Anne walked on, and the Admiral followed her. She heard nothing of the Admiral '
+            'for an hour; then the Admiral came back, and he looked pleased.\n\n'
+            '"A fine day," said he.\n')
+    st = sl.Story.from_text(text)
+    m = st.mentions
+    assert set(m.loc[m["surface"].astype(str) == "the Admiral", "character_id"]) == {"admiral_croft"}
+    assert len(m[m["surface"].astype(str) == "the Admiral"]) == 3

@@ -109,9 +109,29 @@ def test_a_speech_intro_in_the_narration_before_gives_its_mention():
     text = ('Mrs. Hollis put down her cup, and after a while she said to her son:\n\n'
             '"You will fall and break your neck."\n\n"I will not," said Peter Hollis.\n')
     st = Story.from_text(text)
-    assert [_mention(st, i) for i in range(2)] == ["Mrs. Hollis", "Peter Hollis"]
-    assert int(st.quotes["speaker_start"].iloc[0]) == 0
+    # the subject of "said" is "she" (Mrs. Hollis): the mention is the pronoun the line is read from
+    assert [_mention(st, i) for i in range(2)] == ["she", "Peter Hollis"]
+    assert list(st.quotes["speaker"]) == ["mrs_hollis", "peter_hollis"]
+    assert int(st.quotes["speaker_start"].iloc[0]) == text.index("she said")
     assert int(st.quotes["speaker_start"].iloc[1]) == text.index("Peter Hollis")
+
+
+def test_the_one_heard_speaking_is_the_speaker_not_the_hearer():
+    text = ('Alice Webb sat by the fire. After a minute or two Alice Webb heard '
+            'Tom Parker say in a low voice, to the company generally,\n\n'
+            '"You are all pardoned."\n\n"That is good," said Alice Webb.\n')
+    st = Story.from_text(text)
+    assert list(st.quotes["speaker"]) == ["tom_parker", "alice_webb"]
+    assert _mention(st, 0) == "Tom Parker"
+
+
+def test_a_lead_in_with_an_ing_verb_or_no_closing_mark_gives_the_speaker():
+    text = ('Tom Parker came in. He brought all the music to her, and Alice Webb took '
+            'the opportunity of whispering,\n\n"You speak too plain."\n\n'
+            'There was a silence, and then Tom Parker said in a curious, strained voice\n\n'
+            '"I hope she does."\n')
+    st = Story.from_text(text)
+    assert list(st.quotes["speaker"]) == ["alice_webb", "tom_parker"]
 
 
 def test_a_story_saved_without_the_mention_columns_loads(tmp_path):

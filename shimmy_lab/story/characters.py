@@ -541,6 +541,8 @@ def is_person(surface: str, count: int, initial: int, lower: int, person: int,
            for i, w in enumerate(words)):
         return False
     if definite:
+        if len(words) == 1 and words[0] in TITLES:  # "the Admiral", "the Professor": its holder
+            return place * 2 < count and lower * 2 <= count
         return person >= 2 and person > place and lower * 2 <= count
     mid = count - initial
     if len(words) == 1:

@@ -210,9 +210,23 @@ _WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
 _AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO_AFTER}(?![a-z]){_TO}")
 _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
-_INTRO = re.compile(rf"(?<!\w){_WHO}\b[^.;!?\"]{{0,60}}?\b(?:say|says|said|saying|cried|exclaimed|"
-                    rf"replied|answered|began|continued|added|observed|asked|thus)\b[^.;!?\"]{{0,40}}"
-                    rf"(?:[,:]|--|\u2014)\s*$")
+#: the verbs of narration that leads into a line: the tag verbs, "say", "spoke" and the -ing
+#: forms ("took the opportunity of whispering,"; "giving a gentle sigh, and saying,")
+_LEAD_VERBS = (rf"(?:{SPEECH_VERBS}|say|says|saying|thus|whispering|adding|replying|exclaiming|"
+               r"crying|asking|observing|answering|continuing|muttering|murmuring|repeating|calling)")
+#: what may follow that verb up to the line: a phrase with no sentence end and no clause of
+#: another subject ("said in a small and quiet voice"; not "returned, and she talked of ...")
+_LEAD_TAIL = (r"(?:(?!\b(?:and|but|while|when|as|till|until|that|so)\s+(?:he|she|they|I|it|we)\b)"
+              r"[^.;!?\"\u201c\u201d]){0,70}(?:[,:]|--|\u2014)?\s*$")
+#: between the speaker and the verb, no other subject ("Jane Fairfax, this charming Mr. Dixon,
+#: and the not going to Ireland, she said,"; "he laughed so heartily that Emma could not help saying,")
+_LEAD_GAP = (r"(?:(?!\b(?:he|she|I|they)\b|\b(?:that|and|but|when|while|as|till|until|so)\s+[A-Z])"
+             r"[^.;!?\"]){0,60}?")
+_INTRO = re.compile(rf"(?<!\w){_WHO}\b{_LEAD_GAP}\b{_LEAD_VERBS}\b{_LEAD_TAIL}")
+#: the one the narration hears speak is the speaker ("Alice heard the Rabbit say,"; "to hear
+#: her father say,"), not the hearer
+_HEARD = re.compile(rf"\b(?:heard|hear|hears|hearing)\s+{_WHO}\s+(?:say|says|cry|exclaim|add|whisper|"
+                    rf"mutter|murmur|call|ask|repeat|reply|answer)\b{_LEAD_TAIL}")
 #: a clause set off by commas between a speaker and the speech verb ("Mary, who had
 #: occasion to note the day, exclaimed,"; "Mrs Smith, sighing over it, said--")
 _ASIDE = r"(?:\s*,[^.;!?\"\u201c\u201d]{3,100},)"
@@ -574,9 +588,12 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
         cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new, q["addressee"])
     else:
         off, excl = max(prv, q["start"] - 120), None
-        m, cid = _subject(_BEFORE, before, 0, len(before), lambda who: _who(
-            ctx, who, q["start"], p["start"], speakers, prev_sp, None, False, q["addressee"]))
-        to = m and m.group("to")
+        who_of = lambda who: _who(  # noqa: E731
+            ctx, who, q["start"], p["start"], speakers, prev_sp, None, False, q["addressee"])
+        m, cid = _heard(before, 0, len(before), who_of)
+        if cid is None:
+            m, cid = _subject(_BEFORE, before, 0, len(before), who_of)
+        to = m and m.groupdict().get("to")
         to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
     if not cid:
         return None
@@ -618,6 +635,18 @@ def _subject(regex: re.Pattern, text: str, pos: int, endpos: int,
         pos = m.start("who") + 1
 
 
+def _heard(text: str, pos: int, endpos: int,
+           who_of: Callable[[str], str | None]) -> tuple[re.Match | None, str | None]:
+    """The speaker of narration that hears someone speak (:data:`_HEARD`) right before a line:
+    the match and its character, or ``(None, None)``. "him"/"her" are the speaker here."""
+    m = _HEARD.search(text, pos, endpos)
+    if m is None:
+        return None, None
+    who = m.group("who")
+    cid = who_of({"him": "he", "her": "she"}.get(who.lower(), who))
+    return (m, cid) if cid else (None, None)
+
+
 def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
            speakers: list[str]) -> dict | None:
     """The speaker a narration paragraph introduces right before quote paragraph ``pid``
@@ -626,8 +655,11 @@ def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx
     if prevp is None or prevp["kind"] != "text" or text[p["start"]:qs[0]["start"]].strip():
         return None
     at = max(prevp["start"], prevp["end"] - 220)
-    im, cid = _subject(_INTRO, text, at, prevp["end"],
-                       lambda who: _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False))
+    im, cid = _heard(text, at, prevp["end"],
+                     lambda who: _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False))
+    if cid is None:
+        im, cid = _subject(_INTRO, text, at, prevp["end"],
+                           lambda who: _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False))
     if cid is None:
         return None
     return {"cid": cid, "mention": (im.start("who"), im.end("who")),
