@@ -60,3 +60,14 @@ def test_a_pronoun_tag_does_not_reach_into_the_chapter_before():
             + ("The lazy man and the busy man walked along the road in the heat of the day. " * 8 + "\n\n") * 6
             + "A lady stood on a golden ball that rolled along the road.\n\n\"Follow me!\" she said.\n")
     assert _speakers(text)['"Follow me!"'][0] != "Miss Finch"
+
+
+def test_a_short_quotation_after_a_word_of_the_sentence_is_a_term_not_speech():
+    from shimmy_lab.story.dialogue import quoted_term
+
+    text = ('Anne had reached the dignity of being "a fine girl." The years passed by her.\n\n'
+            'There was a silence, and then in a low voice\n\n"I hope she does."\n\n'
+            'The beadle could not think of the word "tenterhooks," and his face grew red.\n\n'
+            'She heard him cry "Stop thief!" at once.\n')
+    spans = [(m.start(), m.end()) for m in __import__("re").finditer(r'"[^"]*"', text)]
+    assert [quoted_term(text, s, e) for s, e in spans] == [True, False, True, False]

@@ -172,9 +172,9 @@ def quoted_term(text: str, start: int, end: int) -> bool:
     """Whether the quote ``text[start:end]`` is a term quoted inside a sentence, not speech.
 
     A scare-quoted word, a name of an inn or a phrase the narrator holds at a distance
-    ("the singular coincidence of 'jemmies' being..."): at most four words, inside a
-    sentence on both sides (a lower-case word before the opening mark, a lower-case word
-    or a comma after the closing one), not an exclamation or question, and no speech
+    ("the singular coincidence of 'jemmies' being..."; "the dignity of being 'a fine
+    girl.'"): at most four words, right after a lower-case word of the same sentence (no
+    comma, colon or paragraph break between), not an exclamation or question, and no speech
     verb within a few words either side.
     """
     inner = text[start + 1:end - 1].strip()
@@ -183,8 +183,8 @@ def quoted_term(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - 25):start]
     after = text[end:end + 25]
     prev, nxt = before.rstrip()[-1:], after.lstrip()[:1]
-    if not (prev.isalpha() and prev.islower()) or not (nxt.islower() or nxt in (",", ";", ")")):
-        return False
+    if not (prev.isalpha() and prev.islower()) or before.rstrip(" \t").endswith("\n"):
+        return False  # not after a word of the same sentence (a paragraph opens with it)
     return not (_SPEECH_NEAR.search(before) or _SPEECH_NEAR.search(after))
 
 

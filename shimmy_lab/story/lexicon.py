@@ -133,7 +133,13 @@ SPEECH_VERBS = (
     "yelled|snapped|wailed|moaned|groaned|grumbled|shrieked|went on|put in|broke in|"
     "struck in|corrected|assented|objected|added|warned|announced|whined|hissed|"
     "breathed|chuckled|smiled|answered|echoed|panted|bawled|squeaked|sang|read|"
-    "snarled|sneered|grunted|drawled|mumbled|lisped|jeered|blurted|stuttered|piped"
+    "snarled|sneered|grunted|drawled|mumbled|lisped|jeered|blurted|stuttered|piped|"
+    "ejaculated|remonstrated|thundered|whimpered|acquiesced|blustered|reiterated|howled|"
+    "snorted|trumpeted|begged|crooned|simpered|rapped|commanded|asserted|droned|enunciated|"
+    "quavered|blubbered|reasoned|croaked|entreated|tittered|quoth|spluttered|conceded|"
+    "cautioned|confessed|mused|scoffed|giggled|chirped|barked|boomed|bellowed|hazarded|"
+    "interjected|queried|lamented|implored|besought|vowed|babbled|volunteered|wheezed|"
+    "squealed|sniffed|sniggered|ordered|promised|chimed in|cut in"
 )
 #: non-speech verbs that still mark a capitalised word as a person
 PERSON_VERBS = (
