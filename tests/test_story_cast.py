@@ -52,7 +52,7 @@ def test_without_a_cast_the_word_names_are_missed():
     story = sl.Story.from_text(INN)
     said = _speakers(story)
     assert said["Then send for the smith"] == "janny"  # not known to be Mrs. Hall
-    assert pd.isna(said["No"])  # "the stranger" speaks once: nobody
+    assert said["No"] == "the_stranger"  # "the stranger" is a speaker of its own, if only once
 
 
 def test_a_titled_surname_that_is_a_place_word_is_a_person():

@@ -142,11 +142,15 @@ def test_descriptions_link_to_names_or_become_speakers():
     assert who("Sit down, both of you") in {count, who("You are late")}
 
 
-def test_a_description_said_once_is_no_character():
+def test_a_description_said_once_is_a_speaker_of_its_own_but_a_group_is_nobody():
     text = ('Anne Wood sat by the fire.\n\n"Tickets, please," said the guard.\n\n'
-            '"Here," said Anne Wood.\n')
+            '"Here," said Anne Wood.\n\n"Hurrah!" cried the voices in the corridor.\n\n'
+            '"Let me see," said the child pressing forward.\n')
     st = Story.from_text(text)
-    assert "the_guard" not in set(st.characters["character_id"])
+    assert set(st.characters["character_id"]) == {"anne_wood", "the_guard", "the_child"}
+    assert list(st.quotes["speaker"])[:2] + list(st.quotes["speaker"])[3:] == [
+        "the_guard", "anne_wood", "the_child"]
+    assert st.quotes["method"].iloc[2] != "tag"  # "the voices" are no one speaker
 
 
 def test_vocative_evidence():

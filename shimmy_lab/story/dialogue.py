@@ -203,7 +203,7 @@ _DW = (r"(?!(?:and|as|at|but|by|for|from|in|into|of|on|or|to|up|with|who|whom|th
        r"he|she|they|it|we|you|i|his|its|their|them|him|her)\b)"
        r"(?![a-z]+ly\b)[a-z]+(?:-[a-z]+)?")
 _WHO = (rf"(?P<who>(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
-        rf"|(?:the\s+[a-z]+(?:-[a-z]+)?\s+)?{_NAMEP}|(?:his|her|their|my)\s+{_NAMEP}|[Tt]he(?:\s+{_DW}){{1,3}}"
+        rf"|(?:the\s+(?:[a-z]+(?:-[a-z]+)?\s+){{1,2}})?{_NAMEP}|(?:his|her|their|my)\s+{_NAMEP}|[Tt]he(?:\s+{_DW}){{1,3}}"
         rf"|he|she|him|her|I)")
 #: a speech tag right after a quote may also name someone new: "said a looker-on", "cried a voice"
 _WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\s+in\s+the\s+{_DW})?|", 1)
@@ -270,7 +270,7 @@ Resolver = Callable[[str], "str | None"]
 
 #: a speaker known only by a description ("the stranger") is a character from this many quotes
 #: on (the reader drops the others' speaker: ``pipeline.MIN_DESCRIBED``, the same rule)
-MIN_DESCRIBED = 2
+MIN_DESCRIBED = 1
 
 #: how far (characters) a speaker known by a description is still the one "the <description>"
 #: names: "the man" of one chapter is not the man of the next
@@ -435,11 +435,37 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
     cid = ctx.resolve(" ".join(who.replace(".", " ").split()))
     if cid is None and re.fullmatch(r"[A-Z][a-z]+", who):  # "said Hall": the one person of that surname
         cid = ctx.by_surname(who)
-    if cid is None and re.match(r"the\s+[a-z-]+\s+[A-Z]", who):  # "the good-hearted Mrs. Weston"
-        cid = ctx.resolve(" ".join(who.replace(".", " ").split()[2:]))
+    lead = re.match(r"the\s+(?:[a-z-]+\s+)+(?=[A-Z])", who)
+    if cid is None and lead:  # "the good-hearted Mrs. Weston", "the unnatural young Thomas Gradgrind"
+        cid = ctx.resolve(" ".join(who[lead.end():].replace(".", " ").split()))
     if cid is None and low.startswith("the "):
         cid = _described(ctx, low.split()[1:], pos, para_start, speakers, prev_speaker, exclude, new)
     return cid
+
+
+#: last words of a description that are no noun it could be headed by ("the voice close
+#: behind", "the unnatural young"): cut off its end
+_NOT_HEADS = frozenset("young old little faint loud close low high deep clear heavy sharp sudden "
+                       "behind near nearest farther further poor dear good great kind wretched "
+                       "unhappy unfortunate worthy honest excellent".split())
+#: plural heads that are no plural in "-s": a group, no one speaker
+_GROUPS = frozenset("people men women children folk gentlemen ladies".split())
+
+
+def _head_words(words: list[str]) -> list[str] | None:
+    """The words of a description up to its head noun (a trailing participle or adjective
+    cut off: "the child pressing" is "the child"); None for a group ("the voices", "the
+    two women") or when no head is left."""
+    cut = next((i for i, w in enumerate(words) if i and len(w) > 4 and w.endswith(("ing", "ed"))), len(words))
+    words = list(words[:cut])
+    while words and words[-1] in _NOT_HEADS:
+        words.pop()
+    if not words:
+        return None
+    head = words[-1]
+    if head in _GROUPS or (head.endswith("s") and not head.endswith(("ss", "us", "is"))):
+        return None
+    return words
 
 
 def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers: list[str],
@@ -451,6 +477,9 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
     if several); any other description (``new``) is a speaker of its own.  With
     ``indefinite`` ("said a tall man", "cried a voice") the speaker is someone new, never a
     character already named: a speaker of its own, "the tall man" from then on."""
+    words = _head_words(words)
+    if words is None:
+        return None
     if indefinite:
         if not new or not words or words[-1] in _NOT_SPEAKERS:
             return None
