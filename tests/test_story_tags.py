@@ -71,3 +71,15 @@ def test_a_short_quotation_after_a_word_of_the_sentence_is_a_term_not_speech():
             'She heard him cry "Stop thief!" at once.\n')
     spans = [(m.start(), m.end()) for m in __import__("re").finditer(r'"[^"]*"', text)]
     assert [quoted_term(text, s, e) for s, e in spans] == [True, False, True, False]
+
+
+def test_her_mother_is_no_miss_of_the_family():
+    from shimmy_lab.story.dialogue import _Ctx, _who
+
+    ctx = _Ctx(resolve=lambda form: None, gender={"jane_bates": "female", "miss_bates": "female"},
+               names={"jane_bates": "Jane Bates", "miss_bates": "Miss Bates"},
+               m_starts=[0], m_ids=["jane_bates"])
+    # "'...,' said her mother" after Jane Bates spoke: not Miss Bates, her unmarried aunt
+    assert _who(ctx, "her mother", 100, 90, ["jane_bates"], "jane_bates") is None
+    ctx.names["mrs_bates"], ctx.gender["mrs_bates"] = "Mrs Bates", "female"
+    assert _who(ctx, "her mother", 100, 90, ["jane_bates"], "jane_bates") == "mrs_bates"

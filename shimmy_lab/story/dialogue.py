@@ -421,7 +421,8 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
         if sur:
             title = {"wife": "Mrs", "lady": "Mrs", "mother": "Mrs", "husband": "Mr", "father": "Mr"}.get(m.group(2))
             hits = [cid for cid, name in ctx.names.items()
-                    if cid != base and name.split()[-1] == sur and ctx.gender.get(cid) == want]
+                    if cid != base and name.split()[-1] == sur and ctx.gender.get(cid) == want
+                    and not (title == "Mrs" and name.startswith("Miss "))]  # a wife, a mother: no Miss
             hits.sort(key=lambda c: not ctx.names[c].startswith(f"{title} ")) if title else None
             if hits:
                 return hits[0]
