@@ -230,3 +230,15 @@ def test_narrator_named_by_my_name_is():
     name = st.characters.set_index("character_id").loc[sp, "name"]
     assert name == "Robin Ashe"
     assert q.loc[q["text"].str.startswith("I can"), "speaker"].iloc[0] == sp
+
+
+def test_a_described_speaker_takes_the_sex_of_the_pronouns_after_its_tags():
+    first = ('Anne Wood stood at the gate.\n\n"Move on," said the beadle, drawing himself up.\n\n'
+             '"I will," said Anne Wood.\n\n')
+    rest = '"See that you do," said the beadle, and he shut the gate.\n'
+    whole = Story.from_text(first + rest)
+    sex = dict(zip(whole.characters["character_id"], whole.characters["gender"]))
+    assert sex["the_beadle"] == "male"
+    st = Story.from_text(first)
+    st.append(rest)
+    assert dict(zip(st.characters["character_id"], st.characters["gender"]))["the_beadle"] == "male"

@@ -37,8 +37,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .characters import _TITLE_ALT, slug
-from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS
+from .characters import _PRONOUN_AFTER, _TITLE_ALT, slug
+from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS, noun_gender
 from .turns import TurnModel, current_model, record, turn_features
 
 __all__ = ["detect_style", "find_quotes", "attribute", "first_person", "is_first_person"]
@@ -258,6 +258,7 @@ _NOT_SPEAKERS = frozenset("first second third same one two three rest whole last
 
 #: the narrator as the subject of a clause ("I looked", "and I said")
 _I_SUBJECT = re.compile(r"\bI\b(?!')")
+_MALE_PRONOUNS = frozenset(["he", "his", "him", "himself"])
 #: the gender a tag's pronoun gives its speaker
 _PRONOUN_GENDER = {"he": "male", "she": "female"}
 
@@ -315,6 +316,9 @@ class _Ctx:
         self.prominence: dict[str, float] = {}
         #: tagged turns per speaker in the text read before (an append counts them too)
         self.tagged_before: Counter = Counter()
+        #: described speakers: (male, female) pronouns after their tags, and those sexed by them
+        self.votes: dict[str, tuple[int, int]] = {}
+        self.voted: set[str] = set()
 
     def by_word(self, word: str) -> set[str]:
         """Characters one of whose name forms holds ``word`` (lower case; "doctor" finds "Dr")."""
@@ -331,10 +335,24 @@ class _Ctx:
         """The id of the speaker known as ``desc`` ("the stranger") at ``pos``: a character
         of that name if there is one, else a new one (kept in :attr:`described`)."""
         cid = slug(desc)
-        if cid not in self.gender:
+        if cid not in self.gender or cid in self.described:
             self.described.setdefault(cid, desc)
             self.described_at[cid] = pos
+            self.gender.setdefault(cid, noun_gender(desc))
         return cid
+
+    def vote_gender(self, cid: str, pronoun: str) -> None:
+        """Count a pronoun that follows a tag naming the described speaker ``cid`` ("said the
+        beadle, drawing himself up"); the speaker's sex, unknown from its description, is
+        that of the pronouns, at least two thirds of them."""
+        if cid not in self.described:
+            return
+        m, f = self.votes.get(cid, (0, 0))
+        m, f = (m + 1, f) if pronoun in _MALE_PRONOUNS else (m, f + 1)
+        self.votes[cid] = (m, f)
+        if self.gender.get(cid) is None or cid in self.voted:
+            self.voted.add(cid)
+            self.gender[cid] = "male" if 3 * m >= 2 * (m + f) else "female" if 3 * f >= 2 * (m + f) else None
 
     def recent(self, pos: int, window: int = 3000) -> list[str]:
         i = bisect.bisect_left(self.m_starts, pos)
@@ -629,6 +647,9 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
         return None
     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
              method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
+    pm = _PRONOUN_AFTER.match(text[q["speaker_end"]:min(nxt, q["speaker_end"] + 100)])
+    if pm and cid in ctx.described and pm.group(1) not in ("him", "her"):  # "said the beadle, drawing
+        ctx.vote_gender(cid, pm.group(1))  # himself up": a man ("to her" may be the one spoken to)
     return {"cid": cid, "gender": _PRONOUN_GENDER.get(m.group("who").lower()), "to": to, "exclude": excl}
 
 

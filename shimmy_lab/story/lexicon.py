@@ -163,6 +163,14 @@ FEMALE_NOUNS = frozenset("""
 woman women lady girl wife mother daughter sister aunt niece queen princess duchess countess
 maid housemaid landlady widow mistress nurse governess chambermaid housekeeper dame lass
 """.split())
+
+
+def noun_gender(desc: str) -> str | None:
+    """The sex the head noun of a description tells ("the old man", "the landlady"), or None."""
+    head = desc.split()[-1].lower() if desc.split() else ""
+    return "male" if head in MALE_NOUNS else "female" if head in FEMALE_NOUNS else None
+
+
 #: descriptions that stand for a character already in the scene, as "he" and "she" do
 MALE_PERSON_NOUNS = frozenset("man gentleman boy fellow lad youth chap".split())
 FEMALE_PERSON_NOUNS = frozenset("woman lady girl lass".split())

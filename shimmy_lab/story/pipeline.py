@@ -26,7 +26,7 @@ from .dialogue import (
 )
 from .deaths import told_deaths
 from .facts import extract_facts
-from .lexicon import FEMALE_NOUNS, MALE_NOUNS
+from .lexicon import noun_gender
 from .segment import SegState, segment
 from .timeline import timeline_table
 
@@ -266,8 +266,9 @@ def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, me
     write the quotes table: old quotes with their speakers under the new ids.
     ``chapter_starts``: where each chapter starts (a "he"/"she" looks no further back)."""
     nid = _narrator(text, T["quotes"], spans, info, uns, remap)
+    sexes = uns["params"].get("described_gender", {})
     for cid, name in uns["params"].get("described", {}).items():
-        info.setdefault(cid, {"name": name, "gender": _noun_gender(name)})
+        info.setdefault(cid, {"name": name, "gender": sexes.get(cid, noun_gender(name))})
     oldq = T["quotes"].copy()
     for col in ("speaker", "addressee"):
         oldq[col] = oldq[col].astype(object).map(lambda c: remap.get(c, c) if isinstance(c, str) else c)
@@ -291,7 +292,7 @@ def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, me
              for r in pa[pa["paragraph"] >= first_new - 6].itertuples()}
     pdict.update({p["paragraph"]: p for p in new_paras})
     attribute(text, quotes, pdict, ctx, prior)
-    _described(quotes, ctx.described, info, uns)
+    _described(quotes, ctx.described, info, uns, ctx.gender)
     base_q = int(oldq["quote"].iloc[-1]) + 1 if len(oldq) else 0
     for i, q in enumerate(quotes):
         q["quote"] = base_q + i
@@ -383,22 +384,21 @@ def _narrator(text: str, old_quotes: pd.DataFrame, spans: list[tuple[int, int]],
 
 
 
-def _noun_gender(desc: str) -> str | None:
-    head = desc.split()[-1].lower()
-    return "male" if head in MALE_NOUNS else "female" if head in FEMALE_NOUNS else None
-
-
-def _described(quotes: list[dict], described: dict[str, str], info: dict, uns: dict) -> None:
+def _described(quotes: list[dict], described: dict[str, str], info: dict, uns: dict,
+               gender: dict[str, str | None]) -> None:
     """Keep the speakers known by a description that speak often enough as characters
-    named by it (in ``info``); the others' quotes lose their speaker."""
+    named by it (in ``info``, with the sex the reader gave them: ``gender``); the others'
+    quotes lose their speaker."""
     if not described:
         return
     n = Counter(q["speaker"] for q in quotes if q["speaker"] in described)
     keep = uns["params"].setdefault("described", {})
+    sexes = uns["params"].setdefault("described_gender", {})
     for cid, name in described.items():
         if n[cid] >= MIN_DESCRIBED:
             keep[cid] = name
-            info[cid] = {"name": name, "gender": _noun_gender(name)}
+            sexes[cid] = gender.get(cid, noun_gender(name))
+            info[cid] = {"name": name, "gender": sexes[cid]}
     for q in quotes:
         if q["speaker"] in described and q["speaker"] not in keep:
             q.update(speaker=None, confidence=0.0, method="none", speaker_start=None, speaker_end=None)
