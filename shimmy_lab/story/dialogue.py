@@ -813,8 +813,10 @@ _TURN_CALIBRATION = 0.85
 
 
 #: readings of a conversation kept while its turns are decided (a beam search: one wrong
-#: turn need not drag the ones after it along, as a left-to-right choice does)
-BEAM = 4
+#: turn need not drag the ones after it along, as a left-to-right choice does). On PDNC
+#: dev (benchmarks/attribution.py): 4 -> 0.801, 8 -> 0.803 (0.785 held out), 16 and 32 ->
+#: 0.802, at 41k, 40k and 34k words/s
+BEAM = 8
 
 
 def _decide(text: str, conv: list[int], turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
