@@ -28,6 +28,9 @@ Mabel Madeline Maggie Margaret Maria Marianne Marian Martha Mary Matilda Maud Me
 Molly Nancy Nell Nelly Olivia Patty Penelope Phoebe Polly Priscilla Rachel Rebecca Rosa
 Rosalind Rose Ruth Sally Sarah Sophia Sophy Susan Susanna Sylvia Theresa Ursula Victoria
 Violet Wilhelmina Winifred Alice Gretel Cinderella Goldilocks Dora Marjorie Rosamund
+Edna Angela Annabel Blanche Celia Delia Elsie Georgina Hilda Ida Irene Juliet Lilian Louise
+Maude Millicent Miriam Nellie Nora Pamela Pauline Rhoda Rosamond Sybil Marguerite Yvonne
+Mathilde Adeline Alma Beryl Doris Enid Gladys Ivy Mildred Muriel Myrtle Vera Harriette
 """.split())
 MALE_NAMES = frozenset("""
 Aaron Abel Abraham Adam Albert Alexander Alfred Andrew Anthony Arthur Augustus Basil
@@ -39,6 +42,11 @@ Leonard Lewis Louis Lucas Luke Mark Martin Matthew Michael Nathaniel Ned Nichola
 Oliver Oscar Patrick Paul Peter Philip Ralph Raymond Reginald Richard Robert Robin Roger
 Samuel Simon Stephen Thomas Timothy Tom Tommy Walter William Will Willy Arthur Hansel Jack
 Rupert Sebastian Valentine Vincent Wilfred Harold Humphrey Owen Percy Ambrose Nigel Jake
+Harvey Howard Jasper Jeremy Jesse Joel Jonas Josiah Julius Malcolm Maurice Morris Nathan
+Neville Reuben Ronald Silas Stanley Theodore Tobias Wilfrid Alan Algernon Amos Archibald
+Arnold Barnaby Bartholomew Cedric Clarence Cornelius Cyril Cuthbert Dennis Donald Douglas
+Duncan Eli Elijah Emmanuel Enoch Eustace Ezra Ferdinand Geoffrey Hector Ivan Ted Teddy Bill
+Sam Mike Pedro Juan Carlos Pierre Jacques Karl Leopold Rudolph Otto Ignatius Lionel Marcus
 """.split())
 
 NICKNAMES: dict[str, tuple[str, ...]] = {
