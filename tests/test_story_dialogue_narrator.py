@@ -242,3 +242,18 @@ def test_a_described_speaker_takes_the_sex_of_the_pronouns_after_its_tags():
     st = Story.from_text(first)
     st.append(rest)
     assert dict(zip(st.characters["character_id"], st.characters["gender"]))["the_beadle"] == "male"
+
+
+def test_the_sex_a_description_tells():
+    from shimmy_lab.story.lexicon import noun_gender
+
+    got = [noun_gender(d) for d in ("the old man", "the cabman", "the landlady", "the hostess",
+                                    "the washerwoman", "the stranger", "the witness", "the Jew")]
+    assert got == ["male", "male", "female", "female", "female", None, None, None]
+
+
+def test_a_description_ends_before_an_adverb():
+    text = ('Anne Wood sat by the fire.\n\n"Tickets, please," said the guard outside.\n\n'
+            '"Here," said Anne Wood.\n')
+    st = Story.from_text(text)
+    assert st.quotes["speaker"].iloc[0] == "the_guard"

@@ -174,9 +174,14 @@ maid housemaid landlady widow mistress nurse governess chambermaid housekeeper d
 
 
 def noun_gender(desc: str) -> str | None:
-    """The sex the head noun of a description tells ("the old man", "the landlady"), or None."""
+    """The sex the head noun of a description tells ("the old man", "the landlady", "the
+    cabman", "the hostess"), or None ("the stranger", "the witness")."""
     head = desc.split()[-1].lower() if desc.split() else ""
-    return "male" if head in MALE_NOUNS else "female" if head in FEMALE_NOUNS else None
+    if head in MALE_NOUNS or (head.endswith(("man", "men")) and not head.endswith(("woman", "women"))):
+        return "male"
+    if head in FEMALE_NOUNS or head.endswith(("woman", "women")) or (head.endswith("ess") and head != "witness"):
+        return "female"
+    return None
 
 
 #: descriptions that stand for a character already in the scene, as "he" and "she" do
