@@ -217,3 +217,19 @@ def test_a_description_names_the_same_speaker_only_nearby():
     sp = story.quotes["speaker"].tolist()
     assert sp[0] == sp[2] == "the_stout_man"  # said a stout man ... said the stout man
     assert sp[3] != "the_stout_man"  # chapters later, "the stout man" is someone of that scene
+
+
+def test_an_ing_lead_in_inside_the_paragraph_gives_the_speaker():
+    text = ('Tom Parker came in.\n\n"I was a wretch," said Tom Parker.\n\n'
+            'But he laughed so heartily at it, that Alice Webb could not help saying, '
+            '"You had great amusement in tricking us all."\n')
+    st = Story.from_text(text)
+    assert list(st.quotes["speaker"]) == ["tom_parker", "alice_webb"]
+    assert _mention(st, 1) == "Alice Webb"
+
+
+def test_an_ing_lead_in_after_a_clause_of_another_subject_is_not_read():
+    text = ('Tom Parker stood by the stream.\n\n"Who is there?" said Tom Parker.\n\n'
+            'As he stood, her voice came from the air, saying, sadly, "Learn to be humble."\n')
+    st = Story.from_text(text)
+    assert st.quotes["speaker"].iloc[1] != "tom_parker" or st.quotes["method"].iloc[1] != "tag"

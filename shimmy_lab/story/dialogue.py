@@ -211,10 +211,12 @@ _WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
 _AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO_AFTER}(?![a-z]){_TO}")
 _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
-#: the verbs of narration that leads into a line: the tag verbs, "say", "spoke" and the -ing
-#: forms ("took the opportunity of whispering,"; "giving a gentle sigh, and saying,")
-_LEAD_VERBS = (rf"(?:{SPEECH_VERBS}|say|says|saying|thus|whispering|adding|replying|exclaiming|"
-               r"crying|asking|observing|answering|continuing|muttering|murmuring|repeating|calling)")
+#: "say" and the -ing forms of the speech verbs ("took the opportunity of whispering,";
+#: "giving a gentle sigh, and saying,")
+_SAYING = (r"say|saying|whispering|adding|replying|exclaiming|crying|asking|observing|answering|"
+           r"continuing|muttering|murmuring|repeating|calling")
+#: the verbs of narration that leads into a line: the tag verbs and :data:`_SAYING`
+_LEAD_VERBS = rf"(?:{SPEECH_VERBS}|says|thus|{_SAYING})"
 #: what may follow that verb up to the line: a phrase with no sentence end and no clause of
 #: another subject ("said in a small and quiet voice"; not "returned, and she talked of ...")
 _LEAD_TAIL = (r"(?:(?!\b(?:and|but|while|when|as|till|until|that|so)\s+(?:he|she|they|I|it|we)\b)"
@@ -224,6 +226,11 @@ _LEAD_TAIL = (r"(?:(?!\b(?:and|but|while|when|as|till|until|that|so)\s+(?:he|she
 _LEAD_GAP = (r"(?:(?!\b(?:he|she|I|they)\b|\b(?:that|and|but|when|while|as|till|until|so)\s+[A-Z])"
              r"[^.;!?\"]){0,60}?")
 _INTRO = re.compile(rf"(?<!\w){_WHO}\b{_LEAD_GAP}\b{_LEAD_VERBS}\b{_LEAD_TAIL}")
+#: the same before a line inside its paragraph, with "say" or an -ing form only and no comma
+#: between the speaker and the verb ("Emma could not help saying,"; not "As he stood, her
+#: voice came from the air, saying,"): :data:`_BEFORE` reads the tags of the finite verbs
+_SAYING_BEFORE = re.compile(rf"(?<!\w){_WHO}\b(?:(?!\b(?:he|she|I|they)\b)[^.;!?\",]){{0,60}}?"
+                            rf"\b(?:{_SAYING})\b{_LEAD_TAIL}")
 #: the one the narration hears speak is the speaker ("Alice heard the Rabbit say,"; "to hear
 #: her father say,"), not the hearer
 _HEARD = re.compile(rf"\b(?:heard|hear|hears|hearing)\s+{_WHO}\s+(?:say|says|cry|exclaim|add|whisper|"
@@ -642,6 +649,8 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
         m, cid = _heard(before, 0, len(before), who_of)
         if cid is None:
             m, cid = _subject(_BEFORE, before, 0, len(before), who_of)
+        if cid is None:
+            m, cid = _subject(_SAYING_BEFORE, before, 0, len(before), who_of)
         to = m and m.groupdict().get("to")
         to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
     if not cid:
