@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from shimmy_lab.story import Story
+from shimmy_lab.story.dialogue import PROMINENCE_TAGS
 from shimmy_lab.story.turns import FEATURES, PRIOR, TurnModel, load_model, recording, turn_features
 
 COL = {f: i for i, f in enumerate(FEATURES)}
@@ -41,7 +42,8 @@ def test_narration_between_and_narrator_features():
     dora, eli, me = (_row(cands, X, c) for c in ("dora", "eli", "me"))
     assert dora["named_here"] == dora["pronoun_here"] == dora["beat"] == 1 and dora["lead"] == 0
     assert eli["named_between"] == 1 and eli["named_here"] == 0
-    assert me["narrator"] == me["narrator_here"] == me["spoke_1"] == me["spoke_1_gap"] == 1
+    assert me["narrator_here"] == me["spoke_1"] == me["spoke_1_gap"] == 1
+    assert "narrator" not in _row(cands, X, "me")  # no prior of its own: it did not hold out of sample
 
 
 def test_names_inside_the_lines_and_questions():
@@ -144,7 +146,9 @@ def test_the_reader_gives_the_model_each_speakers_prominence():
     row = next(r for r in rec if r["kind"] == "turn")
     X = np.asarray(row["X"])
     prom = dict(zip(row["candidates"], X[:, COL["prominence"]]))
-    assert prom["anne_hale"] == 1.0 and 0 < prom["ben_cole"] < 1.0  # two tags against one
+    # two tags against one; three tags in all count 3/PROMINENCE_TAGS of a full share
+    sure = 3 / PROMINENCE_TAGS
+    assert prom["anne_hale"] == pytest.approx(sure) and 0 < prom["ben_cole"] < sure
 
 
 def test_an_append_counts_the_tags_read_before_in_prominence():
@@ -161,4 +165,14 @@ def test_an_append_counts_the_tags_read_before_in_prominence():
     last = {r["start"]: dict(zip(r["candidates"], np.asarray(r["X"])[:, col])) for r in whole}
     got = {r["start"]: dict(zip(r["candidates"], np.asarray(r["X"])[:, col])) for r in appended}
     assert got and all(got[k] == last[k] for k in got)
-    assert any(v.get("anne_hale") == 1.0 and 0 < v.get("ben_cole", 0) < 1 for v in got.values())
+    sure = 5 / PROMINENCE_TAGS  # the five tags read before and after the cut
+    assert any(v.get("anne_hale") == pytest.approx(sure) and 0 < v.get("ben_cole", 0) < sure
+               for v in got.values())
+
+
+def test_prominence_counts_in_full_only_with_many_tags():
+    text = "".join(f'"Line {i}," said {"Anne Hale" if i % 3 else "Ben Cole"}.\n\n' for i in range(150))
+    with recording() as rec:
+        Story.from_text('Anne Hale and Ben Cole met in the lane.\n\n' + text + '"Not far."\n\n"Good."\n')
+    prom = dict(zip(rec[-1]["candidates"], np.asarray(rec[-1]["X"])[:, COL["prominence"]]))
+    assert prom["anne_hale"] == 1.0 and 0 < prom["ben_cole"] < 1.0

@@ -745,6 +745,12 @@ def _hint(text: str, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[str], pr
     return ("beat", cid) if cid else None
 
 
+#: tagged turns the text must hold for the speakers' shares of them (feature ``prominence``)
+#: to count in full; fewer (a chapter, a short story) count in proportion, as a few tags
+#: tell little of who speaks most
+PROMINENCE_TAGS = 100
+
+
 def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) -> list[list[int]]:
     """Turn-taking: give the untagged quote paragraphs a speaker.
 
@@ -764,7 +770,8 @@ def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) 
             convs.append([i])
     tagged = ctx.tagged_before + Counter(t["speaker"] for t in turns if t["fixed"] and t["speaker"])
     top = math.log1p(max(tagged.values(), default=0)) or 1.0
-    ctx.prominence = {c: math.log1p(n) / top for c, n in tagged.items()}
+    sure = min(1.0, sum(tagged.values()) / PROMINENCE_TAGS)
+    ctx.prominence = {c: sure * math.log1p(n) / top for c, n in tagged.items()}
     model = current_model()
     for conv in convs:
         _decide(text, conv, turns, paragraphs, ctx, model)

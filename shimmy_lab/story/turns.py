@@ -45,7 +45,6 @@ FEATURES = (
     "called_here",      # this turn calls c by name (then c is not the speaker)
     "named_here",       # c is named in this paragraph's narration
     "named_between",    # c is named in the narration since the turn before
-    "narrator",         # c is the first-person narrator
     "narrator_here",    # c is the narrator and the narration of this paragraph says "I"
     "pronoun_here",     # the narration of this paragraph opens a sentence with c's "He"/"She"
     "lead",             # c is the subject of the narration before the line ("Ann smiled. '...'")
@@ -128,7 +127,6 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         row[_COL["called_here"]] = c == addressees[k]
         row[_COL["named_here"]] = c in named_here
         row[_COL["named_between"]] = c in named_between
-        row[_COL["narrator"]] = c == narrator
         row[_COL["narrator_here"]] = c == narrator and i_here
         row[_COL["pronoun_here"]] = pronoun_here is not None and (gender or {}).get(c) == pronoun_here
         row[_COL["rule"]] = c == rule
