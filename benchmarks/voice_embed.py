@@ -1,17 +1,20 @@
-"""Can the bundled model's embeddings show a line of dialogue is foreign to its speaker?
+"""Can line embeddings show a line of dialogue is foreign to its speaker?
 
 Usage::
 
     .venv/bin/python benchmarks/voice_embed.py [--flaws ../shared/flaws-dev]
                      [--clean ../shared/pdnc-dev] [--words 50000] [--drop-pcs K] [--cache FILE]
+                     [--embedder {bundled,minilm} --minilm-path DIR]
 
 The texts are the bundled six (whole) and the novels of ``--clean`` that are not bundled
 (cut to their first ``--words`` words).  Each is read with ``sl.Story.from_text``; a *line*
 is the speech of one speaker in one paragraph, from the quotes whose speaker comes from a
 speech tag (``method == "tag"``), with >= 6 words.  Lines are embedded with the bundled
-GGUF model (``engine.embed``: mean-pooled, L2-normalised), centred on the story's mean
-line and normalised again.  Speakers with >= ``MIN_LINES`` lines are judged.  Scores of a
-line as speaker ``s``'s (``s``'s own line left out of ``s``'s centroid):
+GGUF model (``engine.embed``: mean-pooled, L2-normalised) or, with ``--embedder minilm``,
+with the sentence-embedding model all-MiniLM-L6-v2 read from ``--minilm-path`` by
+``transformers`` (mean-pooled over the attention mask, L2-normalised), then centred on
+the story's mean line and normalised again.  Speakers with >= ``MIN_LINES`` lines are
+judged.  Scores of a line as speaker ``s``'s (``s``'s own line left out of ``s``'s centroid):
 
 * ``centroid``: 1 - cos(line, centroid of s);
 * ``z``: ``centroid`` standardised by the spread of s's other lines around their centroid;
@@ -27,8 +30,8 @@ The threshold of each score gives <= ``RATE`` alarms per 10,000 words on clean l
 the texts it is set on; recall is measured on the other texts (leave one text out).  The
 ``voice_drift`` flaws of ``--flaws`` are scored in their injected copies against the clean
 speaker's lines, with the threshold set on the ``--clean`` novels only (no flaw text).
-Embeddings are cached by line text in ``--cache`` (a pickle), so a rerun costs only the
-parsing.
+Embeddings are cached by line text in ``--cache`` (a pickle; one file per embedder by
+default), so a rerun costs only the parsing.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -83,23 +87,61 @@ def tag_lines(story) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["speaker", "start", "end", "text", "nw"])
 
 
-class Embedder:
-    """``engine.embed`` of the bundled model, cached by text in a pickle file."""
+#: characters of a line the bundled model embeds (its context is 2,048 tokens; a story told
+#: in one quotation over many paragraphs is longer)
+BUNDLED_CHARS = 6000
 
-    def __init__(self, cache: Path) -> None:
-        self.path, self.engine, self.seconds, self.n = cache, None, 0.0, 0
+
+def bundled_embed() -> Callable[[list[str]], np.ndarray]:
+    """``engine.embed`` of the bundled GGUF model (mean-pooled, L2-normalised), on the first
+    :data:`BUNDLED_CHARS` characters of each line."""
+    engine = LlamaCppEngine(bundled_model_path(), n_ctx=2048)
+    return lambda texts: np.asarray(engine.embed([t[:BUNDLED_CHARS] for t in texts]), np.float32)
+
+
+def minilm_embed(path: Path) -> Callable[[list[str]], np.ndarray]:
+    """all-MiniLM-L6-v2 from the folder ``path`` (the sentence-transformers recipe: mean
+    pooling over the attention mask, then L2 normalisation; at most 256 tokens a line)."""
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"no config.json in --minilm-path {path}")
+    import torch  # heavy optional library, only for --embedder minilm
+    from transformers import AutoModel, AutoTokenizer  # heavy optional library, as torch
+
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+
+    def embed(texts: list[str]) -> np.ndarray:
+        batch = tok(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=1).numpy().astype(np.float32)
+
+    return embed
+
+
+class Embedder:
+    """A batch embedding function (made on first use by ``make``), cached by text in a
+    pickle file; ``batch`` lines per call."""
+
+    def __init__(self, cache: Path, make: Callable[[], Callable], batch: int = 32) -> None:
+        self.path, self.make, self.batch, self.fn = cache, make, batch, None
+        self.seconds, self.wall, self.n = 0.0, 0.0, 0
         self.cache = pickle.loads(cache.read_bytes()) if cache.is_file() else {}
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        if todo and self.engine is None:
-            self.engine = LlamaCppEngine(bundled_model_path(), n_ctx=2048)
-        for i in range(0, len(todo), 32):
-            t0 = time.process_time()
-            vecs = self.engine.embed(todo[i:i + 32])
+        if todo and self.fn is None:
+            self.fn = self.make()
+        for i in range(0, len(todo), self.batch):
+            chunk = todo[i:i + self.batch]
+            t0, w0 = time.process_time(), time.perf_counter()
+            vecs = self.fn(chunk)
             self.seconds += time.process_time() - t0
+            self.wall += time.perf_counter() - w0
             self.n += len(vecs)
-            self.cache.update(zip(todo[i:i + 32], (np.asarray(v, np.float32) for v in vecs)))
+            self.cache.update(zip(chunk, (np.asarray(v, np.float32) for v in vecs)))
             self.path.write_bytes(pickle.dumps(self.cache))
         return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, 1))
 
@@ -137,12 +179,15 @@ class Speakers:
     def distance(self, x: np.ndarray, s: str, own: bool) -> float:
         return 1.0 - float(x @ self.centroid(s, x if own else None))
 
-    def score(self, x: np.ndarray, s: str, own: bool) -> dict:
-        """Scores of the (centred) line ``x`` as ``s``'s; ``own``: the line is in s's sums."""
+    def score(self, x: np.ndarray, s: str, home: str | None) -> dict:
+        """Scores of the (centred) line ``x`` as ``s``'s; ``home``: the speaker whose sums
+        hold the line (its own speaker for a clean or a swapped line, None for a foreign
+        one), left out of every centroid it would count in."""
+        own = home == s
         d = self.distance(x, s, own)
         sp = self.spread[s]
         sp = np.delete(sp, np.argmin(np.abs(sp - d))) if own else sp
-        others = [float(x @ self.centroid(o)) for o in self.judged if o != s]
+        others = [float(x @ self.centroid(o, x if o == home else None)) for o in self.judged if o != s]
         return {"centroid": d, "z": (d - sp.mean()) / (sp.std() + 1e-6),
                 "margin": (max(others) if others else -1.0) - (1.0 - d)}
 
@@ -163,14 +208,14 @@ def collect(texts: dict, embed: Embedder, rng: random.Random, drop: int = 0) -> 
         judged = S.lines["speaker"].isin(S.judged).values
         for i in np.flatnonzero(judged):
             r = S.lines.iloc[i]
-            rows.append({"story": name, "kind": "clean", "nw": r.nw, **S.score(S.X[i], r.speaker, True)})
+            rows.append({"story": name, "kind": "clean", "nw": r.nw, **S.score(S.X[i], r.speaker, r.speaker)})
         for i in rng.sample(list(np.flatnonzero(judged)), min(150, int(judged.sum())) if len(S.judged) > 1 else 0):
             other = rng.choice([s for s in S.judged if s != S.lines.at[i, "speaker"]])
-            rows.append({"story": name, "kind": "swapped", "nw": S.lines.at[i, "nw"], **S.score(S.X[i], other, False)})
+            rows.append({"story": name, "kind": "swapped", "nw": S.lines.at[i, "nw"], **S.score(S.X[i], other, S.lines.at[i, "speaker"])})
         foreign = [p for p in pool if author(p[0]) != author(name)]
         for src, t, nw in rng.sample(foreign, min(150, len(foreign))) if S.judged else []:
             x = S.centre(embed([t]))[0]
-            rows.append({"story": name, "kind": "foreign", "nw": nw, **S.score(x, rng.choice(S.judged), False)})
+            rows.append({"story": name, "kind": "foreign", "nw": nw, **S.score(x, rng.choice(S.judged), None)})
     return pd.DataFrame(rows), stories
 
 
@@ -238,7 +283,7 @@ def flaw_rows(injected: dict, spans: list, stories: dict, embed: Embedder) -> pd
         row = {"id": sp["id"], "name": sp["name"], "speaker": spk, "line": text[:60], "nw": len(U.words(text)),
                "tagged as": ", ".join(sorted(tagged))}
         if spk is not None and text:
-            row.update(S.score(S.centre(embed([text]))[0], spk, False))
+            row.update(S.score(S.centre(embed([text]))[0], spk, None))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -274,8 +319,13 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=50_000, help="cut the --clean novels to this many words")
     ap.add_argument("--drop-pcs", type=int, default=0,
                     help="remove this many top principal components of all lines (all-but-the-top)")
-    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "voice_embed_cache.pkl"))
+    ap.add_argument("--embedder", choices=("bundled", "minilm"), default="bundled",
+                    help="the bundled GGUF model's engine.embed, or all-MiniLM-L6-v2 (--minilm-path)")
+    ap.add_argument("--minilm-path", help="the folder of all-MiniLM-L6-v2 (config.json, safetensors, tokenizer)")
+    ap.add_argument("--cache", help="embedding cache (default: voice_embed_cache[_minilm].pkl in the temp dir)")
     a = ap.parse_args()
+    if a.embedder == "minilm" and not a.minilm_path:
+        ap.error("--embedder minilm needs --minilm-path")
     if not Path(a.flaws).is_dir() or not Path(a.clean).is_dir():
         print(f"skipped: {a.flaws} or {a.clean} is absent")
         return
@@ -284,7 +334,12 @@ def main() -> None:
     novels = {d.name: cut((d / "novel_text.txt").read_text(encoding="utf-8"), a.words)
               for d in sorted(clean.iterdir()) if (d / "novel_text.txt").is_file() and d.name not in BUNDLED_IN_CLEAN}
     texts.update(novels)
-    embed = Embedder(Path(a.cache))
+    cache_dir = Path(tempfile.gettempdir())
+    if a.embedder == "minilm":
+        embed = Embedder(Path(a.cache or cache_dir / "voice_embed_cache_minilm.pkl"),
+                         lambda: minilm_embed(Path(a.minilm_path)), batch=64)
+    else:
+        embed = Embedder(Path(a.cache or cache_dir / "voice_embed_cache.pkl"), bundled_embed)
     t0 = time.time()
     R, stories = collect(texts, embed, random.Random(1), a.drop_pcs)
     words = {n: S.words for n, S in stories.items()}
@@ -293,7 +348,8 @@ def main() -> None:
     if embed.n:
         ms = embed.seconds / embed.n * 1000
         ne = len(stories["austen-emma"].lines)
-        print(f"embedding: {embed.n} new lines, {ms:.0f} ms CPU per line; Emma's {ne} lines ~ {ne * ms / 1000:.0f} s CPU")
+        print(f"embedding: {embed.n} new lines, {ms:.1f} ms CPU per line, {embed.n / embed.wall:.1f} lines/s "
+              f"wall; Emma's {ne} lines ~ {ne * ms / 1000:.0f} s CPU")
     print(f"\nleave-one-text-out, threshold at <= {RATE} clean alarms per 10k words:\n")
     print(heldout(R, words).round(3).to_markdown(index=False))
     with tempfile.TemporaryDirectory() as tmp:

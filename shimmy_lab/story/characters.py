@@ -735,7 +735,9 @@ def _join_same_given(m: _Merge) -> None:
     """Full names of one surname whose given names are one name are one person when both
     are called by one title ("Mr Bill Sikes", "Mr William Sikes") or both given names are
     familiar ("Tom Chitling", "Tommy Chitling"); a familiar and a formal given name with no
-    title in common stay apart ("Tom Gradgrind", son of "Mr Thomas Gradgrind")."""
+    title in common stay apart ("Tom Gradgrind" and "Mr Thomas Gradgrind"; in Hard Times
+    both are the father, and the bare "Tom", his son, joins "Tom Gradgrind": a known error,
+    docs/story.md)."""
     found = [p for p in m.persons if p.first and p.last and id(p) not in m.members]
     gone: set[int] = set()
     for i, p in enumerate(found):
