@@ -176,3 +176,13 @@ def test_prominence_counts_in_full_only_with_many_tags():
         Story.from_text('Anne Hale and Ben Cole met in the lane.\n\n' + text + '"Not far."\n\n"Good."\n')
     prom = dict(zip(rec[-1]["candidates"], np.asarray(rec[-1]["X"])[:, COL["prominence"]]))
     assert prom["anne_hale"] == 1.0 and 0 < prom["ben_cole"] < 1.0
+
+
+def test_a_model_file_with_a_retired_feature_still_loads(tmp_path):
+    path = tmp_path / "turns.json"
+    path.write_text(json.dumps({"weights": {"alternates": 1.0, "narrator": 0.9},
+                                "pronoun": {"rule": 2.0, "narrator": 0.0}}), encoding="utf-8")
+    model = load_model(str(path))
+    assert model.weights == {"alternates": 1.0} and model.pronoun == {"rule": 2.0}
+    with pytest.raises(ValueError, match="unknown turn features"):
+        TurnModel({"no_such_feature": 1.0})

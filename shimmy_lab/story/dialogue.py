@@ -266,6 +266,7 @@ _NOT_SPEAKERS = frozenset("first second third same one two three rest whole last
 
 #: the narrator as the subject of a clause ("I looked", "and I said")
 _I_SUBJECT = re.compile(r"\bI\b(?!')")
+#: the pronouns after a tag that make a described speaker a man (:meth:`_Ctx.vote_gender`)
 _MALE_PRONOUNS = frozenset(["he", "his", "him", "himself"])
 #: the gender a tag's pronoun gives its speaker
 _PRONOUN_GENDER = {"he": "male", "she": "female"}
@@ -647,8 +648,9 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
         cid = _who(ctx, m.group("who"), q["start"], p["start"], speakers, prev_sp, excl, new, q["addressee"])
     else:
         off, excl = max(prv, q["start"] - 120), None
-        who_of = lambda who: _who(  # noqa: E731
-            ctx, who, q["start"], p["start"], speakers, prev_sp, None, False, q["addressee"])
+        def who_of(who: str) -> str | None:
+            return _who(ctx, who, q["start"], p["start"], speakers, prev_sp, None, False, q["addressee"])
+
         m, cid = _heard(before, 0, len(before), who_of)
         if cid is None:
             m, cid = _subject(_BEFORE, before, 0, len(before), who_of)
@@ -719,11 +721,13 @@ def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx
     if prevp is None or prevp["kind"] != "text" or text[p["start"]:qs[0]["start"]].strip():
         return None
     at = max(prevp["start"], prevp["end"] - 220)
-    im, cid = _heard(text, at, prevp["end"],
-                     lambda who: _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False))
+
+    def who_of(who: str) -> str | None:
+        return _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False)
+
+    im, cid = _heard(text, at, prevp["end"], who_of)
     if cid is None:
-        im, cid = _subject(_INTRO, text, at, prevp["end"],
-                           lambda who: _who(ctx, who, prevp["end"], prevp["start"], speakers, None, new=False))
+        im, cid = _subject(_INTRO, text, at, prevp["end"], who_of)
     if cid is None:
         return None
     return {"cid": cid, "mention": (im.start("who"), im.end("who")),

@@ -140,6 +140,11 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
     return cands, X
 
 
+#: features of earlier models, no longer computed: their weights in a model file are ignored
+#: ("narrator": a prior for the first-person narrator, whose sign depended on the novels
+#: trained on)
+RETIRED = frozenset(["narrator"])
+
 #: the column of each feature
 _COL = {f: i for i, f in enumerate(FEATURES)}
 
@@ -200,11 +205,12 @@ class TurnModel:
     """
 
     def __init__(self, weights: dict[str, float], pronoun: dict[str, float] | None = None):
-        unknown = (set(weights) | set(pronoun or {})) - set(FEATURES)
+        unknown = (set(weights) | set(pronoun or {})) - set(FEATURES) - RETIRED
         if unknown:
             raise ValueError(f"unknown turn features: {sorted(unknown)}")
-        self.weights = dict(weights)
-        self.pronoun = dict(pronoun) if pronoun is not None else {"rule": 10.0}
+        self.weights = {f: v for f, v in weights.items() if f not in RETIRED}
+        self.pronoun = ({f: v for f, v in pronoun.items() if f not in RETIRED} if pronoun is not None
+                        else {"rule": 10.0})
         self._w = {"turn": np.array([weights.get(f, 0.0) for f in FEATURES]),
                    "pronoun": np.array([self.pronoun.get(f, 0.0) for f in FEATURES])}
 
