@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .characters import _PRONOUN_AFTER, _TITLE_ALT, slug
+from .characters import _MALE_PRON, _PRONOUN_AFTER, _TITLE_ALT, slug
 from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS, noun_gender
 from .turns import TurnModel, current_model, record, turn_features
 
@@ -266,8 +266,6 @@ _NOT_SPEAKERS = frozenset("first second third same one two three rest whole last
 
 #: the narrator as the subject of a clause ("I looked", "and I said")
 _I_SUBJECT = re.compile(r"\bI\b(?!')")
-#: the pronouns after a tag that make a described speaker a man (:meth:`_Ctx.vote_gender`)
-_MALE_PRONOUNS = frozenset(["he", "his", "him", "himself"])
 #: the gender a tag's pronoun gives its speaker
 _PRONOUN_GENDER = {"he": "male", "she": "female"}
 
@@ -360,7 +358,7 @@ class _Ctx:
         if cid not in self.described:
             return
         m, f = self.votes.get(cid, (0, 0))
-        m, f = (m + 1, f) if pronoun in _MALE_PRONOUNS else (m, f + 1)
+        m, f = (m + 1, f) if pronoun in _MALE_PRON else (m, f + 1)
         self.votes[cid] = (m, f)
         if self.gender.get(cid) is None or cid in self.voted:
             self.voted.add(cid)
