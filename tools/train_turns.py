@@ -149,7 +149,7 @@ def main() -> None:
         print(f"{d.name:32s} held-out accuracy {q['correct'].mean():.3f}", flush=True)
     df = pd.DataFrame(rows)
     pooled = (df["held_out"] * df["quotes"]).sum() / df["quotes"].sum()
-    print(f"pooled held-out accuracy (train on the other novels, read and score this one): {pooled:.3f}")
+    print(f"pooled held-out accuracy (train on the other novels, read and score this one): {pooled:.4f}")
     if a.save:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         tmp = OUT.with_suffix(".tmp")

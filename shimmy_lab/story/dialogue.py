@@ -38,6 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .characters import _MALE_PRON, _PRONOUN_AFTER, _TITLE_ALT, slug
+from .idiolect import Idiolects, words
 from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS, noun_gender
 from .turns import TurnModel, current_model, record, turn_features
 
@@ -324,6 +325,10 @@ class _Ctx:
         self.lead = 0
         #: each speaker's share of the tagged turns, 0..1 on a log scale (set by :func:`_fill`)
         self.prominence: dict[str, float] = {}
+        #: the word profiles of the speakers' tagged lines (set by :func:`_fill`)
+        self.idiolects: Idiolects | None = None
+        #: (speaker, text) of the lines tagged in the text read before (an append learns from them)
+        self.tagged_lines: list[tuple[str, str]] = []
         #: tagged turns per speaker in the text read before (an append counts them too)
         self.tagged_before: Counter = Counter()
         #: described speakers: (male, female) pronouns after their tags, and those sexed by them
@@ -777,6 +782,7 @@ def _fill(text: str, turns: list[dict], paragraphs: dict[int, dict], ctx: _Ctx) 
     top = math.log1p(max(tagged.values(), default=0)) or 1.0
     sure = min(1.0, sum(tagged.values()) / PROMINENCE_TAGS)
     ctx.prominence = {c: sure * math.log1p(n) / top for c, n in tagged.items()}
+    ctx.idiolects = Idiolects(ctx.tagged_lines + tagged_lines(text, [q for t in turns for q in t["qs"]]))
     model = current_model()
     for conv in convs:
         _decide(text, conv, turns, paragraphs, ctx, model)
@@ -896,7 +902,37 @@ def _turn_context(text: str, k: int, ts: list[dict], paragraphs: dict[int, dict]
             "hint": t.get("hint"), "in_line": ctx.named_in([(q["start"], q["end"]) for q in t["qs"]]),
             "in_previous": ctx.named_in([(q["start"], q["end"]) for q in prev_qs]),
             "asked": bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?"),
-            "rule": pron and pron["rule"], "prominence": ctx.prominence}
+            "rule": pron and pron["rule"], "prominence": ctx.prominence,
+            "idiolect": _idiolect(ctx.idiolects, t["qs"])}
+
+
+def tagged_lines(text: str, quotes) -> list[tuple[str, str]]:
+    """``(speaker, text)`` of the quotes whose speaker a tag names by a name or a description
+    ("said Emma", "said the beadle"; not "he said", whose speaker is a guess): the lines the
+    speakers' idiolects are learnt from (:mod:`.idiolect`).  ``quotes``: dicts or rows with
+    ``method``, ``speaker``, ``speaker_start``, ``speaker_end`` (None when unknown) and ``text``."""
+    out = []
+    for q in quotes:
+        if q["method"] != "tag" or not isinstance(q["speaker"], str) or not isinstance(q["text"], str):
+            continue
+        s, e = q["speaker_start"], q["speaker_end"]
+        if s is None or e is None or text[int(s):int(e)].lower() not in ("he", "she"):
+            out.append((q["speaker"], q["text"]))
+    return out
+
+
+def _idiolect(idiolects: Idiolects | None, qs: list[dict]) -> Callable[[str], float | None] | None:
+    """Candidate id -> the idiolect score of the lines ``qs`` (computed once per candidate)."""
+    if idiolects is None:
+        return None
+    line = words(" ".join(str(q["text"]) for q in qs))
+    cache: dict[str, float | None] = {}
+
+    def score(cid: str) -> float | None:
+        if cid not in cache:
+            cache[cid] = idiolects.score(cid, line)
+        return cache[cid]
+    return score
 
 
 def _candidates(t: dict, cands: list[str], X, ctx: _Ctx) -> tuple[list[str], Any, str]:

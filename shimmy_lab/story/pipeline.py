@@ -22,7 +22,7 @@ from .characters import (
 )
 from .dialogue import (
     MIN_DESCRIBED, UNNAMED_NARRATOR, _Ctx, attribute, detect_style, find_quotes, first_person,
-    is_first_person, narrator_votes,
+    is_first_person, narrator_votes, tagged_lines,
 )
 from .deaths import told_deaths
 from .facts import extract_facts
@@ -285,6 +285,8 @@ def _speakers(text: str, T: dict, uns: dict, quotes: list[dict], spans: list, me
     # the speakers' tagged turns before the paragraphs that turn-taking goes on from
     tags = oldq[(oldq["method"] == "tag") & (oldq["paragraph"] < first_new - 4)]
     ctx.tagged_before = Counter(tags.groupby("paragraph")["speaker"].first().dropna())
+    told = oldq[oldq["method"] == "tag"]  # every tagged line read before teaches the idiolects
+    ctx.tagged_lines = tagged_lines(text, told.astype(object).where(told.notna(), None).to_dict("records"))
     pq = oldq[oldq["paragraph"] >= first_new - 4].groupby("paragraph")["speaker"].first()
     prior = [(int(p), s if isinstance(s, str) else None) for p, s in pq.items()]
     pa = T["paragraphs"]

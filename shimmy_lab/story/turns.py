@@ -22,7 +22,7 @@ from collections import Counter
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -56,6 +56,7 @@ FEATURES = (
     "conversation",     # log(1 + anchored turns of c in this conversation)
     "rule",             # c is the reader's rule choice for the "he"/"she" of a speech tag
     "prominence",       # log(1 + tagged turns of c in the text) / log(1 + those of the most tagged)
+    "idiolect",         # how much likelier the line is in c's words than in everyone's (.idiolect)
 )
 
 
@@ -67,7 +68,8 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                   hint: tuple[str, str] | None = None, in_line: list[str] = (),
                   in_previous: list[str] = (), asked: bool = False,
                   rule: str | None = None,
-                  prominence: dict[str, float] | None = None) -> tuple[list[str], np.ndarray]:
+                  prominence: dict[str, float] | None = None,
+                  idiolect: Callable[[str], float | None] | None = None) -> tuple[list[str], np.ndarray]:
     """The candidates of turn ``k`` of a conversation and their feature rows.
 
     Parameters
@@ -108,6 +110,10 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
     prominence
         Character id -> how much of the text's tagged speech is theirs, 0..1 (feature
         ``prominence``; absent: 0).
+    idiolect
+        Character id -> how much likelier this turn's lines are in that character's words
+        than in everyone's (:meth:`~shimmy_lab.story.idiolect.Idiolects.score`); None for one
+        with no tagged line, who gets the mean of the others'.
 
     Returns
     -------
@@ -137,7 +143,18 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         row[_COL["named_in_previous"]] = c in in_previous
         row[_COL["answers"]] = asked and c == h["before"][1] and c != h["before"][0]
         row[_COL["prominence"]] = (prominence or {}).get(c, 0.0)
+    if idiolect is not None:
+        _idiolect_column(X[:, _COL["idiolect"]], [idiolect(c) for c in cands])
     return cands, X
+
+
+def _idiolect_column(col: np.ndarray, scores: list[float | None]) -> None:
+    """Fill the ``idiolect`` column: each candidate's score, the mean of the others' for one
+    with no tagged line (no evidence either way), all 0 when no candidate has one."""
+    known = [s for s in scores if s is not None]
+    if known:
+        mean = sum(known) / len(known)
+        col[:] = [mean if s is None else s for s in scores]
 
 
 #: features of earlier models, no longer computed: their weights in a model file are ignored
