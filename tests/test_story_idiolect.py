@@ -1,10 +1,12 @@
-"""Idiolects: the word profiles of tagged lines, and the turn feature that weighs them."""
+"""Idiolects (the word profiles of tagged lines) and the sex a line addresses: the turn
+features that read a line's words."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from shimmy_lab.story import Story
-from shimmy_lab.story.dialogue import tagged_lines
+from shimmy_lab.story.dialogue import _addressed_sex, tagged_lines
 from shimmy_lab.story.idiolect import LIMIT, Idiolects, words
 from shimmy_lab.story.turns import FEATURES, recording, turn_features
 
@@ -72,3 +74,18 @@ def test_an_append_learns_from_the_lines_tagged_before():
     got, want = np.asarray(appended[-1]["X"])[:, COL], np.asarray(whole[-1]["X"])[:, COL]
     assert appended[-1]["candidates"] == whole[-1]["candidates"]
     assert got.any() and np.allclose(got, want)
+
+
+@pytest.mark.parametrize("line, sex", [("But, my dear sir, the difference!", "male"), ("Yes, ma'am.", "female"),
+                                       ("Papa, you know we settled it.", "male"), ("I told my father so.", None),
+                                       ("No, sir; nor you, madam.", None), ("Sir!", "male")])
+def test_the_sex_a_line_calls_someone_by(line, sex):
+    assert _addressed_sex(line) == sex
+
+
+def test_a_candidate_of_the_sex_the_line_addresses_is_marked():
+    cands, X = turn_features(1, ["ann", None], [True, False], [None, None], [0, 0], named_here=["bo"],
+                             named_between=[], narrator=None, recent=[], gender={"ann": "female", "bo": "male"},
+                             addressed="male")
+    got = dict(zip(cands, X[:, FEATURES.index("addressed_sex")]))
+    assert got == {"ann": 0, "bo": 1}

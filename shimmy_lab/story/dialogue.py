@@ -903,7 +903,20 @@ def _turn_context(text: str, k: int, ts: list[dict], paragraphs: dict[int, dict]
             "in_previous": ctx.named_in([(q["start"], q["end"]) for q in prev_qs]),
             "asked": bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?"),
             "rule": pron and pron["rule"], "prominence": ctx.prominence,
-            "idiolect": _idiolect(ctx.idiolects, t["qs"])}
+            "idiolect": _idiolect(ctx.idiolects, t["qs"]),
+            "addressed": _addressed_sex(" ".join(str(q["text"]) for q in t["qs"]))}
+
+
+_SIR = re.compile(r"(?:^|[,;:!?\-]\s*|\b(?:my\s+)?(?:dear|good)\s+)(?P<w>sir|papa|pa|father|uncle|my lord|"
+                  r"madam|ma'am|mum|miss|mamma|mama|ma|mother|aunt|my lady)\s*(?:[,.!?;]|--|$)", re.I)
+_SIR_SEX = {"sir": "male", "papa": "male", "pa": "male", "father": "male", "uncle": "male", "my lord": "male"}
+
+
+def _addressed_sex(line: str) -> str | None:
+    """The sex of the person a line calls "sir", "papa", "ma'am", "miss"... (None when it calls
+    nobody so, or both sexes)."""
+    sexes = {_SIR_SEX.get(m.group("w").lower(), "female") for m in _SIR.finditer(line)}
+    return sexes.pop() if len(sexes) == 1 else None
 
 
 def tagged_lines(text: str, quotes) -> list[tuple[str, str]]:

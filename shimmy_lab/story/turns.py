@@ -59,6 +59,7 @@ FEATURES = (
     "rule",             # c is the reader's rule choice for the "he"/"she" of a speech tag
     "prominence",       # log(1 + tagged turns of c in the text) / log(1 + those of the most tagged)
     "idiolect",         # how much likelier the line is in c's words than in everyone's (.idiolect)
+    "addressed_sex",    # the line calls someone "sir", "ma'am", "papa"... of c's sex
 )
 
 
@@ -71,7 +72,8 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                   in_previous: list[str] = (), asked: bool = False,
                   rule: str | None = None,
                   prominence: dict[str, float] | None = None,
-                  idiolect: Callable[[str], float | None] | None = None) -> tuple[list[str], np.ndarray]:
+                  idiolect: Callable[[str], float | None] | None = None,
+                  addressed: str | None = None) -> tuple[list[str], np.ndarray]:
     """The candidates of turn ``k`` of a conversation and their feature rows.
 
     Parameters
@@ -116,6 +118,9 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         Character id -> how much likelier this turn's lines are in that character's words
         than in everyone's (:meth:`~shimmy_lab.story.idiolect.Idiolects.score`); None for one
         with no tagged line, who gets the mean of the others'.
+    addressed
+        ``"male"`` or ``"female"``: the sex of the person this turn's lines call "sir",
+        "ma'am", "papa"... (feature ``addressed_sex``; None: nobody).
 
     Returns
     -------
@@ -145,6 +150,7 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         row[_COL["named_in_previous"]] = c in in_previous
         row[_COL["answers"]] = asked and c == h["before"][1] and c != h["before"][0]
         row[_COL["prominence"]] = (prominence or {}).get(c, 0.0)
+        row[_COL["addressed_sex"]] = addressed is not None and (gender or {}).get(c) == addressed
     if idiolect is not None:
         _idiolect_column(X[:, _COL["idiolect"]], [idiolect(c) for c in cands])
     return cands, X
