@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from shimmy_lab.story import Story
+from turn_reads import whole_and_appended
 from shimmy_lab.story.dialogue import _addressed_sex, tagged_lines
 from shimmy_lab.story.idiolect import LIMIT, Idiolects, words
 from shimmy_lab.story.turns import FEATURES, recording, turn_features
@@ -63,14 +64,8 @@ def test_the_reader_scores_each_untagged_line_against_the_tagged_ones():
 
 
 def test_an_append_learns_from_the_lines_tagged_before():
-    head = 'Stephen Blackpool met Louisa Gradgrind.\n\n' + _exchange(3)
-    far = "The lane ran on between the hedges for a long while. " * 6 + "\n\n"
-    tail = '"Good day," said Louisa.\n\n"Ay, lass, thou\'rt reet."\n'
-    with recording() as whole:
-        Story.from_text(head + far * 3 + tail)
-    story = Story.from_text(head + far * 3)
-    with recording() as appended:
-        story.append(tail)
+    whole, appended = whole_and_appended('Stephen Blackpool met Louisa Gradgrind.\n\n' + _exchange(3),
+                                         '"Good day," said Louisa.\n\n"Ay, lass, thou\'rt reet."\n')
     got, want = np.asarray(appended[-1]["X"])[:, COL], np.asarray(whole[-1]["X"])[:, COL]
     assert appended[-1]["candidates"] == whole[-1]["candidates"]
     assert got.any() and np.allclose(got, want)

@@ -10,6 +10,7 @@ import pytest
 from shimmy_lab.story import Story
 from shimmy_lab.story.dialogue import PROMINENCE_TAGS
 from shimmy_lab.story.turns import FEATURES, PRIOR, TurnModel, load_model, recording, turn_features
+from turn_reads import whole_and_appended
 
 COL = {f: i for i, f in enumerate(FEATURES)}
 
@@ -154,13 +155,7 @@ def test_the_reader_gives_the_model_each_speakers_prominence():
 def test_an_append_counts_the_tags_read_before_in_prominence():
     head = ('Anne Hale and Ben Cole met in the lane.\n\n' + '"Good day," said Anne Hale.\n\n' * 3
             + '"And to you," said Ben Cole.\n\n')
-    far = "The lane ran on between the hedges for a long while. " * 6 + "\n\n"
-    tail = '"Is it far?" said Anne Hale.\n\n"Not far."\n\n"Good."\n'
-    with recording() as whole:
-        Story.from_text(head + far * 3 + tail)
-    story = Story.from_text(head + far * 3)
-    with recording() as appended:
-        story.append(tail)
+    whole, appended = whole_and_appended(head, '"Is it far?" said Anne Hale.\n\n"Not far."\n\n"Good."\n')
     col = COL["prominence"]
     last = {r["start"]: dict(zip(r["candidates"], np.asarray(r["X"])[:, col])) for r in whole}
     got = {r["start"]: dict(zip(r["candidates"], np.asarray(r["X"])[:, col])) for r in appended}

@@ -65,13 +65,11 @@ FEATURES = (
 
 def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
                   addressees: list[str | None], gaps: list[int], named_here: list[str],
-                  named_between: list[str], narrator: str | None,
-                  recent: list[str], i_here: bool = False, pronoun_here: str | None = None,
-                  gender: dict[str, str | None] | None = None,
-                  hint: tuple[str, str] | None = None, in_line: list[str] = (),
-                  in_previous: list[str] = (), asked: bool = False,
-                  rule: str | None = None,
-                  prominence: dict[str, float] | None = None,
+                  named_between: list[str], narrator: str | None, recent: list[str],
+                  i_here: bool = False, pronoun_here: str | None = None,
+                  gender: dict[str, str | None] | None = None, hint: tuple[str, str] | None = None,
+                  in_line: list[str] = (), in_previous: list[str] = (), asked: bool = False,
+                  rule: str | None = None, prominence: dict[str, float] | None = None,
                   idiolect: Callable[[str], float | None] | None = None,
                   addressed: str | None = None) -> tuple[list[str], np.ndarray]:
     """The candidates of turn ``k`` of a conversation and their feature rows.
@@ -111,16 +109,12 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         Whether the last line of the turn before ends with a question mark.
     rule
         For a tag's "he"/"she": the reader's rule choice (:func:`~shimmy_lab.story.dialogue.attribute`).
-    prominence
-        Character id -> how much of the text's tagged speech is theirs, 0..1 (feature
-        ``prominence``; absent: 0).
-    idiolect
-        Character id -> how much likelier this turn's lines are in that character's words
-        than in everyone's (:meth:`~shimmy_lab.story.idiolect.Idiolects.score`); None for one
-        with no tagged line, who gets the mean of the others'.
+    prominence, idiolect
+        Character id -> their share of the text's tagged speech, 0..1 (absent: 0); -> how
+        much likelier this turn's lines are in their words than in everyone's
+        (:meth:`~shimmy_lab.story.idiolect.Idiolects.score`; None, no tagged line: the others' mean).
     addressed
-        ``"male"`` or ``"female"``: the sex of the person this turn's lines call "sir",
-        "ma'am", "papa"... (feature ``addressed_sex``; None: nobody).
+        The sex of whom this turn's lines call "sir", "ma'am", "papa"... (``addressed_sex``), or None.
 
     Returns
     -------
@@ -128,11 +122,9 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         The candidate ids and a ``(len(candidates), len(FEATURES))`` array.
     """
     h = _history(k, speakers, anchored, addressees)
-    cands = list(dict.fromkeys(c for c in [
-        *h["before"], h["last_other"], h["ahead"] and h["ahead"][1], h["behind"] and h["behind"][1],
-        h["called_before"], addressees[k], hint and hint[1], rule, *named_here, *named_between, narrator,
-        *recent[:3], *h["conv"]] if c))
-    X = np.zeros((len(cands), len(FEATURES)))
+    cands = list(dict.fromkeys(c for c in [*h["candidates"], addressees[k], hint and hint[1], rule,
+                                           *named_here, *named_between, narrator, *recent[:3], *h["conv"]] if c))
+    X = _line_columns(cands, gender or {}, idiolect, addressed)
     rank = {c: i for i, c in enumerate(recent)}
     for r, c in enumerate(cands):
         row = X[r]
@@ -150,19 +142,23 @@ def turn_features(k: int, speakers: list[str | None], anchored: list[bool],
         row[_COL["named_in_previous"]] = c in in_previous
         row[_COL["answers"]] = asked and c == h["before"][1] and c != h["before"][0]
         row[_COL["prominence"]] = (prominence or {}).get(c, 0.0)
-        row[_COL["addressed_sex"]] = addressed is not None and (gender or {}).get(c) == addressed
-    if idiolect is not None:
-        _idiolect_column(X[:, _COL["idiolect"]], [idiolect(c) for c in cands])
     return cands, X
 
 
-def _idiolect_column(col: np.ndarray, scores: list[float | None]) -> None:
-    """Fill the ``idiolect`` column: each candidate's score, the mean of the others' for one
-    with no tagged line (no evidence either way), all 0 when no candidate has one."""
-    known = [s for s in scores if s is not None]
+def _line_columns(cands: list[str], gender: dict[str, str | None],
+                  idiolect: Callable[[str], float | None] | None, addressed: str | None) -> np.ndarray:
+    """A feature array for ``cands`` with the columns that read the line's words filled:
+    ``addressed_sex``, and ``idiolect`` (each candidate's score, the mean of the others' for
+    one with no tagged line, no evidence either way; all 0 when no candidate has one)."""
+    X = np.zeros((len(cands), len(FEATURES)))
+    if addressed is not None:
+        X[:, _COL["addressed_sex"]] = [gender.get(c) == addressed for c in cands]
+    scores = [idiolect(c) for c in cands] if idiolect is not None else []
+    known = [v for v in scores if v is not None]
     if known:
         mean = sum(known) / len(known)
-        col[:] = [mean if s is None else s for s in scores]
+        X[:, _COL["idiolect"]] = [mean if v is None else v for v in scores]
+    return X
 
 
 #: features of earlier models, no longer computed: their weights in a model file are ignored
@@ -176,10 +172,10 @@ _COL = {f: i for i, f in enumerate(FEATURES)}
 
 def _history(k: int, speakers: list[str | None], anchored: list[bool], addressees: list[str | None]) -> dict:
     """What the speakers around turn ``k`` say: the three before it, the latest other one,
-    the nearest anchors ahead and behind (distance, speaker), the anchored turns per speaker
-    and whom the turn before calls by name."""
+    the nearest anchors ahead and behind (distance, speaker), the anchored turns per speaker,
+    whom the turn before calls by name, and those of them who are candidates."""
     before = [speakers[k - j] if k - j >= 0 else None for j in (1, 2, 3)]
-    return {
+    h = {
         "before": before,
         "last_other": next((speakers[j] for j in range(k - 1, -1, -1)
                             if speakers[j] and speakers[j] != before[0]), None),
@@ -190,6 +186,9 @@ def _history(k: int, speakers: list[str | None], anchored: list[bool], addressee
         "conv": Counter(sp for sp, a in zip(speakers, anchored) if a and sp),
         "called_before": addressees[k - 1] if k else None,
     }
+    h["candidates"] = [*before, h["last_other"], h["ahead"] and h["ahead"][1], h["behind"] and h["behind"][1],
+                       h["called_before"]]
+    return h
 
 
 def _history_row(row: np.ndarray, c: str, k: int, h: dict, gaps: list[int]) -> None:
