@@ -920,8 +920,9 @@ def _addressed_sex(line: str) -> str | None:
 
 
 def tagged_lines(text: str, quotes) -> list[tuple[str, str]]:
-    """``(speaker, text)`` of the quotes whose speaker a tag names by a name or a description
-    ("said Emma", "said the beadle"; not "he said", whose speaker is a guess): the lines the
+    """``(speaker, text)`` of the quotes whose speaker a tag names by a name, a description or
+    the narrator's "I" ("said Emma", "said the beadle", "I said"; not "he said" or "she said",
+    whose speaker is a guess): the lines the
     speakers' idiolects are learnt from (:mod:`.idiolect`).  ``quotes``: dicts or rows with
     ``method``, ``speaker``, ``speaker_start``, ``speaker_end`` (None when unknown) and ``text``."""
     out = []

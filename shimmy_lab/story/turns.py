@@ -7,7 +7,8 @@ speakers of the turns before, the speakers of the anchors ahead, the people the 
 by name, the people named in the narration of the paragraph and just before it, the
 first-person narrator and the characters named lately.  Besides where a candidate spoke
 and was named, the model weighs how like the candidate's tagged lines the line reads
-(:mod:`.idiolect`).  Each candidate is described by
+(:mod:`.idiolect`) and whether the line calls someone of the candidate's sex "sir" or
+"ma'am".  Each candidate is described by
 :data:`FEATURES`; the weights (``data/turns.json``) are learnt from annotated novels by
 ``tools/train_turns.py``, which also reports the cross-validated accuracy (train on all
 novels but one, test on that one).
