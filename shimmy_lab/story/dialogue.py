@@ -895,6 +895,7 @@ def _turn_context(text: str, k: int, ts: list[dict], paragraphs: dict[int, dict]
     recent = ctx.recent(p["start"])
     if pron:
         recent = [c for c in recent if ctx.gender.get(c) == pron["gender"]]
+    said = " ".join(str(q["text"]) for q in t["qs"])
     return {"named_here": ctx.between(p["start"], p["end"]), "named_between": ctx.between(lead, p["start"]),
             "narrator": ctx.narrator, "recent": recent,
             "i_here": bool(ctx.narrator) and any(_I_SUBJECT.search(text, a, b) for a, b in spans),
@@ -903,8 +904,7 @@ def _turn_context(text: str, k: int, ts: list[dict], paragraphs: dict[int, dict]
             "in_previous": ctx.named_in([(q["start"], q["end"]) for q in prev_qs]),
             "asked": bool(prev_qs) and str(prev_qs[-1]["text"]).rstrip().endswith("?"),
             "rule": pron and pron["rule"], "prominence": ctx.prominence,
-            "idiolect": _idiolect(ctx.idiolects, t["qs"]),
-            "addressed": _addressed_sex(" ".join(str(q["text"]) for q in t["qs"]))}
+            "idiolect": _idiolect(ctx.idiolects, said), "addressed": _addressed_sex(said)}
 
 
 _SIR = re.compile(r"(?:^|[,;:!?\-]\s*|\b(?:my\s+)?(?:dear|good)\s+)(?P<w>sir|papa|pa|father|uncle|my lord|"
@@ -935,11 +935,11 @@ def tagged_lines(text: str, quotes) -> list[tuple[str, str]]:
     return out
 
 
-def _idiolect(idiolects: Idiolects | None, qs: list[dict]) -> Callable[[str], float | None] | None:
-    """Candidate id -> the idiolect score of the lines ``qs`` (computed once per candidate)."""
+def _idiolect(idiolects: Idiolects | None, said: str) -> Callable[[str], float | None] | None:
+    """Candidate id -> the idiolect score of the words ``said`` (computed once per candidate)."""
     if idiolects is None:
         return None
-    line = words(" ".join(str(q["text"]) for q in qs))
+    line = words(said)
     cache: dict[str, float | None] = {}
 
     def score(cid: str) -> float | None:
