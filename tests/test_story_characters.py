@@ -265,3 +265,23 @@ def test_the_title_alone_names_its_one_holder():
     m = st.mentions
     assert set(m.loc[m["surface"].astype(str) == "the Admiral", "character_id"]) == {"admiral_croft"}
     assert len(m[m["surface"].astype(str) == "the Admiral"]) == 3
+
+
+def test_a_title_case_heading_does_not_glue_words_to_a_name():
+    from shimmy_lab.story.characters import scan_names
+    text = ("Chapter IX: How Lucy Faced the Storm, and Miss Lucy Marsh Drove Out\n\n"
+            "Lucy faced the window. She drove out at noon. Lucy Marsh was tired.\n")
+    surfaces = [c["surface"] for c in scan_names(text, 0, len(text))]
+    assert "Lucy Faced" not in surfaces and "Lucy" in surfaces
+    assert "Miss Lucy Marsh" in surfaces and not any("Drove" in s for s in surfaces)
+    # in prose a capitalised word after a given name stays a surname
+    assert "Lucy Marsh" in surfaces
+
+
+def test_master_and_surname_is_the_boy_named_beside_it():
+    text = ('Charley Bates and Master Bates were one boy. "Hallo!" cried Charley Bates.\n\n'
+            '"Quiet," said Master Bates. Charley Bates laughed.\n\n'
+            'Master Charley Bates and Master Bates ran off. Master Bates laughed again.\n')
+    st = sl.Story.from_text(text)
+    bates = st.characters[st.characters["name"].str.contains("Bates")]
+    assert len(bates) == 1, bates[["name", "aliases"]]

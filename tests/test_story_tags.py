@@ -83,3 +83,19 @@ def test_her_mother_is_no_miss_of_the_family():
     assert _who(ctx, "her mother", 100, 90, ["jane_bates"], "jane_bates") is None
     ctx.names["mrs_bates"], ctx.gender["mrs_bates"] = "Mrs Bates", "female"
     assert _who(ctx, "her mother", 100, 90, ["jane_bates"], "jane_bates") == "mrs_bates"
+
+
+def test_the_voice_of_someone_is_theirs_and_a_set_apart_description_is_a_speaker():
+    text = HEAD + (
+        '"Who is there?" cried the voice of old Mr. Vance from the stair.\n\n'
+        '"A friend," said the gentleman in the white waistcoat.\n\n'
+        '"Then come up," said Miss Finch in a low voice.\n\n'
+        '"I will not," said the gentleman in the white waistcoat.\n\n'
+        '"As you like," said the girl with a smile.\n')
+    who = _speakers(text)
+    assert who['"Who is there?"'] == (who['"The water is high,"'][0], "the voice of old Mr. Vance")
+    # the whole description names him, and its second tag finds the same speaker
+    assert who['"A friend,"'][0] == who['"I will not,"'][0] == "the gentleman in the white waistcoat"
+    assert who['"Then come up,"'][0] == who['"It rained all week,"'][0]
+    # "with a smile" is how the line is said: the girl is read as "she" is (no new speaker)
+    assert who['"As you like,"'] == (who['"It rained all week,"'][0], "the girl")

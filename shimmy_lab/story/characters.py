@@ -274,6 +274,23 @@ def _is_initial(text: str, s: int) -> bool:
     return j < 0
 
 
+def _title_case_line(text: str, pos: int) -> bool:
+    """Whether the line holding ``pos`` capitalises its words as a heading does ("Chapter
+    XIV: How Lucy Faced the External Situation Bravely"): three words or more, and three
+    in four of those of four letters or more capitalised."""
+    lo, hi = text.rfind("\n", 0, pos) + 1, text.find("\n", pos)
+    line = text[lo:hi if hi >= 0 else len(text)]
+    words = re.findall(r"[A-Za-z]+", line)
+    long = [w for w in words if len(w) >= 4]
+    return len(line) < 120 and len(words) >= 3 and bool(long) and \
+        4 * sum(w[0].isupper() for w in long) >= 3 * len(long)
+
+
+def _lower_in(text: str, word: str) -> bool:
+    """Whether ``text`` has ``word`` in lower case (a word of the language, not a name)."""
+    return re.search(rf"(?<![A-Za-z]){re.escape(word.lower())}(?![A-Za-z])", text) is not None
+
+
 def scan_names(text: str, start: int, end: int,
                quote_spans: list[tuple[int, int]] = (), keep: frozenset = frozenset()) -> list[dict]:
     """Find name forms in ``text[start:end]`` with their context evidence.
@@ -308,6 +325,8 @@ def scan_names(text: str, start: int, end: int,
         cut = next((i for i, w in enumerate(words) if w in NOT_NAMES and w not in keep and not (
             w in CALENDAR and i < len(words) - 1)), len(words))
         words = words[:cut]
+        if len(words) > 1 and _title_case_line(text, s):  # "How Lucy Faced the External Situation"
+            words = words[:1 + next((i for i, w in enumerate(words[1:]) if _lower_in(text, w)), len(words))]
         if not words or (len(words) == 1 and len(words[0]) < 2):
             continue
         ms = m.start() if title else s
@@ -813,7 +832,8 @@ def _full_name_of(m: _Merge, s: str, kind: str, w: str, g: str | None) -> _Perso
     allowed = {kind} | (_ALSO_MR if kind == "Mr" else set())
     same = [q for q in same if (q.titles and (kind in q.titles or q.titles <= allowed)
                                 and m.together is not None) or (not q.titles and kind in ("Mr", "Master"))]
-    same = [q for q in same if not _named_with(m, s, q)]
+    if kind != "Master":  # a boy's title: "Master Bates" beside "Charley Bates" is no father of his
+        same = [q for q in same if not _named_with(m, s, q)]
     if len(same) > 1:
         same = [q for q in same if kind in q.titles]
     return _dominant(same)

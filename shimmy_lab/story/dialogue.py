@@ -204,11 +204,18 @@ _DW = (r"(?!(?:and|as|at|but|by|for|from|in|into|of|on|or|to|up|with|who|whom|th
        r"he|she|they|it|we|you|i|his|its|their|them|him|her|whose|aloud|inside|outside|somewhat|"
        r"ahead|back|away|forward|there|here|below|above|within)\b)"
        r"(?![a-z]+ly\b)[a-z]+(?:-[a-z]+)?")
-_WHO = (rf"(?P<who>(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
+#: "the voice of old Mr. Emerson", "the muffled voice of the Dodger": the one whose voice it is
+_VOICE_OF = (rf"the\s+(?:[a-z]+\s+)?voice\s+of\s+(?:(?:old|young|little|poor)\s+)?"
+             rf"(?:{_NAMEP}|the\s+(?:[A-Z][a-z]+|{_DW}))")
+_WHO = (rf"(?P<who>{_VOICE_OF}|(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
         rf"|(?:the\s+(?:[a-z]+(?:-[a-z]+)?\s+){{1,2}})?{_NAMEP}|(?:his|her|their|my)\s+{_NAMEP}|[Tt]he(?:\s+{_DW}){{1,3}}"
         rf"|he|she|him|her|I)")
 #: a speech tag right after a quote may also name someone new: "said a looker-on", "cried a voice"
-_WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\s+in\s+the\s+{_DW})?|", 1)
+#: a description that tells one person from the others by what is with them or where they
+#: are ("the gentleman in the white waistcoat", "the man with the black beard"): the whole of
+#: it names the speaker (:data:`_MANNER` tells "in a low voice" from it)
+_SET_APART = rf"the(?:\s+{_DW}){{1,3}}\s+(?:in|with)\s+the(?:\s+{_DW}){{1,3}}"
+_WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\s+in\s+the\s+{_DW})?|{_SET_APART}|", 1)
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
 _AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO_AFTER}(?![a-z]){_TO}")
 _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
@@ -353,7 +360,7 @@ class _Ctx:
         if cid not in self.gender or cid in self.described:
             self.described.setdefault(cid, desc)
             self.described_at[cid] = pos
-            self.gender.setdefault(cid, noun_gender(desc))
+            self.gender.setdefault(cid, noun_gender(re.split(r"\s+(?:in|with)\s+", desc)[0]))
         return cid
 
     def vote_gender(self, cid: str, pronoun: str) -> None:
@@ -436,6 +443,9 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
          prev_speaker: str | None, exclude: str | None = None, new: bool = True,
          addressee: str | None = None) -> str | None:
     low = who.lower()
+    voice = re.match(r"the\s+(?:[a-z]+\s+)?voice\s+of\s+(?:(?:old|young|little|poor)\s+)?", who)
+    if voice:  # "the voice of old Mr. Emerson": Mr Emerson
+        return _who(ctx, who[voice.end():], pos, para_start, speakers, prev_speaker, exclude, False, addressee)
     if low in ("he", "she", "him", "her"):
         g = "male" if low in ("he", "him") else "female"
         return _pronoun(ctx, g, pos, para_start, speakers, prev_speaker, exclude)
@@ -511,6 +521,11 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
     if several); any other description (``new``) is a speaker of its own.  With
     ``indefinite`` ("said a tall man", "cried a voice") the speaker is someone new, never a
     character already named: a speaker of its own, "the tall man" from then on."""
+    apart = next((i for i, w in enumerate(words) if i and w in ("in", "with")), None)
+    if apart is not None and not indefinite:
+        if _MANNER.isdisjoint(words[apart:]) and words[apart + 1:apart + 2] == ["the"]:
+            return _set_apart(ctx, words, apart, pos, new)
+        words = words[:apart]  # "the girl in a hoarse voice": the girl
     words = _head_words(words)
     if words is None:
         return None
@@ -542,6 +557,22 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
     if not new:
         return None
     return ctx.describe("the " + " ".join(words), pos)
+
+
+#: words after "in"/"with" that tell how a line is said, not who says it ("said the Jew in a
+#: low voice", "with the same smile")
+_MANNER = frozenset("voice voices tone manner air way whisper undertone accent look looks smile "
+                    "same former usual meantime hope expectation".split())
+
+
+def _set_apart(ctx: _Ctx, words: list[str], apart: int, pos: int, new: bool) -> str | None:
+    """The speaker of "said the gentleman in the white waistcoat" (``words`` after "the";
+    ``apart`` the index of "in"/"with"): a speaker of its own, named by the whole of it
+    (none for a group: "the men in the cart")."""
+    if _head_words(words[:apart]) is None:
+        return None
+    desc = "the " + " ".join(words)
+    return ctx.describe(desc, pos) if new or slug(desc) in ctx.described else None
 
 
 def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
