@@ -99,3 +99,27 @@ def test_the_voice_of_someone_is_theirs_and_a_set_apart_description_is_a_speaker
     assert who['"Then come up,"'][0] == who['"It rained all week,"'][0]
     # "with a smile" is how the line is said: the girl is read as "she" is (no new speaker)
     assert who['"As you like,"'] == (who['"It rained all week,"'][0], "the girl")
+
+
+def test_a_description_of_age_fits_a_grown_person_or_a_young_one():
+    text = HEAD + ('Mr. Brownlow looked long at Oliver Twist.\n\n'
+                   '"Come here, child," said the old gentleman.\n')
+    # Oliver is named last, but "the old gentleman" is the one called by a title
+    assert _speakers(text)['"Come here, child,"'] == ("Mr Brownlow", "the old gentleman")
+    text = HEAD + ('Mrs. Finch looked long at Clara.\n\n'
+                   '"May I go?" asked the girl.\n')
+    # Clara is Miss Clara Finch; "the girl" is no Mrs, though Mrs. Finch is the subject
+    assert _speakers(text)['"May I go?"'][0] == "Miss Finch"
+
+
+def test_narration_that_describes_someone_offers_them_to_a_he_or_she():
+    text = ('Miss Clara Finch sat alone at the table by the window.\n\n'
+            '"Is it far to the bridge?" asked Miss Finch.\n\n'
+            'The waiter nodded his head and swept the crumbs from the table with his cloth. '
+            '"Not far," he said. "Ten minutes."\n')
+    st = Story.from_text(text)
+    q = st.quotes.set_index("text")
+    # no man is named: the "he" is the waiter the narration describes, and his second line too
+    assert q.loc["Not far,", "speaker"] == q.loc["Ten minutes.", "speaker"] == "the_waiter"
+    assert q.loc["Not far,", "method"] == "tag" and q.loc["Ten minutes.", "method"] == "paragraph"
+    assert st.characters.set_index("character_id").loc["the_waiter", "gender"] == "male"

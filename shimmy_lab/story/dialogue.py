@@ -39,7 +39,8 @@ import numpy as np
 
 from .characters import _MALE_PRON, _PRONOUN_AFTER, _TITLE_ALT, slug
 from .idiolect import Idiolects, words
-from .lexicon import FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, SPEECH_VERBS, noun_gender
+from .lexicon import (FEMALE_PERSON_NOUNS, MALE_PERSON_NOUNS, RELATION_NOUNS, ROLE_NOUNS, SPEECH_VERBS,
+                      noun_gender)
 from .turns import TurnModel, current_model, record, turn_features
 
 __all__ = ["detect_style", "find_quotes", "attribute", "first_person", "is_first_person"]
@@ -418,16 +419,21 @@ class _Ctx:
 
 
 def _pronoun(ctx: _Ctx, g: str, pos: int, para_start: int, speakers: list[str],
-             prev_speaker: str | None, exclude: str | None = None) -> str | None:
+             prev_speaker: str | None, exclude: str | None = None,
+             fits: Callable[[str], bool] | None = None) -> str | None:
     """The character of gender ``g`` "he" / "she" (or "the old man") stands for: the
     subject of the paragraph, else one named in the narration since the last quote, else
-    a speaker of the conversation or a character named lately who did not speak last."""
+    a speaker of the conversation or a character named lately who did not speak last.
+    ``fits``: of these, the ones a description fits, when there are any ("the old man" is
+    someone called by a title, :func:`_age_fit`)."""
+    fits = fits or (lambda c: True)
     subject = ctx.recent(pos, pos - para_start + 1)[::-1][:1]
-    if subject and ctx.gender.get(subject[0]) == g and subject[0] != exclude:
+    if subject and ctx.gender.get(subject[0]) == g and subject[0] != exclude and fits(subject[0]):
         return subject[0]
     cands = ctx.recent(para_start, para_start - ctx.lead) if ctx.lead < para_start else []
     cands += speakers[::-1] + ctx.recent(pos)
     cands = [c for c in cands if ctx.gender.get(c) == g and c != exclude]
+    cands = [c for c in cands if fits(c)] or cands
     if not cands:  # nobody of that gender named lately: the last one named before in the chapter
         reach = min(PRONOUN_REACH, pos - ctx.chapter_start(pos))
         cands = [c for c in ctx.recent(pos, reach) if ctx.gender.get(c) == g and c != exclude][:1]
@@ -547,7 +553,7 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
         return None
     g = "male" if head in MALE_PERSON_NOUNS else "female" if head in FEMALE_PERSON_NOUNS else None
     if g:
-        return _pronoun(ctx, g, pos, para_start, speakers, prev_speaker, exclude)
+        return _pronoun(ctx, g, pos, para_start, speakers, prev_speaker, exclude, _age_fit(ctx, words))
     cands = ctx.by_word(head) - {exclude}
     if cands:
         near = [c for c in speakers[::-1] + ctx.recent(pos) if c in cands]
@@ -557,6 +563,24 @@ def _described(ctx: _Ctx, words: list[str], pos: int, para_start: int, speakers:
     if not new:
         return None
     return ctx.describe("the " + " ".join(words), pos)
+
+
+#: titles of grown people ("the old gentleman" is rather Mr Brownlow than Oliver; "the girl"
+#: no Mrs)
+_GROWN = re.compile(r"(?:Mr|Mrs|Sir|Lady|Lord|Dr|Doctor|Rev|Reverend|Captain|Colonel|Admiral|General|"
+                    r"Inspector|Professor|Madame|Monsieur|Major)\b")
+_OLD = frozenset("old elderly aged".split())
+_YOUNG = frozenset("boy girl lad lass child youth maiden young little".split())
+
+
+def _age_fit(ctx: _Ctx, words: list[str]) -> Callable[[str], bool] | None:
+    """Which characters a description of age fits, by their titles: "the old man" one called
+    Mr, Sir, Dr ...; "the girl", "the young man" one who is not.  None for other descriptions."""
+    if _OLD & set(words):
+        return lambda c: bool(_GROWN.match(ctx.names.get(c) or ""))
+    if _YOUNG & set(words):
+        return lambda c: not _GROWN.match(ctx.names.get(c) or "")
+    return None
 
 
 #: words after "in"/"with" that tell how a line is said, not who says it ("said the Jew in a
@@ -625,9 +649,14 @@ def _turn(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx:
     tag_to: dict[int, str] = {}  # quote index -> character named in "said X to Y"
     pron: dict | None = None  # the paragraph's speaker came from a tag's "he"/"she"
     by_pronoun: list[tuple[int, str]] = []  # (quote index, gender) of quotes a "he"/"she" tags
+    unresolved: dict | None = None  # a "he"/"she" tag that found nobody: the turn model chooses
     for k, q in enumerate(qs):
         tag = _tag(text, k, qs, p, ctx, speakers, prev_sp)
         if tag is None:
+            continue
+        if tag["cid"] is None:
+            by_pronoun.append((k, tag["gender"]))
+            unresolved = unresolved or {"gender": tag["gender"], "exclude": tag["exclude"], "rule": None}
             continue
         if tag["to"] and tag["to"] != tag["cid"]:
             tag_to[k] = tag["to"]
@@ -644,7 +673,10 @@ def _turn(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx:
             found, conf, how = intro["cid"], 0.8, "tag"
             mention = intro["mention"]
             pron = {"gender": intro["gender"], "exclude": None, "rule": found} if intro["gender"] else None
-    hint = _hint(text, qs, p, ctx, speakers, prev_sp, pron) if found is None or pron else None
+    if found is None and unresolved:
+        pron, conf, how = unresolved, 0.85, "tag"
+    hint = _hint(text, qs, p, ctx, speakers, prev_sp, pron, paragraphs.get(pid - 1)) \
+        if found is None or pron else None
     if found is not None and found == addr:
         found, conf, how, mention, pron = None, 0.0, "none", None, None
     if pron:  # the quotes whose "he"/"she" the turn model may give to someone else
@@ -692,14 +724,17 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
             m, cid = _subject(_SAYING_BEFORE, before, 0, len(before), who_of)
         to = m and m.groupdict().get("to")
         to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
-    if not cid:
+    gender = _PRONOUN_GENDER.get(m.group("who").lower()) if m is not None else None
+    if not cid and not gender:
         return None
     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
              method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
+    if not cid:  # "he said" with no man in sight: the turn model chooses among the men it knows
+        return {"cid": None, "gender": gender, "to": to, "exclude": excl}
     pm = _PRONOUN_AFTER.match(text[q["speaker_end"]:min(nxt, q["speaker_end"] + 100)])
     if pm and cid in ctx.described and pm.group(1) not in ("him", "her"):  # "said the beadle, drawing
         ctx.vote_gender(cid, pm.group(1))  # himself up": a man ("to her" may be the one spoken to)
-    return {"cid": cid, "gender": _PRONOUN_GENDER.get(m.group("who").lower()), "to": to, "exclude": excl}
+    return {"cid": cid, "gender": gender, "to": to, "exclude": excl}
 
 
 def _subject(regex: re.Pattern, text: str, pos: int, endpos: int,
@@ -769,21 +804,64 @@ def _intro(text: str, pid: int, qs: list[dict], paragraphs: dict[int, dict], ctx
 
 
 def _hint(text: str, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[str], prev_sp: str | None,
-          pron: dict | None) -> tuple[str, str] | None:
+          pron: dict | None, prevp: dict | None = None) -> tuple[str, str] | None:
     """Who the narration says acts, a guess the turn model weighs: ``("lead", id)`` for the
-    subject of the narration before the line, ``("beat", id)`` for one acting right after it
-    ("'Is that so?' Cohn turned to me."; not looked for when a "he"/"she" tags the line)."""
+    subject of the narration before the line, ``("described", id)`` for a person that
+    narration (or a paragraph of narration just before) describes and names nobody ("the
+    porter stopped me", "a small, dark man accosted us"), ``("beat", id)`` for one acting
+    right after it ("'Is that so?' Cohn turned to me."; not looked for when a "he"/"she"
+    tags the line)."""
     narr = text[p["start"]:qs[0]["start"]]
     first = ctx.recent(qs[0]["start"], len(narr) + 1)
     if ctx.narrator and _I_OPENS.match(narr):
         return ("lead", ctx.narrator)
     if narr.strip() and first:
         return ("lead", first[-1])
+    span = (p["start"], qs[0]["start"]) if narr.strip() else (
+        (max(prevp["start"], prevp["end"] - 300), prevp["end"]) if prevp is not None and prevp["kind"] == "text"
+        and not ctx.between(prevp["start"], prevp["end"]) else None)
+    cid = _narrated_person(text, span, ctx, speakers, prev_sp, p["start"]) if span else None
+    if cid:
+        return ("described", cid)
     if pron:
         return None
     bm = _BEAT.match(text, qs[0]["end"], min(p["end"], qs[0]["end"] + 80))
     cid = _who(ctx, bm.group("who"), qs[0]["start"], p["start"], speakers, prev_sp, new=False) if bm else None
     return ("beat", cid) if cid else None
+
+
+#: a person described as the subject of a clause of narration ("the porter stopped me", "a
+#: small, dark, brisk man in the dress of a coachman accosted us", "the little man with the
+#: papers slipped into the seat"): the description, its article, head noun and the verb after
+_NARRATED = re.compile(
+    r"\b(?P<art>[Tt]he|[Aa]n?)\s+(?P<words>(?:(?!(?:the|a|an|and|or|but|of|in|on|at|to|with|by|from|"
+    r"his|her|their|was|had|who|which|that)\b)[a-z-]+,?\s+){0,3}?(?P<head>[a-z]+))"
+    r"(?P<apart>\s+(?:in|with)\s+the\s+[a-z-]+(?:\s+[a-z-]+)?)?(?:\s+[a-z]+ly)?\s+(?P<verb>[a-z]+)\b")
+#: verbs of the past that are no "-ed" form, after a described subject
+_PAST = frozenset("came stood sat spoke took went began made gave saw turned ran got put held rose drew "
+                  "shook bent let kept led left felt knew thought was had did could would struck fell "
+                  "threw caught brought laid told said sprang swung broke bore wore".split())
+
+
+def _narrated_person(text: str, span: tuple[int, int], ctx: _Ctx, speakers: list[str],
+                     prev_sp: str | None, para_start: int) -> str | None:
+    """The person the narration ``span`` last describes as a subject (:data:`_NARRATED`,
+    head noun in :data:`~shimmy_lab.story.lexicon.ROLE_NOUNS`): someone new for "a stranger
+    came in", the one "the doctor" or "the porter" stands for (:func:`_described`); not a
+    bare "the man" or "the girl", which stand for people already in the scene."""
+    last = None
+    for m in _NARRATED.finditer(text, *span):
+        if m.group("head") in ROLE_NOUNS and (m.group("verb").endswith("ed") or m.group("verb") in _PAST):
+            last = m
+    if last is None or ctx.between(last.end(), span[1]):
+        return None
+    words = last.group("words").replace(",", " ").split()
+    indefinite = last.group("art").lower() != "the"
+    if last.group("apart"):
+        words += last.group("apart").split()
+    elif not indefinite and last.group("head") in MALE_PERSON_NOUNS | FEMALE_PERSON_NOUNS:
+        return None
+    return _described(ctx, words, last.start(), para_start, speakers, prev_sp, None, True, indefinite)
 
 
 #: tagged turns the text must hold for the speakers' shares of them (feature ``prominence``)
@@ -986,7 +1064,8 @@ def _candidates(t: dict, cands: list[str], X, ctx: _Ctx) -> tuple[list[str], Any
     pron = t.get("pron")
     if not pron:
         return cands, X, "turn"
-    keep = [i for i, c in enumerate(cands) if ctx.gender.get(c) == pron["gender"] and c != pron["exclude"]]
+    keep = [i for i, c in enumerate(cands) if c != pron["exclude"] and (
+        ctx.gender.get(c) == pron["gender"] or (c in ctx.described and ctx.gender.get(c) is None))]
     return [cands[i] for i in keep], X[keep], "pronoun"
 
 

@@ -52,6 +52,7 @@ FEATURES = (
     "pronoun_here",     # the narration of this paragraph opens a sentence with c's "He"/"She"
     "lead",             # c is the subject of the narration before the line ("Ann smiled. '...'")
     "beat",             # c acts right after the line ("'...' Ann smiled.")
+    "described",        # the narration before the line describes c, naming no one ("The porter stopped me.")
     "named_in_line",    # c is named inside this turn's own lines (people seldom name themselves)
     "named_in_previous",  # c is named inside the lines of the turn before
     "answers",          # c alternates and the turn before asked a question
