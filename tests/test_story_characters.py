@@ -285,3 +285,13 @@ def test_master_and_surname_is_the_boy_named_beside_it():
     st = sl.Story.from_text(text)
     bates = st.characters[st.characters["name"].str.contains("Bates")]
     assert len(bates) == 1, bates[["name", "aliases"]]
+
+
+def test_a_name_misprinted_once_is_the_common_one_but_a_plural_is_not():
+    from shimmy_lab.story.characters import _misprints
+    forms = {"Mr Brownlow": 40, "Mr Browlow": 1, "Rachael": 30, "Rachel": 2, "Mr Knightley": 50,
+             "Knightleys": 2, "Mrs Braddocks": 12, "Mrs Braddock": 1, "Maria": 1, "Marie": 20,
+             "Louisa": 1, "Louise": 5}
+    assert _misprints(forms) == {"Mr Browlow": "Mr Brownlow", "Rachel": "Rachael",
+                                 "Mrs Braddock": "Mrs Braddocks"}
+    # "Maria" beside "Marie" is another name (the last letter), "Louise" is not rare enough

@@ -123,3 +123,12 @@ def test_narration_that_describes_someone_offers_them_to_a_he_or_she():
     assert q.loc["Not far,", "speaker"] == q.loc["Ten minutes.", "speaker"] == "the_waiter"
     assert q.loc["Not far,", "method"] == "tag" and q.loc["Ten minutes.", "method"] == "paragraph"
     assert st.characters.set_index("character_id").loc["the_waiter", "gender"] == "male"
+
+
+def test_a_bare_surname_shared_by_a_man_and_his_wife_is_the_man():
+    text = ('Mr. Hall and Mrs. Hall stood in the bar of the inn. Mr. Hall was slow.\n\n'
+            '"He is a queer one," said Mrs. Hall.\n\n'
+            '"Summat wrong," said Hall.\n')
+    who = _speakers(text)
+    assert who['"Summat wrong,"'] == ("Mr Hall", "Hall")
+    assert who['"He is a queer one,"'][0] == "Mrs Hall"

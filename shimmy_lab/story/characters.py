@@ -692,6 +692,8 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
         Surface -> character_id, and character_id -> ``{"name", "gender"}`` (every
         cast member included, named in the text or not).
     """
+    misprints = _misprints(forms)
+    forms = {s: n for s, n in forms.items() if s not in misprints}
     order = sorted(forms, key=lambda s: (-forms[s], s))
     m = _Merge(forms, {s: parse_surface(s) for s in order}, order, together)
     cmap = cast_forms(list(cast))
@@ -702,7 +704,45 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     _join_definite(m)
     _join_bare_words(m)
     _join_changes(m, changes)
-    return _name_characters(m, votes, old, taken, cmap)
+    surf_map, info = _name_characters(m, votes, old, taken, cmap)
+    surf_map.update({s: surf_map[t] for s, t in misprints.items() if t in surf_map})
+    return surf_map, info
+
+
+def _misprints(forms: dict[str, int]) -> dict[str, str]:
+    """Name forms used once or twice that are one letter off a form used ten times as often
+    ("Mr Browlow" beside "Mr Brownlow", "Rachel" beside "Rachael": a misprint or a variant
+    spelling): rare form -> the common one, where exactly one common form is that close."""
+    common: dict[int, list[str]] = {}
+    for t, n in forms.items():
+        if n >= 10:
+            common.setdefault(len(t.split()), []).append(t)
+    out = {}
+    for s, n in forms.items():
+        if n <= 2:
+            hits = [t for t in common.get(len(s.split()), []) if forms[t] >= 10 * n and _one_letter_off(s, t)]
+            if len(hits) == 1:
+                out[s] = hits[0]
+    return out
+
+
+def _one_letter_off(a: str, b: str) -> bool:
+    """Whether the rare form ``a`` and the common form ``b`` differ in one word only, of five
+    letters or more with the same first letter, by one letter added, dropped or changed (not
+    by an "s" the rare one adds, a plural, nor by its last letter changed, another name)."""
+    diff = [(x, y) for x, y in zip(a.split(), b.split()) if x != y]
+    if len(diff) != 1:
+        return False
+    x, y = diff[0]
+    rare = x
+    if min(len(x), len(y)) < 5 or x[0] != y[0] or abs(len(x) - len(y)) > 1:
+        return False
+    if len(x) == len(y):  # a last letter changed makes another name ("Maria", "Marie")
+        return sum(c != d for c, d in zip(x, y)) == 1 and x[-1] == y[-1]
+    short, long = sorted((x, y), key=len)
+    if long == short + "s" and long == rare:  # "the Knightleys", "Mrs. Eltons": a family, a plural
+        return False
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 class _Merge:

@@ -408,8 +408,12 @@ class _Ctx:
 
     def by_surname(self, word: str) -> str | None:
         """The one character whose name ends with ``word`` ("Hall": Mr Hall), or None when
-        none or several do."""
+        none or several do; of one man and women who share it, the man (narration calls a
+        man by his bare surname, "said Hall", and his wife "Mrs. Hall")."""
         hits = [cid for cid, name in self.names.items() if name.split()[-1:] == [word]]
+        men = [c for c in hits if self.gender.get(c) == "male"]
+        if len(hits) > 1 and len(men) == 1 and all(self.gender.get(c) == "female" for c in hits if c != men[0]):
+            return men[0]
         return hits[0] if len(hits) == 1 else None
 
     def surname(self, cid: str) -> str | None:
