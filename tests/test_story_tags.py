@@ -132,3 +132,15 @@ def test_a_bare_surname_shared_by_a_man_and_his_wife_is_the_man():
     who = _speakers(text)
     assert who['"Summat wrong,"'] == ("Mr Hall", "Hall")
     assert who['"He is a queer one,"'][0] == "Mrs Hall"
+
+
+def test_a_bare_surname_a_he_follows_is_not_the_wife_of_that_name():
+    text = ('Mrs. Braddocks was giving a dance, and Mrs. Braddocks wanted us there.\n\n'
+            '"You are coming, aren\'t you?" Braddocks asked, looking at his glass.\n\n'
+            '"I wish people would come earlier," Braddocks said, and he went off.\n\n'
+            '"I dare say," said Mrs. Braddocks. She smiled.\n')
+    st = Story.from_text(text)
+    who = _speakers(text)
+    assert who['"You are coming, aren\'t you?"'][0] == who['"I wish people would come earlier,"'][0] == "Braddocks"
+    assert who['"I dare say,"'][0] == "Mrs Braddocks"
+    assert st.characters.set_index("name").loc["Braddocks", "gender"] == "male"

@@ -702,7 +702,7 @@ def cluster(forms: dict[str, int], votes: dict[str, tuple[int, int]],
     _join_full_names(m)
     _join_titled_words(m)
     _join_definite(m)
-    _join_bare_words(m)
+    _join_bare_words(m, votes)
     _join_changes(m, changes)
     surf_map, info = _name_characters(m, votes, old, taken, cmap)
     surf_map.update({s: surf_map[t] for s, t in misprints.items() if t in surf_map})
@@ -925,10 +925,13 @@ def _join_definite(m: _Merge) -> None:
         m.owner[s] = p
 
 
-def _join_bare_words(m: _Merge) -> None:
+def _join_bare_words(m: _Merge, votes: dict[str, tuple[int, int]] | None = None) -> None:
     """Step 4: bare single words (formal given names before nicknames): a given name, a
     surname, the X of "the X", the one person called by a title ("Admiral"), the one
-    person called by a nickname of a formal name ("Michael" for "Mike Campbell")."""
+    person called by a nickname of a formal name ("Michael" for "Mike Campbell").  A bare
+    surname that the pronouns after it make a man (``votes``) is no woman of that surname
+    ("Braddocks said. He ..." beside "Mrs. Braddocks": her husband)."""
+    votes = votes or {}
     for s in sorted(m.order, key=lambda s: (s in NICKNAMES, -m.forms[s], s)):
         if s in m.owner:
             continue
@@ -938,6 +941,9 @@ def _join_bare_words(m: _Merge) -> None:
         cands = list(m.by_first.get(w, [])) or [
             p for formal in NICKNAMES.get(w, ()) for p in m.by_first.get(formal, [])]
         sur = [p for p in m.persons if p.last == w]
+        male, female = votes.get(s, (0, 0))
+        if male > female and male >= 2:
+            sur = [p for p in sur if p.gender != "female"]
         cands += [p for p in sur if p.gender == "male"] or sur
         p = _one_member(m.cast_word, w, None)
         if p is None and cands:
