@@ -144,3 +144,23 @@ def test_a_bare_surname_a_he_follows_is_not_the_wife_of_that_name():
     assert who['"You are coming, aren\'t you?"'][0] == who['"I wish people would come earlier,"'][0] == "Braddocks"
     assert who['"I dare say,"'][0] == "Mrs Braddocks"
     assert st.characters.set_index("name").loc["Braddocks", "gender"] == "male"
+
+
+def test_a_line_named_by_its_kind_with_whose_it_is():
+    text = HEAD + ('Mr. Vance looked at her.\n\n"I cannot stay," was her reply.\n\n'
+                   'Miss Finch\'s answer was, "Then go."\n\n"As you please," had been Mr. Vance\'s reply.\n')
+    who = _speakers(text)
+    assert who['"I cannot stay,"'] == (who['"It rained all week,"'][0], "her")
+    assert who['"Then go."'] == (who['"It rained all week,"'][0], "Miss Finch")
+    assert who['"As you please,"'] == (who['"The water is high,"'][0], "Mr. Vance")
+
+
+def test_a_description_of_one_sex_that_finds_nobody_is_still_of_that_sex():
+    # no woman is named in this chapter nor lately: "said the girl" is left to the turn
+    # model's choice among the women it has as candidates (none), not to turn-taking among
+    # everyone, which gave the line to Mr. Dunn
+    text = HEAD + "The river ran on past the mill and under the bridge. " * 70 + (
+        '\n\nCHAPTER II\n\nMr. Vance and Mr. Dunn walked alone by the river.\n\n'
+        '"Is anyone there?" called Mr. Vance.\n\n"I hear nobody," said Mr. Dunn.\n\n'
+        '"Listen again," said Mr. Vance.\n\n"Only me," said the girl.\n')
+    assert _speakers(text)['"Only me,"'] == (None, "the girl")

@@ -218,6 +218,14 @@ _WHO = (rf"(?P<who>{_VOICE_OF}|(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?
 _SET_APART = rf"the(?:\s+{_DW}){{1,3}}\s+(?:in|with)\s+the(?:\s+{_DW}){{1,3}}"
 _WHO_AFTER = _WHO.replace("(?P<who>", rf"(?P<who>(?:a|an)(?:\s+{_DW}){{1,3}}(?:\s+in\s+the\s+{_DW})?|{_SET_APART}|", 1)
 _TO = rf"(?:\s+(?:to|at)\s+(?P<to>{_NAMEP}))?"
+#: a line named by its kind, with whose it is: "'...,' was her reply", "Elizabeth's reply was,"
+_SAYING_NOUN = (r"(?:[a-z]+\s+){0,2}(?:reply|answer|rejoinder|response|remark|retort|exclamation|"
+                r"comment|declaration|injunction|amendment|language|words|cry|question|observation|"
+                r"greeting|advice|answer)")
+_AFTER_POSS = re.compile(rf"^[\s,;:\-\u2014]*(?:was|had been)\s+(?P<who>his|her|{_NAMEP}(?=['\u2019]s\b))"
+                         rf"(?:['\u2019]s)?\s+{_SAYING_NOUN}\b(?P<to>)")
+_POSS_BEFORE = re.compile(rf"(?<!\w)(?P<who>{_NAMEP})['\u2019]s\s+{_SAYING_NOUN}\s+(?:was|had been)"
+                          rf"\s*[,:;.\-\u2014]*\s*$")
 _AFTER1 = re.compile(rf"^[\s,;:\-\u2014]*(?:{SPEECH_VERBS})\s+{_WHO_AFTER}(?![a-z]){_TO}")
 _AFTER2 = re.compile(rf"^[\s,;:\-\u2014]*{_WHO_AFTER}(?:\s+[a-z]+ly)?\s+(?:{SPEECH_VERBS})\b{_TO}")
 #: "say" and the -ing forms of the speech verbs ("took the opportunity of whispering,";
@@ -277,6 +285,8 @@ _NOT_SPEAKERS = frozenset("first second third same one two three rest whole last
 _I_SUBJECT = re.compile(r"\bI\b(?!')")
 #: the gender a tag's pronoun gives its speaker
 _PRONOUN_GENDER = {"he": "male", "she": "female"}
+#: the same for the possessive of "'...,' was her reply"
+_POSSESSIVE_GENDER = {"his": "male", "her": "female"}
 
 #: a sentence of narration that opens with a pronoun subject ("He shook his head.")
 _HE_SHE = re.compile(r"(?:^\s*|[.!?\u201d\"]\s+)(He|She)\b")
@@ -456,8 +466,8 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
     voice = re.match(r"the\s+(?:[a-z]+\s+)?voice\s+of\s+(?:(?:old|young|little|poor)\s+)?", who)
     if voice:  # "the voice of old Mr. Emerson": Mr Emerson
         return _who(ctx, who[voice.end():], pos, para_start, speakers, prev_speaker, exclude, False, addressee)
-    if low in ("he", "she", "him", "her"):
-        g = "male" if low in ("he", "him") else "female"
+    if low in ("he", "she", "him", "her", "his"):
+        g = "male" if low in ("he", "him", "his") else "female"
         return _pronoun(ctx, g, pos, para_start, speakers, prev_speaker, exclude)
     if low == "i":
         return ctx.narrator
@@ -708,7 +718,7 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
             a = ctx.by_surname(called)
         if a:
             q["addressee"] = a
-    m = _AFTER1.match(after) or _AFTER2.match(after)
+    m = _AFTER1.match(after) or _AFTER2.match(after) or _AFTER_POSS.match(after)
     new = m is not None  # a description right after the quote may name a new speaker
     if m is not None:
         off = q["end"]  # where the tag regex was run
@@ -726,15 +736,19 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
             m, cid = _subject(_BEFORE, before, 0, len(before), who_of)
         if cid is None:
             m, cid = _subject(_SAYING_BEFORE, before, 0, len(before), who_of)
+        if cid is None:
+            m, cid = _subject(_POSS_BEFORE, before, 0, len(before), who_of)
         to = m and m.groupdict().get("to")
         to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
-    gender = _PRONOUN_GENDER.get(m.group("who").lower()) if m is not None else None
-    if not cid and not gender:
+    gender = None if m is None else _PRONOUN_GENDER.get(m.group("who").lower()) or (
+        _POSSESSIVE_GENDER.get(m.group("who").lower()) if m.re is _AFTER_POSS else None)
+    sex = gender or (noun_gender(m.group("who")) if m is not None and not cid else None)
+    if not cid and not sex:
         return None
     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
              method="tag", speaker_start=off + m.start("who"), speaker_end=off + m.end("who"))
-    if not cid:  # "he said" with no man in sight: the turn model chooses among the men it knows
-        return {"cid": None, "gender": gender, "to": to, "exclude": excl}
+    if not cid:  # "he said", "said the girl", "said her mother" and no one of that sex in sight:
+        return {"cid": None, "gender": sex, "to": to, "exclude": excl}  # the turn model chooses
     pm = _PRONOUN_AFTER.match(text[q["speaker_end"]:min(nxt, q["speaker_end"] + 100)])
     if pm and cid in ctx.described and pm.group(1) not in ("him", "her"):  # "said the beadle, drawing
         ctx.vote_gender(cid, pm.group(1))  # himself up": a man ("to her" may be the one spoken to)
