@@ -188,9 +188,9 @@ def noun_gender(desc: str) -> str | None:
 MALE_PERSON_NOUNS = frozenset("man gentleman boy fellow lad youth chap".split())
 FEMALE_PERSON_NOUNS = frozenset("woman lady girl lass".split())
 
-#: nouns of people by what they are or do ("the porter", "a stranger"): heads of the
-#: descriptions narration introduces a speaker with ("the porter stopped me to brush off
-#: my coat"); with :data:`MALE_NOUNS` and :data:`FEMALE_NOUNS` (their singulars)
+#: nouns of people by what they are or do ("the porter", "a stranger", "the man"): heads of
+#: the descriptions narration introduces a speaker with ("the porter stopped me to brush off
+#: my coat", "a small, dark, brisk man ... accosted us")
 ROLE_NOUNS = frozenset("""
 stranger visitor guest servant porter waiter driver cabman coachman footman butler groom
 clerk officer policeman constable sergeant inspector detective soldier sailor captain doctor
@@ -201,7 +201,7 @@ peddler hawker tramp thief robber burglar prisoner guard sentry watchman conduct
 messenger boy girl child youth lad lass man woman gentleman lady fellow person creature
 figure individual passenger traveller traveler newcomer host hostess proprietor owner
 attendant valet maid housekeeper cook governess tutor teacher master mistress student
-pupil scholar professor secretary chairman president speaker orator driver chauffeur
+pupil scholar professor secretary chairman president speaker orator chauffeur
 postman postmistress carrier carter waggoner blacksmith smith baker butcher grocer tailor
 barber hatter shoemaker cobbler sexton undertaker beadle matron warden warder
 """.split())
