@@ -164,3 +164,12 @@ def test_a_description_of_one_sex_that_finds_nobody_is_still_of_that_sex():
         '"Is anyone there?" called Mr. Vance.\n\n"I hear nobody," said Mr. Dunn.\n\n'
         '"Listen again," said Mr. Vance.\n\n"Only me," said the girl.\n')
     assert _speakers(text)['"Only me,"'] == (None, "the girl")
+
+
+def test_her_mother_who_finds_nobody_is_not_the_daughter():
+    # no Mrs Finch in sight: "said her mother" stays unattributed rather than going to the
+    # one woman of the scene, whom "her" stands for
+    text = HEAD + "The river ran on past the mill and under the bridge. " * 70 + (
+        '\n\nCHAPTER II\n\nMiss Finch sat in the garden with a book.\n\n'
+        '"What is a salad garden?" Miss Finch asked.\n\n"A garden of salads," said her mother.\n')
+    assert _speakers(text)['"A garden of salads,"'] == (None, "her mother")

@@ -429,26 +429,11 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
         return pronoun_referent(ctx, g, pos, para_start, speakers, prev_speaker, exclude)
     if low == "i":
         return ctx.narrator
-    m = re.match(rf"(his|her|the)\s+({RELATION_NOUNS})\b", low)
+    m = _RELATIVE.match(low)
     if m:
-        g = "male" if m.group(1) == "his" else "female" if m.group(1) == "her" else None
-        # "'My dear Tom,' said his wife": Tom's wife
-        base = next((c for c in [addressee, *speakers[::-1], *ctx.recent(pos)]
-                     if c and (g is None or ctx.gender.get(c) == g)), None)
-        sur = ctx.surname(base) if base else None
-        want = {"wife": "female", "lady": "female", "mother": "female", "sister": "female", "daughter": "female",
-                "aunt": "female", "niece": "female", "husband": "male", "father": "male",
-                "brother": "male", "son": "male", "uncle": "male", "nephew": "male"}.get(m.group(2))
-        if sur:
-            title = {"wife": "Mrs", "lady": "Mrs", "mother": "Mrs", "husband": "Mr", "father": "Mr"}.get(m.group(2))
-            hits = [cid for cid, name in ctx.names.items()
-                    if cid != base and name.split()[-1] == sur and ctx.gender.get(cid) == want
-                    and not (title == "Mrs" and name.startswith("Miss "))]  # a wife, a mother: no Miss
-            hits.sort(key=lambda c: not ctx.names[c].startswith(f"{title} ")) if title else None
-            if hits:
-                return hits[0]
-        if m.group(1) != "the":
-            return None
+        cid, _, _ = _relative(ctx, m, pos, speakers, addressee)
+        if cid or m.group(1) != "the":
+            return cid
     if re.match(r"(?:his|her|their|my)\s+[A-Z]", who):  # "said her Uncle Arthur"
         who = who.split(None, 1)[1]
     if re.match(r"an?\s", low):  # "said a looker-on": someone the text has not named, "the looker-on" later
@@ -463,6 +448,35 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
     if cid is None and low.startswith("the "):
         cid = described_referent(ctx, low.split()[1:], pos, para_start, speakers, prev_speaker, exclude, new)
     return cid
+
+
+_RELATIVE = re.compile(rf"(his|her|the)\s+({RELATION_NOUNS})\b")
+#: the sex a relation tells, and the title of its "Mrs"/"Mr" form
+_RELATION_SEX = {"wife": "female", "lady": "female", "mother": "female", "sister": "female",
+                 "daughter": "female", "aunt": "female", "niece": "female", "husband": "male",
+                 "father": "male", "brother": "male", "son": "male", "uncle": "male", "nephew": "male"}
+_RELATION_TITLE = {"wife": "Mrs", "lady": "Mrs", "mother": "Mrs", "husband": "Mr", "father": "Mr"}
+
+
+def _relative(ctx: _Ctx, m: re.Match, pos: int, speakers: list[str], addressee: str | None
+              ) -> tuple[str | None, str | None, str | None]:
+    """Who "said his wife" (``m``, a :data:`_RELATIVE` match) is: the character of the
+    relation's sex with the surname of the one "his"/"her" stands for ("'My dear Tom,' said
+    his wife": Tom's wife), or None; with that one (``base``) and the relation's sex."""
+    g = "male" if m.group(1) == "his" else "female" if m.group(1) == "her" else None
+    base = next((c for c in [addressee, *speakers[::-1], *ctx.recent(pos)]
+                 if c and (g is None or ctx.gender.get(c) == g)), None)
+    sur = ctx.surname(base) if base else None
+    want = _RELATION_SEX.get(m.group(2))
+    if sur:
+        title = _RELATION_TITLE.get(m.group(2))
+        hits = [cid for cid, name in ctx.names.items()
+                if cid != base and name.split()[-1] == sur and ctx.gender.get(cid) == want
+                and not (title == "Mrs" and name.startswith("Miss "))]  # a wife, a mother: no Miss
+        hits.sort(key=lambda c: not ctx.names[c].startswith(f"{title} ")) if title else None
+        if hits:
+            return hits[0], base, want
+    return None, base, want
 
 
 def attribute(text: str, quotes: list[dict], paragraphs: dict[int, dict], ctx: _Ctx,
@@ -594,7 +608,12 @@ def _tag(text: str, k: int, qs: list[dict], p: dict, ctx: _Ctx, speakers: list[s
         to = ctx.resolve(" ".join(to.replace(".", " ").split())) if to else None
     gender = None if m is None else _PRONOUN_GENDER.get(m.group("who").lower()) or (
         _POSSESSIVE_GENDER.get(m.group("who").lower()) if m.re is _AFTER_POSS else None)
+    # "said the girl" who finds no girl keeps her sex; "said her mother" too, and she is not
+    # the one "her" stands for
     sex = gender or (noun_gender(m.group("who")) if m is not None and not cid else None)
+    rel = _RELATIVE.match(m.group("who").lower()) if sex and not cid and not gender else None
+    if rel:
+        excl = _relative(ctx, rel, q["start"], speakers, q["addressee"])[1] or excl
     if not cid and not sex:
         return None
     q.update(speaker=cid, confidence=0.95 if m.group("who")[0].isupper() else 0.85,
