@@ -38,8 +38,8 @@ PRONOUN_REACH = 30000
 
 
 def pronoun_referent(ctx, g: str, pos: int, para_start: int, speakers: list[str],
-             prev_speaker: str | None, exclude: str | None = None,
-             fits: Callable[[str], bool] | None = None) -> str | None:
+                     prev_speaker: str | None, exclude: str | None = None,
+                     fits: Callable[[str], bool] | None = None) -> str | None:
     """The character of gender ``g`` "he" / "she" (or "the old man") stands for: the
     subject of the paragraph, else one named in the narration since the last quote, else
     a speaker of the conversation or a character named lately who did not speak last.
@@ -90,12 +90,14 @@ def head_words(words: list[str]) -> list[str] | None:
 
 
 def described_referent(ctx, words: list[str], pos: int, para_start: int, speakers: list[str],
-               prev_speaker: str | None, exclude: str | None, new: bool = True,
-               indefinite: bool = False) -> str | None:
+                       prev_speaker: str | None, exclude: str | None, new: bool = True,
+                       indefinite: bool = False) -> str | None:
     """The speaker of "said the <words>": "the other" is the one who spoke before the last
-    speaker; "the old man", "the girl" stand for a character as "he" and "she" do; "the
-    count", "the Hatter" for the character whose name holds the word (the one named last,
-    if several); any other description (``new``) is a speaker of its own.  With
+    speaker; "the old man", "the girl" stand for a character as "he" and "she" do, one
+    their age fits (:func:`_age_fit`); "the count", "the Hatter" for the character whose
+    name holds the word (the one named last, if several); "the gentleman in the white
+    waistcoat" (:func:`_set_apart`) and any other description (``new``) is a speaker of
+    its own.  With
     ``indefinite`` ("said a tall man", "cried a voice") the speaker is someone new, never a
     character already named: a speaker of its own, "the tall man" from then on."""
     apart = next((i for i, w in enumerate(words) if i and w in ("in", "with")), None)
