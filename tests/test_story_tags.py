@@ -173,3 +173,13 @@ def test_her_mother_who_finds_nobody_is_not_the_daughter():
         '\n\nCHAPTER II\n\nMiss Finch sat in the garden with a book.\n\n'
         '"What is a salad garden?" Miss Finch asked.\n\n"A garden of salads," said her mother.\n')
     assert _speakers(text)['"A garden of salads,"'] == (None, "her mother")
+
+
+def test_the_latter_and_the_former_are_of_the_two_just_named():
+    text = HEAD + ('Mrs. Weston and Miss Bates met them at the door.\n\n'
+                   '"My dear Miss Finch," said the latter, "do come in."\n\n'
+                   'Mr. Knight and Mr. Dunn came up the path together.\n\n'
+                   '"We are late," said the former.\n')
+    who = _speakers(text)
+    assert who['"My dear Miss Finch,"'] == ("Miss Bates", "the latter")
+    assert who['"We are late,"'] == ("Mr Knight", "the former")

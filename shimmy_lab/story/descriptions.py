@@ -92,8 +92,9 @@ def head_words(words: list[str]) -> list[str] | None:
 def described_referent(ctx, words: list[str], pos: int, para_start: int, speakers: list[str],
                        prev_speaker: str | None, exclude: str | None, new: bool = True,
                        indefinite: bool = False) -> str | None:
-    """The speaker of "said the <words>": "the other" is the one who spoke before the last
-    speaker; "the old man", "the girl" stand for a character as "he" and "she" do, one
+    """The speaker of "said the <words>": "the latter" / "the former" is the second / first
+    of the last two people the narration since the last line names, else, as "the other",
+    the one who spoke before the last speaker; "the old man", "the girl" stand for a character as "he" and "she" do, one
     their age fits (:func:`_age_fit`); "the count", "the Hatter" for the character whose
     name holds the word (the one named last, if several); "the gentleman in the white
     waistcoat" (:func:`_set_apart`) and any other description (``new``) is a speaker of
@@ -120,6 +121,9 @@ def described_referent(ctx, words: list[str], pos: int, para_start: int, speaker
         ctx.described_at[known] = pos
         return known
     head = words[-1]
+    named = [c for c in ctx.recent(pos, pos - ctx.lead + 1) if c != exclude][:2]
+    if head in ("latter", "former") and len(named) == 2:  # "Mrs. Weston and Miss Bates met them at
+        return named[0] if head == "latter" else named[1]  # the door. '...,' said the latter"
     if head in ("other", "latter", "former"):
         return next((c for c in speakers[::-1] if c not in (prev_speaker, exclude)), None)
     if head in _NOT_SPEAKERS:
