@@ -292,6 +292,7 @@ def test_a_name_misprinted_once_is_the_common_one_but_a_plural_is_not():
     forms = {"Mr Brownlow": 40, "Mr Browlow": 1, "Rachael": 30, "Rachel": 2, "Mr Knightley": 50,
              "Knightleys": 2, "Mrs Braddocks": 12, "Mrs Braddock": 1, "Maria": 1, "Marie": 20,
              "Louisa": 1, "Louise": 5}
+    # "Knightleys" is a plural, "Maria" beside "Marie" another name (the last letter), and
+    # "Louise" is not used ten times as often as "Louisa"
     assert _misprints(forms) == {"Mr Browlow": "Mr Brownlow", "Rachel": "Rachael",
                                  "Mrs Braddock": "Mrs Braddocks"}
-    # "Maria" beside "Marie" is another name (the last letter), "Louise" is not rare enough
