@@ -121,9 +121,10 @@ def described_referent(ctx, words: list[str], pos: int, para_start: int, speaker
         ctx.described_at[known] = pos
         return known
     head = words[-1]
-    named = [c for c in ctx.recent(pos, pos - ctx.lead + 1) if c != exclude][:2]
-    if head in ("latter", "former") and len(named) == 2:  # "Mrs. Weston and Miss Bates met them at
-        return named[0] if head == "latter" else named[1]  # the door. '...,' said the latter"
+    if head in ("latter", "former"):  # "Mrs. Weston and Miss Bates met them at the door. '...,'
+        named = [c for c in ctx.recent(pos, pos - ctx.lead + 1) if c != exclude][:2]  # said the latter"
+        if len(named) == 2:
+            return named[0] if head == "latter" else named[1]
     if head in ("other", "latter", "former"):
         return next((c for c in speakers[::-1] if c not in (prev_speaker, exclude)), None)
     if head in _NOT_SPEAKERS:

@@ -206,8 +206,8 @@ _DW = (r"(?!(?:and|as|at|but|by|for|from|in|into|of|on|or|to|up|with|who|whom|th
        r"ahead|back|away|forward|there|here|below|above|within)\b)"
        r"(?![a-z]+ly\b)[a-z]+(?:-[a-z]+)?")
 #: "the voice of old Mr. Emerson", "the muffled voice of the Dodger": the one whose voice it is
-_VOICE_OF = (rf"the\s+(?:[a-z]+\s+)?voice\s+of\s+(?:(?:old|young|little|poor)\s+)?"
-             rf"(?:{_NAMEP}|the\s+(?:[A-Z][a-z]+|{_DW}))")
+_VOICE_PREFIX = r"the\s+(?:[a-z]+\s+)?voice\s+of\s+(?:(?:old|young|little|poor)\s+)?"
+_VOICE_OF = rf"{_VOICE_PREFIX}(?:{_NAMEP}|the\s+(?:[A-Z][a-z]+|{_DW}))"
 _WHO = (rf"(?P<who>{_VOICE_OF}|(?:his|her|the)\s+(?:{RELATION_NOUNS})\b|the\s+(?:[A-Z][a-z]+\s+)?[A-Z][a-z]+"
         rf"|(?:the\s+(?:[a-z]+(?:-[a-z]+)?\s+){{1,2}})?{_NAMEP}|(?:his|her|their|my)\s+{_NAMEP}|[Tt]he(?:\s+{_DW}){{1,3}}"
         rf"|he|she|him|her|I)")
@@ -421,7 +421,7 @@ def _who(ctx: _Ctx, who: str, pos: int, para_start: int, speakers: list[str],
          prev_speaker: str | None, exclude: str | None = None, new: bool = True,
          addressee: str | None = None) -> str | None:
     low = who.lower()
-    voice = re.match(r"the\s+(?:[a-z]+\s+)?voice\s+of\s+(?:(?:old|young|little|poor)\s+)?", who)
+    voice = re.match(_VOICE_PREFIX, who)
     if voice:  # "the voice of old Mr. Emerson": Mr Emerson
         return _who(ctx, who[voice.end():], pos, para_start, speakers, prev_speaker, exclude, False, addressee)
     if low in ("he", "she", "him", "her", "his"):
